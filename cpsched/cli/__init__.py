@@ -1,0 +1,16 @@
+"""The `cpsched` command line: thin commands over the library (one module per command)."""
+
+from __future__ import annotations
+
+from cpsched.cli.app import app
+
+# Each command lives in its own module and registers itself on `app` when imported.
+from cpsched.cli import validate as _validate  # noqa: E402,F401  isort: skip
+
+
+def main() -> None:
+    """Entry point of the `cpsched` console script."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,51 @@
+"""The typer application and what every command shares: consoles and error handling."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from cpsched.errors import InputError
+
+app = typer.Typer(
+    name="cpsched",
+    help="Provably optimal layer-fused schedules of transformer workloads, with CP-SAT.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK = 0
+EXIT_INVALID = 1  # a schedule that breaks SPEC.md §4
+EXIT_BAD_INPUT = 2  # unreadable or malformed input, bad option
+EXIT_INFEASIBLE = 3  # proven infeasible
+EXIT_NO_SOLUTION = 4  # no schedule found in time
+
+
+def stdout() -> Console:
+    """Console for results (created per call, so tests capturing stdout see the output)."""
+    return Console(file=sys.stdout, soft_wrap=True)
+
+
+def stderr() -> Console:
+    """Console for progress and errors."""
+    return Console(file=sys.stderr, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    """Print one clear error line to stderr and return the Exit to raise."""
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn an InputError raised inside the block into a clear message and exit code 2."""
+    try:
+        yield
+    except InputError as exc:
+        raise fail(str(exc)) from None
