@@ -1,22 +1,92 @@
-"""`cpsched validate PROBLEM SCHEDULE`: check a schedule against SPEC.md §4 and show its metrics."""
+"""`cpsched validate PROBLEM SCHEDULE`: check a schedule against SPEC.md §4 and show its metrics.
+
+Exit code 0 when the schedule is valid, 1 when it breaks a rule, 2 when a file cannot be read.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from cpsched.cli.app import app, stdout, user_errors
+from cpsched.cli.app import EXIT_INVALID, EXIT_OK, app, stdout, user_errors
 from cpsched.io import load_problem, load_schedule
+from cpsched.metrics import Metrics, metrics
+from cpsched.validate import Violation, validate
 
 
-@app.command()
-def validate(
-    problem: Path = typer.Argument(..., help="Problem file (JSON or YAML)."),
-    schedule: Path = typer.Argument(..., help="Schedule file (JSON or YAML)."),
+def _metrics_table(m: Metrics) -> Table:
+    table = Table(title="metrics", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("latency", f"{m.latency_cycles} cycles")
+    table.add_row("energy (compute)", f"{m.energy_compute_pj:.6g} pJ")
+    table.add_row("energy (transfers)", f"{m.energy_transfer_pj:.6g} pJ")
+    table.add_row("energy (total)", f"{m.energy_total_pj:.6g} pJ")
+    for mem, peak in m.peak_memory.items():
+        kinds = ", ".join(f"{k} {v}" for k, v in peak.by_kind.items() if v)
+        table.add_row(
+            f"peak memory {mem}",
+            f"{peak.peak_bytes} / {peak.capacity_bytes} bytes at cycle {peak.at_cycle}"
+            + (f" ({kinds})" if kinds else ""),
+        )
+    table.add_row("dram in / out", f"{m.dram_in_bytes} / {m.dram_out_bytes} bytes")
+    for link, traffic in m.link_traffic_bytes.items():
+        table.add_row(
+            f"link {link}",
+            f"{traffic} bytes, busy {m.link_busy_cycles[link]} cycles "
+            f"({m.link_utilization[link]:.1%})",
+        )
+    for core, busy in m.core_busy_cycles.items():
+        table.add_row(f"core {core}", f"busy {busy} cycles ({m.core_utilization[core]:.1%})")
+    return table
+
+
+def _violations_table(violations: list[Violation]) -> Table:
+    table = Table(title=f"{len(violations)} violations", show_header=True)
+    table.add_column("rule", justify="right")
+    table.add_column("name")
+    table.add_column("message", overflow="fold")
+    for v in violations:
+        table.add_row(str(v.rule), v.rule_name, v.message, style=None)
+    return table
+
+
+@app.command("validate")
+def validate_command(
+    problem: Annotated[
+        Path, typer.Argument(help="Problem file (cpsched-problem/1, JSON or YAML).")
+    ],
+    schedule: Annotated[
+        Path, typer.Argument(help="Schedule file (cpsched-schedule/1, JSON or YAML).")
+    ],
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help='Print {"valid", "metrics", "violations"} as JSON to stdout.'),
+    ] = False,
 ) -> None:
-    """Check that SCHEDULE is a valid schedule of PROBLEM (SPEC.md §4)."""
+    """Check that SCHEDULE is a valid schedule of PROBLEM (SPEC.md §4) and show its metrics."""
     with user_errors():
-        load_problem(problem)
-        load_schedule(schedule)
-    stdout().print("loaded")
+        prob = load_problem(problem)
+        sched = load_schedule(schedule)
+    violations = validate(prob, sched)
+    result = metrics(prob, sched)
+    if as_json:
+        payload = {
+            "valid": not violations,
+            "metrics": result.model_dump(mode="json"),
+            "violations": [v.model_dump(mode="json") for v in violations],
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        out = stdout()
+        out.print(_metrics_table(result))
+        if violations:
+            out.print(_violations_table(violations))
+            out.print(f"[bold red]invalid[/]: {len(violations)} violations of SPEC.md §4")
+        else:
+            out.print("[bold green]valid[/]: the schedule meets every rule of SPEC.md §4")
+    raise typer.Exit(EXIT_INVALID if violations else EXIT_OK)

@@ -1,0 +1,145 @@
+"""What a schedule costs (SPEC.md §5): latency, energy, peak memory, traffic and utilization.
+
+Computed from the same derived timing and memory holds as the validator (both are the
+checking side, independent of the solvers). Works best-effort on invalid schedules: entries
+with unknown ids, disallowed cores or missing routes are left out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pydantic import BaseModel, ConfigDict
+
+from cpsched.problem import DRAM, TENSOR_KINDS, CoreId, LinkId, MemoryId, Problem, TensorKind
+from cpsched.schedule import Schedule
+from cpsched.validate import Hold, Timing, held_bytes_timeline, memory_holds, timed_schedule
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PeakMemory(_Value):
+    """Peak bytes held in one bounded memory, when it happens, and what it is made of."""
+
+    capacity_bytes: int
+    peak_bytes: int
+    at_cycle: int  # the earliest cycle at which the peak is held
+    by_kind: dict[TensorKind, int]  # bytes of each kind held at `at_cycle`
+    peak_by_kind: dict[TensorKind, int]  # max over time of each kind alone
+
+
+class Metrics(_Value):
+    """SPEC.md §5 for one schedule; energies in pJ, times in cycles, sizes in bytes."""
+
+    latency_cycles: int
+    energy_compute_pj: float
+    energy_transfer_pj: float
+    energy_total_pj: float
+    peak_memory: dict[MemoryId, PeakMemory]  # bounded memories only
+    link_traffic_bytes: dict[LinkId, int]
+    dram_in_bytes: int
+    dram_out_bytes: int
+    core_busy_cycles: dict[CoreId, int]
+    core_utilization: dict[CoreId, float]
+    link_busy_cycles: dict[LinkId, int]
+    link_utilization: dict[LinkId, float]
+
+
+class MemoryTimeline(_Value):
+    """Bytes held per kind on [times[i], times[i+1]) (the last entry: from times[-1] on)."""
+
+    capacity_bytes: int | None
+    times: list[int]
+    bytes_by_kind: dict[TensorKind, list[int]]
+
+
+def _latency(timing: Timing) -> int:
+    ends = [p.end for p in timing.placed.values()] + [tr.end for tr in timing.transfers]
+    return max(ends, default=0)
+
+
+def _holds_by_memory(problem: Problem, timing: Timing) -> dict[MemoryId, list[Hold]]:
+    out: dict[MemoryId, list[Hold]] = {m.id: [] for m in problem.memories}
+    for h in memory_holds(problem, timing):
+        out[h.memory].append(h)
+    return out
+
+
+def _peak(capacity_bytes: int, holds: list[Hold]) -> PeakMemory:
+    times, by_kind = held_bytes_timeline(holds)
+    peak, at = 0, 0
+    for i, t in enumerate(times):
+        total = sum(by_kind[k][i] for k in TENSOR_KINDS)
+        if total > peak:
+            peak, at = total, t
+    at_index = times.index(at) if peak > 0 else -1
+    return PeakMemory(
+        capacity_bytes=capacity_bytes,
+        peak_bytes=peak,
+        at_cycle=at,
+        by_kind={k: (by_kind[k][at_index] if at_index >= 0 else 0) for k in TENSOR_KINDS},
+        peak_by_kind={k: max(by_kind[k], default=0) for k in TENSOR_KINDS},
+    )
+
+
+def metrics(problem: Problem, schedule: Schedule) -> Metrics:
+    """Latency, energy (compute and transfer), peak memory, traffic and utilization (SPEC.md §5)."""
+    timing = timed_schedule(problem, schedule)
+    latency = _latency(timing)
+    energy_compute = sum(p.energy_pj for p in timing.placed.values())
+    energy_transfer = sum(tr.energy_pj for tr in timing.transfers)
+    holds = _holds_by_memory(problem, timing)
+    peaks = {
+        m.id: _peak(m.capacity_bytes, holds[m.id])
+        for m in problem.memories
+        if m.capacity_bytes is not None
+    }
+    traffic: dict[LinkId, int] = {lk.id: 0 for lk in problem.links}
+    link_busy: dict[LinkId, int] = {lk.id: 0 for lk in problem.links}
+    dram_in = dram_out = 0
+    for tr in timing.transfers:
+        for lk in tr.links:
+            traffic[lk] += tr.size_bytes
+            link_busy[lk] += tr.end - tr.start
+        if tr.dst == DRAM:
+            dram_in += tr.size_bytes
+        if tr.src == DRAM:
+            dram_out += tr.size_bytes
+    core_busy: dict[CoreId, int] = defaultdict(int)
+    for c in problem.cores:
+        core_busy[c.id] = 0
+    for p in timing.placed.values():
+        core_busy[p.core] += p.end - p.start
+
+    def share(busy: int) -> float:
+        return busy / latency if latency > 0 else 0.0
+
+    return Metrics(
+        latency_cycles=latency,
+        energy_compute_pj=energy_compute,
+        energy_transfer_pj=energy_transfer,
+        energy_total_pj=energy_compute + energy_transfer,
+        peak_memory=peaks,
+        link_traffic_bytes=traffic,
+        dram_in_bytes=dram_in,
+        dram_out_bytes=dram_out,
+        core_busy_cycles=dict(core_busy),
+        core_utilization={c: share(b) for c, b in core_busy.items()},
+        link_busy_cycles=link_busy,
+        link_utilization={lk: share(b) for lk, b in link_busy.items()},
+    )
+
+
+def memory_timeline(problem: Problem, schedule: Schedule) -> dict[MemoryId, MemoryTimeline]:
+    """For every memory, the bytes held per tensor kind over time (step function), for plots."""
+    timing = timed_schedule(problem, schedule)
+    holds = _holds_by_memory(problem, timing)
+    out: dict[MemoryId, MemoryTimeline] = {}
+    for m in problem.memories:
+        times, by_kind = held_bytes_timeline(holds[m.id])
+        out[m.id] = MemoryTimeline(
+            capacity_bytes=m.capacity_bytes, times=times, bytes_by_kind=by_kind
+        )
+    return out
