@@ -1,0 +1,753 @@
+"""The placement engine all heuristics share: static checks, resources, one list-scheduling loop.
+
+A heuristic is a priority order over tasks plus a rule that picks each task's core; this module
+does the rest under the exact SPEC.md §4 semantics:
+
+- one transfer per (tensor, destination memory), always from the tensor's source memory
+  (its producer's memory or its home), over the route's links, in the earliest window in which
+  every link is free (no earlier than needed to arrive when the task's core is free);
+- `store: true` tensors are sent to `dram` as soon as they are produced;
+- memory holds as in §4.9: a produced copy from its producer's start, a transferred copy from
+  its transfer's start, a home copy from 0, each until its last reader or outgoing transfer
+  ends. While some reader is still unplaced a copy counts as held forever, so every placement
+  is checked against an upper bound of the final memory profile and can never overflow it;
+- a task whose memory cannot hold its new inputs and outputs waits (other ready tasks go first);
+  if no ready task can be placed the heuristic stops and says which memory is full and why.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from cpsched.heuristics.timeline import IntervalTimeline, MemoryProfile, common_window
+from cpsched.problem import (
+    DRAM,
+    CoreId,
+    MemoryId,
+    Problem,
+    TaskId,
+    TensorId,
+    route_duration_cycles,
+)
+from cpsched.result import InfeasibilityReason, SolveResult
+from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
+
+Key = tuple[float, ...]
+
+
+@dataclass
+class Prepared:
+    """What every heuristic needs to know about a problem before placing anything."""
+
+    problem: Problem
+    task_ids: list[TaskId]
+    index: dict[TaskId, int]
+    n_tasks: int
+    preds: list[list[int]]  # nodes: tasks 0..n-1, then one node per barrier
+    succs: list[list[int]]
+    allowed: list[list[CoreId]]  # cores each task can run on, after the static checks
+    group_of: list[int]  # union-find root over the explicit groups
+    depth: list[int]  # longest chain of predecessors (tasks and barriers) before a task
+    layer_depth: list[int]  # deepest task depth in the task's layer
+    reasons: list[InfeasibilityReason] = field(default_factory=list)
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _union(parent: list[int], a: int, b: int) -> None:
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)
+
+
+def prepare(problem: Problem) -> Prepared:
+    """Build the dependency graph and each task's usable cores; record static infeasibilities."""
+    p = problem
+    task_ids = [t.id for t in p.tasks]
+    index = {tid: i for i, tid in enumerate(task_ids)}
+    n = len(task_ids)
+    n_nodes = n + len(p.barriers)
+    preds: list[list[int]] = [[] for _ in range(n_nodes)]
+    tensor_by_id = p.tensor_by_id
+    for i, task in enumerate(p.tasks):
+        seen: set[int] = set()
+        for x in task.inputs:
+            prod = tensor_by_id[x].producer
+            if prod is not None and index[prod] not in seen:
+                seen.add(index[prod])
+                preds[i].append(index[prod])
+        for a in task.after:
+            if index[a] not in seen:
+                seen.add(index[a])
+                preds[i].append(index[a])
+    for b, barrier in enumerate(p.barriers):
+        node = n + b
+        preds[node] = sorted({index[t] for t in barrier.before})
+        for t in set(barrier.after):
+            preds[index[t]].append(node)
+    succs: list[list[int]] = [[] for _ in range(n_nodes)]
+    for v in range(n_nodes):
+        for u in preds[v]:
+            succs[u].append(v)
+
+    reasons: list[InfeasibilityReason] = []
+
+    # Topological order (Kahn) for depths and cycle detection.
+    indeg = [len(ps) for ps in preds]
+    order = [v for v in range(n_nodes) if indeg[v] == 0]
+    head = 0
+    while head < len(order):
+        u = order[head]
+        head += 1
+        for v in succs[u]:
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                order.append(v)
+    depth_all = [0] * n_nodes
+    for u in order:
+        for v in succs[u]:
+            if depth_all[u] + 1 > depth_all[v]:
+                depth_all[v] = depth_all[u] + 1
+    if len(order) < n_nodes:
+        reasons.append(_cycle_reason(p, preds, n))
+
+    allowed = [_usable_cores(p, i, reasons) for i in range(n)]
+
+    parent = list(range(n))
+    for group in p.groups:
+        for first_id, other_id in itertools.pairwise(group):
+            _union(parent, index[first_id], index[other_id])
+    group_of = [_find(parent, i) for i in range(n)]
+    common: dict[int, set[CoreId]] = {}
+    for i in range(n):
+        g = group_of[i]
+        common[g] = set(allowed[i]) if g not in common else common[g] & set(allowed[i])
+    for g, cores in common.items():
+        if not cores:
+            members = [task_ids[i] for i in range(n) if group_of[i] == g]
+            reasons.append(
+                InfeasibilityReason(
+                    reason=f"the tasks of the group {_short_list(members)} have no usable core "
+                    "in common",
+                    resource=f"group of task {task_ids[g]}",
+                    suggestion="give the group's tasks an option on one common core, or split it",
+                )
+            )
+    for i in range(n):
+        cores = common[group_of[i]]
+        allowed[i] = [c for c in allowed[i] if c in cores]
+
+    layer_max: dict[str, int] = {}
+    for i, task in enumerate(p.tasks):
+        layer_max[task.layer] = max(layer_max.get(task.layer, 0), depth_all[i])
+    layer_depth = [layer_max[task.layer] for task in p.tasks]
+
+    for m in p.memories:
+        if m.capacity_bytes is None:
+            continue
+        homed = sum(t.size_bytes for t in p.tensors if t.producer is None and t.home == m.id)
+        if homed > m.capacity_bytes:
+            reasons.append(
+                InfeasibilityReason(
+                    reason=f"the tensors whose home is memory {m.id} do not fit in it at time 0",
+                    resource=f"memory {m.id}",
+                    demand=homed,
+                    limit=m.capacity_bytes,
+                    unit="bytes",
+                    suggestion=f"give memory {m.id} more capacity or home some tensors elsewhere",
+                )
+            )
+    for tensor in p.tensors:
+        if (
+            tensor.producer is None
+            and tensor.store
+            and tensor.home != DRAM
+            and (tensor.home, DRAM) not in p.route_by_pair
+        ):
+            reasons.append(
+                InfeasibilityReason(
+                    reason=f"tensor {tensor.id} must be stored in dram but there is no route "
+                    f"from {tensor.home} to dram",
+                    resource=f"tensor {tensor.id}",
+                    suggestion=f"add a route from {tensor.home} to dram",
+                )
+            )
+
+    return Prepared(
+        problem=p,
+        task_ids=task_ids,
+        index=index,
+        n_tasks=n,
+        preds=preds,
+        succs=succs,
+        allowed=allowed,
+        group_of=group_of,
+        depth=depth_all[:n],
+        layer_depth=layer_depth,
+        reasons=reasons,
+    )
+
+
+def _short_list(items: Sequence[str], limit: int = 4) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def _cycle_reason(p: Problem, preds: list[list[int]], n: int) -> InfeasibilityReason:
+    graph = nx.DiGraph()
+    for v, ps in enumerate(preds):
+        for u in ps:
+            graph.add_edge(u, v)
+    cycle = nx.find_cycle(graph)
+
+    def name(v: int) -> str:
+        return p.tasks[v].id if v < n else f"barrier {v - n}"
+
+    path = " -> ".join([name(u) for u, _ in cycle] + [name(cycle[0][0])])
+    return InfeasibilityReason(
+        reason=f"the dependencies form a cycle: {path}",
+        resource=f"task {name(cycle[0][0])}",
+        suggestion="remove one dependency on the cycle (an input, an `after` entry or a barrier)",
+    )
+
+
+def _usable_cores(p: Problem, i: int, reasons: list[InfeasibilityReason]) -> list[CoreId]:
+    """The option cores on which task i can possibly run, judged from the problem alone."""
+    task = p.tasks[i]
+    tensor_by_id = p.tensor_by_id
+    in_bytes = sum(tensor_by_id[x].size_bytes for x in task.inputs)
+    out_bytes = sum(tensor_by_id[x].size_bytes for x in task.outputs)
+    why: list[str] = []
+    worst_fit: tuple[int, int, MemoryId] | None = None
+    usable: list[CoreId] = []
+    for opt in task.options:
+        m = p.memory_of(opt.core)
+        cap = p.memory_by_id[m].capacity_bytes
+        if cap is not None and in_bytes + out_bytes > cap:
+            worst_fit = (in_bytes + out_bytes, cap, m)
+            why.append(
+                f"core {opt.core}: memory {m} holds {cap} bytes < "
+                f"{in_bytes + out_bytes} bytes of inputs and outputs"
+            )
+            continue
+        unreachable = [
+            x
+            for x in task.inputs
+            if tensor_by_id[x].producer is None
+            and tensor_by_id[x].home != m
+            and (tensor_by_id[x].home, m) not in p.route_by_pair
+        ]
+        if unreachable:
+            why.append(
+                f"core {opt.core}: no route brings input {unreachable[0]} "
+                f"from {tensor_by_id[unreachable[0]].home} to {m}"
+            )
+            continue
+        stores = [x for x in task.outputs if tensor_by_id[x].store]
+        if stores and m != DRAM and (m, DRAM) not in p.route_by_pair:
+            why.append(
+                f"core {opt.core}: output {stores[0]} must be stored but there is no route "
+                f"from {m} to dram"
+            )
+            continue
+        usable.append(opt.core)
+    if not usable:
+        if (
+            worst_fit is not None
+            and len(why) == len(task.options)
+            and all("holds" in w for w in why)
+        ):
+            need, cap, m = worst_fit
+            reasons.append(
+                InfeasibilityReason(
+                    reason=f"task {task.id} needs its inputs and outputs ({need} bytes) in one "
+                    "memory at once, "
+                    "and no memory of its cores is that large",
+                    resource=f"task {task.id}",
+                    demand=need,
+                    limit=cap,
+                    unit="bytes",
+                    suggestion=f"give memory {m} at least {need} bytes, or tile layer "
+                    f"{task.layer!r} finer",
+                )
+            )
+        else:
+            reasons.append(
+                InfeasibilityReason(
+                    reason=f"task {task.id} cannot run on any of its cores: " + "; ".join(why),
+                    resource=f"task {task.id}",
+                    suggestion="add an option on another core, or the missing routes",
+                )
+            )
+    return usable
+
+
+class Blocked(Exception):
+    """A task cannot be placed now on a core; carries why, in user terms."""
+
+
+class Placer:
+    """The resources of one heuristic run and the schedule built so far."""
+
+    def __init__(self, prep: Prepared, *, insertion: bool) -> None:
+        p = prep.problem
+        self.prep = prep
+        self.p = p
+        self.insertion = insertion
+        self.tasks = p.tasks
+        self.tensor = p.tensor_by_id
+        self.mem_of: dict[CoreId, MemoryId] = {c.id: c.memory for c in p.cores}
+        self.core_tl = {c.id: IntervalTimeline() for c in p.cores}
+        self.link_tl = {lk.id: IntervalTimeline() for lk in p.links}
+        self.route_links: dict[tuple[MemoryId, MemoryId], list[IntervalTimeline]] = {
+            (r.src, r.dst): [self.link_tl[lk] for lk in r.links] for r in p.routes
+        }
+        self._route_objs = {(r.src, r.dst): [p.link_by_id[lk] for lk in r.links] for r in p.routes}
+        self._dur_cache: dict[tuple[int, MemoryId, MemoryId], int] = {}
+        self.mem = {
+            m.id: MemoryProfile(m.capacity_bytes)
+            for m in p.memories
+            if m.capacity_bytes is not None
+        }
+        self.opt_dur: list[dict[CoreId, int]] = [
+            {o.core: o.duration_cycles for o in t.options} for t in p.tasks
+        ]
+        self.avail: dict[tuple[TensorId, MemoryId], int] = {}
+        self.last_use: dict[tuple[TensorId, MemoryId], int] = {}
+        self.copies: dict[TensorId, list[MemoryId]] = {}
+        self.remaining: dict[TensorId, int] = {x: len(r) for x, r in p.consumers.items()}
+        n_nodes = len(prep.preds)
+        self.end: list[int] = [0] * n_nodes
+        self.core_of: list[CoreId | None] = [None] * prep.n_tasks
+        self.start: list[int] = [0] * prep.n_tasks
+        self.transfers: list[ScheduledTransfer] = []
+        for t in p.tensors:
+            if t.producer is None:
+                assert t.home is not None
+                self._open_copy(t.id, t.home, 0, 0)
+                if t.store and t.home != DRAM:
+                    self._transfer(t.id, t.home, DRAM, 0)
+                self._maybe_release(t.id)
+
+    # --- resources ---
+
+    def duration(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
+        """Cycles of a transfer of `tensor` from `src` to `dst` (SPEC.md §3)."""
+        size = self.tensor[tensor].size_bytes
+        key = (size, src, dst)
+        d = self._dur_cache.get(key)
+        if d is None:
+            d = route_duration_cycles(size, self._route_objs[(src, dst)])
+            self._dur_cache[key] = d
+        return d
+
+    def source(self, tensor: TensorId) -> MemoryId:
+        """The memory a tensor is produced in (or its home); its producer must be placed."""
+        t = self.tensor[tensor]
+        if t.producer is None:
+            assert t.home is not None
+            return t.home
+        core = self.core_of[self.prep.index[t.producer]]
+        assert core is not None
+        return self.mem_of[core]
+
+    def _open_copy(self, tensor: TensorId, m: MemoryId, hold_from: int, avail: int) -> None:
+        self.avail[(tensor, m)] = avail
+        self.copies.setdefault(tensor, []).append(m)
+        prof = self.mem.get(m)
+        if prof is not None:
+            prof.add_from(hold_from, self.tensor[tensor].size_bytes)
+
+    def _maybe_release(self, tensor: TensorId) -> None:
+        """Release every copy of a tensor once all its readers are placed (SPEC §4.9 release)."""
+        if self.remaining[tensor] > 0:
+            return
+        size = self.tensor[tensor].size_bytes
+        for m in self.copies.get(tensor, ()):
+            prof = self.mem.get(m)
+            if prof is not None:
+                key = (tensor, m)
+                prof.add_from(self.last_use.get(key, self.avail[key]), -size)
+
+    def _use(self, tensor: TensorId, m: MemoryId, end: int) -> None:
+        key = (tensor, m)
+        if self.last_use.get(key, -1) < end:
+            self.last_use[key] = end
+
+    def _transfer(self, tensor: TensorId, src: MemoryId, dst: MemoryId, not_before: int) -> int:
+        """Place the transfer of `tensor` into `dst` as early as it fits; return its end."""
+        d = self.duration(tensor, src, dst)
+        t = max(not_before, self.avail[(tensor, src)])
+        size = self.tensor[tensor].size_bytes
+        prof = self.mem.get(dst)
+        if prof is not None:
+            fit = prof.earliest_fit(t, size)
+            if fit is None:
+                raise Blocked(self._full(dst, size, f"a copy of tensor {tensor}"))
+            t = fit
+        t = common_window(self.route_links[(src, dst)], t, d)
+        for tl in self.route_links[(src, dst)]:
+            tl.add(t, t + d)
+        self._open_copy(tensor, dst, t, t + d)
+        self._use(tensor, src, t + d)
+        self.transfers.append(ScheduledTransfer(tensor=tensor, src=src, dst=dst, start=t))
+        return t + d
+
+    def _full(self, m: MemoryId, need: int, what: str) -> str:
+        prof = self.mem[m]
+        held = prof.held_forever()
+        waiting = sorted(x for x, ms in self.copies.items() if self.remaining[x] > 0 and m in ms)
+        return (
+            f"memory {m} ({prof.capacity_bytes} bytes) cannot hold {what} ({need} bytes): "
+            f"{held} bytes are held by tensors still waiting for readers ({_short_list(waiting)})"
+        )
+
+    # --- tasks ---
+
+    def dep_ready(self, i: int) -> int:
+        """The time every predecessor (task or barrier) of task i has ended."""
+        end = self.end
+        return max((end[u] for u in self.prep.preds[i]), default=0)
+
+    def core_free(self, core: CoreId, t: int, duration: int) -> int:
+        """The earliest start >= t at which `core` can run `duration` cycles."""
+        tl = self.core_tl[core]
+        if self.insertion:
+            return tl.earliest(t, duration)
+        return max(t, tl.end())
+
+    def estimate(self, i: int, core: CoreId, lb: int) -> int | None:
+        """Rough finish of task i on `core` (links checked one input at a time, memory ignored)."""
+        m = self.mem_of[core]
+        ready = lb
+        for x in self.tasks[i].inputs:
+            a = self.avail.get((x, m))
+            if a is None:
+                src = self.source(x)
+                links = self.route_links.get((src, m))
+                if links is None:
+                    return None
+                d = self.duration(x, src, m)
+                a = common_window(links, self.avail[(x, src)], d) + d
+            if a > ready:
+                ready = a
+        dur = self.opt_dur[i][core]
+        return self.core_free(core, ready, dur) + dur
+
+    def place(self, i: int, core: CoreId, lb: int) -> int:
+        """Place task i on `core` no earlier than `lb`, with its transfers; return its end.
+
+        Raises Blocked (having changed nothing) when a route is missing or the core's memory
+        cannot hold the task's new inputs and outputs until some other copy is released.
+        """
+        task = self.tasks[i]
+        m = self.mem_of[core]
+        dur = self.opt_dur[i][core]
+        tensor = self.tensor
+        needed: list[tuple[int, TensorId, MemoryId]] = []
+        for x in task.inputs:
+            if (x, m) not in self.avail:
+                src = self.source(x)
+                if (src, m) not in self.route_links:
+                    raise Blocked(
+                        f"task {task.id} on core {core} needs tensor {x} from memory {src}, "
+                        f"but there is no route from {src} to {m}"
+                    )
+                needed.append((self.avail[(x, src)], x, src))
+        out_bytes = sum(tensor[x].size_bytes for x in task.outputs)
+        prof = self.mem.get(m)
+        if prof is not None:
+            new_bytes = out_bytes + sum(tensor[x].size_bytes for _, x, _ in needed)
+            if prof.held_forever() + new_bytes > prof.capacity_bytes:
+                raise Blocked(
+                    self._full(m, new_bytes, f"the new inputs and outputs of task {task.id}")
+                )
+        dram = self.mem.get(DRAM)
+        if dram is not None and m != DRAM:
+            store_bytes = sum(tensor[x].size_bytes for x in task.outputs if tensor[x].store)
+            if dram.held_forever() + store_bytes > dram.capacity_bytes:
+                raise Blocked(
+                    self._full(DRAM, store_bytes, f"the stored outputs of task {task.id}")
+                )
+        ready = lb
+        for x in task.inputs:
+            a = self.avail.get((x, m))
+            if a is not None and a > ready:
+                ready = a
+        core_ready = self.core_free(core, lb, dur)
+        needed.sort()
+        for _, x, src in needed:
+            d = self.duration(x, src, m)
+            arrival = self._transfer(x, src, m, core_ready - d)
+            if arrival > ready:
+                ready = arrival
+        if prof is not None and out_bytes:
+            fit = prof.earliest_fit(ready, out_bytes)
+            assert fit is not None  # guaranteed by the held_forever check above
+            ready = fit
+        start = self.core_free(core, ready, dur)
+        end = start + dur
+        self.core_tl[core].add(start, end)
+        self.core_of[i] = core
+        self.start[i] = start
+        self.end[i] = end
+        for x in task.inputs:
+            self._use(x, m, end)
+        for x in task.outputs:
+            self._open_copy(x, m, start, end)
+            if tensor[x].store and m != DRAM:
+                self._transfer(x, m, DRAM, end)
+        for x in task.inputs:
+            self.remaining[x] -= 1
+            self._maybe_release(x)
+        for x in task.outputs:
+            self._maybe_release(x)
+        return end
+
+    def schedule(self) -> Schedule:
+        """The schedule built so far (every task must be placed)."""
+        tasks = []
+        for i, t in enumerate(self.tasks):
+            core = self.core_of[i]
+            assert core is not None
+            tasks.append(ScheduledTask(id=t.id, core=core, start=self.start[i]))
+        transfers = sorted(self.transfers, key=lambda tr: (tr.start, tr.tensor, tr.dst))
+        return Schedule(problem=self.p.name, tasks=tuple(tasks), transfers=tuple(transfers))
+
+
+class UnitCores:
+    """Core choice by units of tasks that must share a core (groups; for Stream, whole layers).
+
+    The first task of a unit to be placed picks the core (a fixed allocation, or the one that
+    finishes it earliest); the rest of the unit follows it.
+    """
+
+    def __init__(
+        self, prep: Prepared, unit_of: Sequence[int], fixed: dict[int, CoreId] | None = None
+    ) -> None:
+        self.prep = prep
+        self.unit_of = unit_of
+        self.fixed = fixed or {}
+        self.pinned: dict[int, CoreId] = {}
+        unit_allowed: dict[int, set[CoreId]] = {}
+        for i, cores in enumerate(prep.allowed):
+            u = unit_of[i]
+            unit_allowed[u] = set(cores) if u not in unit_allowed else unit_allowed[u] & set(cores)
+        order = {c.id: k for k, c in enumerate(prep.problem.cores)}
+        self.unit_cores = {u: sorted(cs, key=order.__getitem__) for u, cs in unit_allowed.items()}
+
+    def rank(self, placer: Placer, i: int, lb: int) -> list[CoreId]:
+        """Candidate cores for task i, best first."""
+        u = self.unit_of[i]
+        core = self.pinned.get(u)
+        if core is not None:
+            return [core]
+        core = self.fixed.get(i)
+        if core is not None:
+            return [core]
+        cores = self.unit_cores[u]
+        if len(cores) <= 1:
+            return list(cores)
+        scored = []
+        unreachable = []
+        for k, c in enumerate(cores):
+            est = placer.estimate(i, c, lb)
+            if est is None:
+                unreachable.append(c)
+            else:
+                scored.append((est, k, c))
+        scored.sort()
+        return [c for _, _, c in scored] + unreachable
+
+    def placed(self, i: int, core: CoreId) -> None:
+        """Pin task i's unit to the core it was placed on."""
+        self.pinned[self.unit_of[i]] = core
+
+
+def merge_units(prep: Prepared, label: Sequence[object]) -> list[int]:
+    """Units that join the explicit groups with all tasks of equal `label` (e.g. one layer),
+    where their usable cores have one in common (otherwise that label's tasks stay apart)."""
+    n = prep.n_tasks
+    parent = list(prep.group_of)
+    # Every task of a group has the group's common cores (see prepare).
+    unit_allowed: dict[int, set[CoreId]] = {}
+    by_label: dict[object, list[int]] = {}
+    for i in range(n):
+        unit_allowed.setdefault(parent[i], set(prep.allowed[i]))
+        by_label.setdefault(label[i], []).append(i)
+    for members in by_label.values():
+        roots = {_find(parent, i) for i in members}
+        if len(roots) < 2:
+            continue
+        common = set.intersection(*(unit_allowed[r] for r in roots))
+        if common:
+            first = min(roots)
+            for r in roots:
+                _union(parent, first, r)
+            unit_allowed[_find(parent, first)] = common
+    return [_find(parent, i) for i in range(n)]
+
+
+@dataclass
+class Outcome:
+    """A heuristic's schedule, or why it has none."""
+
+    schedule: Schedule | None
+    message: str = ""
+    reasons: list[InfeasibilityReason] = field(default_factory=list)
+    proven_infeasible: bool = False
+
+
+def run_list_schedule(
+    prep: Prepared,
+    priority: Sequence[Key],
+    cores: UnitCores,
+    *,
+    insertion: bool,
+    stage_of: Sequence[int] | None = None,
+) -> Outcome:
+    """Place ready tasks in priority order (smallest key first) on the cores `choose_cores` ranks.
+
+    `cores` ranks each task's candidate cores and is told where it went. With `stage_of`, tasks
+    run in stages (e.g. layers): a task of stage k starts after every task of earlier stages ends.
+    """
+    if prep.reasons:
+        return Outcome(None, prep.reasons[0].reason, list(prep.reasons), proven_infeasible=True)
+    placer = Placer(prep, insertion=insertion)
+    n = prep.n_tasks
+    preds, succs = prep.preds, prep.succs
+    missing = [len(ps) for ps in preds]
+    heap: list[tuple[Key, int]] = [(priority[i], i) for i in range(n) if missing[i] == 0]
+    heapq.heapify(heap)
+    for b in range(
+        n, len(preds)
+    ):  # barriers with nothing before them (cannot happen: min_length=1)
+        if missing[b] == 0:
+            placer.end[b] = 0
+    deferred: list[tuple[Key, int, str]] = []
+    stage = -1
+    stage_lb = 0
+    placed_max_end = 0
+    placed = 0
+    while heap:
+        key, i = heapq.heappop(heap)
+        lb = placer.dep_ready(i)
+        if stage_of is not None:
+            if stage_of[i] != stage:
+                if deferred and min(stage_of[d[1]] for d in deferred) < stage_of[i]:
+                    break
+                stage = stage_of[i]
+                stage_lb = placed_max_end
+            lb = max(lb, stage_lb)
+        why = ""
+        end = None
+        for core in cores.rank(placer, i, lb):
+            try:
+                end = placer.place(i, core, lb)
+                cores.placed(i, core)
+                break
+            except Blocked as exc:
+                why = why or str(exc)
+        if end is None:
+            deferred.append((key, i, why or f"task {prep.task_ids[i]} has no usable core"))
+            continue
+        placed += 1
+        placed_max_end = max(placed_max_end, end)
+        stack = [i]
+        while stack:
+            u = stack.pop()
+            for v in succs[u]:
+                missing[v] -= 1
+                if missing[v] == 0:
+                    if v >= n:  # a barrier: ends when all its `before` tasks have ended
+                        placer.end[v] = max((placer.end[w] for w in preds[v]), default=0)
+                        stack.append(v)
+                    else:
+                        heapq.heappush(heap, (priority[v], v))
+        if deferred:
+            for dkey, di, _ in deferred:
+                heapq.heappush(heap, (dkey, di))
+            deferred.clear()
+    if placed < n:
+        if deferred:
+            deferred.sort()
+            return Outcome(None, f"stuck: {deferred[0][2]}")
+        return Outcome(None, "stuck: some tasks never became ready")
+    return Outcome(placer.schedule())
+
+
+def latency_cycles(problem: Problem, schedule: Schedule) -> int:
+    """The latest end of any task or transfer (SPEC.md §5), from the problem's durations."""
+    latest = 0
+    for st in schedule.tasks:
+        opt = problem.option(st.id, st.core)
+        assert opt is not None
+        latest = max(latest, st.start + opt.duration_cycles)
+    for tr in schedule.transfers:
+        latest = max(latest, tr.start + problem.transfer_duration_cycles(tr.tensor, tr.src, tr.dst))
+    return latest
+
+
+class InvalidHeuristicSchedule(AssertionError):
+    """A heuristic built a schedule the validator rejects: a heuristic bug, not the user's."""
+
+
+def to_result(
+    problem: Problem, method: str, outcome: Outcome, started_s: float, params: dict[str, object]
+) -> SolveResult:
+    """Validate a heuristic's outcome and wrap it as a SolveResult (SPEC.md §6)."""
+    if outcome.schedule is None:
+        return SolveResult(
+            method=method,
+            status="infeasible" if outcome.proven_infeasible else "unknown",
+            objective="latency",
+            wall_time_s=time.perf_counter() - started_s,
+            parameters=params,
+            infeasibility=outcome.reasons,
+            message=outcome.message,
+        )
+    from cpsched.validate import validate  # the validator shares no code with the heuristics
+
+    violations = validate(problem, outcome.schedule)
+    if violations:
+        raise InvalidHeuristicSchedule(
+            f"heuristic {method} built an invalid schedule for {problem.name!r}: "
+            + "; ".join(v.message for v in violations[:5])
+        )
+    latency = latency_cycles(problem, outcome.schedule)
+    return SolveResult(
+        method=method,
+        status="feasible",
+        objective="latency",
+        objective_value=float(latency),
+        wall_time_s=time.perf_counter() - started_s,
+        parameters=params,
+        schedule=outcome.schedule,
+        message=f"{method}: latency {latency} cycles",
+    )
+
+
+__all__ = [
+    "Blocked",
+    "InvalidHeuristicSchedule",
+    "Outcome",
+    "Placer",
+    "Prepared",
+    "UnitCores",
+    "latency_cycles",
+    "merge_units",
+    "prepare",
+    "run_list_schedule",
+    "to_result",
+]

@@ -1,0 +1,60 @@
+"""Stream-style list scheduling: a layer's tiles share a core; tasks go in a static priority order.
+
+- Core: the whole layer (joined with any explicit group) runs on one core, chosen when its first
+  tile is placed as the core that finishes that tile earliest, or given by a fixed allocation.
+- Order: among ready tasks, the deepest layer first (depth-first through the fused stack) or the
+  shallowest first (breadth-first); then by tile.
+- Compute is append-only per core (no back-filling of idle gaps); transfers take the earliest
+  window in which every link of their route is free; a task waits while its memory is full.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Literal
+
+from cpsched.heuristics.engine import (
+    Key,
+    Prepared,
+    UnitCores,
+    merge_units,
+    prepare,
+    run_list_schedule,
+    to_result,
+)
+from cpsched.problem import CoreId, Problem, TaskId
+from cpsched.result import SolveResult
+
+Order = Literal["depth-first", "breadth-first"]
+
+
+def list_priority(prep: Prepared, order: Order) -> list[Key]:
+    """Static priority keys (smallest first): layer depth (deepest or shallowest first), tile."""
+    sign = -1 if order == "depth-first" else 1
+    return [
+        (sign * prep.layer_depth[i], task.tile, prep.depth[i], i)
+        for i, task in enumerate(prep.problem.tasks)
+    ]
+
+
+def list_schedule(
+    problem: Problem,
+    order: Order = "depth-first",
+    allocation: Mapping[TaskId, CoreId] | None = None,
+    prep: Prepared | None = None,
+) -> SolveResult:
+    """Schedule `problem` the way Stream does (module doc); `allocation` fixes task cores."""
+    started = time.perf_counter()
+    prep = prep or prepare(problem)
+    layers = [t.layer for t in problem.tasks]
+    units = merge_units(prep, layers)
+    fixed = {prep.index[t]: c for t, c in (allocation or {}).items()}
+    outcome = run_list_schedule(
+        prep, list_priority(prep, order), UnitCores(prep, units, fixed), insertion=False
+    )
+    params: dict[str, object] = {
+        "order": order,
+        "allocation": "fixed" if allocation else "earliest-finish per layer",
+    }
+    return to_result(problem, f"list-{order}", outcome, started, params)
