@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -293,8 +293,15 @@ def _usable_cores(p: Problem, i: int, reasons: list[InfeasibilityReason]) -> lis
     return usable
 
 
+_RELEASE_SCAN_LIMIT = 32
+
+
 class Blocked(Exception):
-    """A task cannot be placed now on a core; carries why, in user terms."""
+    """A task cannot be placed now on a core; carries why, in user terms, and the full memory."""
+
+    def __init__(self, message: str, memory: MemoryId | None = None) -> None:
+        super().__init__(message)
+        self.memory = memory
 
 
 class Placer:
@@ -325,8 +332,15 @@ class Placer:
         ]
         self.avail: dict[tuple[TensorId, MemoryId], int] = {}
         self.last_use: dict[tuple[TensorId, MemoryId], int] = {}
-        self.copies: dict[TensorId, list[MemoryId]] = {}
+        self.open_copies: dict[TensorId, list[MemoryId]] = {}
+        self.closed: set[tuple[TensorId, MemoryId]] = set()
         self.remaining: dict[TensorId, int] = {x: len(r) for x, r in p.consumers.items()}
+        self.readers: dict[TensorId, list[int]] = {
+            x: [prep.index[r] for r in rs] for x, rs in p.consumers.items()
+        }
+        all_mems = [frozenset(self.mem_of[c] for c in cores) for cores in prep.allowed]
+        # Where each task may still run; the core rule narrows it (e.g. once a layer is pinned).
+        self.possible_memories: Callable[[int], frozenset[MemoryId]] = all_mems.__getitem__
         n_nodes = len(prep.preds)
         self.end: list[int] = [0] * n_nodes
         self.core_of: list[CoreId | None] = [None] * prep.n_tasks
@@ -338,7 +352,7 @@ class Placer:
                 self._open_copy(t.id, t.home, 0, 0)
                 if t.store and t.home != DRAM:
                     self._transfer(t.id, t.home, DRAM, 0)
-                self._maybe_release(t.id)
+                self._release_unneeded(t.id)
 
     # --- resources ---
 
@@ -364,21 +378,45 @@ class Placer:
 
     def _open_copy(self, tensor: TensorId, m: MemoryId, hold_from: int, avail: int) -> None:
         self.avail[(tensor, m)] = avail
-        self.copies.setdefault(tensor, []).append(m)
+        self.open_copies.setdefault(tensor, []).append(m)
         prof = self.mem.get(m)
         if prof is not None:
             prof.add_from(hold_from, self.tensor[tensor].size_bytes)
 
-    def _maybe_release(self, tensor: TensorId) -> None:
-        """Release every copy of a tensor once all its readers are placed (SPEC §4.9 release)."""
-        if self.remaining[tensor] > 0:
+    def _release_unneeded(self, tensor: TensorId) -> None:
+        """Release the copies of a tensor that no unplaced reader can still need (SPEC §4.9).
+
+        A copy in memory m is needed while an unplaced reader may still run in m; the source copy
+        also while an unplaced reader may run where there is no copy yet (it will be sent from
+        there). A released copy is never used again, so readers then avoid that memory.
+        """
+        open_ms = self.open_copies.get(tensor)
+        if not open_ms:
             return
+        keep: list[MemoryId] = []
+        if self.remaining[tensor] > 0:
+            if self.remaining[tensor] > _RELEASE_SCAN_LIMIT:
+                return  # wide fan-out: keep every copy until few readers are left (cheap, safe)
+            core_of = self.core_of
+            waiting = [j for j in self.readers[tensor] if core_of[j] is None]
+            possible = [self.possible_memories(j) for j in waiting]
+            src = self.source(tensor)
+            copies = frozenset(m for m in open_ms if m != src)
+            src_needed = any(not ms <= copies for ms in possible)
+            needed = frozenset().union(*possible)
+            keep = [m for m in open_ms if (src_needed if m == src else m in needed)]
+            if len(keep) == len(open_ms):
+                return
         size = self.tensor[tensor].size_bytes
-        for m in self.copies.get(tensor, ()):
+        for m in open_ms:
+            if m in keep:
+                continue
+            key = (tensor, m)
+            self.closed.add(key)
             prof = self.mem.get(m)
             if prof is not None:
-                key = (tensor, m)
                 prof.add_from(self.last_use.get(key, self.avail[key]), -size)
+        self.open_copies[tensor] = keep
 
     def _use(self, tensor: TensorId, m: MemoryId, end: int) -> None:
         key = (tensor, m)
@@ -394,7 +432,7 @@ class Placer:
         if prof is not None:
             fit = prof.earliest_fit(t, size)
             if fit is None:
-                raise Blocked(self._full(dst, size, f"a copy of tensor {tensor}"))
+                raise Blocked(self._full(dst, size, f"a copy of tensor {tensor}"), dst)
             t = fit
         t = common_window(self.route_links[(src, dst)], t, d)
         for tl in self.route_links[(src, dst)]:
@@ -407,7 +445,7 @@ class Placer:
     def _full(self, m: MemoryId, need: int, what: str) -> str:
         prof = self.mem[m]
         held = prof.held_forever()
-        waiting = sorted(x for x, ms in self.copies.items() if self.remaining[x] > 0 and m in ms)
+        waiting = sorted(x for x, ms in self.open_copies.items() if m in ms)
         return (
             f"memory {m} ({prof.capacity_bytes} bytes) cannot hold {what} ({need} bytes): "
             f"{held} bytes are held by tensors still waiting for readers ({_short_list(waiting)})"
@@ -457,6 +495,10 @@ class Placer:
         tensor = self.tensor
         needed: list[tuple[int, TensorId, MemoryId]] = []
         for x in task.inputs:
+            if (x, m) in self.closed:
+                raise Blocked(
+                    f"task {task.id} cannot read tensor {x} in memory {m}: released there"
+                )
             if (x, m) not in self.avail:
                 src = self.source(x)
                 if (src, m) not in self.route_links:
@@ -471,14 +513,14 @@ class Placer:
             new_bytes = out_bytes + sum(tensor[x].size_bytes for _, x, _ in needed)
             if prof.held_forever() + new_bytes > prof.capacity_bytes:
                 raise Blocked(
-                    self._full(m, new_bytes, f"the new inputs and outputs of task {task.id}")
+                    self._full(m, new_bytes, f"the new inputs and outputs of task {task.id}"), m
                 )
         dram = self.mem.get(DRAM)
         if dram is not None and m != DRAM:
             store_bytes = sum(tensor[x].size_bytes for x in task.outputs if tensor[x].store)
             if dram.held_forever() + store_bytes > dram.capacity_bytes:
                 raise Blocked(
-                    self._full(DRAM, store_bytes, f"the stored outputs of task {task.id}")
+                    self._full(DRAM, store_bytes, f"the stored outputs of task {task.id}"), DRAM
                 )
         ready = lb
         for x in task.inputs:
@@ -510,9 +552,9 @@ class Placer:
                 self._transfer(x, m, DRAM, end)
         for x in task.inputs:
             self.remaining[x] -= 1
-            self._maybe_release(x)
+            self._release_unneeded(x)
         for x in task.outputs:
-            self._maybe_release(x)
+            self._release_unneeded(x)
         return end
 
     def schedule(self) -> Schedule:
@@ -534,7 +576,11 @@ class UnitCores:
     """
 
     def __init__(
-        self, prep: Prepared, unit_of: Sequence[int], fixed: dict[int, CoreId] | None = None
+        self,
+        prep: Prepared,
+        unit_of: Sequence[int],
+        fixed: dict[int, CoreId] | None = None,
+        banned: dict[int, set[MemoryId]] | None = None,
     ) -> None:
         self.prep = prep
         self.unit_of = unit_of
@@ -545,7 +591,22 @@ class UnitCores:
             u = unit_of[i]
             unit_allowed[u] = set(cores) if u not in unit_allowed else unit_allowed[u] & set(cores)
         order = {c.id: k for k, c in enumerate(prep.problem.cores)}
+        mem_of = {c.id: c.memory for c in prep.problem.cores}
+        self.mem_of = mem_of
+        for u, bans in (banned or {}).items():
+            kept = {c for c in unit_allowed[u] if mem_of[c] not in bans}
+            if kept:
+                unit_allowed[u] = kept
         self.unit_cores = {u: sorted(cs, key=order.__getitem__) for u, cs in unit_allowed.items()}
+        self.unit_mems = {u: frozenset(mem_of[c] for c in cs) for u, cs in self.unit_cores.items()}
+
+    def possible_memories(self, i: int) -> frozenset[MemoryId]:
+        """The memories task i may still run in."""
+        u = self.unit_of[i]
+        core = self.pinned.get(u) or self.fixed.get(i)
+        if core is not None:
+            return frozenset((self.mem_of[core],))
+        return self.unit_mems[u]
 
     def rank(self, placer: Placer, i: int, lb: int) -> list[CoreId]:
         """Candidate cores for task i, best first."""
@@ -612,30 +673,69 @@ class Outcome:
 def run_list_schedule(
     prep: Prepared,
     priority: Sequence[Key],
-    cores: UnitCores,
+    unit_of: Sequence[int],
     *,
     insertion: bool,
+    fixed: dict[int, CoreId] | None = None,
     stage_of: Sequence[int] | None = None,
+    max_retries: int = 4,
 ) -> Outcome:
-    """Place ready tasks in priority order (smallest key first) on the cores `choose_cores` ranks.
+    """List-schedule (see :func:`list_schedule_once`); when stuck on a full memory, retry with
+    the units that fill it (and the stuck one) kept out of that memory, where they have another."""
+    if prep.reasons:
+        return Outcome(None, prep.reasons[0].reason, list(prep.reasons), proven_infeasible=True)
+    banned: dict[int, set[MemoryId]] = {}
+    first_message = ""
+    for attempt in range(max_retries + 1):
+        cores = UnitCores(prep, unit_of, fixed, banned)
+        outcome, placer, stuck = list_schedule_once(prep, priority, cores, insertion, stage_of)
+        if outcome.schedule is not None or stuck is None or stuck[1] is None:  # not memory
+            if attempt and outcome.schedule is None:
+                outcome.message = first_message
+            return outcome
+        first_message = first_message or outcome.message
+        task, memory = stuck[0], stuck[1]
+        involved = {unit_of[task]}
+        for x, ms in placer.open_copies.items():
+            if memory in ms:
+                involved.update(unit_of[j] for j in placer.readers[x] if placer.core_of[j] is None)
+                producer = prep.problem.tensor_by_id[x].producer
+                if producer is not None:
+                    involved.add(unit_of[prep.index[producer]])
+        grew = False
+        for u in involved:
+            if fixed and any(unit_of[i] == u for i in fixed):
+                continue
+            bans = banned.setdefault(u, set())
+            if memory not in bans and cores.unit_mems[u] - bans - {memory}:
+                bans.add(memory)
+                grew = True
+        if not grew:
+            break
+    return Outcome(None, first_message)
+
+
+def list_schedule_once(
+    prep: Prepared,
+    priority: Sequence[Key],
+    cores: UnitCores,
+    insertion: bool,
+    stage_of: Sequence[int] | None,
+) -> tuple[Outcome, Placer, tuple[int, MemoryId | None] | None]:
+    """Place ready tasks in priority order (smallest key first) on the cores `cores` ranks.
 
     `cores` ranks each task's candidate cores and is told where it went. With `stage_of`, tasks
     run in stages (e.g. layers): a task of stage k starts after every task of earlier stages ends.
+    Returns the outcome, the resources, and the stuck task and its full memory if it got stuck.
     """
-    if prep.reasons:
-        return Outcome(None, prep.reasons[0].reason, list(prep.reasons), proven_infeasible=True)
     placer = Placer(prep, insertion=insertion)
+    placer.possible_memories = cores.possible_memories
     n = prep.n_tasks
     preds, succs = prep.preds, prep.succs
     missing = [len(ps) for ps in preds]
     heap: list[tuple[Key, int]] = [(priority[i], i) for i in range(n) if missing[i] == 0]
     heapq.heapify(heap)
-    for b in range(
-        n, len(preds)
-    ):  # barriers with nothing before them (cannot happen: min_length=1)
-        if missing[b] == 0:
-            placer.end[b] = 0
-    deferred: list[tuple[Key, int, str]] = []
+    deferred: list[tuple[Key, int, str, MemoryId | None]] = []
     stage = -1
     stage_lb = 0
     placed_max_end = 0
@@ -651,6 +751,7 @@ def run_list_schedule(
                 stage_lb = placed_max_end
             lb = max(lb, stage_lb)
         why = ""
+        full: MemoryId | None = None
         end = None
         for core in cores.rank(placer, i, lb):
             try:
@@ -658,9 +759,10 @@ def run_list_schedule(
                 cores.placed(i, core)
                 break
             except Blocked as exc:
-                why = why or str(exc)
+                if not why:
+                    why, full = str(exc), exc.memory
         if end is None:
-            deferred.append((key, i, why or f"task {prep.task_ids[i]} has no usable core"))
+            deferred.append((key, i, why or f"task {prep.task_ids[i]} has no usable core", full))
             continue
         placed += 1
         placed_max_end = max(placed_max_end, end)
@@ -676,15 +778,16 @@ def run_list_schedule(
                     else:
                         heapq.heappush(heap, (priority[v], v))
         if deferred:
-            for dkey, di, _ in deferred:
+            for dkey, di, _, _ in deferred:
                 heapq.heappush(heap, (dkey, di))
             deferred.clear()
     if placed < n:
         if deferred:
             deferred.sort()
-            return Outcome(None, f"stuck: {deferred[0][2]}")
-        return Outcome(None, "stuck: some tasks never became ready")
-    return Outcome(placer.schedule())
+            _, i, why, full = deferred[0]
+            return Outcome(None, f"stuck: {why}"), placer, (i, full)
+        return Outcome(None, "stuck: some tasks never became ready"), placer, None
+    return Outcome(placer.schedule()), placer, None
 
 
 def latency_cycles(problem: Problem, schedule: Schedule) -> int:

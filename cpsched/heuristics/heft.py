@@ -12,7 +12,6 @@ import time
 from cpsched.heuristics.engine import (
     Key,
     Prepared,
-    UnitCores,
     prepare,
     run_list_schedule,
     to_result,
@@ -69,7 +68,7 @@ def heft_schedule(problem: Problem, prep: Prepared | None = None) -> SolveResult
     prep = prep or prepare(problem)
     rank = upward_ranks(prep)
     priority: list[Key] = [(-rank[i], i) for i in range(prep.n_tasks)]
-    outcome = run_list_schedule(prep, priority, UnitCores(prep, prep.group_of), insertion=True)
+    outcome = run_list_schedule(prep, priority, prep.group_of, insertion=True)
     return to_result(
         problem, "heft", outcome, started, {"priority": "upward rank", "insertion": True}
     )

@@ -17,7 +17,6 @@ from typing import Literal
 from cpsched.heuristics.engine import (
     Key,
     Prepared,
-    UnitCores,
     merge_units,
     prepare,
     run_list_schedule,
@@ -51,7 +50,7 @@ def list_schedule(
     units = merge_units(prep, layers)
     fixed = {prep.index[t]: c for t, c in (allocation or {}).items()}
     outcome = run_list_schedule(
-        prep, list_priority(prep, order), UnitCores(prep, units, fixed), insertion=False
+        prep, list_priority(prep, order), units, fixed=fixed, insertion=False
     )
     params: dict[str, object] = {
         "order": order,
