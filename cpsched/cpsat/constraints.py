@@ -1,0 +1,203 @@
+"""The constraints of the CP-SAT model: one named function per family of SPEC.md §4.
+
+Each function adds one family; :func:`cpsched.cpsat.model.build_model` calls them in turn.
+The strengthenings (redundant constraints, symmetry breaking) are in
+:mod:`cpsched.cpsat.strengthen`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from itertools import pairwise
+
+from ortools.sat.python import cp_model
+
+from cpsched.cpsat.space import Space
+from cpsched.cpsat.variables import Variables
+from cpsched.problem import CoreId, LinkId, MemoryId, TaskId
+
+
+def add_assignment(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Rule 1: every task on exactly one candidate core; the tasks of a group on the same core."""
+    for t, cores in space.cores.items():
+        if len(cores) > 1:
+            model.add_exactly_one(v.on[(t, k)] for k in cores)
+    for group in space.problem.groups:
+        first = group[0]
+        for other in group[1:]:
+            for k in space.cores[first]:  # groups share their candidate cores (see Space)
+                if len(space.cores[first]) > 1:
+                    model.add(v.on[(first, k)] == v.on[(other, k)])
+
+
+def add_core_exclusivity(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Rule 2: no two tasks overlap on a core (zero-length runs overlap nothing: left out)."""
+    per_core: dict[CoreId, list[cp_model.IntervalVar]] = defaultdict(list)
+    for (t, k), interval in v.on_interval.items():
+        if space.duration(t, k) > 0:
+            per_core[k].append(interval)
+    for intervals in per_core.values():
+        if len(intervals) > 1:
+            model.add_no_overlap(intervals)
+
+
+def add_transfer_presence(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """A transfer into memory m exists exactly when some consumer runs on m (or m is DRAM for a
+    stored tensor) and the tensor is not produced in m; a needed copy with no route is forbidden.
+    This also covers rule 7 (stores): a stored tensor is needed in DRAM unconditionally."""
+    p = space.problem
+    for tensor in p.tensors:
+        for m in space.dests[tensor.id]:
+            need = v.needed_in[(tensor.id, m)]
+            if need is v.true:
+                continue
+            placements = [
+                v.on[(c, k)]
+                for c in p.consumers[tensor.id]
+                for k in space.cores[c]
+                if p.memory_of(k) == m
+            ]
+            model.add_bool_or(placements).only_enforce_if(need)
+            for lit in placements:
+                model.add_implication(lit, need)
+    for (tensor_id, s, m), lit in v.transfer.items():
+        src = v.source_is[(tensor_id, s)]
+        need = v.needed_in[(tensor_id, m)]
+        model.add_implication(lit, src)
+        model.add_implication(lit, need)
+        model.add_bool_or([src.Not(), need.Not(), lit])
+    for tensor_id, s, m in space.unroutable:
+        model.add_bool_or([v.source_is[(tensor_id, s)].Not(), v.needed_in[(tensor_id, m)].Not()])
+
+
+def add_data_dependencies(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Rules 3-5: a transfer starts once its tensor is produced; a consumer starts once each input
+    is available in its memory (its producer's end, or the end of the transfer into that memory)."""
+    p = space.problem
+    for (tensor_id, m), start in v.transfer_start.items():
+        producer = p.tensor_by_id[tensor_id].producer
+        if producer is not None:
+            model.add(start >= v.end[producer]).only_enforce_if(v.moved_in[(tensor_id, m)])
+    for task in p.tasks:
+        for tensor_id in task.inputs:
+            producer = p.tensor_by_id[tensor_id].producer
+            if producer is not None:
+                model.add(v.start[task.id] >= v.end[producer])
+            for k in space.cores[task.id]:
+                m = p.memory_of(k)
+                if (tensor_id, m) in v.moved_in:
+                    model.add(v.start[task.id] >= v.transfer_end[(tensor_id, m)]).only_enforce_if(
+                        [v.on[(task.id, k)], v.moved_in[(tensor_id, m)]]
+                    )
+
+
+def add_control_dependencies(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Rule 6: every task in `after` ends before the task starts."""
+    for task in space.problem.tasks:
+        for a in task.after:
+            model.add(v.start[task.id] >= v.end[a])
+
+
+def add_barriers(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Rule 6: no task after a barrier starts before every task before it has ended (through
+    one time variable per barrier, so the model grows linearly)."""
+    for i, barrier in enumerate(space.problem.barriers):
+        at = model.new_int_var(0, v.horizon_cycles, f"barrier[{i}]")
+        for b in barrier.before:
+            model.add(at >= v.end[b])
+        for a in barrier.after:
+            model.add(v.start[a] >= at)
+
+
+def add_link_exclusivity(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Rule 8: every link carries one transfer at a time (zero-length transfers are left out)."""
+    per_link: dict[LinkId, list[cp_model.IntervalVar]] = defaultdict(list)
+    for key, interval in v.transfer_interval.items():
+        option = v.transfer_option[key]
+        if option.duration_cycles > 0:
+            for link in option.links:
+                per_link[link].append(interval)
+    for intervals in per_link.values():
+        if len(intervals) > 1:
+            model.add_no_overlap(intervals)
+
+
+def add_releases(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Rule 9, release times: a copy is held at least until it is available and until every task
+    in its memory and every transfer out of it that reads it has ended."""
+    p = space.problem
+    for hold in v.holds:
+        tensor = p.tensor_by_id[hold.tensor]
+        if hold.kind == "source":
+            if tensor.producer is not None:
+                model.add(hold.release >= v.end[tensor.producer])
+            for (tensor_id, s, m), lit in v.transfer.items():
+                if tensor_id == hold.tensor and s == hold.memory:
+                    model.add(hold.release >= v.transfer_end[(tensor_id, m)]).only_enforce_if(lit)
+        else:
+            model.add(hold.release >= v.transfer_end[(hold.tensor, hold.memory)])
+        for c in p.consumers[hold.tensor]:
+            for k in space.cores[c]:
+                if p.memory_of(k) == hold.memory:
+                    model.add(hold.release >= v.end[c]).only_enforce_if(v.on[(c, k)])
+
+
+def add_memory_capacity(
+    model: cp_model.CpModel,
+    space: Space,
+    v: Variables,
+    peak_bytes: Mapping[MemoryId, cp_model.LinearExprT] | None = None,
+) -> None:
+    """Rule 9, capacity: the copies held in a bounded memory never exceed its capacity. With
+    `peak_bytes`, the cumulative's limit is that memory's peak variable instead (itself at most
+    the capacity), so the same constraint measures the peak for the memory objectives."""
+    p = space.problem
+    per_memory: dict[MemoryId, list[tuple[cp_model.IntervalVar, int]]] = defaultdict(list)
+    for hold in v.holds:
+        per_memory[hold.memory].append((hold.interval, hold.size_bytes))
+    for m in space.bounded:
+        capacity = p.memory_by_id[m].capacity_bytes
+        assert capacity is not None
+        limit: cp_model.LinearExprT = capacity if peak_bytes is None else peak_bytes[m]
+        holds = per_memory.get(m, [])
+        if holds:
+            model.add_cumulative([i for i, _ in holds], [d for _, d in holds], limit)
+
+
+def add_activation_peaks(
+    model: cp_model.CpModel,
+    space: Space,
+    v: Variables,
+    peak_bytes: Mapping[MemoryId, cp_model.LinearExprT],
+) -> None:
+    """The activation copies in each bounded memory never exceed its activation peak."""
+    p = space.problem
+    per_memory: dict[MemoryId, list[tuple[cp_model.IntervalVar, int]]] = defaultdict(list)
+    for hold in v.holds:
+        if p.tensor_by_id[hold.tensor].kind == "activation":
+            per_memory[hold.memory].append((hold.interval, hold.size_bytes))
+    for m, holds in per_memory.items():
+        model.add_cumulative([i for i, _ in holds], [d for _, d in holds], peak_bytes[m])
+
+
+def add_makespan(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """The makespan (latency) is at least the end of every task and of every transfer made."""
+    assert v.makespan is not None
+    for t in space.cores:
+        model.add(v.makespan >= v.end[t])
+    for key, end in v.transfer_end.items():
+        model.add(v.makespan >= end).only_enforce_if(v.moved_in[key])
+
+
+def add_fixed_order(
+    model: cp_model.CpModel,
+    space: Space,
+    v: Variables,
+    fixed_order: Mapping[CoreId, Sequence[TaskId]],
+) -> None:
+    """Re-timing: the given tasks run on the given core in the given order (cores are fixed in
+    the space already)."""
+    for seq in fixed_order.values():
+        for a, b in pairwise(seq):
+            model.add(v.start[b] >= v.end[a])

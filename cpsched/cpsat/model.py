@@ -1,0 +1,71 @@
+"""Assemble the CP-SAT model: variables, then each constraint family, then the objective stages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from cpsched.cpsat import constraints as c
+from cpsched.cpsat.objective import (
+    MetricExpr,
+    PeakVariables,
+    StageExpr,
+    create_peak_variables,
+    stage_expr,
+)
+from cpsched.cpsat.space import Space
+from cpsched.cpsat.strengthen import add_redundant, add_symmetry_breaking
+from cpsched.cpsat.variables import Variables, create_variables
+from cpsched.objective import Metric, Objective
+from cpsched.problem import CoreId, TaskId
+
+
+@dataclass
+class BuiltModel:
+    """A model ready to solve, with its variables and one integer objective per stage."""
+
+    model: cp_model.CpModel
+    space: Space
+    vars: Variables
+    peaks: PeakVariables | None
+    stages: list[StageExpr]
+    symmetric_classes: list[list[CoreId]] = field(default_factory=list)
+
+
+def build_model(
+    space: Space,
+    objective: Objective,
+    horizon_cycles: int,
+    *,
+    redundant: bool = True,
+    symmetry_breaking: bool = True,
+    fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
+) -> BuiltModel:
+    """Build the model of `space` over [0, horizon_cycles] for `objective` (no objective set yet:
+    the solver sets each stage's in turn)."""
+    model = cp_model.CpModel()
+    model.name = space.problem.name
+    v = create_variables(model, space, horizon_cycles)
+    c.add_assignment(model, space, v)
+    c.add_core_exclusivity(model, space, v)
+    c.add_transfer_presence(model, space, v)
+    c.add_data_dependencies(model, space, v)
+    c.add_control_dependencies(model, space, v)
+    c.add_barriers(model, space, v)
+    c.add_link_exclusivity(model, space, v)
+    c.add_releases(model, space, v)
+    peaks = create_peak_variables(model, space, objective)
+    c.add_memory_capacity(model, space, v, None if peaks is None else peaks.total)
+    if peaks is not None and peaks.activation:
+        c.add_activation_peaks(model, space, v, peaks.activation)
+    c.add_makespan(model, space, v)
+    if fixed_order:
+        c.add_fixed_order(model, space, v, fixed_order)
+    if redundant:
+        add_redundant(model, space, v)
+    classes = add_symmetry_breaking(model, space, v) if symmetry_breaking else []
+    cache: dict[Metric, MetricExpr] = {}
+    stages = [stage_expr(model, space, v, peaks, s, cache) for s in objective.stages]
+    return BuiltModel(model, space, v, peaks, stages, classes)

@@ -1,0 +1,38 @@
+"""Solver parameters and progress reports: plain data, importable without ortools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SolverParams(BaseModel):
+    """How CP-SAT searches: limits, parallelism, and the strengthenings (each can be switched off).
+
+    `time_limit_s` bounds the whole solve; a lexicographic objective shares it among its stages
+    (each stage gets the remaining time divided by the number of stages left).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    time_limit_s: float = Field(default=10.0, gt=0)
+    num_workers: int = Field(default=2, ge=1)
+    seed: int = Field(default=0, ge=0)
+    relative_gap_limit: float = Field(default=0.0, ge=0)
+    log: bool = False
+    use_hint: bool = True  # start from a heuristic (or given) schedule; also narrows the horizon
+    redundant: bool = True  # redundant constraints that tighten the bound
+    symmetry_breaking: bool = True  # order interchangeable cores
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report during a solve (a new incumbent or a better bound)."""
+
+    elapsed_s: float
+    objective: float | None  # incumbent value of the current stage, in its units
+    bound: float | None
+    gap: float | None
+    stage: str  # the stage's objective, e.g. "latency"
+    solutions: int  # incumbents found so far in this stage

@@ -1,0 +1,453 @@
+"""`solve`: the CP-SAT solve of a problem, from objective text to a validated result.
+
+The model covers the restricted space documented in :mod:`cpsched.cpsat.space`; "optimal"
+means optimal within it (which, for cpsched's objectives, is optimal over all valid schedules).
+
+A lexicographic objective (`latency,memory`) is solved stage by stage: each stage minimizes its
+expression with every earlier stage held at most at the value it reached (its optimum, when
+proven), starting from the previous stage's solution. The time limit covers all stages: each
+stage gets the remaining time divided by the number of stages left. The result's
+`objective_value`, `bound` and `gap` are those of the first stage; `stages` lists every stage,
+and the status is `optimal` only when every stage was proven optimal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from importlib.metadata import version
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+import cpsched
+from cpsched.cpsat.callbacks import ProgressCallback
+from cpsched.cpsat.evaluate import measure
+from cpsched.cpsat.model import BuiltModel, build_model
+from cpsched.cpsat.params import Progress, SolverParams
+from cpsched.cpsat.space import Space, build_space
+from cpsched.cpsat.strengthen import canonical_hint
+from cpsched.infeasibility import find_infeasibility
+from cpsched.objective import Objective, as_objective
+from cpsched.problem import DRAM, CoreId, Problem, TaskId
+from cpsched.result import InfeasibilityReason, SolveResult, Status, relative_gap
+from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
+
+
+class ModelInvalidError(RuntimeError):
+    """CP-SAT rejected the model it was given: a bug in cpsched, never a user mistake."""
+
+
+class InvalidScheduleError(RuntimeError):
+    """The solver produced a schedule the validator rejects: a bug in cpsched."""
+
+
+def _validate(problem: Problem, schedule: Schedule) -> None:
+    """Run the validator; a violation here is a bug, so it raises."""
+    from cpsched.validate import validate
+
+    violations = validate(problem, schedule)
+    if violations:
+        shown = "; ".join(str(x) for x in violations[:5])
+        raise InvalidScheduleError(
+            f"cpsat produced an invalid schedule ({len(violations)} violations): {shown}"
+        )
+
+
+def _is_valid(problem: Problem, schedule: Schedule) -> bool:
+    from cpsched.validate import validate
+
+    return not validate(problem, schedule)
+
+
+# --- hints ---
+
+
+def project_hint(space: Space, schedule: Schedule) -> Schedule:
+    """Keep only the transfers the model's space has (from the source memory, into a memory where
+    a consumer runs, or into DRAM for a stored tensor); dropping the others keeps it valid."""
+    p = space.problem
+    core_of = {st.id: st.core for st in schedule.tasks}
+    needed: set[tuple[str, str]] = set()
+    for task in p.tasks:
+        if task.id in core_of:
+            m = p.memory_of(core_of[task.id])
+            needed.update((tensor, m) for tensor in task.inputs)
+    for tensor in p.tensors:
+        if tensor.store:
+            needed.add((tensor.id, DRAM))
+    kept = []
+    seen: set[tuple[str, str]] = set()
+    for x in schedule.transfers:
+        known = p.tensor_by_id.get(x.tensor)
+        if known is None or (x.tensor, x.dst) not in needed or (x.tensor, x.dst) in seen:
+            continue
+        producer = known.producer
+        if producer is None:
+            source = known.home
+        elif producer in core_of and core_of[producer] in p.core_by_id:
+            source = p.memory_of(core_of[producer])
+        else:
+            continue
+        if x.src != source or x.dst == source:
+            continue
+        seen.add((x.tensor, x.dst))
+        kept.append(x)
+    return schedule.model_copy(update={"transfers": tuple(kept)})
+
+
+def _respects_fixed(
+    schedule: Schedule,
+    fixed_cores: Mapping[TaskId, CoreId] | None,
+    fixed_order: Mapping[CoreId, Sequence[TaskId]] | None,
+) -> bool:
+    core_of = {st.id: st.core for st in schedule.tasks}
+    start = {st.id: st.start for st in schedule.tasks}
+    if any(core_of.get(t) != k for t, k in (fixed_cores or {}).items()):
+        return False
+    for k, seq in (fixed_order or {}).items():
+        if any(core_of.get(t) != k for t in seq):
+            return False
+        if [start[t] for t in seq] != sorted(start[t] for t in seq):
+            return False
+    return True
+
+
+def _heuristic_hint(problem: Problem) -> Schedule | None:
+    """A schedule from the heuristics package, when it is installed alongside (else None)."""
+    try:
+        from cpsched.heuristics import best_heuristic_schedule
+    except ImportError:
+        return None
+    schedule: Schedule | None = best_heuristic_schedule(problem)
+    return schedule
+
+
+def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.IntVar, int]:
+    """Values of the decision variables for a schedule of the space (the rest is completed by
+    a quick solve with these fixed)."""
+    v = built.vars
+    p = built.space.problem
+    values: dict[cp_model.IntVar, int] = {}
+    for st in schedule.tasks:
+        values[v.start[st.id]] = st.start
+        for k in built.space.cores[st.id]:
+            values[v.on[(st.id, k)]] = int(k == st.core)
+    moved = {(x.tensor, x.dst): x for x in schedule.transfers}
+    for (tensor, s, m), lit in v.transfer.items():
+        x = moved.get((tensor, m))
+        values[lit] = int(x is not None and x.src == s)
+    for (tensor, m), start in v.transfer_start.items():
+        x = moved.get((tensor, m))
+        if x is not None:
+            values[start] = x.start
+    del p
+    return values
+
+
+def _complete_hint(
+    built: BuiltModel, schedule: Schedule, params: SolverParams, time_limit_s: float
+) -> list[int] | None:
+    """A full assignment of the model matching `schedule`, or None when the schedule is outside
+    the model (then it is no hint at all)."""
+    model = built.model
+    model.clear_hints()
+    for var, value in _hint_assignment(built, schedule).items():
+        if var is not built.vars.true:
+            model.add_hint(var, value)
+    model.minimize(built.stages[0].expr)
+    solver = cp_model.CpSolver()
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = max(0.1, time_limit_s)
+    solver.parameters.random_seed = params.seed
+    solver.parameters.catch_sigint_signal = False
+    status = solver.solve(model)
+    model.clear_hints()
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return list(solver.response_proto.solution)
+
+
+def _set_full_hint(model: cp_model.CpModel, solution: Sequence[int]) -> None:
+    model.clear_hints()
+    for i, value in enumerate(solution):
+        model.add_hint(model.get_int_var_from_proto_index(i), value)
+
+
+# --- running CP-SAT interruptibly ---
+
+
+@dataclass
+class _StageRun:
+    status: int
+    interrupted: bool
+    objective: float | None  # integer model objective (unscaled)
+    bound: float | None
+    solution: list[int] | None
+    wall_time_s: float
+
+
+def _run(
+    model: cp_model.CpModel, params: SolverParams, time_limit_s: float, callback: ProgressCallback
+) -> _StageRun:
+    """Solve in a worker thread so Ctrl-C in the main thread stops the search and keeps the best."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
+    solver.parameters.num_workers = params.num_workers
+    solver.parameters.random_seed = params.seed
+    solver.parameters.relative_gap_limit = params.relative_gap_limit
+    solver.parameters.log_search_progress = params.log
+    solver.parameters.catch_sigint_signal = False
+    solver.best_bound_callback = callback.on_bound
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["status"] = solver.solve(model, callback)
+        except BaseException as exc:  # surfaced in the calling thread below
+            outcome["error"] = exc
+
+    started = time.monotonic()
+    worker = threading.Thread(target=target, name="cpsat-solve", daemon=True)
+    worker.start()
+    interrupted = False
+    while worker.is_alive():
+        try:
+            worker.join(0.05)
+        except KeyboardInterrupt:
+            interrupted = True
+            solver.stop_search()
+    if "error" in outcome:
+        raise outcome["error"]
+    status = outcome["status"]
+    has_solution = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    return _StageRun(
+        status=status,
+        interrupted=interrupted,
+        objective=solver.objective_value if has_solution else None,
+        bound=solver.best_objective_bound if status != cp_model.INFEASIBLE else None,
+        solution=list(solver.response_proto.solution) if has_solution else None,
+        wall_time_s=time.monotonic() - started,
+    )
+
+
+# --- reading a solution ---
+
+
+def extract_schedule(built: BuiltModel, solution: Sequence[int]) -> Schedule:
+    """The schedule a model solution stands for."""
+    v = built.vars
+
+    def value(var: cp_model.IntVar) -> int:
+        return int(solution[var.index])
+
+    tasks = []
+    for t, cores in built.space.cores.items():
+        core = next(k for k in cores if value(v.on[(t, k)]))
+        tasks.append(ScheduledTask(id=t, core=core, start=value(v.start[t])))
+    transfers = []
+    for (tensor, s, m), lit in v.transfer.items():
+        if value(lit):
+            transfers.append(
+                ScheduledTransfer(
+                    tensor=tensor, src=s, dst=m, start=value(v.transfer_start[(tensor, m)])
+                )
+            )
+    transfers.sort(key=lambda x: (x.start, x.tensor, x.dst))
+    return Schedule(
+        problem=built.space.problem.name, tasks=tuple(tasks), transfers=tuple(transfers)
+    )
+
+
+def _status_name(status: int) -> str:
+    names = {
+        cp_model.OPTIMAL: "optimal",
+        cp_model.FEASIBLE: "feasible",
+        cp_model.INFEASIBLE: "infeasible",
+        cp_model.UNKNOWN: "unknown",
+        cp_model.MODEL_INVALID: "model_invalid",
+    }
+    return {int(k): v for k, v in names.items()}[int(status)]
+
+
+def _versions() -> dict[str, str]:
+    return {"cpsched": cpsched.__version__, "ortools": version("ortools")}
+
+
+def solve(
+    problem: Problem,
+    objective: str | Objective = "latency",
+    params: SolverParams = SolverParams(),  # noqa: B008 - frozen, so a shared default is safe
+    hint: Schedule | None = None,
+    fixed_cores: Mapping[TaskId, CoreId] | None = None,
+    fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> SolveResult:
+    """Find a proven-optimal (or the best found) schedule of `problem` for `objective` with CP-SAT.
+
+    `fixed_cores` pins tasks to cores and `fixed_order` also fixes the order of the listed tasks
+    on a core (re-timing a given schedule). `hint` (or, with `params.use_hint`, a heuristic
+    schedule) seeds the search. Ctrl-C stops the search and returns the best schedule so far as
+    `feasible`. Every returned schedule has passed the validator.
+    """
+    started = time.monotonic()
+    obj = as_objective(objective)
+    space = build_space(problem, fixed_cores, fixed_order)
+    parameters: dict[str, Any] = params.model_dump()
+
+    def result(status: Status, **kw: Any) -> SolveResult:
+        return SolveResult(
+            method="cpsat",
+            status=status,
+            objective=str(obj),
+            wall_time_s=time.monotonic() - started,
+            parameters=parameters,
+            versions=_versions(),
+            **kw,
+        )
+
+    reasons = find_infeasibility(problem, space.cores)
+    if reasons:
+        return result(
+            "infeasible",
+            infeasibility=reasons,
+            message="infeasible before search: " + "; ".join(r.reason for r in reasons),
+        )
+
+    # the hint, and with it the horizon
+    hint_source = "given" if hint is not None else "none"
+    if hint is None and params.use_hint:
+        hint = _heuristic_hint(problem)
+        hint_source = "heuristic" if hint is not None else "none"
+    horizon = space.safe_horizon_cycles()
+    usable_hint: Schedule | None = None
+    if hint is not None:
+        projected = project_hint(space, hint)
+        if _respects_fixed(projected, fixed_cores, fixed_order) and _is_valid(problem, projected):
+            usable_hint = projected
+            if obj.latency_first:
+                horizon = min(horizon, measure(problem, projected).latency_cycles)
+        else:
+            hint_source += " (unusable: invalid or outside the search space)"
+    parameters.update(horizon_cycles=horizon, hint=hint_source)
+
+    built = build_model(
+        space,
+        obj,
+        horizon,
+        redundant=params.redundant,
+        symmetry_breaking=params.symmetry_breaking,
+        fixed_order=fixed_order,
+    )
+    parameters["symmetric_core_classes"] = built.symmetric_classes
+    proto = built.model.proto
+    counts = {"num_variables": len(proto.variables), "num_constraints": len(proto.constraints)}
+
+    solution: list[int] | None = None
+    if usable_hint is not None:
+        if built.symmetric_classes:
+            usable_hint = canonical_hint(space, built.symmetric_classes, usable_hint)
+        solution = _complete_hint(built, usable_hint, params, min(2.0, params.time_limit_s / 4))
+        if solution is None:
+            parameters["hint"] = hint_source + " (unusable: outside the model)"
+
+    stages: list[dict[str, Any]] = []
+    statuses: list[str] = []
+    first: _StageRun | None = None
+    interrupted = False
+    for i, stage in enumerate(built.stages):
+        remaining = params.time_limit_s - (time.monotonic() - started)
+        if remaining <= 0 and i > 0:
+            break
+        if solution is not None:
+            _set_full_hint(built.model, solution)
+        built.model.minimize(stage.expr)
+        callback = ProgressCallback(str(stage.stage), stage.scale, started, on_progress)
+        run = _run(built.model, params, max(0.05, remaining) / (len(built.stages) - i), callback)
+        if run.status == cp_model.MODEL_INVALID:
+            raise ModelInvalidError(built.model.validate() or "CP-SAT reported MODEL_INVALID")
+        status = _status_name(run.status)
+        if (
+            status == "optimal"
+            and run.bound is not None
+            and run.objective is not None
+            and run.bound < run.objective
+        ):
+            status = "feasible"  # stopped by the relative gap limit, not proven
+        stages.append(
+            {
+                "objective": str(stage.stage),
+                "status": status,
+                "value": None
+                if run.objective is None
+                else float(Fraction(int(run.objective)) / stage.scale),
+                "bound": None if run.bound is None else run.bound / float(stage.scale),
+                "wall_time_s": run.wall_time_s,
+                "solutions": callback.solutions,
+            }
+        )
+        statuses.append(status)
+        if first is None:
+            first = run
+        if run.solution is not None:
+            solution = run.solution
+        interrupted = run.interrupted
+        if run.solution is None or interrupted:
+            break
+        if i + 1 < len(built.stages):
+            assert run.objective is not None
+            built.model.add(stage.expr <= round(run.objective))
+    assert first is not None
+
+    if solution is None:
+        if statuses[0] == "infeasible":
+            why = [
+                InfeasibilityReason(
+                    reason="CP-SAT proved that no schedule exists"
+                    + (" with the given fixed cores or order" if fixed_cores or fixed_order else "")
+                    + "; no single cheap check explains it (it is an interplay of capacities, "
+                    "routes and precedences)",
+                    suggestion="relax memory capacities, add routes, or remove barriers",
+                )
+            ]
+            return result(
+                "infeasible",
+                infeasibility=why,
+                stages=stages,
+                **counts,
+                message="proven infeasible",
+            )
+        return result(
+            "unknown",
+            stages=stages,
+            **counts,
+            message="interrupted before any schedule was found"
+            if interrupted
+            else "no schedule found within the time limit",
+        )
+
+    schedule = extract_schedule(built, solution)
+    _validate(problem, schedule)
+    measures = measure(problem, schedule)
+    primary = obj.stages[0]
+    value = measures.stage_value(primary)
+    bound = None if first.bound is None else first.bound / float(built.stages[0].scale)
+    if bound is not None and bound > value:
+        bound = value  # float noise from the integer scale
+    all_optimal = len(statuses) == len(built.stages) and all(s == "optimal" for s in statuses)
+    final: Status = "optimal" if all_optimal and not interrupted else "feasible"
+    gap = None if bound is None else max(0.0, relative_gap(value, bound))
+    return result(
+        final,
+        objective_value=value,
+        bound=bound,
+        gap=gap,
+        stages=stages,
+        schedule=schedule,
+        message="interrupted; best schedule so far" if interrupted else "",
+        **counts,
+    )

@@ -1,0 +1,236 @@
+"""Constraints that do not change the set of optimal schedules but help CP-SAT prove them.
+
+Each is on purpose and can be switched off (`SolverParams.redundant`,
+`SolverParams.symmetry_breaking`) to measure what it brings (benchmarks/bench_solver.py).
+
+Redundant constraints (implied by the model, they tighten the LP relaxation and propagation):
+
+- a cumulative over all tasks with the number of cores as capacity (exact when cores are
+  interchangeable, still valid otherwise);
+- the critical path: each task starts no earlier than its longest chain of predecessors with
+  their shortest durations, and the makespan is at least its end plus its longest chain of
+  successors;
+- load bounds: the makespan is at least the work placed on each core and the transfer time
+  placed on each link.
+
+Symmetry breaking: cores that can be exchanged without changing anything (every task has the
+same option on both; they share a memory, or each owns a memory of the same capacity with
+routes over links of the same parameters) are ordered: a task may use the i-th core of such a
+class only when an earlier task (in problem order) uses the (i-1)-th.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import networkx as nx
+from ortools.sat.python import cp_model
+
+from cpsched.cpsat.space import Space
+from cpsched.cpsat.variables import Variables
+from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, TaskId
+from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
+
+
+def add_task_cumulative(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Redundant: at most as many tasks run at once as there are cores they can use."""
+    cores = {k for ks in space.cores.values() for k in ks}
+    intervals = [v.task_interval[t] for t in space.cores if space.min_duration(t) > 0]
+    if len(cores) > 1 and len(intervals) > len(cores):
+        model.add_cumulative(intervals, [1] * len(intervals), len(cores))
+
+
+def precedence_graph(space: Space) -> nx.DiGraph:
+    """Tasks and the precedences between them (data, `after`, barriers)."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(space.cores)
+    for t, preds in space.predecessors.items():
+        graph.add_edges_from((p, t) for p in preds)
+    return graph
+
+
+def add_critical_path(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Redundant: earliest starts from the longest chain of predecessors, and makespan bounds from
+    the longest chain of successors (shortest durations, transfers ignored)."""
+    assert v.makespan is not None
+    graph = precedence_graph(space)
+    if not nx.is_directed_acyclic_graph(graph):
+        return  # infeasible anyway; the infeasibility checks explain it
+    order = list(nx.topological_sort(graph))
+    head: dict[TaskId, int] = {}
+    for t in order:
+        head[t] = max((head[p] + space.min_duration(p) for p in graph.predecessors(t)), default=0)
+    tail: dict[TaskId, int] = {}
+    for t in reversed(order):
+        tail[t] = max((space.min_duration(s) + tail[s] for s in graph.successors(t)), default=0)
+    for t in order:
+        if head[t] > 0:
+            model.add(v.start[t] >= head[t])
+        if tail[t] > 0:
+            model.add(v.makespan >= v.end[t] + tail[t])
+
+
+def add_load_bounds(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Redundant: the makespan is at least the busy time of every core and every link."""
+    assert v.makespan is not None
+    per_core: dict[CoreId, list[cp_model.LinearExprT]] = defaultdict(list)
+    for (t, k), lit in v.on.items():
+        d = space.duration(t, k)
+        if d > 0:
+            per_core[k].append(d * lit)
+    per_link: dict[LinkId, list[cp_model.LinearExprT]] = defaultdict(list)
+    for key, lit in v.transfer.items():
+        option = v.transfer_option[key]
+        for link in option.links:
+            if option.duration_cycles > 0:
+                per_link[link].append(option.duration_cycles * lit)
+    for loads in [*per_core.values(), *per_link.values()]:
+        if len(loads) > 1:
+            model.add(v.makespan >= sum(loads))
+
+
+def add_redundant(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """All redundant constraints."""
+    add_task_cumulative(model, space, v)
+    add_critical_path(model, space, v)
+    add_load_bounds(model, space, v)
+
+
+# --- symmetry between interchangeable cores ---
+
+
+@dataclass(frozen=True)
+class Swap:
+    """Exchanging two cores, with the memories (and links) that exchange with them."""
+
+    cores: dict[CoreId, CoreId]
+    memories: dict[MemoryId, MemoryId]
+
+
+def _swap(space: Space, a: CoreId, b: CoreId) -> Swap | None:
+    """The swap of cores `a` and `b` if it maps the problem onto itself, else None."""
+    p = space.problem
+    for t, cores in space.cores.items():
+        if (a in cores) != (b in cores):
+            return None
+        if a in cores and p.option(t, a) != p.option(t, b).model_copy(update={"core": a}):  # type: ignore[union-attr]
+            return None
+    ma, mb = p.memory_of(a), p.memory_of(b)
+    if ma == mb:
+        return Swap({a: b, b: a}, {})
+    if DRAM in (ma, mb):
+        return None
+    if [c.id for c in p.cores if c.memory == ma] != [a] or [
+        c.id for c in p.cores if c.memory == mb
+    ] != [b]:
+        return None
+    if p.memory_by_id[ma].capacity_bytes != p.memory_by_id[mb].capacity_bytes:
+        return None
+    if any(t.producer is None and t.home in (ma, mb) for t in p.tensors):
+        return None
+    sigma = {ma: mb, mb: ma}
+    link_map: dict[LinkId, LinkId] = {}
+    for route in p.routes:
+        image = p.route_by_pair.get(
+            (sigma.get(route.src, route.src), sigma.get(route.dst, route.dst))
+        )
+        if image is None or len(image.links) != len(route.links):
+            return None
+        for x, y in zip(route.links, image.links, strict=True):
+            if link_map.setdefault(x, y) != y:
+                return None
+    if len(set(link_map.values())) != len(link_map):
+        return None
+    for x, y in link_map.items():
+        lx, ly = p.link_by_id[x], p.link_by_id[y]
+        if lx.model_copy(update={"id": y}) != ly:
+            return None
+    return Swap({a: b, b: a}, sigma)
+
+
+def interchangeable_classes(space: Space) -> list[list[CoreId]]:
+    """Classes of cores any two of which can be exchanged (size 2 or more, in core order)."""
+    cores = [c.id for c in space.problem.cores]
+    classes: list[list[CoreId]] = []
+    placed: set[CoreId] = set()
+    for i, a in enumerate(cores):
+        if a in placed:
+            continue
+        cls = [a]
+        for b in cores[i + 1 :]:
+            if b not in placed and all(_swap(space, x, b) is not None for x in cls):
+                cls.append(b)
+        if len(cls) > 1:
+            classes.append(cls)
+            placed.update(cls)
+    return classes
+
+
+def add_symmetry_breaking(
+    model: cp_model.CpModel, space: Space, v: Variables
+) -> list[list[CoreId]]:
+    """Order the cores of each interchangeable class by first use; return the classes used."""
+    classes = interchangeable_classes(space)
+    for cls in classes:
+        tasks = [t for t, ks in space.cores.items() if cls[0] in ks]
+        used_before: list[cp_model.IntVar] | None = (
+            None  # used_before[i]: core i used by an earlier task
+        )
+        for j, t in enumerate(tasks):
+            for i in range(1, len(cls)):
+                lit = v.on[(t, cls[i])]
+                if used_before is None:
+                    model.add(lit == 0)
+                else:
+                    model.add_implication(lit, used_before[i - 1])
+            if j == len(tasks) - 1:
+                break
+            used_now = []
+            for i in range(len(cls) - 1):
+                u = model.new_bool_var(f"used[{cls[i]},{t}]")
+                lit = v.on[(t, cls[i])]
+                previous = [] if used_before is None else [used_before[i]]
+                model.add_bool_or([*previous, lit]).only_enforce_if(u)
+                for x in [*previous, lit]:
+                    model.add_implication(x, u)
+                used_now.append(u)
+            used_before = used_now
+    return classes
+
+
+def canonical_hint(space: Space, classes: list[list[CoreId]], hint: Schedule) -> Schedule:
+    """Relabel interchangeable cores (and memories) in `hint` so it obeys symmetry breaking."""
+    for cls in classes:
+        tasks = [t for t, ks in space.cores.items() if cls[0] in ks]
+        for i in range(len(cls)):
+            core_of = {st.id: st.core for st in hint.tasks}
+            first_use: list[CoreId] = []
+            for t in tasks:
+                k = core_of.get(t)
+                if k in cls and k not in first_use:
+                    first_use.append(k)
+            if i >= len(first_use) or first_use[i] == cls[i]:
+                continue
+            swap = _swap(space, first_use[i], cls[i])
+            assert swap is not None
+            hint = _apply_swap(hint, swap)
+    return hint
+
+
+def _apply_swap(hint: Schedule, swap: Swap) -> Schedule:
+    m = swap.memories
+    return hint.model_copy(
+        update={
+            "tasks": tuple(
+                ScheduledTask(id=st.id, core=swap.cores.get(st.core, st.core), start=st.start)
+                for st in hint.tasks
+            ),
+            "transfers": tuple(
+                ScheduledTransfer(
+                    tensor=x.tensor, src=m.get(x.src, x.src), dst=m.get(x.dst, x.dst), start=x.start
+                )
+                for x in hint.transfers
+            ),
+        }
+    )

@@ -1,0 +1,204 @@
+"""The decision variables of the CP-SAT model, named after what they stand for.
+
+Only creation happens here; how they relate is in :mod:`cpsched.cpsat.constraints`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ortools.sat.python import cp_model
+
+from cpsched.cpsat.space import Space, TransferOption
+from cpsched.problem import CoreId, MemoryId, TaskId, TensorId
+
+CopyKind = Literal["source", "dest"]
+
+
+@dataclass
+class Hold:
+    """A copy of a tensor held in a bounded memory: optional interval, allocation to release."""
+
+    tensor: TensorId
+    memory: MemoryId
+    kind: CopyKind
+    size_bytes: int
+    present: cp_model.IntVar
+    release: cp_model.IntVar
+    interval: cp_model.IntervalVar
+
+
+@dataclass
+class Variables:
+    """Every variable of one model; keys are problem ids."""
+
+    horizon_cycles: int
+    true: cp_model.IntVar  # a literal fixed to 1
+    start: dict[TaskId, cp_model.IntVar] = field(default_factory=dict)
+    end: dict[TaskId, cp_model.IntVar] = field(default_factory=dict)
+    task_interval: dict[TaskId, cp_model.IntervalVar] = field(default_factory=dict)
+    on: dict[tuple[TaskId, CoreId], cp_model.IntVar] = field(default_factory=dict)
+    on_interval: dict[tuple[TaskId, CoreId], cp_model.IntervalVar] = field(default_factory=dict)
+    source_is: dict[tuple[TensorId, MemoryId], cp_model.IntVar] = field(default_factory=dict)
+    needed_in: dict[tuple[TensorId, MemoryId], cp_model.IntVar] = field(default_factory=dict)
+    moved_in: dict[tuple[TensorId, MemoryId], cp_model.IntVar] = field(default_factory=dict)
+    transfer_start: dict[tuple[TensorId, MemoryId], cp_model.IntVar] = field(default_factory=dict)
+    transfer_end: dict[tuple[TensorId, MemoryId], cp_model.IntVar] = field(default_factory=dict)
+    transfer: dict[tuple[TensorId, MemoryId, MemoryId], cp_model.IntVar] = field(
+        default_factory=dict
+    )
+    transfer_interval: dict[tuple[TensorId, MemoryId, MemoryId], cp_model.IntervalVar] = field(
+        default_factory=dict
+    )
+    transfer_option: dict[tuple[TensorId, MemoryId, MemoryId], TransferOption] = field(
+        default_factory=dict
+    )
+    holds: list[Hold] = field(default_factory=list)
+    makespan: cp_model.IntVar | None = None
+
+
+def _literal(model: cp_model.CpModel, name: str, sources: list[cp_model.IntVar]) -> cp_model.IntVar:
+    """A literal equal to the sum of mutually exclusive literals (reused when there is one)."""
+    if len(sources) == 1:
+        return sources[0]
+    lit = model.new_bool_var(name)
+    model.add(lit == sum(sources))
+    return lit
+
+
+def create_task_variables(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Start, end, duration per task; placement literal and optional interval per candidate core."""
+    h = v.horizon_cycles
+    for t, cores in space.cores.items():
+        durations = [space.duration(t, k) for k in cores]
+        v.start[t] = model.new_int_var(0, h, f"start[{t}]")
+        v.end[t] = model.new_int_var(0, h, f"end[{t}]")
+        if len(set(durations)) == 1:
+            duration: cp_model.LinearExprT = durations[0]
+        else:
+            duration = model.new_int_var(min(durations), max(durations), f"duration[{t}]")
+        v.task_interval[t] = model.new_interval_var(v.start[t], duration, v.end[t], f"task[{t}]")
+        for k, d in zip(cores, durations, strict=True):
+            on = v.true if len(cores) == 1 else model.new_bool_var(f"on[{t},{k}]")
+            v.on[(t, k)] = on
+            v.on_interval[(t, k)] = model.new_optional_interval_var(
+                v.start[t], d, v.end[t], on, f"run[{t},{k}]"
+            )
+        if not isinstance(duration, int):
+            model.add(
+                duration == sum(d * v.on[(t, k)] for k, d in zip(cores, durations, strict=True))
+            )
+
+
+def create_transfer_variables(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Source-memory literals per tensor; need, presence, times and route intervals per transfer."""
+    p = space.problem
+    h = v.horizon_cycles
+    for tensor in p.tensors:
+        for s in space.sources[tensor.id]:
+            if tensor.producer is None:
+                lit = v.true
+            else:
+                lits = [
+                    v.on[(tensor.producer, k)]
+                    for k in space.cores[tensor.producer]
+                    if p.memory_of(k) == s
+                ]
+                lit = _literal(model, f"source[{tensor.id},{s}]", lits)
+            v.source_is[(tensor.id, s)] = lit
+        for m in space.dests[tensor.id]:
+            if tensor.store and m == "dram":
+                v.needed_in[(tensor.id, m)] = v.true
+            else:
+                v.needed_in[(tensor.id, m)] = model.new_bool_var(f"needed[{tensor.id},{m}]")
+    for (tensor_id, m), options in space.transfers.items():
+        v.transfer_start[(tensor_id, m)] = model.new_int_var(
+            0, h, f"transfer_start[{tensor_id},{m}]"
+        )
+        v.transfer_end[(tensor_id, m)] = model.new_int_var(0, h, f"transfer_end[{tensor_id},{m}]")
+        lits = []
+        for o in options:
+            key = (tensor_id, o.src, m)
+            lit = model.new_bool_var(f"transfer[{tensor_id},{o.src}->{m}]")
+            v.transfer[key] = lit
+            v.transfer_option[key] = o
+            v.transfer_interval[key] = model.new_optional_interval_var(
+                v.transfer_start[(tensor_id, m)],
+                o.duration_cycles,
+                v.transfer_end[(tensor_id, m)],
+                lit,
+                f"move[{tensor_id},{o.src}->{m}]",
+            )
+            lits.append(lit)
+        v.moved_in[(tensor_id, m)] = _literal(model, f"moved[{tensor_id},{m}]", lits)
+
+
+def create_hold_variables(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """One optional interval per copy a bounded memory may hold, from allocation to release."""
+    p = space.problem
+    h = v.horizon_cycles
+    bounded = set(space.bounded)
+    for tensor in p.tensors:
+        if tensor.size_bytes == 0:
+            continue
+        for s in space.sources[tensor.id]:
+            if s not in bounded:
+                continue
+            alloc: cp_model.LinearExprT = 0 if tensor.producer is None else v.start[tensor.producer]
+            _add_hold(
+                model,
+                v,
+                tensor.id,
+                s,
+                "source",
+                tensor.size_bytes,
+                v.source_is[(tensor.id, s)],
+                alloc,
+                h,
+            )
+        for m in space.dests[tensor.id]:
+            if m not in bounded or (tensor.id, m) not in space.transfers:
+                continue
+            _add_hold(
+                model,
+                v,
+                tensor.id,
+                m,
+                "dest",
+                tensor.size_bytes,
+                v.moved_in[(tensor.id, m)],
+                v.transfer_start[(tensor.id, m)],
+                h,
+            )
+
+
+def _add_hold(
+    model: cp_model.CpModel,
+    v: Variables,
+    tensor: TensorId,
+    memory: MemoryId,
+    kind: CopyKind,
+    size_bytes: int,
+    present: cp_model.IntVar,
+    alloc: cp_model.LinearExprT,
+    h: int,
+) -> None:
+    release = model.new_int_var(0, h, f"release[{tensor},{memory},{kind}]")
+    length = model.new_int_var(0, h, f"held[{tensor},{memory},{kind}]")
+    interval = model.new_optional_interval_var(
+        alloc, length, release, present, f"hold[{tensor},{memory},{kind}]"
+    )
+    v.holds.append(Hold(tensor, memory, kind, size_bytes, present, release, interval))
+
+
+def create_variables(model: cp_model.CpModel, space: Space, horizon_cycles: int) -> Variables:
+    """Create every variable of the model over [0, horizon_cycles]."""
+    true = model.new_bool_var("true")
+    model.add(true == 1)
+    v = Variables(horizon_cycles=horizon_cycles, true=true)
+    create_task_variables(model, space, v)
+    create_transfer_variables(model, space, v)
+    create_hold_variables(model, space, v)
+    v.makespan = model.new_int_var(0, horizon_cycles, "makespan")
+    return v
