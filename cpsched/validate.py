@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -74,8 +75,7 @@ def _violation(rule: int, message: str, **objects: tuple[str, ...] | tuple[int, 
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PlacedTask:
+class PlacedTask(NamedTuple):
     """A scheduled task whose id is known and whose core is among its options."""
 
     task: TaskId
@@ -86,11 +86,10 @@ class PlacedTask:
     energy_pj: float
 
 
-@dataclass(frozen=True, slots=True)
-class TimedTransfer:
+class TimedTransfer(NamedTuple):
     """A scheduled transfer of a known tensor between known memories joined by a route."""
 
-    index: int  # position in schedule.transfers
+    position: int  # index in schedule.transfers
     tensor: TensorId
     src: MemoryId
     dst: MemoryId
@@ -222,8 +221,7 @@ def availability(problem: Problem, timing: Timing) -> dict[tuple[TensorId, Memor
     return avail
 
 
-@dataclass(frozen=True, slots=True)
-class Hold:
+class Hold(NamedTuple):
     """A copy of a tensor held in a memory on [start, end) (SPEC.md §4.9)."""
 
     tensor: TensorId
@@ -252,7 +250,7 @@ def memory_holds(problem: Problem, timing: Timing) -> list[Hold]:
             producer = timing.placed.get(t.producer)
             if producer is not None:
                 copies[(t.id, producer.memory)] = (producer.start, producer.end)
-    for tr in sorted(timing.transfers, key=lambda x: (x.start, x.index)):
+    for tr in sorted(timing.transfers, key=lambda x: (x.start, x.position)):
         key = (tr.tensor, tr.dst)
         if key not in copies:
             copies[key] = (tr.start, tr.end)
@@ -283,23 +281,22 @@ def held_bytes_timeline(holds: Iterable[Hold]) -> tuple[list[int], dict[TensorKi
     Zero-length holds hold nothing; intervals are half-open, so a release and an allocation
     at the same cycle never count together.
     """
-    delta: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    kind_index = {k: i for i, k in enumerate(TENSOR_KINDS)}
+    deltas: dict[TensorKind, dict[int, int]] = {k: defaultdict(int) for k in TENSOR_KINDS}
     for h in holds:
         if h.end <= h.start or h.size_bytes == 0:
             continue
-        k = kind_index[h.kind]
-        delta[h.start][k] += h.size_bytes
-        delta[h.end][k] -= h.size_bytes
-    times = sorted(delta)
-    series: list[list[int]] = [[], [], []]
-    current = [0, 0, 0]
-    for t in times:
-        d = delta[t]
-        for k in range(3):
-            current[k] += d[k]
-            series[k].append(current[k])
-    return times, {kind: series[i] for i, kind in enumerate(TENSOR_KINDS)}
+        d = deltas[h.kind]
+        d[h.start] += h.size_bytes
+        d[h.end] -= h.size_bytes
+    times = sorted(set().union(*deltas.values()))
+    series: dict[TensorKind, list[int]] = {}
+    for kind, d in deltas.items():
+        current = 0
+        values = series[kind] = []
+        for t in times:
+            current += d.get(t, 0)
+            values.append(current)
+    return times, series
 
 
 # --------------------------------------------------------------------------------------------
@@ -561,10 +558,10 @@ def _check_stores(
 
 def _check_link_exclusivity(timing: Timing) -> Iterator[Violation]:
     by_link: dict[LinkId, list[tuple[int, int, str]]] = defaultdict(list)
-    transfers = {str(tr.index): tr for tr in timing.transfers}
+    transfers = {str(tr.position): tr for tr in timing.transfers}
     for tr in timing.transfers:
         for lk in tr.links:
-            by_link[lk].append((tr.start, tr.end, str(tr.index)))
+            by_link[lk].append((tr.start, tr.end, str(tr.position)))
     for link in sorted(by_link):
         for (s1, e1, i), (s2, e2, j) in _overlapping_pairs(by_link[link]):
             a, b = transfers[i], transfers[j]
