@@ -40,7 +40,9 @@ def build(num_tasks: int, seed: int) -> tuple[Problem, Schedule]:
         bandwidth = min(16 if lk == "dram_link" else 32 for lk in links)
         return -(-size // bandwidth) + 2 * len(links)
 
-    tensors: list[dict[str, Any]] = [{"id": "x", "size_bytes": 4096, "kind": "input", "home": "dram"}]
+    tensors: list[dict[str, Any]] = [
+        {"id": "x", "size_bytes": 4096, "kind": "input", "home": "dram"}
+    ]
     tasks: list[dict[str, Any]] = []
     sched_tasks: list[dict[str, Any]] = []
     transfers: list[dict[str, Any]] = []
@@ -78,7 +80,9 @@ def build(num_tasks: int, seed: int) -> tuple[Problem, Schedule]:
         size = rng.randint(1, 64) * 64
         size_of.append(size)
         duration = rng.randint(1, 50)
-        tensors.append({"id": f"a{i}", "size_bytes": size, "kind": "activation", "producer": f"T{i}"})
+        tensors.append(
+            {"id": f"a{i}", "size_bytes": size, "kind": "activation", "producer": f"T{i}"}
+        )
         tensors.append({"id": f"w{i}", "size_bytes": weight_size, "kind": "weight", "home": "dram"})
         mem = mems[core]
         w_arrival = move(f"w{i}", weight_size, "dram", mem, 0)
@@ -98,10 +102,23 @@ def build(num_tasks: int, seed: int) -> tuple[Problem, Schedule]:
         })  # fmt: skip
         sched_tasks.append({"id": f"T{i}", "core": f"c{core}", "start": start})
 
-    links = [{"id": "dram_link", "bandwidth_bytes_per_cycle": 16, "latency_cycles": 2,
-              "energy_pj_per_byte": 20.0}]
-    links += [{"id": f"noc_{c}", "bandwidth_bytes_per_cycle": 32, "latency_cycles": 2,
-               "energy_pj_per_byte": 1.0} for c in range(NUM_CORES)]
+    links = [
+        {
+            "id": "dram_link",
+            "bandwidth_bytes_per_cycle": 16,
+            "latency_cycles": 2,
+            "energy_pj_per_byte": 20.0,
+        }
+    ]
+    links += [
+        {
+            "id": f"noc_{c}",
+            "bandwidth_bytes_per_cycle": 32,
+            "latency_cycles": 2,
+            "energy_pj_per_byte": 1.0,
+        }
+        for c in range(NUM_CORES)
+    ]
     routes = [{"src": s, "dst": d, "links": route(s, d)}
               for s in ["dram", *mems] for d in mems if s != d]  # fmt: skip
     problem = Problem.model_validate({
