@@ -48,6 +48,7 @@ RULE_NAMES: dict[int, str] = {
 }
 
 TOP_TENSORS = 5  # tensors named in a memory-capacity violation (the largest held at the peak)
+MAX_PAIRS_PER_RESOURCE = 1000  # overlapping pairs listed per core or link; the rest are counted
 
 
 class Violation(BaseModel):
@@ -386,19 +387,33 @@ def _check_assignment(problem: Problem, schedule: Schedule) -> Iterator[Violatio
             )
 
 
+_Interval = tuple[int, int, str]  # (start, end, key)
+
+
 def _overlapping_pairs(
-    intervals: list[tuple[int, int, str]],
-) -> Iterator[tuple[tuple[int, int, str], tuple[int, int, str]]]:
-    """Every pair of overlapping non-empty half-open intervals (start, end, key), by start."""
-    active: list[tuple[int, int, str]] = []
+    intervals: list[_Interval], limit: int
+) -> tuple[list[tuple[_Interval, _Interval]], int]:
+    """Overlapping pairs of non-empty half-open intervals, by start: the first `limit` of them,
+    and how many more there are (counted, not listed, so a pile-up stays O(n log n))."""
+    active: list[tuple[int, int, str]] = []  # heap of (end, start, key)
+    pairs: list[tuple[_Interval, _Interval]] = []
+    more = 0
     for item in sorted(intervals):
         start, end, _ = item
         if end <= start:
             continue
-        active = [a for a in active if a[1] > start]
-        for a in active:
-            yield a, item
-        active.append(item)
+        while active and active[0][0] <= start:
+            heapq.heappop(active)
+        if len(pairs) < limit:
+            for e, s, k in sorted(active, key=lambda a: (a[1], a[0], a[2])):
+                if len(pairs) < limit:
+                    pairs.append(((s, e, k), item))
+                else:
+                    more += 1
+        else:
+            more += len(active)
+        heapq.heappush(active, (end, start, item[2]))
+    return pairs, more
 
 
 def _check_core_exclusivity(timing: Timing) -> Iterator[Violation]:
@@ -406,7 +421,8 @@ def _check_core_exclusivity(timing: Timing) -> Iterator[Violation]:
     for p in timing.placed.values():
         by_core[p.core].append((p.start, p.end, p.task))
     for core in sorted(by_core):
-        for (s1, e1, a), (s2, e2, b) in _overlapping_pairs(by_core[core]):
+        pairs, more = _overlapping_pairs(by_core[core], MAX_PAIRS_PER_RESOURCE)
+        for (s1, e1, a), (s2, e2, b) in pairs:
             yield _violation(
                 2,
                 f"tasks {a!r} [{s1}, {e1}) and {b!r} [{s2}, {e2}) overlap on core {core!r} "
@@ -414,6 +430,12 @@ def _check_core_exclusivity(timing: Timing) -> Iterator[Violation]:
                 tasks=(TaskId(a), TaskId(b)),
                 cores=(core,),
                 times=(s2, min(e1, e2)),
+            )
+        if more:
+            yield _violation(
+                2,
+                f"and {more} more overlapping pairs of tasks on core {core!r} (not listed)",
+                cores=(core,),
             )
 
 
@@ -563,7 +585,8 @@ def _check_link_exclusivity(timing: Timing) -> Iterator[Violation]:
         for lk in tr.links:
             by_link[lk].append((tr.start, tr.end, str(tr.position)))
     for link in sorted(by_link):
-        for (s1, e1, i), (s2, e2, j) in _overlapping_pairs(by_link[link]):
+        pairs, more = _overlapping_pairs(by_link[link], MAX_PAIRS_PER_RESOURCE)
+        for (s1, e1, i), (s2, e2, j) in pairs:
             a, b = transfers[i], transfers[j]
             yield _violation(
                 8,
@@ -573,6 +596,12 @@ def _check_link_exclusivity(timing: Timing) -> Iterator[Violation]:
                 tensors=(a.tensor, b.tensor),
                 links=(link,),
                 times=(s2, min(e1, e2)),
+            )
+        if more:
+            yield _violation(
+                8,
+                f"and {more} more overlapping pairs of transfers on link {link!r} (not listed)",
+                links=(link,),
             )
 
 
@@ -622,20 +651,23 @@ def _check_memory_capacity(problem: Problem, holds: list[Hold]) -> Iterator[Viol
         mine = by_memory[memory.id]
         times, by_kind = held_bytes_timeline(mine)
         totals = [sum(col) for col in zip(*by_kind.values(), strict=True)]
+        overflows: list[tuple[int, int, int, int]] = []  # (start, end, peak cycle, peak bytes)
         i = 0
         while i < len(times):
             if totals[i] <= cap:
                 i += 1
                 continue
-            j = i
-            peak_at = i
+            j = peak_at = i
             while j < len(times) and totals[j] > cap:
                 if totals[j] > totals[peak_at]:
                     peak_at = j
                 j += 1
-            start, end = times[i], times[j] if j < len(times) else times[-1]
-            t_peak, peak = times[peak_at], totals[peak_at]
-            held = [h for h in mine if h.start <= t_peak < h.end and h.size_bytes > 0]
+            end = times[j] if j < len(times) else times[-1]
+            overflows.append((times[i], end, times[peak_at], totals[peak_at]))
+            i = j
+        for (start, end, t_peak, peak), held in zip(
+            overflows, _held_at(mine, [o[2] for o in overflows]), strict=True
+        ):
             top = heapq.nsmallest(TOP_TENSORS, held, key=lambda h: (-h.size_bytes, h.tensor))
             shown = ", ".join(f"{h.tensor!r} {h.size_bytes}" for h in top)
             more = f" and {len(held) - len(top)} more" if len(held) > len(top) else ""
@@ -647,4 +679,21 @@ def _check_memory_capacity(problem: Problem, holds: list[Hold]) -> Iterator[Viol
                 memories=(memory.id,),
                 times=(start, end, t_peak),
             )
-            i = j
+
+
+def _held_at(holds: list[Hold], times: list[int]) -> Iterator[list[Hold]]:
+    """For each of the ascending `times`, the holds with bytes held then (one sweep)."""
+    order = sorted(
+        (h for h in holds if h.end > h.start and h.size_bytes > 0), key=lambda h: h.start
+    )
+    active: dict[int, Hold] = {}
+    ends: list[tuple[int, int]] = []
+    k = 0
+    for t in times:
+        while k < len(order) and order[k].start <= t:
+            active[k] = order[k]
+            heapq.heappush(ends, (order[k].end, k))
+            k += 1
+        while ends and ends[0][0] <= t:
+            del active[heapq.heappop(ends)[1]]
+        yield list(active.values())

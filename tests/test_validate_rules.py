@@ -456,3 +456,25 @@ def test_copy_into_the_memory_it_originates_in() -> None:
         (5, ("a",), ("l1b", "l1a"), (80,)),
         (9, ("a",), ("l1a",), (80,)),
     ]
+
+
+def test_pile_up_on_one_core_lists_1000_pairs_and_counts_the_rest() -> None:
+    # 50 tasks of 1 cycle, all at cycle 0 on c0: 50 * 49 / 2 = 1225 overlapping pairs;
+    # 1000 are listed (first: t00 with t01, in start order), the other 225 counted in one line.
+    data: dict[str, Any] = {
+        "format": "cpsched-problem/1", "name": "pile",
+        "memories": [{"id": "dram", "capacity_bytes": None}],
+        "cores": [{"id": "c0", "memory": "dram"}],
+        "tasks": [{"id": f"t{i:02}", "options": [{"core": "c0", "duration_cycles": 1}]}
+                  for i in range(50)],
+    }  # fmt: skip
+    sched = Schedule.model_validate(
+        {
+            "problem": "pile",
+            "tasks": [{"id": f"t{i:02}", "core": "c0", "start": 0} for i in range(50)],
+        }
+    )
+    found = validate(Problem.model_validate(data), sched)
+    assert all(v.rule == 2 for v in found) and len(found) == 1001
+    assert (found[0].tasks, found[0].times) == (("t00", "t01"), (0, 1))
+    assert found[-1].message == "and 225 more overlapping pairs of tasks on core 'c0' (not listed)"
