@@ -26,8 +26,13 @@ def random_problem(
     barrier_prob: float = 0.2,
     after_prob: float = 0.1,
     restrict_options: float = 0.3,
+    capacity_factor: int | None = None,
 ) -> Problem:
-    """A random problem, the same for the same arguments (seeded)."""
+    """A random problem, the same for the same arguments (seeded).
+
+    Bounded local memories hold `capacity_factor` (default: 1 to 3 at random) times the most
+    any single task needs at once, so every task fits alone but not everything fits together.
+    """
     rng = random.Random(seed)
     mems: list[dict[str, Any]] = [{"id": "dram", "capacity_bytes": None}]
     cores: list[dict[str, Any]] = []
@@ -137,7 +142,8 @@ def random_problem(
     for m in local_mems:
         cap = None
         if bounded_memory:
-            cap = need * rng.choice([1, 2, 3]) * (n_cores if shared_memory else 1)
+            factor = capacity_factor or rng.choice([1, 2, 3])
+            cap = need * factor * (n_cores if shared_memory else 1)
         mems.append({"id": m, "capacity_bytes": cap})
     return Problem.model_validate(
         {
