@@ -52,7 +52,13 @@ MAX_PAIRS_PER_RESOURCE = 1000  # overlapping pairs listed per core or link; the 
 
 
 class Violation(BaseModel):
-    """One broken rule of SPEC.md §4, naming the objects and the times (cycles) involved."""
+    """One broken rule of SPEC.md §4, naming the objects and the times (cycles) involved.
+
+    `times` by rule: 1 the bad start; 2 and 8 the overlap [start, end); 4 and 5
+    (available from, start) or (start,) when never available; 6 (end of the awaited task,
+    start); 9 overflow (start, end, cycle of its peak) or, for an extra copy, the transfer
+    starts (first, again).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,6 +71,9 @@ class Violation(BaseModel):
     links: tuple[LinkId, ...] = ()
     cores: tuple[CoreId, ...] = ()
     times: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        return f"rule {self.rule} ({self.rule_name}): {self.message}"
 
 
 def _violation(rule: int, message: str, **objects: tuple[str, ...] | tuple[int, ...]) -> Violation:

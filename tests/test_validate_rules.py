@@ -478,3 +478,11 @@ def test_pile_up_on_one_core_lists_1000_pairs_and_counts_the_rest() -> None:
     assert all(v.rule == 2 for v in found) and len(found) == 1001
     assert (found[0].tasks, found[0].times) == (("t00", "t01"), (0, 1))
     assert found[-1].message == "and 225 more overlapping pairs of tasks on core 'c0' (not listed)"
+
+
+def test_violation_reads_as_one_line() -> None:
+    v = only(validate(problem(), schedule(tasks=with_task(id="R", core="c2", start=36))))
+    assert str(v) == (
+        "rule 6 (dependencies): task 'R' starts at cycle 36 but must wait for task 'P', "
+        "which ends at cycle 37"
+    )
