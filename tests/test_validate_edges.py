@@ -152,12 +152,13 @@ def test_empty_problem_and_schedule() -> None:
 # --- random valid schedules ----------------------------------------------------------------
 
 
-def random_case(seed: int, num_tasks: int) -> tuple[Problem, Schedule]:
+def random_case(seed: int, num_tasks: int) -> tuple[Problem, Schedule, dict[str, tuple[str, int]]]:
     """A random layered DAG on cores with private memories, and a list schedule of it.
 
     Every task reads 1-2 earlier outputs or graph inputs; every input missing in the core's
     memory is transferred from its source as soon as it is available and the route is free.
     Outputs nobody reads are stored. Memories are unbounded (capacity added by the test).
+    Also returns, for every task with inputs, its last input and when that arrives.
     """
     rng = random.Random(seed)
     num_cores = rng.randint(1, 3)
@@ -206,6 +207,7 @@ def random_case(seed: int, num_tasks: int) -> tuple[Problem, Schedule]:
     origin: dict[str, str] = {t["id"]: "dram" for t in tensors if "home" in t}
     sched_tasks: list[dict[str, Any]] = []
     transfers: list[dict[str, Any]] = []
+    last_input: dict[str, tuple[str, int]] = {}
 
     def move(tensor: str, dst: str) -> int:
         src = origin[tensor]
@@ -224,6 +226,8 @@ def random_case(seed: int, num_tasks: int) -> tuple[Problem, Schedule]:
         mem = problem.memory_of(opt.core)
         ready = [avail[(t, mem)] if (t, mem) in avail else move(t, mem) for t in task.inputs]
         start = max([core_free[opt.core], *ready])
+        if ready:
+            last_input[task.id] = max(zip(task.inputs, ready, strict=True), key=lambda x: x[1])
         core_free[opt.core] = start + opt.duration_cycles
         sched_tasks.append({"id": task.id, "core": opt.core, "start": start})
         for out in task.outputs:
@@ -234,7 +238,7 @@ def random_case(seed: int, num_tasks: int) -> tuple[Problem, Schedule]:
     schedule = Schedule.model_validate(
         {"problem": problem.name, "tasks": sched_tasks, "transfers": transfers}
     )
-    return problem, schedule
+    return problem, schedule, last_input
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -242,7 +246,7 @@ def random_case(seed: int, num_tasks: int) -> tuple[Problem, Schedule]:
 def test_random_list_schedules_are_valid_and_capacity_matches_the_peak(
     seed: int, num_tasks: int
 ) -> None:
-    problem, schedule = random_case(seed, num_tasks)
+    problem, schedule, _ = random_case(seed, num_tasks)
     assert validate(problem, schedule) == []
     # Bounding every memory by the peak metrics reports keeps it valid; one byte less breaks
     # exactly the memories with a positive peak, at the cycle metrics names.
@@ -269,3 +273,20 @@ def test_random_list_schedules_are_valid_and_capacity_matches_the_peak(
         if v.memories[0] not in first_seen:
             assert v.times[2] == peak.at_cycle
             first_seen.add(v.memories[0])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10**6), num_tasks=st.integers(1, 12), pick=st.integers(0, 100))
+def test_a_task_pulled_before_its_last_input_is_caught(
+    seed: int, num_tasks: int, pick: int
+) -> None:
+    problem, schedule, last_input = random_case(seed, num_tasks)
+    task_id = sorted(last_input)[pick % len(last_input)]
+    tensor, arrival = last_input[task_id]
+    tasks = tuple(
+        t.model_copy(update={"start": arrival - 1}) if t.id == task_id else t
+        for t in schedule.tasks
+    )
+    found = validate(problem, schedule.model_copy(update={"tasks": tasks}))
+    late = [(v.tensors, v.times) for v in found if v.rule == 4 and v.tasks == (task_id,)]
+    assert ((tensor,), (arrival, arrival - 1)) in late

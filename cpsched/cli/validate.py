@@ -21,7 +21,7 @@ from cpsched.validate import Violation, validate
 def _metrics_table(m: Metrics) -> Table:
     table = Table(title="metrics", show_header=True)
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column("value")
     table.add_row("latency", f"{m.latency_cycles} cycles")
     table.add_row("energy (compute)", f"{m.energy_compute_pj:.6g} pJ")
     table.add_row("energy (transfers)", f"{m.energy_transfer_pj:.6g} pJ")
