@@ -678,17 +678,21 @@ def run_list_schedule(
     insertion: bool,
     fixed: dict[int, CoreId] | None = None,
     stage_of: Sequence[int] | None = None,
-    max_retries: int = 4,
+    boost_at: int = 0,
+    max_retries: int = 6,
 ) -> Outcome:
     """List-schedule (see :func:`list_schedule_once`); when stuck on a full memory, retry with
-    the units that fill it (and the stuck one) kept out of that memory, where they have another."""
+    the stuck task ahead of its peers (a flag inserted at `boost_at` in its priority key) and with
+    the units that fill the memory (and the stuck one) kept out of it, where they have another."""
     if prep.reasons:
         return Outcome(None, prep.reasons[0].reason, list(prep.reasons), proven_infeasible=True)
     banned: dict[int, set[MemoryId]] = {}
+    boosted: set[int] = set()
     first_message = ""
+    keys = list(priority)
     for attempt in range(max_retries + 1):
         cores = UnitCores(prep, unit_of, fixed, banned)
-        outcome, placer, stuck = list_schedule_once(prep, priority, cores, insertion, stage_of)
+        outcome, placer, stuck = list_schedule_once(prep, keys, cores, insertion, stage_of)
         if outcome.schedule is not None or stuck is None or stuck[1] is None:  # not memory
             if attempt and outcome.schedule is None:
                 outcome.message = first_message
@@ -702,7 +706,12 @@ def run_list_schedule(
                 producer = prep.problem.tensor_by_id[x].producer
                 if producer is not None:
                     involved.add(unit_of[prep.index[producer]])
-        grew = False
+        grew = task not in boosted
+        boosted.add(task)
+        keys = [
+            (*key[:boost_at], 0 if i in boosted else 1, *key[boost_at:])
+            for i, key in enumerate(priority)
+        ]
         for u in involved:
             if fixed and any(unit_of[i] == u for i in fixed):
                 continue

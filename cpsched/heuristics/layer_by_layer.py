@@ -72,5 +72,7 @@ def layer_by_layer_schedule(problem: Problem, prep: Prepared | None = None) -> S
     priority: list[Key] = [
         (stage_of[i], t.tile, prep.depth[i], i) for i, t in enumerate(problem.tasks)
     ]
-    outcome = run_list_schedule(prep, priority, prep.group_of, insertion=True, stage_of=stage_of)
+    outcome = run_list_schedule(
+        prep, priority, prep.group_of, insertion=True, stage_of=stage_of, boost_at=1
+    )
     return to_result(problem, "layer-by-layer", outcome, started, params)

@@ -1,0 +1,76 @@
+"""Properties of the heuristics on random small problems (hypothesis, derandomized)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cpsched.cpsat import SolverParams, solve
+from cpsched.heuristics import HEURISTICS, best_heuristic_schedule, run_all_heuristics
+from cpsched.heuristics.synthetic import random_problem
+from cpsched.metrics import metrics
+from cpsched.problem import Problem
+from cpsched.validate import validate
+
+
+@st.composite
+def problems(draw: st.DrawFn, max_cores: int = 3, max_layers: int = 4, max_tiles: int = 3) -> Problem:
+    return random_problem(
+        draw(st.integers(0, 10_000)),
+        n_cores=draw(st.integers(1, max_cores)),
+        n_layers=draw(st.integers(1, max_layers)),
+        tiles=draw(st.integers(1, max_tiles)),
+        bounded_memory=draw(st.booleans()),
+        shared_memory=draw(st.booleans()),
+    )
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(problems())
+def test_every_heuristic_schedule_is_valid_or_explained(p: Problem) -> None:
+    results = run_all_heuristics(p)
+    assert set(results) == set(HEURISTICS)
+    for name, result in results.items():
+        assert result.method == name
+        assert result.objective == "latency"
+        if result.schedule is None:
+            assert result.status in ("unknown", "infeasible")
+            assert result.objective_value is None
+            assert result.message
+        else:
+            assert result.status == "feasible"
+            assert validate(p, result.schedule) == []
+            assert result.objective_value == metrics(p, result.schedule).latency_cycles
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(problems(), st.sampled_from([None, 2, 3]))
+def test_with_room_to_spare_every_heuristic_finds_a_schedule(p: Problem, factor: int | None) -> None:
+    # Unbounded memories, or local memories 2-3x what the hungriest task needs: no deadlock.
+    name = p.name.removeprefix("random-")
+    roomy = random_problem(
+        int(name),
+        n_cores=len(p.cores),
+        n_layers=len({t.layer for t in p.tasks}),
+        tiles=max(t.tile for t in p.tasks) + 1,
+        bounded_memory=factor is not None,
+        capacity_factor=factor,
+    )
+    for name, result in run_all_heuristics(roomy).items():
+        assert result.schedule is not None, (name, result.message)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(problems(max_cores=2, max_layers=3, max_tiles=2))
+def test_cpsat_optimum_is_never_worse_than_any_heuristic(p: Problem) -> None:
+    results = run_all_heuristics(p)
+    best = best_heuristic_schedule(p)
+    found = [r.objective_value for r in results.values() if r.objective_value is not None]
+    if best is not None:
+        assert metrics(p, best).latency_cycles == min(found)
+    exact = solve(p, "latency", SolverParams(time_limit_s=20, num_workers=2, seed=0))
+    if exact.status == "optimal":
+        assert exact.objective_value is not None
+        assert all(exact.objective_value <= value for value in found)
+    if exact.status == "infeasible":
+        assert found == []
