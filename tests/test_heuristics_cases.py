@@ -187,11 +187,21 @@ def test_transfers_share_a_link_one_at_a_time() -> None:
 
 
 def test_task_waits_until_memory_frees_and_layer_by_layer_cannot() -> None:
-    # One core on a 10-byte memory. P writes p (6 bytes), read by Q; S (independent) writes s
-    # (6 bytes). p is held from P's start until Q ends, so S cannot overlap P or Q:
-    # P [0,2), Q [2,4) (writes nothing), then S [4,6) -> 6.
-    # Layer-by-layer must finish layer L0 (P and S) before Q, so p and s would be held at once
-    # (12 bytes > 10): it gets stuck and says so.
+    # One core on a 10-byte memory. Layer L0: P writes p, S writes s (6 bytes each); layer L1:
+    # Q reads p, T reads s (2 cycles each, no outputs). A 6-byte tensor is held from its
+    # producer's start until its reader ends, so p and s can never be held together:
+    # P [0,2), Q [2,4), S [4,6), T [6,8) -> 8 (breadth-first and HEFT try S second, find the
+    # memory full, and let Q go first).
+    # Layer-by-layer must finish L0 (P and S) before Q or T runs: 12 bytes > 10, it is stuck.
+    def task(tid: str, layer: str, tile: int, **io: list[str]) -> dict[str, Any]:
+        return {
+            "id": tid,
+            "layer": layer,
+            "tile": tile,
+            "options": [{"core": "c0", "duration_cycles": 2}],
+            **io,
+        }
+
     p = Problem.model_validate(
         {
             "format": "cpsched-problem/1",
@@ -203,32 +213,17 @@ def test_task_waits_until_memory_frees_and_layer_by_layer_cannot() -> None:
                 {"id": "s", "size_bytes": 6, "kind": "activation", "producer": "S"},
             ],
             "tasks": [
-                {
-                    "id": "P",
-                    "layer": "L0",
-                    "outputs": ["p"],
-                    "options": [{"core": "c0", "duration_cycles": 2}],
-                },
-                {
-                    "id": "Q",
-                    "layer": "L1",
-                    "inputs": ["p"],
-                    "options": [{"core": "c0", "duration_cycles": 2}],
-                },
-                {
-                    "id": "S",
-                    "layer": "L0",
-                    "tile": 1,
-                    "outputs": ["s"],
-                    "options": [{"core": "c0", "duration_cycles": 2}],
-                },
+                task("P", "L0", 0, outputs=["p"]),
+                task("S", "L0", 1, outputs=["s"]),
+                task("Q", "L1", 0, inputs=["p"]),
+                task("T", "L1", 1, inputs=["s"]),
             ],
         }
     )
     assert latencies(p) == {
-        "list-depth-first": 6,
-        "list-breadth-first": 6,
-        "heft": 6,
+        "list-depth-first": 8,
+        "list-breadth-first": 8,
+        "heft": 8,
         "layer-by-layer": None,
     }
     stuck = run_heuristic(p, "layer-by-layer")

@@ -14,7 +14,9 @@ from cpsched.validate import validate
 
 
 @st.composite
-def problems(draw: st.DrawFn, max_cores: int = 3, max_layers: int = 4, max_tiles: int = 3) -> Problem:
+def problems(
+    draw: st.DrawFn, max_cores: int = 3, max_layers: int = 4, max_tiles: int = 3
+) -> Problem:
     return random_problem(
         draw(st.integers(0, 10_000)),
         n_cores=draw(st.integers(1, max_cores)),
@@ -45,7 +47,9 @@ def test_every_heuristic_schedule_is_valid_or_explained(p: Problem) -> None:
 
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(problems(), st.sampled_from([None, 2, 3]))
-def test_with_room_to_spare_every_heuristic_finds_a_schedule(p: Problem, factor: int | None) -> None:
+def test_with_room_to_spare_every_heuristic_finds_a_schedule(
+    p: Problem, factor: int | None
+) -> None:
     # Unbounded memories, or local memories 2-3x what the hungriest task needs: no deadlock.
     name = p.name.removeprefix("random-")
     roomy = random_problem(
