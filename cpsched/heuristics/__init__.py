@@ -64,4 +64,11 @@ def best_heuristic_schedule(problem: Problem) -> Schedule | None:
     return best.schedule if best is not None else None
 
 
-__all__ = ["HEURISTICS", "best_heuristic_schedule", "run_all_heuristics", "run_heuristic"]
+__all__ = [
+    "HEURISTICS",
+    "Prepared",
+    "best_heuristic_schedule",
+    "prepare",
+    "run_all_heuristics",
+    "run_heuristic",
+]

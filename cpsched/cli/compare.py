@@ -1,0 +1,192 @@
+"""`cpsched compare PROBLEM [--schedule FILE ...]`: heuristics, CP-SAT and given schedules.
+
+Exit code 0, or 1 when a given schedule is invalid, or 2 when an input cannot be read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from cpsched.cli.app import EXIT_INVALID, EXIT_OK, app, stdout, user_errors
+from cpsched.compare import CompareParams, CompareReport, CompareRow, compare
+from cpsched.errors import input_error
+from cpsched.heuristics import HEURISTICS
+from cpsched.io import dump_model, load_problem, load_schedule, write_text_atomic
+from cpsched.schedule import Schedule
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{x:.1%}"
+
+
+def _peak(row: CompareRow) -> str:
+    """The fullest bounded memory at its peak, as a share of its capacity."""
+    if not row.peak_memory:
+        return ""
+    mem, use = max(
+        row.peak_memory.items(), key=lambda kv: kv[1].peak_bytes / max(1, kv[1].capacity_bytes)
+    )
+    return f"{mem} {use.peak_bytes / max(1, use.capacity_bytes):.0%}"
+
+
+def _result(row: CompareRow) -> str:
+    """valid / optimal / feasible, the number of violations, or why there is no schedule."""
+    if row.valid is None:
+        return f"none ({row.status})"
+    if not row.valid:
+        return f"INVALID: {row.violations} violations"
+    return row.status if row.source == "cpsat" else "valid"
+
+
+def rows_table(report: CompareReport) -> Table:
+    """One row per heuristic, given schedule and CP-SAT: validity, costs, time and gaps."""
+    table = Table(title=f"{report.problem}: latency in cycles", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("method", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    for name in ["latency", "energy pJ", "peak mem", "wall s", "gap", "vs opt"]:
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in report.rows:
+        if row.source == "retimed":
+            continue
+        table.add_row(
+            row.method,
+            _result(row),
+            "" if row.latency_cycles is None else str(row.latency_cycles),
+            "" if row.energy_pj is None else f"{row.energy_pj:.4g}",
+            _peak(row),
+            f"{row.wall_time_s:.2f}",
+            _pct(row.gap_to_bound),
+            "" if row.over_optimum is None else f"+{row.over_optimum:.1%}",
+        )
+    return table
+
+
+def splits_table(report: CompareReport) -> Table:
+    """Where each schedule's gap comes from: timing, order on each core, allocation (cycles)."""
+    ref = "the optimum" if report.optimum is not None else "the best bound"
+    table = Table(
+        title=f"re-timed by CP-SAT: where the gap to {ref} comes from (cycles)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("schedule", no_wrap=True)
+    for name in ["latency", "order kept", "cores kept", "timing", "order", "alloc", "exact"]:
+        table.add_column(name, justify="right", no_wrap=True)
+
+    def num(x: float | None) -> str:
+        return "" if x is None else f"{x:g}"
+
+    for s in report.splits:
+        table.add_row(
+            s.method,
+            str(s.latency_cycles),
+            num(s.retimed_order_kept_cycles),
+            num(s.retimed_cores_kept_cycles),
+            num(s.from_timing_cycles),
+            num(s.from_order_cycles),
+            num(s.from_allocation_cycles),
+            "yes" if s.exact else "no",
+        )
+    return table
+
+
+@app.command("compare")
+def compare_command(
+    problem: Annotated[
+        Path, typer.Argument(help="Problem file (cpsched-problem/1, JSON or YAML).")
+    ],
+    schedule: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--schedule",
+            "-s",
+            help="A schedule to check and compare (cpsched-schedule/1, from any tool); repeatable.",
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Seconds for the CP-SAT solve.", min=0.001)
+    ] = 10.0,
+    retime_time_limit: Annotated[
+        float,
+        typer.Option("--retime-time-limit", help="Seconds for each re-timing solve.", min=0.001),
+    ] = 5.0,
+    workers: Annotated[int, typer.Option("--workers", help="CP-SAT workers.", min=1)] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="CP-SAT random seed.", min=0)] = 0,
+    heuristic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--heuristic", help=f"Run only these heuristics ({', '.join(HEURISTICS)}); repeatable."
+        ),
+    ] = None,
+    no_cpsat: Annotated[bool, typer.Option("--no-cpsat", help="Skip the CP-SAT solve.")] = False,
+    no_retime: Annotated[bool, typer.Option("--no-retime", help="Skip re-timing.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report (cpsched-compare/1) as JSON.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON report to this file.")
+    ] = None,
+) -> None:
+    """Run every heuristic and CP-SAT on PROBLEM, check each --schedule, and compare them all.
+
+    Re-timing keeps a schedule's cores (and order) and lets CP-SAT find the best start times,
+    which splits its gap to the optimum into allocation, order and timing.
+    """
+    with user_errors():
+        prob = load_problem(problem)
+        given: dict[str, Schedule] = {}
+        paths = schedule or []
+        for path in paths:
+            if paths.count(path) > 1:
+                raise input_error("--schedule", "", f"{path} is given twice; give each file once")
+            # Named by file name, or by path where two files share a name.
+            clash = sum(p.name == path.name for p in paths) > 1
+            given[str(path) if clash else path.name] = load_schedule(path)
+        names = tuple(heuristic) if heuristic else tuple(HEURISTICS)
+        unknown = [n for n in names if n not in HEURISTICS]
+        if unknown:
+            raise input_error(
+                "--heuristic",
+                "",
+                f"unknown heuristic {unknown[0]!r}; known: {', '.join(HEURISTICS)}",
+            )
+        params = CompareParams(
+            time_limit_s=time_limit,
+            retime_time_limit_s=retime_time_limit,
+            num_workers=workers,
+            seed=seed,
+            heuristics=names,
+            cpsat=not no_cpsat,
+            retime=not no_retime,
+        )
+    report = compare(prob, given, params)
+    text = dump_model(report)
+    if output is not None:
+        with user_errors():
+            try:
+                write_text_atomic(output, text)
+            except OSError as exc:
+                raise input_error(str(output), "", f"cannot write: {exc}") from None
+    if as_json:
+        print(text, end="")
+    else:
+        out = stdout()
+        # Tables keep their natural width (a narrow terminal wraps lines, never cuts values).
+        wide = Console(file=sys.stdout, width=max(out.width, 132), soft_wrap=True)
+        wide.print(rows_table(report))
+        if report.optimum is not None:
+            out.print(f"optimum (proven by CP-SAT): {report.optimum:g} cycles")
+        elif report.best_bound is not None:
+            out.print(f"best proven bound: {report.best_bound:g} cycles (optimum not proven)")
+        out.print("gap = (latency - bound) / latency (SPEC.md §6); vs opt = latency / optimum - 1")
+        if report.splits:
+            wide.print(splits_table(report))
+    invalid = any(r.source == "given" and r.valid is False for r in report.rows)
+    raise typer.Exit(EXIT_INVALID if invalid else EXIT_OK)
