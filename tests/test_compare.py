@@ -18,7 +18,7 @@ from cpsched.heuristics.synthetic import random_problem
 from cpsched.io import dump_model, save_problem, save_schedule
 from cpsched.metrics import metrics
 from cpsched.problem import Problem
-from cpsched.schedule import Schedule, ScheduledTask
+from cpsched.schedule import Schedule
 from cpsched.validate import validate
 
 FAST = CompareParams(time_limit_s=10, retime_time_limit_s=10, num_workers=2, seed=0)
@@ -274,8 +274,11 @@ def test_cli_table_and_outside_schedule(tmp_path: Path) -> None:
 def test_cli_invalid_schedule_exits_1(tmp_path: Path) -> None:
     path = write_problem(tmp_path, GAP)
     bad = tmp_path / "bad.json"
+    # A on c1, where it has no option; B and C missing.
     save_schedule(
-        Schedule(problem="case", tasks=(ScheduledTask(id="A", core="c1", start=0),)),  # type: ignore[arg-type]
+        Schedule.model_validate(
+            {"problem": "case", "tasks": [{"id": "A", "core": "c1", "start": 0}]}
+        ),
         bad,
     )
     result = runner.invoke(app, ["compare", str(path), "-s", str(bad), "--no-cpsat", "--no-retime"])
