@@ -56,6 +56,8 @@ class Prepared:
     depth: list[int]  # longest chain of predecessors (tasks and barriers) before a task
     layer_depth: list[int]  # deepest task depth in the task's layer
     reasons: list[InfeasibilityReason] = field(default_factory=list)
+    # transfer cycles by (size, src, dst), filled as needed and shared by every run
+    transfer_cycles: dict[tuple[int, MemoryId, MemoryId], int] = field(default_factory=dict)
 
 
 def _find(parent: list[int], i: int) -> int:
@@ -297,11 +299,19 @@ _RELEASE_SCAN_LIMIT = 32
 
 
 class Blocked(Exception):
-    """A task cannot be placed now on a core; carries why, in user terms, and the full memory."""
+    """A task cannot be placed now on a core: why, in user terms, and the full memory if any.
 
-    def __init__(self, message: str, memory: MemoryId | None = None) -> None:
+    For a full memory the message is written only when asked for (see :meth:`Placer.why`):
+    tasks are blocked often, and explained only when the heuristic gets stuck.
+    """
+
+    def __init__(
+        self, message: str, memory: MemoryId | None = None, need_bytes: int = 0, what: str = ""
+    ) -> None:
         super().__init__(message)
         self.memory = memory
+        self.need_bytes = need_bytes
+        self.what = what
 
 
 class Placer:
@@ -321,7 +331,7 @@ class Placer:
             (r.src, r.dst): [self.link_tl[lk] for lk in r.links] for r in p.routes
         }
         self._route_objs = {(r.src, r.dst): [p.link_by_id[lk] for lk in r.links] for r in p.routes}
-        self._dur_cache: dict[tuple[int, MemoryId, MemoryId], int] = {}
+        self._dur_cache = prep.transfer_cycles
         self.mem = {
             m.id: MemoryProfile(m.capacity_bytes)
             for m in p.memories
@@ -395,6 +405,8 @@ class Placer:
             return
         keep: list[MemoryId] = []
         if self.remaining[tensor] > 0:
+            if len(open_ms) == 1:
+                return  # the source (every reader needs it) or, the source gone, the last copy
             if self.remaining[tensor] > _RELEASE_SCAN_LIMIT:
                 return  # wide fan-out: keep every copy until few readers are left (cheap, safe)
             core_of = self.core_of
@@ -432,7 +444,7 @@ class Placer:
         if prof is not None:
             fit = prof.earliest_fit(t, size)
             if fit is None:
-                raise Blocked(self._full(dst, size, f"a copy of tensor {tensor}"), dst)
+                raise Blocked("", dst, size, f"a copy of tensor {tensor}")
             t = fit
         t = common_window(self.route_links[(src, dst)], t, d)
         for tl in self.route_links[(src, dst)]:
@@ -441,6 +453,12 @@ class Placer:
         self._use(tensor, src, t + d)
         self.transfers.append(ScheduledTransfer(tensor=tensor, src=src, dst=dst, start=t))
         return t + d
+
+    def why(self, blocked: Blocked) -> str:
+        """The message of a Blocked, written against the current state for a full memory."""
+        if blocked.memory is None:
+            return str(blocked)
+        return self._full(blocked.memory, blocked.need_bytes, blocked.what)
 
     def _full(self, m: MemoryId, need: int, what: str) -> str:
         prof = self.mem[m]
@@ -512,16 +530,12 @@ class Placer:
         if prof is not None:
             new_bytes = out_bytes + sum(tensor[x].size_bytes for _, x, _ in needed)
             if prof.held_forever() + new_bytes > prof.capacity_bytes:
-                raise Blocked(
-                    self._full(m, new_bytes, f"the new inputs and outputs of task {task.id}"), m
-                )
+                raise Blocked("", m, new_bytes, f"the new inputs and outputs of task {task.id}")
         dram = self.mem.get(DRAM)
         if dram is not None and m != DRAM:
             store_bytes = sum(tensor[x].size_bytes for x in task.outputs if tensor[x].store)
             if dram.held_forever() + store_bytes > dram.capacity_bytes:
-                raise Blocked(
-                    self._full(DRAM, store_bytes, f"the stored outputs of task {task.id}"), DRAM
-                )
+                raise Blocked("", DRAM, store_bytes, f"the stored outputs of task {task.id}")
         ready = lb
         for x in task.inputs:
             a = self.avail.get((x, m))
@@ -668,6 +682,7 @@ class Outcome:
     message: str = ""
     reasons: list[InfeasibilityReason] = field(default_factory=list)
     proven_infeasible: bool = False
+    placed: int = 0  # tasks placed before getting stuck
 
 
 def run_list_schedule(
@@ -690,6 +705,8 @@ def run_list_schedule(
     boosted: set[int] = set()
     first_message = ""
     keys = list(priority)
+    best_placed = -1
+    stalls = 0
     for attempt in range(max_retries + 1):
         cores = UnitCores(prep, unit_of, fixed, banned)
         outcome, placer, stuck = list_schedule_once(prep, keys, cores, insertion, stage_of)
@@ -698,6 +715,11 @@ def run_list_schedule(
                 outcome.message = first_message
             return outcome
         first_message = first_message or outcome.message
+        if outcome.placed <= best_placed:
+            stalls += 1
+            if stalls == 2:
+                break  # two retries got no further: more of the same will not help
+        best_placed = max(best_placed, outcome.placed)
         task, memory = stuck[0], stuck[1]
         involved = {unit_of[task]}
         for x, ms in placer.open_copies.items():
@@ -744,7 +766,7 @@ def list_schedule_once(
     missing = [len(ps) for ps in preds]
     heap: list[tuple[Key, int]] = [(priority[i], i) for i in range(n) if missing[i] == 0]
     heapq.heapify(heap)
-    deferred: list[tuple[Key, int, str, MemoryId | None]] = []
+    deferred: list[tuple[Key, int, Blocked]] = []
     stage = -1
     stage_lb = 0
     placed_max_end = 0
@@ -759,8 +781,7 @@ def list_schedule_once(
                 stage = stage_of[i]
                 stage_lb = placed_max_end
             lb = max(lb, stage_lb)
-        why = ""
-        full: MemoryId | None = None
+        first: Blocked | None = None
         end = None
         for core in cores.rank(placer, i, lb):
             try:
@@ -768,10 +789,11 @@ def list_schedule_once(
                 cores.placed(i, core)
                 break
             except Blocked as exc:
-                if not why:
-                    why, full = str(exc), exc.memory
+                first = first or exc
         if end is None:
-            deferred.append((key, i, why or f"task {prep.task_ids[i]} has no usable core", full))
+            deferred.append(
+                (key, i, first or Blocked(f"task {prep.task_ids[i]} has no usable core"))
+            )
             continue
         placed += 1
         placed_max_end = max(placed_max_end, end)
@@ -787,15 +809,15 @@ def list_schedule_once(
                     else:
                         heapq.heappush(heap, (priority[v], v))
         if deferred:
-            for dkey, di, _, _ in deferred:
+            for dkey, di, _ in deferred:
                 heapq.heappush(heap, (dkey, di))
             deferred.clear()
     if placed < n:
         if deferred:
-            deferred.sort()
-            _, i, why, full = deferred[0]
-            return Outcome(None, f"stuck: {why}"), placer, (i, full)
-        return Outcome(None, "stuck: some tasks never became ready"), placer, None
+            _, i, blocked = min(deferred, key=lambda d: d[0])
+            message = f"stuck: {placer.why(blocked)}"
+            return Outcome(None, message, placed=placed), placer, (i, blocked.memory)
+        return Outcome(None, "stuck: some tasks never became ready", placed=placed), placer, None
     return Outcome(placer.schedule()), placer, None
 
 

@@ -28,13 +28,26 @@ from cpsched.result import SolveResult
 Order = Literal["depth-first", "breadth-first"]
 
 
-def list_priority(prep: Prepared, order: Order) -> list[Key]:
-    """Static priority keys (smallest first): layer depth (deepest or shallowest first), tile."""
+def list_priority(prep: Prepared, order: Order, stack_depth: int | None = None) -> list[Key]:
+    """Static priority keys (smallest first): fused stack, layer depth (deepest or shallowest
+    first), tile. With `stack_depth`, layers are cut by depth into stacks of that many levels,
+    run one stack after another (Stream's fused layer stacks); otherwise one stack holds all."""
     sign = -1 if order == "depth-first" else 1
     return [
-        (sign * prep.layer_depth[i], task.tile, prep.depth[i], i)
+        (
+            0 if stack_depth is None else prep.layer_depth[i] // stack_depth,
+            sign * prep.layer_depth[i],
+            task.tile,
+            prep.depth[i],
+            i,
+        )
         for i, task in enumerate(prep.problem.tasks)
     ]
+
+
+# Depth-first through the whole stack holds every layer's weights at once; when memory runs
+# out, retry with ever shallower fused stacks (1 = layer by layer, each layer depth-first).
+STACK_DEPTHS: tuple[int | None, ...] = (None, 16, 4, 1)
 
 
 def list_schedule(
@@ -49,11 +62,23 @@ def list_schedule(
     layers = [t.layer for t in problem.tasks]
     units = merge_units(prep, layers)
     fixed = {prep.index[t]: c for t, c in (allocation or {}).items()}
-    outcome = run_list_schedule(
-        prep, list_priority(prep, order), units, fixed=fixed, insertion=False
-    )
     params: dict[str, object] = {
         "order": order,
         "allocation": "fixed" if allocation else "earliest-finish per layer",
     }
+    depths = STACK_DEPTHS if order == "depth-first" else (None,)
+    first_message = ""
+    for stack_depth in depths:
+        priority = list_priority(prep, order, stack_depth)
+        retries = 6 if stack_depth is None else 2
+        outcome = run_list_schedule(
+            prep, priority, units, fixed=fixed, insertion=False, max_retries=retries
+        )
+        if outcome.schedule is not None or outcome.proven_infeasible:
+            break
+        first_message = first_message or outcome.message
+    if outcome.schedule is None and first_message:
+        outcome.message = first_message
+    if order == "depth-first":
+        params["fused_stack_depth"] = stack_depth if outcome.schedule is not None else None
     return to_result(problem, f"list-{order}", outcome, started, params)
