@@ -356,6 +356,9 @@ class Placer:
         self.core_of: list[CoreId | None] = [None] * prep.n_tasks
         self.start: list[int] = [0] * prep.n_tasks
         self.transfers: list[ScheduledTransfer] = []
+        # Stores wait until the next task has taken the links it needs (stores are not urgent;
+        # inputs are); a pending store keeps its tensor's copy held.
+        self.pending_stores: list[tuple[TensorId, MemoryId, int]] = []
         for t in p.tensors:
             if t.producer is None:
                 assert t.home is not None
@@ -393,6 +396,17 @@ class Placer:
         if prof is not None:
             prof.add_from(hold_from, self.tensor[tensor].size_bytes)
 
+    def flush_stores(self, keep_last: int = 0) -> None:
+        """Place the pending stores except the `keep_last` newest ones, and release their copies."""
+        n = len(self.pending_stores) - keep_last
+        if n <= 0:
+            return
+        flushed, self.pending_stores = self.pending_stores[:n], self.pending_stores[n:]
+        for x, m, end in flushed:
+            self._transfer(x, m, DRAM, end)
+        for x, _, _ in flushed:
+            self._release_unneeded(x)
+
     def _release_unneeded(self, tensor: TensorId) -> None:
         """Release the copies of a tensor that no unplaced reader can still need (SPEC §4.9).
 
@@ -401,7 +415,7 @@ class Placer:
         there). A released copy is never used again, so readers then avoid that memory.
         """
         open_ms = self.open_copies.get(tensor)
-        if not open_ms:
+        if not open_ms or any(x == tensor for x, _, _ in self.pending_stores):
             return
         keep: list[MemoryId] = []
         if self.remaining[tensor] > 0:
@@ -563,7 +577,7 @@ class Placer:
         for x in task.outputs:
             self._open_copy(x, m, start, end)
             if tensor[x].store and m != DRAM:
-                self._transfer(x, m, DRAM, end)
+                self.pending_stores.append((x, m, end))
         for x in task.inputs:
             self.remaining[x] -= 1
             self._release_unneeded(x)
@@ -783,13 +797,20 @@ def list_schedule_once(
             lb = max(lb, stage_lb)
         first: Blocked | None = None
         end = None
-        for core in cores.rank(placer, i, lb):
-            try:
-                end = placer.place(i, core, lb)
-                cores.placed(i, core)
+        before = 0
+        for _ in range(2):
+            before = len(placer.pending_stores)
+            for core in cores.rank(placer, i, lb):
+                try:
+                    end = placer.place(i, core, lb)
+                    cores.placed(i, core)
+                    break
+                except Blocked as exc:
+                    first = first or exc
+            if end is not None or not placer.pending_stores:
                 break
-            except Blocked as exc:
-                first = first or exc
+            placer.flush_stores()  # placed stores release memory: try once more
+            first = None
         if end is None:
             deferred.append(
                 (key, i, first or Blocked(f"task {prep.task_ids[i]} has no usable core"))
@@ -797,6 +818,7 @@ def list_schedule_once(
             continue
         placed += 1
         placed_max_end = max(placed_max_end, end)
+        placer.flush_stores(keep_last=len(placer.pending_stores) - before)
         stack = [i]
         while stack:
             u = stack.pop()
@@ -818,6 +840,7 @@ def list_schedule_once(
             message = f"stuck: {placer.why(blocked)}"
             return Outcome(None, message, placed=placed), placer, (i, blocked.memory)
         return Outcome(None, "stuck: some tasks never became ready", placed=placed), placer, None
+    placer.flush_stores()
     return Outcome(placer.schedule()), placer, None
 
 
