@@ -167,8 +167,7 @@ def test_earliest_finish_allocation_is_myopic() -> None:
 
 def test_transfers_share_a_link_one_at_a_time() -> None:
     # P (c0, 4 cycles) writes x and y (3 bytes each); Q and R on c1 read one each. Both transfers
-    # need the bus: x [4,7), Q [7,12). y is sent just in time for R, when c1 frees up:
-    # y [9,12), R [12,17) -> 17.
+    # need the bus, one after the other: x [4,7), y [7,10); Q [7,12), R [12,17) -> 17.
     p = problem(
         tensors=[
             {"id": "x", "size_bytes": 3, "kind": "activation", "producer": "P"},
@@ -183,7 +182,7 @@ def test_transfers_share_a_link_one_at_a_time() -> None:
     result = run_heuristic(p, "heft")
     assert result.objective_value == 17
     assert result.schedule is not None
-    assert sorted((t.tensor, t.start) for t in result.schedule.transfers) == [("x", 4), ("y", 9)]
+    assert sorted((t.tensor, t.start) for t in result.schedule.transfers) == [("x", 4), ("y", 7)]
 
 
 def test_task_waits_until_memory_frees_and_layer_by_layer_cannot() -> None:
