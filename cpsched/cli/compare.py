@@ -181,6 +181,9 @@ def compare_command(
         # Tables keep their natural width (a narrow terminal wraps lines, never cuts values).
         wide = Console(file=sys.stdout, width=max(out.width, 132), soft_wrap=True)
         wide.print(rows_table(report))
+        for row in report.rows:
+            if row.valid is None and row.message:
+                out.print(f"{row.method}: no schedule: {row.message}", highlight=False)
         if report.optimum is not None:
             out.print(f"optimum (proven by CP-SAT): {report.optimum:g} cycles")
         elif report.best_bound is not None:
