@@ -64,8 +64,8 @@ def test_with_room_to_spare_every_heuristic_finds_a_schedule(
         assert result.schedule is not None, (name, result.message)
 
 
-@settings(max_examples=12, deadline=None, derandomize=True)
-@given(problems(max_cores=2, max_layers=3, max_tiles=2))
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(problems(max_cores=3, max_layers=4, max_tiles=3))
 def test_cpsat_optimum_is_never_worse_than_any_heuristic(p: Problem) -> None:
     results = run_all_heuristics(p)
     best = best_heuristic_schedule(p)
