@@ -370,3 +370,53 @@ def test_memory_profile_fits_from_the_last_peak() -> None:
     assert prof.earliest_fit(0, 5) == 4
     assert prof.earliest_fit(0, 4) == 0
     assert prof.held_forever() == 0
+
+
+def test_an_input_listed_twice_is_moved_once() -> None:
+    # B lists a twice: a moves once, [10,15); B [15,25) -> 25.
+    p = problem(
+        tensors=[{"id": "a", "size_bytes": 5, "kind": "activation", "producer": "A"}],
+        tasks=[
+            {"id": "A", "outputs": ["a"], "options": [{"core": "c0", "duration_cycles": 10}]},
+            {"id": "B", "inputs": ["a", "a"], "options": [{"core": "c1", "duration_cycles": 10}]},
+        ],
+    )
+    for name in HEURISTICS:
+        result = run_heuristic(p, name)
+        assert result.objective_value == 25
+        assert result.schedule is not None
+        assert len(result.schedule.transfers) == 1
+
+
+def test_zero_durations_and_sizes() -> None:
+    # Nothing takes time: latency 0, and the schedule is still valid.
+    p = problem(
+        tensors=[{"id": "a", "size_bytes": 0, "kind": "activation", "producer": "A"}],
+        tasks=[
+            {"id": "A", "outputs": ["a"], "options": [{"core": "c0", "duration_cycles": 0}]},
+            {"id": "B", "inputs": ["a"], "options": [{"core": "c1", "duration_cycles": 0}]},
+        ],
+    )
+    assert set(latencies(p).values()) == {0}
+
+
+def test_stored_input_homed_in_a_local_memory_and_a_core_on_dram() -> None:
+    # w (4 bytes) lies in bounded m0 from time 0 and must be stored: sent to dram over the
+    # 2 B/cycle link at 0, [0,2). R on c0 reads w in place [0,3); D on cd (whose memory is dram)
+    # reads the dram copy once it has arrived: [2,4) -> 4.
+    p = problem(
+        memories=[
+            {"id": "dram", "capacity_bytes": None},
+            {"id": "m0", "capacity_bytes": 4},
+            {"id": "m1", "capacity_bytes": None},
+        ],
+        cores=[{"id": "c0", "memory": "m0"}, {"id": "cd", "memory": "dram"}],
+        links=[{"id": "dl", "bandwidth_bytes_per_cycle": 2}],
+        routes=[{"src": "m0", "dst": "dram", "links": ["dl"]}],
+        tensors=[{"id": "w", "size_bytes": 4, "kind": "weight", "home": "m0", "store": True}],
+        tasks=[
+            {"id": "R", "inputs": ["w"], "options": [{"core": "c0", "duration_cycles": 3}]},
+            {"id": "D", "inputs": ["w"], "options": [{"core": "cd", "duration_cycles": 2}]},
+        ],
+    )
+    assert set(latencies(p).values()) == {4}

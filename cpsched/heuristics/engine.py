@@ -228,7 +228,7 @@ def _usable_cores(p: Problem, i: int, reasons: list[InfeasibilityReason]) -> lis
     """The option cores on which task i can possibly run, judged from the problem alone."""
     task = p.tasks[i]
     tensor_by_id = p.tensor_by_id
-    in_bytes = sum(tensor_by_id[x].size_bytes for x in task.inputs)
+    in_bytes = sum(tensor_by_id[x].size_bytes for x in dict.fromkeys(task.inputs))
     out_bytes = sum(tensor_by_id[x].size_bytes for x in task.outputs)
     why: list[str] = []
     worst_fit: tuple[int, int, MemoryId] | None = None
@@ -344,10 +344,12 @@ class Placer:
         self.last_use: dict[tuple[TensorId, MemoryId], int] = {}
         self.open_copies: dict[TensorId, list[MemoryId]] = {}
         self.closed: set[tuple[TensorId, MemoryId]] = set()
-        self.remaining: dict[TensorId, int] = {x: len(r) for x, r in p.consumers.items()}
+        # A task may list an input twice; it reads (and needs moved) one copy.
+        self.inputs: list[tuple[TensorId, ...]] = [tuple(dict.fromkeys(t.inputs)) for t in p.tasks]
         self.readers: dict[TensorId, list[int]] = {
-            x: [prep.index[r] for r in rs] for x, rs in p.consumers.items()
+            x: [prep.index[r] for r in dict.fromkeys(rs)] for x, rs in p.consumers.items()
         }
+        self.remaining: dict[TensorId, int] = {x: len(r) for x, r in self.readers.items()}
         all_mems = [frozenset(self.mem_of[c] for c in cores) for cores in prep.allowed]
         # Where each task may still run; the core rule narrows it (e.g. once a layer is pinned).
         self.possible_memories: Callable[[int], frozenset[MemoryId]] = all_mems.__getitem__
@@ -501,7 +503,7 @@ class Placer:
         """Rough finish of task i on `core` (links checked one input at a time, memory ignored)."""
         m = self.mem_of[core]
         ready = lb
-        for x in self.tasks[i].inputs:
+        for x in self.inputs[i]:
             a = self.avail.get((x, m))
             if a is None:
                 src = self.source(x)
@@ -526,7 +528,7 @@ class Placer:
         dur = self.opt_dur[i][core]
         tensor = self.tensor
         needed: list[tuple[int, TensorId, MemoryId]] = []
-        for x in task.inputs:
+        for x in self.inputs[i]:
             if (x, m) in self.closed:
                 raise Blocked(
                     f"task {task.id} cannot read tensor {x} in memory {m}: released there"
@@ -548,10 +550,11 @@ class Placer:
         dram = self.mem.get(DRAM)
         if dram is not None and m != DRAM:
             store_bytes = sum(tensor[x].size_bytes for x in task.outputs if tensor[x].store)
-            if dram.held_forever() + store_bytes > dram.capacity_bytes:
+            pending = sum(tensor[x].size_bytes for x, _, _ in self.pending_stores)
+            if dram.held_forever() + pending + store_bytes > dram.capacity_bytes:
                 raise Blocked("", DRAM, store_bytes, f"the stored outputs of task {task.id}")
         ready = lb
-        for x in task.inputs:
+        for x in self.inputs[i]:
             a = self.avail.get((x, m))
             if a is not None and a > ready:
                 ready = a
@@ -572,13 +575,13 @@ class Placer:
         self.core_of[i] = core
         self.start[i] = start
         self.end[i] = end
-        for x in task.inputs:
+        for x in self.inputs[i]:
             self._use(x, m, end)
         for x in task.outputs:
             self._open_copy(x, m, start, end)
             if tensor[x].store and m != DRAM:
                 self.pending_stores.append((x, m, end))
-        for x in task.inputs:
+        for x in self.inputs[i]:
             self.remaining[x] -= 1
             self._release_unneeded(x)
         for x in task.outputs:
@@ -724,7 +727,7 @@ def run_list_schedule(
     for attempt in range(max_retries + 1):
         cores = UnitCores(prep, unit_of, fixed, banned)
         outcome, placer, stuck = list_schedule_once(prep, keys, cores, insertion, stage_of)
-        if outcome.schedule is not None or stuck is None or stuck[1] is None:  # not memory
+        if outcome.schedule is not None or placer is None or stuck is None or stuck[1] is None:
             if attempt and outcome.schedule is None:
                 outcome.message = first_message
             return outcome
@@ -766,14 +769,18 @@ def list_schedule_once(
     cores: UnitCores,
     insertion: bool,
     stage_of: Sequence[int] | None,
-) -> tuple[Outcome, Placer, tuple[int, MemoryId | None] | None]:
+) -> tuple[Outcome, Placer | None, tuple[int, MemoryId | None] | None]:
     """Place ready tasks in priority order (smallest key first) on the cores `cores` ranks.
 
     `cores` ranks each task's candidate cores and is told where it went. With `stage_of`, tasks
     run in stages (e.g. layers): a task of stage k starts after every task of earlier stages ends.
     Returns the outcome, the resources, and the stuck task and its full memory if it got stuck.
     """
-    placer = Placer(prep, insertion=insertion)
+    try:
+        placer = Placer(prep, insertion=insertion)
+    except Blocked as exc:  # an input to be stored does not fit in a bounded dram
+        message = f"stuck at the start: {exc.what} does not fit in memory {exc.memory}"
+        return Outcome(None, message), None, None
     placer.possible_memories = cores.possible_memories
     n = prep.n_tasks
     preds, succs = prep.preds, prep.succs
