@@ -82,6 +82,7 @@ class CompareRow(BaseModel):
     gap_to_bound: float | None = None  # SPEC §6 relative gap to the best proven bound
     over_optimum: float | None = None  # latency / proven optimum - 1
     message: str = ""
+    schedule: Schedule | None = Field(default=None, exclude=True)  # kept out of the JSON report
 
 
 class GapSplit(BaseModel):
@@ -152,6 +153,7 @@ def _row(
         },
         wall_time_s=wall_time_s,
         message=message,
+        schedule=schedule,
         **extra,
     )
 

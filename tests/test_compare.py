@@ -15,7 +15,7 @@ from cpsched.compare import CompareParams, CompareReport, compare, cores_and_ord
 from cpsched.cpsat import SolverParams
 from cpsched.heuristics import run_all_heuristics, run_heuristic
 from cpsched.heuristics.synthetic import random_problem
-from cpsched.io import dump_model, save_problem, save_schedule
+from cpsched.io import dump_model, load_schedule, save_problem, save_schedule
 from cpsched.metrics import metrics
 from cpsched.problem import Problem
 from cpsched.schedule import Schedule
@@ -248,6 +248,23 @@ def test_cli_json_report(tmp_path: Path) -> None:
     report = CompareReport.model_validate_json(result.stdout)
     assert report.optimum == 25
     assert json.loads(out.read_text()) == json.loads(dump_model(report))
+
+
+def test_cli_saves_every_schedule(tmp_path: Path) -> None:
+    path = write_problem(tmp_path, GAP)
+    folder = tmp_path / "schedules"
+    result = runner.invoke(
+        app, ["compare", str(path), "--heuristic", "heft", "--save-schedules", str(folder)]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(f.name for f in folder.iterdir()) == [
+        "cpsat.schedule.json",
+        "heft.retimed-cores-order.schedule.json",
+        "heft.retimed-cores.schedule.json",
+        "heft.schedule.json",
+    ]
+    for f in folder.iterdir():
+        assert validate(GAP, load_schedule(f)) == []
 
 
 def test_cli_table_and_outside_schedule(tmp_path: Path) -> None:

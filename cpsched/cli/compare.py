@@ -5,6 +5,7 @@ Exit code 0, or 1 when a given schedule is invalid, or 2 when an input cannot be
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,7 @@ from cpsched.cli.app import EXIT_INVALID, EXIT_OK, app, stdout, user_errors
 from cpsched.compare import CompareParams, CompareReport, CompareRow, compare
 from cpsched.errors import input_error
 from cpsched.heuristics import HEURISTICS
-from cpsched.io import dump_model, load_problem, load_schedule, write_text_atomic
+from cpsched.io import dump_model, load_problem, load_schedule, save_schedule, write_text_atomic
 from cpsched.schedule import Schedule
 
 
@@ -97,6 +98,24 @@ def splits_table(report: CompareReport) -> Table:
     return table
 
 
+def schedule_file_name(method: str) -> str:
+    """A file name for a row's schedule: 'heft re-timed (cores kept)' -> 'heft.retimed-cores'."""
+    name = method.replace(" re-timed (cores+order kept)", ".retimed-cores-order")
+    name = name.replace(" re-timed (cores kept)", ".retimed-cores")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    return f"{name}.schedule.json"
+
+
+def _save_schedules(report: CompareReport, folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for row in report.rows:
+            if row.schedule is not None and row.source != "given":
+                save_schedule(row.schedule, folder / schedule_file_name(row.method))
+    except OSError as exc:
+        raise input_error(str(folder), "", f"cannot write schedules there: {exc}") from None
+
+
 @app.command("compare")
 def compare_command(
     problem: Annotated[
@@ -132,6 +151,13 @@ def compare_command(
     ] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also write the JSON report to this file.")
+    ] = None,
+    save_schedules: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-schedules",
+            help="Write every schedule found (heuristics, CP-SAT, re-timings) into this folder.",
+        ),
     ] = None,
 ) -> None:
     """Run every heuristic and CP-SAT on PROBLEM, check each --schedule, and compare them all.
@@ -174,6 +200,9 @@ def compare_command(
                 write_text_atomic(output, text)
             except OSError as exc:
                 raise input_error(str(output), "", f"cannot write: {exc}") from None
+    if save_schedules is not None:
+        with user_errors():
+            _save_schedules(report, save_schedules)
     if as_json:
         print(text, end="")
     else:
