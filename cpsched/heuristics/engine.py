@@ -651,16 +651,29 @@ class UnitCores:
         cores = self.unit_cores[u]
         if len(cores) <= 1:
             return list(cores)
-        scored = []
-        unreachable = []
-        for k, c in enumerate(cores):
+        # Estimating is the costly part; a core that cannot even start the task in time to beat
+        # the best estimate so far (ties go to the earlier core) is ranked by that bound alone.
+        dur = placer.opt_dur[i]
+        bounds = sorted(
+            (placer.core_free(c, lb, dur[c]) + dur[c], k, c) for k, c in enumerate(cores)
+        )
+        scored: list[tuple[int, int, CoreId]] = []
+        rest: list[CoreId] = []
+        unreachable: list[CoreId] = []
+        best: tuple[int, int] | None = None
+        for bound, k, c in bounds:
+            if best is not None and (bound, k) > best:
+                rest.append(c)
+                continue
             est = placer.estimate(i, c, lb)
             if est is None:
                 unreachable.append(c)
             else:
                 scored.append((est, k, c))
+                if best is None or (est, k) < best:
+                    best = (est, k)
         scored.sort()
-        return [c for _, _, c in scored] + unreachable
+        return [c for _, _, c in scored] + rest + unreachable
 
     def placed(self, i: int, core: CoreId) -> None:
         """Pin task i's unit to the core it was placed on."""
