@@ -162,8 +162,9 @@ def compare_command(
 ) -> None:
     """Run every heuristic and CP-SAT on PROBLEM, check each --schedule, and compare them all.
 
-    Re-timing keeps a schedule's cores (and order) and lets CP-SAT find the best start times,
-    which splits its gap to the optimum into allocation, order and timing.
+    Re-timing keeps a schedule's cores (and order) and lets CP-SAT pick the start times.
+
+    That splits each schedule's gap to the optimum into allocation, order and timing.
     """
     with user_errors():
         prob = load_problem(problem)
