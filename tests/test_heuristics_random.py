@@ -24,6 +24,7 @@ def problems(
         tiles=draw(st.integers(1, max_tiles)),
         bounded_memory=draw(st.booleans()),
         shared_memory=draw(st.booleans()),
+        causal_prob=draw(st.sampled_from([0.0, 0.5])),
     )
 
 

@@ -27,6 +27,7 @@ def random_problem(
     after_prob: float = 0.1,
     restrict_options: float = 0.3,
     capacity_factor: int | None = None,
+    causal_prob: float = 0.0,
 ) -> Problem:
     """A random problem, the same for the same arguments (seeded).
 
@@ -85,13 +86,16 @@ def random_problem(
             {"id": weight, "size_bytes": 16 * rng.randint(1, 16), "kind": "weight", "home": "dram"}
         )
         grouped = rng.random() < group_layers
+        causal = rng.random() < causal_prob
         layer_cores = sorted(rng.sample(range(n_cores), rng.randint(1, n_cores)))
         ids = []
         for t in range(tiles):
             tid = f"{name}.t{t}"
             ids.append(tid)
             inputs = [prev[t], weight]
-            if t > 0 and rng.random() < 0.3:
+            if causal:  # like attention scores: tile t reads every earlier tile too
+                inputs += prev[:t]
+            elif t > 0 and rng.random() < 0.3:
                 inputs.append(prev[t - 1])
             out = f"a{layer}_{t}"
             tensors.append(
