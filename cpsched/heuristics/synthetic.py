@@ -86,7 +86,7 @@ def random_problem(
             {"id": weight, "size_bytes": 16 * rng.randint(1, 16), "kind": "weight", "home": "dram"}
         )
         grouped = rng.random() < group_layers
-        causal = rng.random() < causal_prob
+        causal = causal_prob > 0 and rng.random() < causal_prob
         layer_cores = sorted(rng.sample(range(n_cores), rng.randint(1, n_cores)))
         ids = []
         for t in range(tiles):
