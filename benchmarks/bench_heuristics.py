@@ -6,11 +6,14 @@ speed: every heuristic on one large random layer-fused problem (default 5,000 ta
        `run_heuristic` returns it) and of the validation alone.
 gaps:  every heuristic and CP-SAT (`--time-limit`, 2 workers) on each problem: the bundled
        workloads at T=8 on every bundled hardware (when the problem builder is installed), plus
-       any `--problem FILE`. Prints each heuristic's latency and its gap to the CP-SAT result
-       (latency / CP-SAT latency - 1) and to CP-SAT's proven bound (SPEC.md §6 relative gap).
+       any `--problem FILE` and `--synthetic N` random problems of 4 layers x 8 tiles on 2 or 4
+       cores (some layers attention-like, reading every earlier tile). Prints each heuristic's
+       latency and its gap to the CP-SAT result (latency / CP-SAT latency - 1) and to CP-SAT's
+       proven bound (SPEC.md §6 relative gap).
 
     python benchmarks/bench_heuristics.py speed [--tasks 5000] [--cores 16] [--runs 3] [--json F]
-    python benchmarks/bench_heuristics.py gaps [--time-limit 60] [--problem FILE ...] [--json F]
+    python benchmarks/bench_heuristics.py gaps [--time-limit 60] [--problem FILE ...]
+                                               [--synthetic N] [--json F]
 """
 
 from __future__ import annotations
@@ -96,11 +99,25 @@ def gaps(args: argparse.Namespace) -> dict[str, Any]:
     problems = bundled_problems()
     for path in args.problem or []:
         problems[Path(path).stem] = load_problem(path)
+    for seed in range(args.synthetic):
+        cores = (2, 4)[seed % 2]
+        problems[f"random{seed}: {cores} cores, 4 layers x 8 tiles"] = random_problem(
+            seed,
+            n_cores=cores,
+            n_layers=4,
+            tiles=8,
+            capacity_factor=3,
+            group_layers=0.0,
+            barrier_prob=0.0,
+            after_prob=0.0,
+            causal_prob=0.5,
+        )
     if not problems:
-        raise SystemExit("no problems: the builder is not installed and no --problem was given")
+        raise SystemExit("no problems: no builder, no --problem, no --synthetic")
     params = SolverParams(time_limit_s=args.time_limit, num_workers=2, seed=0)
     names = list(HEURISTICS)
-    header = f"{'problem':<32} {'tasks':>5} {'cpsat':>16} {'bound':>8}"
+    width = max(len(label) for label in problems)
+    header = f"{'problem':<{width}} {'tasks':>5} {'cpsat':>16} {'bound':>8}"
     for name in names:
         header += f" {name:>22}"
     print(header)
@@ -136,7 +153,7 @@ def gaps(args: argparse.Namespace) -> dict[str, Any]:
             cells.append("no schedule" if value is None else f"{value:.0f} (+{over or 0:.1%})")
         cpsat_cell = f"{exact.status[:4]} {ref:.0f}" if ref is not None else exact.status
         bound_cell = "" if bound is None else f"{bound:.0f}"
-        line = f"{label:<32} {len(problem.tasks):>5} {cpsat_cell:>16} {bound_cell:>8}"
+        line = f"{label:<{width}} {len(problem.tasks):>5} {cpsat_cell:>16} {bound_cell:>8}"
         print(line + "".join(f" {c:>22}" for c in cells))
         out["problems"][label] = entry
     return out
@@ -154,6 +171,9 @@ def main() -> None:
     p_gaps = sub.add_parser("gaps", help="each heuristic's gap to CP-SAT")
     p_gaps.add_argument("--time-limit", type=float, default=60.0)
     p_gaps.add_argument("--problem", action="append", help="a problem file (repeatable)")
+    p_gaps.add_argument(
+        "--synthetic", type=int, default=0, help="also this many random 4-layer, 8-tile problems"
+    )
     for p in (p_speed, p_gaps):
         p.add_argument("--json", dest="json_path", default=None, help="also write results here")
     args = parser.parse_args()
