@@ -500,20 +500,32 @@ class Placer:
         return max(t, tl.end())
 
     def estimate(self, i: int, core: CoreId, lb: int) -> int | None:
-        """Rough finish of task i on `core` (links checked one input at a time, memory ignored)."""
+        """Rough finish of task i on `core`: its transfers in turn on the links (memory ignored)."""
         m = self.mem_of[core]
         ready = lb
+        moves: list[tuple[int, TensorId, MemoryId]] = []
         for x in self.inputs[i]:
             a = self.avail.get((x, m))
             if a is None:
                 src = self.source(x)
-                links = self.route_links.get((src, m))
-                if links is None:
+                if (src, m) not in self.route_links:
                     return None
-                d = self.duration(x, src, m)
-                a = common_window(links, self.avail[(x, src)], d) + d
-            if a > ready:
+                moves.append((self.avail[(x, src)], x, src))
+            elif a > ready:
                 ready = a
+        if moves:
+            # The task's own transfers cannot share a link at the same time either.
+            busy: dict[int, int] = {}
+            moves.sort()
+            for a, x, src in moves:
+                links = self.route_links[(src, m)]
+                d = self.duration(x, src, m)
+                t = max([a] + [busy.get(id(tl), 0) for tl in links])
+                t = common_window(links, t, d) + d
+                for tl in links:
+                    busy[id(tl)] = t
+                if t > ready:
+                    ready = t
         dur = self.opt_dur[i][core]
         return self.core_free(core, ready, dur) + dur
 
