@@ -1,0 +1,635 @@
+"""A mixed-integer linear programming peer of the CP-SAT model: same problem, same search space.
+
+GitHub issue 7 asks how CP-SAT compares with the textbook alternative. This module states the
+latency problem of SPEC.md as a disjunctive big-M MILP and solves it through OR-Tools'
+`pywraplp` with SCIP or HiGHS. It searches exactly the space of :mod:`cpsched.cpsat.space`
+(at most one transfer per tensor and destination memory, always from the tensor's source
+memory), so its optimum and CP-SAT's must agree.
+
+Variables (H: the horizon; M = H + the longest single duration, the big-M):
+
+- `x[t,k]` binary: task t runs on candidate core k (sum 1; tasks of a group share the core);
+- `S[t]` in [0, H]: start; the end is `S[t] + sum_k d[t,k] x[t,k]`;
+- `need[n,m]` binary: tensor n is read in memory m (OR of its consumers' placements there;
+  fixed to 1 for a stored tensor in dram); `z[n,s,m]` binary: the transfer s -> m is made
+  (= source is s AND need in m; forbidden pairs without a route); `TS[n,m]` in [0, H] its start;
+- `o[i,j]` binary per pair of tasks that share a candidate core and are not ordered by the
+  precedences anyway; `q[a,b]` binary per pair of transfer options whose routes share a link;
+- with a bounded memory: per copy it may hold, a release time `R`, and per pair of copies
+  `before[g,h]` (allocation order) and `gone[g,h]` (g released by the time h is allocated):
+  the bytes held at each allocation event are at most the capacity (exact event formulation,
+  O(copies^2) binaries; memories that could never be full are left out).
+
+Redundant constraints (on by default, like CP-SAT's): the makespan is at least every core's and
+every link's load, and interchangeable cores are used in order (the same classes as CP-SAT's).
+Times are continuous; the returned schedule is re-timed with every binary fixed (an LP with
+integer data, so integral) and must pass the validator.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any, Literal, TypeAlias
+
+import networkx as nx
+from ortools.linear_solver import pywraplp
+
+from cpsched.cpsat.space import Space, TransferOption, build_space
+from cpsched.cpsat.strengthen import interchangeable_classes, precedence_graph
+from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
+from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
+
+Backend = Literal["SCIP", "HIGHS"]
+MilpStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
+
+_INTEGRAL_TOLERANCE = 1e-6
+
+Var: TypeAlias = pywraplp.Variable
+Expr: TypeAlias = Any  # a pywraplp linear expression (or a number); pywraplp has no type hints
+
+
+class InvalidMilpScheduleError(RuntimeError):
+    """The MILP produced a schedule the validator rejects: a bug in this formulation."""
+
+
+@dataclass(frozen=True)
+class MilpResult:
+    """What one MILP solve returns; `schedule` is None exactly when no solution was found."""
+
+    backend: Backend
+    status: MilpStatus
+    schedule: Schedule | None
+    objective_value: float | None  # latency (cycles) of the returned schedule
+    bound: float | None  # best proven lower bound on the latency (cycles)
+    gap: float | None  # (objective - bound) / max(1, objective), SPEC.md §6
+    wall_time_s: float  # build + solve + re-timing + validation
+    solve_time_s: float  # the MILP solve alone
+    num_variables: int
+    num_binaries: int
+    num_constraints: int
+    horizon_cycles: int
+    capacity_memories: tuple[MemoryId, ...]  # bounded memories whose capacity is modelled
+    threads: int
+    message: str = ""
+
+
+@dataclass
+class _Copy:
+    """A copy of a tensor a bounded memory may hold (as in the CP-SAT model)."""
+
+    tensor: TensorId
+    memory: MemoryId
+    size_bytes: int
+    present: Expr
+    alloc: Expr
+    release: Var
+
+
+@dataclass
+class _Model:
+    """The MILP and its variables, keyed by problem ids."""
+
+    solver: pywraplp.Solver
+    space: Space
+    horizon: int
+    big_m: int
+    x: dict[tuple[TaskId, CoreId], Var] = field(default_factory=dict)
+    start: dict[TaskId, Var] = field(default_factory=dict)
+    end: dict[TaskId, Expr] = field(default_factory=dict)
+    need: dict[tuple[TensorId, MemoryId], Var] = field(default_factory=dict)
+    source_is: dict[tuple[TensorId, MemoryId], Expr] = field(default_factory=dict)
+    z: dict[tuple[TensorId, MemoryId, MemoryId], Var] = field(default_factory=dict)
+    moved: dict[tuple[TensorId, MemoryId], Expr] = field(default_factory=dict)
+    tstart: dict[tuple[TensorId, MemoryId], Var] = field(default_factory=dict)
+    tend: dict[tuple[TensorId, MemoryId], Expr] = field(default_factory=dict)
+    binaries: list[Var] = field(default_factory=list)
+    times: list[Var] = field(default_factory=list)
+    copies: list[_Copy] = field(default_factory=list)
+    capacity_memories: list[MemoryId] = field(default_factory=list)
+    makespan: Var | None = None
+
+    def binary(self, name: str) -> Var:
+        var = self.solver.BoolVar(name)
+        self.binaries.append(var)
+        return var
+
+    def time(self, name: str) -> Var:
+        var = self.solver.NumVar(0.0, float(self.horizon), name)
+        self.times.append(var)
+        return var
+
+
+def _sum(terms: list[Expr]) -> Expr:
+    """A linear expression summing `terms` (0 when empty)."""
+    total: Expr = 0
+    for term in terms:
+        total = total + term
+    return total
+
+
+# --- variables and constraint families ---
+
+
+def _add_tasks(mdl: _Model) -> None:
+    """Placement binaries (exactly one core; groups share it), starts and ends."""
+    solver, space = mdl.solver, mdl.space
+    for t, cores in space.cores.items():
+        mdl.start[t] = mdl.time(f"start[{t}]")
+        for k in cores:
+            var = mdl.binary(f"x[{t},{k}]")
+            if len(cores) == 1:
+                var.SetLb(1.0)
+            mdl.x[(t, k)] = var
+        solver.Add(_sum([mdl.x[(t, k)] for k in cores]) == 1)
+        mdl.end[t] = mdl.start[t] + _sum([space.duration(t, k) * mdl.x[(t, k)] for k in cores])
+    for group in space.problem.groups:
+        for other in group[1:]:
+            for k in space.cores[group[0]]:
+                solver.Add(mdl.x[(group[0], k)] == mdl.x[(other, k)])
+
+
+def _in_memory(mdl: _Model, task: TaskId, memory: MemoryId) -> Expr:
+    """1 when `task` runs on a core of `memory` (a sum of placement binaries)."""
+    p = mdl.space.problem
+    return _sum([mdl.x[(task, k)] for k in mdl.space.cores[task] if p.memory_of(k) == memory])
+
+
+def _add_transfers(mdl: _Model) -> None:
+    """Need, presence (source AND need; no route: forbidden), start and end of every transfer."""
+    solver, space = mdl.solver, mdl.space
+    p = space.problem
+    for tensor in p.tensors:
+        for s in space.sources[tensor.id]:
+            mdl.source_is[(tensor.id, s)] = (
+                1 if tensor.producer is None else _in_memory(mdl, tensor.producer, s)
+            )
+        for m in space.dests[tensor.id]:
+            need = mdl.binary(f"need[{tensor.id},{m}]")
+            mdl.need[(tensor.id, m)] = need
+            if tensor.store and m == DRAM:
+                need.SetLb(1.0)
+                continue
+            placements = [
+                mdl.x[(c, k)]
+                for c in p.consumers[tensor.id]
+                for k in space.cores[c]
+                if p.memory_of(k) == m
+            ]
+            for lit in placements:
+                solver.Add(need >= lit)
+            solver.Add(need <= _sum(placements))
+    for (tensor_id, m), options in space.transfers.items():
+        need = mdl.need[(tensor_id, m)]
+        ts = mdl.time(f"transfer_start[{tensor_id},{m}]")
+        mdl.tstart[(tensor_id, m)] = ts
+        lits = []
+        for o in options:
+            z = mdl.binary(f"z[{tensor_id},{o.src}->{m}]")
+            src = mdl.source_is[(tensor_id, o.src)]
+            solver.Add(z <= src)
+            solver.Add(z <= need)
+            solver.Add(z >= src + need - 1)
+            mdl.z[(tensor_id, o.src, m)] = z
+            lits.append(z)
+        mdl.moved[(tensor_id, m)] = _sum(lits)
+        mdl.tend[(tensor_id, m)] = ts + _sum(
+            [o.duration_cycles * z for o, z in zip(options, lits, strict=True)]
+        )
+    for tensor_id, s, m in space.unroutable:
+        solver.Add(mdl.source_is[(tensor_id, s)] + mdl.need[(tensor_id, m)] <= 1)
+
+
+def _add_precedences(mdl: _Model) -> None:
+    """Data (producer -> transfer -> consumer, or producer -> consumer), `after` and barriers."""
+    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    p = space.problem
+    for (tensor_id, _m), ts in mdl.tstart.items():
+        producer = p.tensor_by_id[tensor_id].producer
+        if producer is not None:
+            solver.Add(ts >= mdl.end[producer])  # harmless when absent: its start is free
+    for task in p.tasks:
+        for tensor_id in task.inputs:
+            producer = p.tensor_by_id[tensor_id].producer
+            if producer is not None:
+                solver.Add(mdl.start[task.id] >= mdl.end[producer])
+            memories = {p.memory_of(k) for k in space.cores[task.id]}
+            for m in sorted(memories):
+                if (tensor_id, m) in mdl.tend:
+                    # when the task runs in m, the copy is either moved in (and must have
+                    # arrived) or produced in m (then the absent transfer's end can sit at the
+                    # producer's end, which the line above already orders)
+                    solver.Add(
+                        mdl.start[task.id]
+                        >= mdl.tend[(tensor_id, m)] - big_m * (1 - _in_memory(mdl, task.id, m))
+                    )
+        for a in task.after:
+            solver.Add(mdl.start[task.id] >= mdl.end[a])
+    for i, barrier in enumerate(p.barriers):
+        at = mdl.time(f"barrier[{i}]")
+        for b in barrier.before:
+            solver.Add(at >= mdl.end[b])
+        for a in barrier.after:
+            solver.Add(mdl.start[a] >= at)
+
+
+def _ordered_pairs(space: Space) -> set[tuple[TaskId, TaskId]]:
+    """Pairs (a, b) where the precedences already put b after a (transitive closure)."""
+    graph = precedence_graph(space)
+    if not nx.is_directed_acyclic_graph(graph):
+        return set()
+    closure = nx.transitive_closure_dag(graph)
+    return set(closure.edges())
+
+
+def _add_core_disjunctions(mdl: _Model) -> None:
+    """Rule 2: two tasks on one core do not overlap (one order binary per pair that may meet)."""
+    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    ordered = _ordered_pairs(space)
+    tasks = list(space.cores)
+    for a, b in combinations(tasks, 2):
+        if (a, b) in ordered or (b, a) in ordered:
+            continue
+        shared = [
+            k
+            for k in space.cores[a]
+            if k in space.cores[b] and space.duration(a, k) > 0 and space.duration(b, k) > 0
+        ]
+        if not shared:
+            continue
+        before = mdl.binary(f"o[{a},{b}]")
+        for k in shared:
+            apart = big_m * (2 - mdl.x[(a, k)] - mdl.x[(b, k)])
+            da, db = space.duration(a, k), space.duration(b, k)
+            solver.Add(mdl.start[b] >= mdl.start[a] + da - big_m * (1 - before) - apart)
+            solver.Add(mdl.start[a] >= mdl.start[b] + db - big_m * before - apart)
+
+
+def _add_link_disjunctions(mdl: _Model) -> None:
+    """Rule 8: two transfers whose routes share a link do not overlap."""
+    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    options: list[TransferOption] = [
+        o for opts in space.transfers.values() for o in opts if o.duration_cycles > 0
+    ]
+    for a, b in combinations(options, 2):
+        if (a.tensor, a.dst) == (b.tensor, b.dst):
+            continue  # two sources of one copy: never both made
+        if not set(a.links) & set(b.links):
+            continue
+        za, zb = mdl.z[(a.tensor, a.src, a.dst)], mdl.z[(b.tensor, b.src, b.dst)]
+        sa, sb = mdl.tstart[(a.tensor, a.dst)], mdl.tstart[(b.tensor, b.dst)]
+        before = mdl.binary(f"q[{a.tensor},{a.src}->{a.dst};{b.tensor},{b.src}->{b.dst}]")
+        apart = big_m * (2 - za - zb)
+        solver.Add(sb >= sa + a.duration_cycles - big_m * (1 - before) - apart)
+        solver.Add(sa >= sb + b.duration_cycles - big_m * before - apart)
+
+
+def _collect_copies(mdl: _Model) -> None:
+    """Every copy a bounded memory may hold, with its release time (SPEC.md §4 rule 9)."""
+    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    p = space.problem
+    bounded = set(space.bounded)
+    for tensor in p.tensors:
+        if tensor.size_bytes == 0:
+            continue
+        readers = [(c, k, p.memory_of(k)) for c in p.consumers[tensor.id] for k in space.cores[c]]
+        for s in space.sources[tensor.id]:
+            if s not in bounded:
+                continue
+            release = mdl.time(f"release[{tensor.id},{s},source]")
+            alloc: Expr = 0 if tensor.producer is None else mdl.start[tensor.producer]
+            if tensor.producer is not None:
+                solver.Add(release >= mdl.end[tensor.producer])
+            for (tensor_id, src, m), z in mdl.z.items():
+                if tensor_id == tensor.id and src == s:
+                    solver.Add(release >= mdl.tend[(tensor_id, m)] - big_m * (1 - z))
+            for c, k, m in readers:
+                if m == s:
+                    solver.Add(release >= mdl.end[c] - big_m * (1 - mdl.x[(c, k)]))
+            mdl.copies.append(
+                _Copy(
+                    tensor.id,
+                    s,
+                    tensor.size_bytes,
+                    mdl.source_is[(tensor.id, s)],
+                    alloc,
+                    release,
+                )
+            )
+        for m in space.dests[tensor.id]:
+            if m not in bounded or (tensor.id, m) not in space.transfers:
+                continue
+            release = mdl.time(f"release[{tensor.id},{m},dest]")
+            solver.Add(release >= mdl.tend[(tensor.id, m)])
+            for c, k, mem in readers:
+                if mem == m:
+                    solver.Add(release >= mdl.end[c] - big_m * (1 - mdl.x[(c, k)]))
+            mdl.copies.append(
+                _Copy(
+                    tensor.id,
+                    m,
+                    tensor.size_bytes,
+                    mdl.moved[(tensor.id, m)],
+                    mdl.tstart[(tensor.id, m)],
+                    release,
+                )
+            )
+
+
+def _add_memory_capacity(mdl: _Model) -> None:
+    """Rule 9: at every allocation, the copies held in a bounded memory fit its capacity.
+
+    The allocations are put in a total order (`before`); a copy g counts at h's allocation when
+    g is allocated no later and not yet released (`gone[g,h]` = 0). Ties: the last of them in
+    the order sees all the others. Memories whose copies all fit at once are left out.
+    """
+    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    p = space.problem
+    _collect_copies(mdl)
+    per_memory: dict[MemoryId, list[_Copy]] = defaultdict(list)
+    for copy in mdl.copies:
+        per_memory[copy.memory].append(copy)
+    for m in space.bounded:
+        capacity = p.memory_by_id[m].capacity_bytes
+        assert capacity is not None
+        copies = per_memory.get(m, [])
+        if sum(c.size_bytes for c in copies) <= capacity:
+            continue  # never binding
+        mdl.capacity_memories.append(m)
+        before: dict[tuple[int, int], Expr] = {}
+        for i, j in combinations(range(len(copies)), 2):
+            var = mdl.binary(f"before[{m},{i},{j}]")
+            before[(i, j)] = var
+            before[(j, i)] = 1 - var
+            solver.Add(copies[j].alloc >= copies[i].alloc - big_m * (1 - var))
+            solver.Add(copies[i].alloc >= copies[j].alloc - big_m * var)
+        for h, copy_h in enumerate(copies):
+            load: list[Expr] = [copy_h.size_bytes * copy_h.present]
+            for g, copy_g in enumerate(copies):
+                if g == h:
+                    continue
+                gone = mdl.binary(f"gone[{m},{g},{h}]")
+                solver.Add(copy_h.alloc >= copy_g.release - big_m * (1 - gone))
+                overlap = solver.NumVar(0.0, 1.0, f"overlap[{m},{g},{h}]")
+                solver.Add(overlap >= before[(g, h)] - gone + copy_g.present + copy_h.present - 2)
+                load.append(copy_g.size_bytes * overlap)
+            solver.Add(_sum(load) <= capacity)
+
+
+def _add_makespan(mdl: _Model, strengthen: bool) -> None:
+    """The makespan is at least every end; with `strengthen`, every core's and link's load too."""
+    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    makespan = mdl.solver.NumVar(0.0, float(mdl.horizon), "makespan")
+    mdl.makespan = makespan
+    for t in space.cores:
+        solver.Add(makespan >= mdl.end[t])
+    for key, tend in mdl.tend.items():
+        solver.Add(makespan >= tend - big_m * (1 - mdl.moved[key]))
+    if not strengthen:
+        return
+    per_core: dict[CoreId, list[Expr]] = defaultdict(list)
+    for (t, k), x in mdl.x.items():
+        if space.duration(t, k) > 0:
+            per_core[k].append(space.duration(t, k) * x)
+    per_link: dict[LinkId, list[Expr]] = defaultdict(list)
+    for (tensor_id, s, m), z in mdl.z.items():
+        option = next(o for o in space.transfers[(tensor_id, m)] if o.src == s)
+        if option.duration_cycles > 0:
+            for link in option.links:
+                per_link[link].append(option.duration_cycles * z)
+    for loads in [*per_core.values(), *per_link.values()]:
+        if len(loads) > 1:
+            solver.Add(makespan >= _sum(loads))
+
+
+def _add_symmetry_breaking(mdl: _Model) -> None:
+    """Interchangeable cores (CP-SAT's classes) are used in order: a task may use the i-th core
+    of a class only when an earlier task uses the (i-1)-th."""
+    space = mdl.space
+    for cls in interchangeable_classes(space):
+        tasks = [t for t, ks in space.cores.items() if cls[0] in ks]
+        for j, t in enumerate(tasks):
+            for i in range(1, len(cls)):
+                earlier = _sum([mdl.x[(u, cls[i - 1])] for u in tasks[:j]])
+                mdl.solver.Add(mdl.x[(t, cls[i])] <= earlier)
+
+
+# --- horizon, extraction, solve ---
+
+
+def _schedule_latency(problem: Problem, schedule: Schedule) -> int:
+    ends = [
+        st.start + (problem.option(st.id, st.core) or _missing(st.id)).duration_cycles
+        for st in schedule.tasks
+    ]
+    ends += [
+        x.start + problem.transfer_duration_cycles(x.tensor, x.src, x.dst)
+        for x in schedule.transfers
+    ]
+    return max(ends, default=0)
+
+
+def _missing(task: TaskId) -> Any:
+    raise ValueError(f"task {task!r} is on a core it has no option for")
+
+
+def horizon_cycles(problem: Problem, space: Space, use_heuristic: bool) -> int:
+    """A valid horizon: the heuristics' best latency when asked (as CP-SAT's is), else every
+    task (longest option) and every possible transfer in a row."""
+    horizon = space.safe_horizon_cycles()
+    if use_heuristic:
+        from cpsched.heuristics import best_heuristic_schedule
+
+        hint = best_heuristic_schedule(problem)
+        if hint is not None:
+            horizon = min(horizon, _schedule_latency(problem, hint))
+    return horizon
+
+
+def _round(value: float, what: str) -> int:
+    rounded = round(value)
+    if abs(value - rounded) > _INTEGRAL_TOLERANCE:
+        raise ValueError(f"{what} = {value} is not integral")
+    return int(rounded)
+
+
+def _extract(mdl: _Model) -> Schedule:
+    """The schedule of the solver's current solution (times rounded to integers)."""
+    space = mdl.space
+    tasks = []
+    for t, cores in space.cores.items():
+        core = max(cores, key=lambda k: mdl.x[(t, k)].solution_value())
+        tasks.append(ScheduledTask(id=t, core=core, start=_round(mdl.start[t].solution_value(), t)))
+    transfers = []
+    for (tensor, s, m), z in mdl.z.items():
+        if z.solution_value() > 0.5:
+            ts = mdl.tstart[(tensor, m)].solution_value()
+            transfers.append(
+                ScheduledTransfer(tensor=tensor, src=s, dst=m, start=_round(ts, f"{tensor}->{m}"))
+            )
+    transfers.sort(key=lambda x: (x.start, x.tensor, x.dst))
+    return Schedule(problem=space.problem.name, tasks=tuple(tasks), transfers=tuple(transfers))
+
+
+def _retime(mdl: _Model) -> Schedule:
+    """Fix every binary at its (rounded) value and solve again for integral earliest times.
+
+    With the binaries fixed, every constraint left is a difference of two times against an
+    integer, so the LP's vertices are integral; should the solver still return fractions, the
+    times are made integer variables and solved once more.
+    """
+    values = [float(round(var.solution_value())) for var in mdl.binaries]  # before any change
+    for var, value in zip(mdl.binaries, values, strict=True):
+        var.SetBounds(value, value)
+    assert mdl.makespan is not None
+    objective = mdl.solver.Objective()
+    objective.Clear()
+    objective.SetCoefficient(mdl.makespan, 1.0)
+    for var in mdl.times:  # earliest times, so the re-timed schedule is left-justified
+        objective.SetCoefficient(var, 1e-3 / max(1, len(mdl.times)))
+    objective.SetMinimization()
+    status = mdl.solver.Solve()
+    if status != pywraplp.Solver.OPTIMAL:
+        raise InvalidMilpScheduleError(f"re-timing with fixed binaries failed (status {status})")
+    try:
+        return _extract(mdl)
+    except ValueError:
+        for var in mdl.times:
+            var.SetInteger(True)
+        status = mdl.solver.Solve()
+        if status != pywraplp.Solver.OPTIMAL:
+            raise InvalidMilpScheduleError(f"integral re-timing failed (status {status})") from None
+        return _extract(mdl)
+
+
+def build_milp(
+    problem: Problem,
+    backend: Backend,
+    *,
+    use_heuristic_horizon: bool = True,
+    strengthen: bool = True,
+) -> _Model:
+    """Build the MILP of `problem` (latency objective) for `backend`."""
+    solver = pywraplp.Solver.CreateSolver(backend)
+    if solver is None:
+        raise RuntimeError(f"OR-Tools was built without the {backend} backend")
+    space = build_space(problem)
+    horizon = horizon_cycles(problem, space, use_heuristic_horizon)
+    longest = max(
+        [space.duration(t, k) for t, ks in space.cores.items() for k in ks]
+        + [o.duration_cycles for opts in space.transfers.values() for o in opts],
+        default=0,
+    )
+    mdl = _Model(solver=solver, space=space, horizon=horizon, big_m=horizon + longest)
+    _add_tasks(mdl)
+    _add_transfers(mdl)
+    _add_precedences(mdl)
+    _add_core_disjunctions(mdl)
+    _add_link_disjunctions(mdl)
+    _add_memory_capacity(mdl)
+    _add_makespan(mdl, strengthen)
+    if strengthen:
+        _add_symmetry_breaking(mdl)
+    assert mdl.makespan is not None
+    solver.Minimize(mdl.makespan)
+    return mdl
+
+
+def solve_milp(
+    problem: Problem,
+    backend: Backend,
+    time_limit_s: float,
+    objective: Literal["latency"] = "latency",
+    *,
+    num_threads: int = 1,
+    use_heuristic_horizon: bool = True,
+    strengthen: bool = True,
+) -> MilpResult:
+    """Minimize the latency of `problem` with the MILP peer on SCIP or HiGHS (via OR-Tools).
+
+    The returned schedule has passed the validator (else InvalidMilpScheduleError): the
+    comparison with CP-SAT is only fair if both sides' schedules are really valid.
+    """
+    if objective != "latency":
+        raise ValueError(f"the MILP peer minimizes latency only, not {objective!r}")
+    started = time.monotonic()
+    mdl = build_milp(
+        problem, backend, use_heuristic_horizon=use_heuristic_horizon, strengthen=strengthen
+    )
+    solver = mdl.solver
+    solver.SuppressOutput()
+    threads_ok = solver.SetNumThreads(num_threads)
+    solver.SetTimeLimit(max(1, int((time_limit_s - (time.monotonic() - started)) * 1000)))
+    solve_started = time.monotonic()
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)  # prove the optimum, not within 1e-4
+    status = solver.Solve(params)
+    solve_time_s = time.monotonic() - solve_started
+    counts: dict[str, Any] = {
+        "num_variables": solver.NumVariables(),
+        "num_binaries": len(mdl.binaries),
+        "num_constraints": solver.NumConstraints(),
+        "horizon_cycles": mdl.horizon,
+        "capacity_memories": tuple(mdl.capacity_memories),
+        "threads": num_threads if threads_ok else 1,
+    }
+
+    def done(st: MilpStatus, **kw: Any) -> MilpResult:
+        return MilpResult(
+            backend=backend,
+            status=st,
+            wall_time_s=time.monotonic() - started,
+            solve_time_s=solve_time_s,
+            **counts,
+            **kw,
+        )
+
+    if status == pywraplp.Solver.INFEASIBLE:
+        return done("infeasible", schedule=None, objective_value=None, bound=None, gap=None)
+    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        return done(
+            "unknown",
+            schedule=None,
+            objective_value=None,
+            bound=_finite(solver.Objective().BestBound()),
+            gap=None,
+            message=f"no solution (pywraplp status {status})",
+        )
+    proven = status == pywraplp.Solver.OPTIMAL
+    bound = _finite(solver.Objective().BestBound())
+    milp_value = solver.Objective().Value()
+    schedule = _retime(mdl)
+    _validate(problem, schedule, backend)
+    value = float(_schedule_latency(problem, schedule))
+    if bound is not None:  # latencies are integers, so a fractional bound rounds up
+        bound = min(value, math.ceil(bound - _INTEGRAL_TOLERANCE))
+    elif proven:
+        bound = value
+    proven = proven and bound == value
+    gap = None if bound is None else max(0.0, (value - bound) / max(1.0, value))
+    return done(
+        "optimal" if proven else "feasible",
+        schedule=schedule,
+        objective_value=value,
+        bound=None if bound is None else float(bound),
+        gap=gap,
+        message="" if abs(milp_value - value) < 0.5 else f"MILP value {milp_value:.3f}",
+    )
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) and abs(value) < 1e30 else None
+
+
+def _validate(problem: Problem, schedule: Schedule, backend: str) -> None:
+    from cpsched.validate import validate
+
+    violations = validate(problem, schedule)
+    if violations:
+        shown = "; ".join(str(v) for v in violations[:5])
+        raise InvalidMilpScheduleError(
+            f"MILP ({backend}) produced an invalid schedule ({len(violations)} violations): {shown}"
+        )
