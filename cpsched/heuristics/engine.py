@@ -6,7 +6,8 @@ does the rest under the exact SPEC.md §4 semantics:
 - one transfer per (tensor, destination memory), always from the tensor's source memory
   (its producer's memory or its home), over the route's links, in the earliest window in which
   every link is free and the destination memory has room;
-- `store: true` tensors are sent to `dram` as soon as they are produced;
+- `store: true` tensors are sent to `dram` once produced, right after the next task has taken the
+  links its inputs need (inputs are urgent, stores are not);
 - memory holds as in §4.9: a produced copy from its producer's start, a transferred copy from
   its transfer's start, a home copy from 0, each until its last reader or outgoing transfer
   ends. While some reader is still unplaced a copy counts as held forever, so every placement
@@ -96,7 +97,7 @@ def prepare(problem: Problem) -> Prepared:
     for b, barrier in enumerate(p.barriers):
         node = n + b
         preds[node] = sorted({index[t] for t in barrier.before})
-        for t in set(barrier.after):
+        for t in dict.fromkeys(barrier.after):
             preds[index[t]].append(node)
     succs: list[list[int]] = [[] for _ in range(n_nodes)]
     for v in range(n_nodes):
@@ -237,7 +238,8 @@ def _usable_cores(p: Problem, i: int, reasons: list[InfeasibilityReason]) -> lis
         m = p.memory_of(opt.core)
         cap = p.memory_by_id[m].capacity_bytes
         if cap is not None and in_bytes + out_bytes > cap:
-            worst_fit = (in_bytes + out_bytes, cap, m)
+            if worst_fit is None or cap > worst_fit[1]:  # report the largest memory
+                worst_fit = (in_bytes + out_bytes, cap, m)
             why.append(
                 f"core {opt.core}: memory {m} holds {cap} bytes < "
                 f"{in_bytes + out_bytes} bytes of inputs and outputs"
