@@ -255,7 +255,10 @@ def compare(
     best_bound: float | None = None
     optimum: float | None = None
     if params.cpsat:
-        exact = solve(problem, "latency", solver)
+        # Hint with the best heuristic schedule already found (the solver would rerun them).
+        found = [r for r in rows if r.source == "heuristic" and r.valid and r.schedule is not None]
+        best = min(found, key=lambda r: r.latency_cycles or 0, default=None)
+        exact = solve(problem, "latency", solver, hint=best.schedule if best else None)
         rows.append(
             _row(
                 problem,
