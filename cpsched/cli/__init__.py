@@ -7,6 +7,7 @@ from cpsched.cli.app import app
 # Each command lives in its own module and registers itself on `app` when imported.
 from cpsched.cli import validate as _validate  # noqa: E402,F401  isort: skip
 from cpsched.cli import compare as _compare  # noqa: E402,F401  isort: skip
+from cpsched.cli import build as _build  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:

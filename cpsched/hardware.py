@@ -1,0 +1,337 @@
+"""Accelerator hardware described in YAML: memories, cores, links, topology; route derivation.
+
+Units live in field names. The topology is either a set of links that each connect two or more
+nodes (`bus`: one link shared by many memories; `p2p`: links between pairs), routed by fewest
+hops, or a 2D `mesh` of routers `r{x}_{y}` with one directed link per neighbour pair and XY
+routing (first along x, then along y). Nodes are memories or named hubs/routers; memories off the
+mesh (e.g. DRAM) attach to it through ordinary links. Every pair of memories that has a path gets
+a route, as SPEC.md §2 requires.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cpsched.errors import FieldProblem, InputError
+from cpsched.io import load_model
+from cpsched.problem import DRAM, Link, LinkId, MemoryId, Route
+from cpsched.workload.spec import OP_KINDS, OpKind
+
+CoreKind = Literal["mac_array", "vector"]
+MatmulRole = Literal["m", "n", "k"]
+
+# Cycles per output element per lane, by operation kind (overridable per core in YAML).
+# elementwise/add: one op; activation (GELU/SiLU): a short polynomial; softmax: max, subtract,
+# exp, sum, divide; layernorm: mean, variance, normalize, scale, shift; rmsnorm: square-sum,
+# rsqrt-scale, scale. Transpose has no compute: its cost is data movement only.
+DEFAULT_CYCLES_PER_ELEMENT: dict[str, int] = {
+    "elementwise": 1,
+    "add": 1,
+    "activation": 4,
+    "softmax": 5,
+    "layernorm": 6,
+    "rmsnorm": 4,
+    "transpose": 0,
+    "matmul": 1,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MemorySpec(_Strict):
+    """A memory: capacity (null = unbounded, DRAM), port bandwidths and access energy."""
+
+    id: MemoryId = Field(min_length=1)
+    capacity_bytes: int | None = Field(default=None, ge=0)
+    read_bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=False)
+    write_bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=False)
+    energy_pj_per_byte: float = Field(ge=0, allow_inf_nan=False)
+
+
+class Unroll(_Strict):
+    """Which matmul role each array axis unrolls: m (output rows), n (output cols), k (summed)."""
+
+    rows: MatmulRole = "k"
+    cols: MatmulRole = "n"
+
+
+class CoreSpec(_Strict):
+    """A compute core: a MAC array (rows x cols, unrolling two matmul roles) or a vector unit."""
+
+    id: str = Field(min_length=1)
+    kind: CoreKind
+    memory: MemoryId
+    rows: int = Field(default=1, ge=1)
+    cols: int = Field(default=1, ge=1)
+    unroll: Unroll = Unroll()
+    lanes: int | None = Field(default=None, ge=1)  # vector lanes; a MAC array defaults to cols
+    mac_energy_pj: float = Field(ge=0, allow_inf_nan=False)  # per MAC, or per lane-operation
+    ops: tuple[OpKind, ...] = OP_KINDS
+    cycles_per_element: dict[OpKind, int] = Field(default_factory=dict)
+
+    def vector_lanes(self) -> int:
+        """Lanes used for element-wise work (a MAC array uses one row of `cols` lanes)."""
+        if self.lanes is not None:
+            return self.lanes
+        return self.cols if self.kind == "mac_array" else 1
+
+    def op_cycles(self, op: str) -> int:
+        """Cycles per element per lane for `op` on this core."""
+        return self.cycles_per_element.get(op, DEFAULT_CYCLES_PER_ELEMENT[op])  # type: ignore[call-overload]
+
+
+class LinkSpec(_Strict):
+    """A link and the nodes (memories or hubs) it connects; more than two nodes make a bus."""
+
+    id: LinkId = Field(min_length=1)
+    bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=False)
+    latency_cycles: int = Field(default=0, ge=0)
+    energy_pj_per_byte: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    connects: tuple[str, ...] = Field(min_length=2)
+
+
+class MeshLink(_Strict):
+    """The parameters every mesh link shares."""
+
+    bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=False)
+    latency_cycles: int = Field(default=0, ge=0)
+    energy_pj_per_byte: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
+class Topology(_Strict):
+    """How memories are connected: explicit links (bus / p2p) or a mesh plus explicit links."""
+
+    kind: Literal["bus", "p2p", "mesh"]
+    links: tuple[LinkSpec, ...] = ()
+    mesh_cols: int = Field(default=0, ge=0)  # x extent
+    mesh_rows: int = Field(default=0, ge=0)  # y extent
+    mesh_link: MeshLink | None = None
+    place: dict[MemoryId, tuple[int, int]] = Field(default_factory=dict)  # memory -> (x, y)
+
+
+class Hardware(_Strict):
+    """An accelerator: memories (one is `dram`), cores, and their topology."""
+
+    name: str
+    description: str = ""
+    memories: tuple[MemorySpec, ...] = Field(min_length=1)
+    cores: tuple[CoreSpec, ...] = Field(min_length=1)
+    topology: Topology
+
+    def memory_by_id(self) -> dict[MemoryId, MemorySpec]:
+        """Memories by id."""
+        return {m.id: m for m in self.memories}
+
+
+def router(x: int, y: int) -> str:
+    """Name of the mesh router at column x, row y."""
+    return f"r{x}_{y}"
+
+
+def mesh_link_id(a: tuple[int, int], b: tuple[int, int]) -> LinkId:
+    """Id of the directed mesh link from router a to neighbouring router b."""
+    return LinkId(f"{router(*a)}>{router(*b)}")
+
+
+def hardware_problems(hw: Hardware) -> list[FieldProblem]:
+    """Every inconsistency: dangling memories and nodes, a missing dram, bad mesh placement."""
+    out: list[FieldProblem] = []
+    mems = [m.id for m in hw.memories]
+    if len(set(mems)) != len(mems):
+        out.append(FieldProblem("memories", "duplicate memory id"))
+    if DRAM not in mems:
+        out.append(FieldProblem("memories", f"no memory {DRAM!r}; weights and inputs live in DRAM"))
+    for i, m in enumerate(hw.memories):
+        if m.id == DRAM and m.capacity_bytes is not None:
+            out.append(
+                FieldProblem(f"memories[{i}].capacity_bytes", "must be null (unbounded) for dram")
+            )
+    core_ids = [c.id for c in hw.cores]
+    if len(set(core_ids)) != len(core_ids):
+        out.append(FieldProblem("cores", "duplicate core id"))
+    for i, c in enumerate(hw.cores):
+        if c.memory not in mems:
+            out.append(
+                FieldProblem(f"cores[{i}].memory", f"unknown memory {c.memory!r}; memories: {mems}")
+            )
+        for op in c.cycles_per_element:
+            if op not in c.ops:
+                out.append(
+                    FieldProblem(
+                        f"cores[{i}].cycles_per_element.{op}", "the core does not support this op"
+                    )
+                )
+    t = hw.topology
+    link_ids = [lk.id for lk in t.links]
+    if len(set(link_ids)) != len(link_ids):
+        out.append(FieldProblem("topology.links", "duplicate link id"))
+    if t.kind == "mesh":
+        if t.mesh_cols < 1 or t.mesh_rows < 1 or t.mesh_link is None:
+            out.append(
+                FieldProblem("topology", "a mesh needs mesh_cols, mesh_rows >= 1 and mesh_link")
+            )
+        for mem, (x, y) in t.place.items():
+            if mem not in mems:
+                out.append(
+                    FieldProblem(f"topology.place.{mem}", f"unknown memory; memories: {mems}")
+                )
+            if not (0 <= x < t.mesh_cols and 0 <= y < t.mesh_rows):
+                out.append(FieldProblem(f"topology.place.{mem}", f"({x}, {y}) is outside the mesh"))
+    elif t.place:
+        out.append(
+            FieldProblem("topology.place", f"only a mesh places memories (kind is {t.kind!r})")
+        )
+    return out
+
+
+def _explicit_paths(links: tuple[LinkSpec, ...], start: str) -> dict[str, list[LinkId]]:
+    """Fewest-hop link paths from `start` to every node reachable over explicit links (BFS)."""
+    adj: dict[str, list[tuple[str, LinkId]]] = {}
+    for lk in links:
+        for a in lk.connects:
+            for b in lk.connects:
+                if a != b:
+                    adj.setdefault(a, []).append((b, lk.id))
+    paths: dict[str, list[LinkId]] = {start: []}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for nxt, link_id in adj.get(node, []):
+            if nxt not in paths:
+                paths[nxt] = [*paths[node], link_id]
+                queue.append(nxt)
+    return paths
+
+
+def _xy_route(a: tuple[int, int], b: tuple[int, int]) -> list[LinkId]:
+    """Directed mesh links from router a to router b: along x first, then along y."""
+    out: list[LinkId] = []
+    x, y = a
+    while x != b[0]:
+        nx = x + (1 if b[0] > x else -1)
+        out.append(mesh_link_id((x, y), (nx, y)))
+        x = nx
+    while y != b[1]:
+        ny = y + (1 if b[1] > y else -1)
+        out.append(mesh_link_id((x, y), (x, ny)))
+        y = ny
+    return out
+
+
+def hardware_links(hw: Hardware) -> list[Link]:
+    """Every link of the problem: the explicit ones and, on a mesh, the directed mesh links."""
+    out = [
+        Link(
+            id=lk.id,
+            bandwidth_bytes_per_cycle=lk.bandwidth_bytes_per_cycle,
+            latency_cycles=lk.latency_cycles,
+            energy_pj_per_byte=lk.energy_pj_per_byte,
+        )
+        for lk in hw.topology.links
+    ]
+    t = hw.topology
+    if t.kind == "mesh" and t.mesh_link is not None:
+        for y in range(t.mesh_rows):
+            for x in range(t.mesh_cols):
+                for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+                    if 0 <= nx < t.mesh_cols and 0 <= ny < t.mesh_rows:
+                        out.append(
+                            Link(
+                                id=mesh_link_id((x, y), (nx, ny)),
+                                bandwidth_bytes_per_cycle=t.mesh_link.bandwidth_bytes_per_cycle,
+                                latency_cycles=t.mesh_link.latency_cycles,
+                                energy_pj_per_byte=t.mesh_link.energy_pj_per_byte,
+                            )
+                        )
+    return out
+
+
+def _dedupe(links: list[LinkId]) -> tuple[LinkId, ...]:
+    seen: list[LinkId] = []
+    for lk in links:
+        if lk not in seen:
+            seen.append(lk)
+    return tuple(seen)
+
+
+def derive_routes(hw: Hardware) -> list[Route]:
+    """A route for every ordered pair of distinct memories connected by the topology.
+
+    bus/p2p: the fewest-hop path over the links (a bus is one hop between any two of its
+    nodes). mesh: from the source memory to its router (placed there, or over explicit links to
+    the nearest router), XY through the mesh, then out to the destination memory.
+    """
+    t = hw.topology
+    mems = [m.id for m in hw.memories]
+    routes: list[Route] = []
+    if t.kind != "mesh":
+        for a in mems:
+            paths = _explicit_paths(t.links, a)
+            for b in mems:
+                if b != a and b in paths:
+                    routes.append(Route(src=a, dst=b, links=_dedupe(paths[b])))
+        return routes
+    routers = {router(x, y): (x, y) for x in range(t.mesh_cols) for y in range(t.mesh_rows)}
+    attach: dict[MemoryId, tuple[tuple[int, int], list[LinkId]]] = {}
+    for m in mems:
+        if m in t.place:
+            attach[m] = (t.place[m], [])
+            continue
+        paths = _explicit_paths(t.links, m)
+        near = sorted((len(p), name) for name, p in paths.items() if name in routers)
+        if near:
+            name = near[0][1]
+            attach[m] = (routers[name], paths[name])
+    for a in mems:
+        direct = _explicit_paths(t.links, a)
+        for b in mems:
+            if a == b:
+                continue
+            if a in attach and b in attach:
+                (ra, pa), (rb, pb) = attach[a], attach[b]
+                links = [*pa, *_xy_route(ra, rb), *reversed(pb)]
+                if links:
+                    routes.append(Route(src=a, dst=b, links=_dedupe(links)))
+            elif b in direct:
+                routes.append(Route(src=a, dst=b, links=_dedupe(direct[b])))
+    return routes
+
+
+def check_hardware(hw: Hardware, source: str) -> Hardware:
+    """Return `hw` if consistent (including: every core's memory reaches dram), else raise."""
+    problems = hardware_problems(hw)
+    if not problems:
+        pairs = {(r.src, r.dst) for r in derive_routes(hw)}
+        for i, c in enumerate(hw.cores):
+            if c.memory != DRAM and (
+                (c.memory, DRAM) not in pairs or (DRAM, c.memory) not in pairs
+            ):
+                problems.append(
+                    FieldProblem(
+                        f"cores[{i}].memory",
+                        f"memory {c.memory!r} has no path to and from {DRAM!r} in the topology",
+                    )
+                )
+    if problems:
+        raise InputError(source, tuple(problems))
+    return hw
+
+
+def load_hardware_file(path: str | Path) -> Hardware:
+    """Load and check a hardware YAML file."""
+    return check_hardware(load_model(path, Hardware), str(path))
+
+
+def core_type_key(hw: Hardware, core: CoreSpec) -> str:
+    """What makes two cores cost the same: their spec (without id) and their memory's ports."""
+    mem: Mapping[MemoryId, MemorySpec] = hw.memory_by_id()
+    spec = core.model_dump(mode="json", exclude={"id", "memory"})
+    m = mem[core.memory].model_dump(mode="json", exclude={"id", "capacity_bytes"})
+    return repr((sorted(spec.items()), sorted(m.items())))

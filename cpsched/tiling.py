@@ -1,0 +1,308 @@
+"""Tiling a workload into computation nodes with exact, element-precise dependencies.
+
+Each layer is split along chosen loop dims into a grid of tiles (by default its token dim into
+T tiles). A consumer tile reads, through each operand's index map, a box of the tensor; it
+depends on exactly the producer tiles whose output boxes overlap that box. Each producer tile's
+output box is cut along the boundaries of the boxes its consumers read, and the cells that the
+same set of consumer tiles read are merged back into one tensor when they form a box, so every
+consumer reads whole tensors and every tensor it reads is entirely needed (SPEC.md §2).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cpsched.errors import FieldProblem, InputError
+from cpsched.problem import TaskId, TensorId, TensorKind
+from cpsched.workload.spec import Layer, Workload
+
+Box = tuple[tuple[int, int], ...]  # half-open [lo, hi) per tensor dim
+
+ExecutionMode = Literal["fused", "layer-by-layer"]
+AllocationMode = Literal["tile", "layer", "fixed"]
+
+
+class TilingSpec(BaseModel):
+    """How to cut layers into tiles, and how the tiles may execute and be allocated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tiles: int = Field(default=4, ge=1)  # T: tiles along every layer's token dim
+    head_tiles: int = Field(default=1, ge=1)  # tiles along every layer's head dim
+    layers: dict[str, dict[str, int]] = Field(default_factory=dict)  # layer -> {dim: count}
+    mode: ExecutionMode = "fused"
+    allocation: AllocationMode = "tile"
+    fixed: dict[str, str] = Field(default_factory=dict)  # layer -> core id, for "fixed"
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One computation node: a box of a layer's iteration space."""
+
+    task: TaskId
+    layer: str
+    index: int
+    ranges: Mapping[str, tuple[int, int]]  # loop dim -> [lo, hi)
+
+    def shape(self) -> tuple[tuple[str, int], ...]:
+        """Loop sizes of this tile, in the layer's loop order."""
+        return tuple((d, hi - lo) for d, (lo, hi) in self.ranges.items())
+
+
+@dataclass(frozen=True)
+class TensorPart:
+    """A tensor of the problem: a box of a workload tensor, written by one tile (or by none)."""
+
+    id: TensorId
+    source: str  # workload tensor (declared tensor or layer name)
+    box: Box
+    size_bytes: int
+    kind: TensorKind
+    producer: TaskId | None
+    store: bool
+    readers: tuple[TaskId, ...]
+
+
+@dataclass
+class TiledWorkload:
+    """The tiles of every layer, the tensors between them, and who reads and writes what."""
+
+    workload: Workload
+    splits: dict[str, dict[str, int]]
+    tiles: list[Tile] = field(default_factory=list)
+    parts: list[TensorPart] = field(default_factory=list)
+    inputs: dict[TaskId, list[TensorId]] = field(default_factory=dict)
+    outputs: dict[TaskId, list[TensorId]] = field(default_factory=dict)
+
+    def tiles_of(self, layer: str) -> list[Tile]:
+        """The tiles of one layer, in index order."""
+        return [t for t in self.tiles if t.layer == layer]
+
+
+def task_id(layer: str, index: int) -> TaskId:
+    """Readable task id: layer name and tile index, e.g. `Q.t3`."""
+    return TaskId(f"{layer}.t{index}")
+
+
+def box_volume(box: Box) -> int:
+    """Number of elements in a box."""
+    return math.prod(hi - lo for lo, hi in box)
+
+
+def box_bytes(box: Box, bits: int) -> int:
+    """Bytes of a box of elements of `bits` bits (rounded up to whole bytes)."""
+    return -(-box_volume(box) * bits // 8)
+
+
+def intersect(a: Box, b: Box) -> Box | None:
+    """The intersection of two boxes, or None when it is empty."""
+    out = tuple((max(al, bl), min(ah, bh)) for (al, ah), (bl, bh) in zip(a, b, strict=True))
+    return out if all(lo < hi for lo, hi in out) else None
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    return all(ol <= il and ih <= oh for (ol, oh), (il, ih) in zip(outer, inner, strict=True))
+
+
+def layer_splits(
+    workload: Workload, spec: TilingSpec, source: str = "tiling"
+) -> dict[str, dict[str, int]]:
+    """Tile counts per layer and dim: defaults from token/head dims, then per-layer overrides.
+
+    Raises InputError for an unknown layer or dim, a dim the layer reduces over, or a count
+    that exceeds or does not divide the dim.
+    """
+    problems: list[FieldProblem] = []
+    by_name = workload.layer_by_name()
+    for name in spec.layers:
+        if name not in by_name:
+            problems.append(
+                FieldProblem(f"layers.{name}", f"unknown layer; layers: {', '.join(by_name)}")
+            )
+    out: dict[str, dict[str, int]] = {}
+    for layer in workload.layers:
+        split: dict[str, int] = {}
+        if layer.token_dim is not None and spec.tiles > 1:
+            split[layer.token_dim] = spec.tiles
+        if layer.head_dim is not None and spec.head_tiles > 1:
+            split[layer.head_dim] = spec.head_tiles
+        if layer.name in spec.layers:
+            split = dict(spec.layers[layer.name])
+        reduced = layer.reduced_dims()
+        splittable = [d for d in layer.loops if d not in reduced]
+        for dim, count in split.items():
+            path = f"layers.{layer.name}.{dim}"
+            if dim not in layer.loops:
+                problems.append(
+                    FieldProblem(
+                        path,
+                        f"layer {layer.name!r} has no loop {dim!r}; "
+                        f"loops: {', '.join(layer.loops)}",
+                    )
+                )
+                continue
+            if dim in reduced and count > 1:
+                why = "normalizes over" if dim in layer.row_dims else "sums over"
+                problems.append(
+                    FieldProblem(
+                        path,
+                        f"layer {layer.name!r} ({layer.op}) {why} dim {dim!r}, so it cannot be "
+                        f"split; splittable dims: {', '.join(splittable) or 'none'}",
+                    )
+                )
+                continue
+            size = layer.loops[dim]
+            if count < 1 or count > size or size % count:
+                divisors = [d for d in range(1, size + 1) if size % d == 0]
+                shown = ", ".join(str(d) for d in divisors[:12]) + (
+                    ", ..." if len(divisors) > 12 else ""
+                )
+                problems.append(
+                    FieldProblem(
+                        path,
+                        f"{count} tiles do not divide dim {dim!r} of layer {layer.name!r} "
+                        f"(size {size}); use a divisor of {size}: {shown}",
+                    )
+                )
+        out[layer.name] = {d: c for d, c in split.items() if c > 1}
+    if problems:
+        raise InputError(source, tuple(problems))
+    return out
+
+
+def _layer_tiles(layer: Layer, split: Mapping[str, int]) -> list[Tile]:
+    dims = [d for d in layer.loops if d in split]
+    per_dim = [
+        [
+            (i * layer.loops[d] // split[d], (i + 1) * layer.loops[d] // split[d])
+            for i in range(split[d])
+        ]
+        for d in dims
+    ]
+    tiles: list[Tile] = []
+    for index, combo in enumerate(itertools.product(*per_dim)):
+        chosen = dict(zip(dims, combo, strict=True))
+        ranges = {d: chosen.get(d, (0, size)) for d, size in layer.loops.items()}
+        tiles.append(
+            Tile(task=task_id(layer.name, index), layer=layer.name, index=index, ranges=ranges)
+        )
+    return tiles
+
+
+def operand_box(tile: Tile, dims: tuple[str, ...]) -> Box:
+    """The box of a tensor that `tile` touches through an index map (loop dim per tensor dim)."""
+    return tuple(tile.ranges[d] for d in dims)
+
+
+def _box_label(box: Box) -> str:
+    return "[" + ",".join(f"{lo}:{hi}" for lo, hi in box) + "]"
+
+
+def _split_box(whole: Box, reads: list[tuple[TaskId, Box]]) -> list[tuple[Box, tuple[TaskId, ...]]]:
+    """Cut `whole` along the boundaries of the boxes read from it; merge cells read alike.
+
+    Returns (box, readers) pairs that partition `whole`.
+    """
+    cuts = []
+    for k, (lo, hi) in enumerate(whole):
+        points = {lo, hi}
+        for _, b in reads:
+            points.update((b[k][0], b[k][1]))
+        cuts.append(sorted(points))
+    cells_per_dim = [list(itertools.pairwise(c)) for c in cuts]
+    groups: dict[tuple[TaskId, ...], list[Box]] = {}
+    for cell in itertools.product(*cells_per_dim):
+        readers = tuple(dict.fromkeys(t for t, b in reads if _contains(b, cell)))
+        groups.setdefault(readers, []).append(cell)
+    out: list[tuple[Box, tuple[TaskId, ...]]] = []
+    for readers, cells in groups.items():
+        hull = tuple(
+            (min(c[k][0] for c in cells), max(c[k][1] for c in cells)) for k in range(len(whole))
+        )
+        if box_volume(hull) == sum(box_volume(c) for c in cells):
+            out.append((hull, readers))
+        else:
+            out.extend((c, readers) for c in cells)
+    return out
+
+
+def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") -> TiledWorkload:
+    """Split every layer into tiles and derive the exact tensors between them."""
+    splits = layer_splits(workload, spec, source)
+    tw = TiledWorkload(workload=workload, splits=splits)
+    by_layer: dict[str, list[Tile]] = {}
+    for layer in workload.layers:
+        tiles = _layer_tiles(layer, splits[layer.name])
+        by_layer[layer.name] = tiles
+        tw.tiles.extend(tiles)
+        for t in tiles:
+            tw.inputs[t.task] = []
+            tw.outputs[t.task] = []
+    # Who reads which box of every workload tensor.
+    reads: dict[str, list[tuple[TaskId, Box]]] = {}
+    for layer in workload.layers:
+        for op in layer.inputs:
+            for t in by_layer[layer.name]:
+                reads.setdefault(op.tensor, []).append((t.task, operand_box(t, op.dims)))
+    graph_outputs = set(workload.graph_outputs())
+    sources: list[tuple[str, TaskId | None, Box, TensorKind, bool, int]] = []
+    for name, decl in workload.tensors.items():
+        whole = tuple((0, s) for s in decl.shape)
+        sources.append((name, None, whole, decl.kind, False, decl.bits))
+    for layer in workload.layers:
+        store = layer.name in graph_outputs
+        for t in by_layer[layer.name]:
+            sources.append(
+                (
+                    layer.name,
+                    t.task,
+                    operand_box(t, layer.output.dims),
+                    "activation",
+                    store,
+                    layer.output.bits,
+                )
+            )
+    for name, producer, whole, kind, store, bits in sources:
+        overlapping = []
+        for reader, b in reads.get(name, []):
+            inter = intersect(whole, b)
+            if inter is not None:
+                overlapping.append((reader, inter))
+        if producer is None and not overlapping:
+            continue  # a declared tensor nobody reads: not part of the problem
+        pieces = _split_box(whole, overlapping)
+        base = name if producer is None else f"{producer}.o"
+        for box, readers in pieces:
+            tid = TensorId(base if len(pieces) == 1 else base + _box_label(box))
+            tw.parts.append(
+                TensorPart(
+                    id=tid,
+                    source=name,
+                    box=box,
+                    size_bytes=box_bytes(box, bits),
+                    kind=kind,
+                    producer=producer,
+                    store=store,
+                    readers=readers,
+                )
+            )
+            if producer is not None:
+                tw.outputs[producer].append(tid)
+            for r in readers:
+                if tid not in tw.inputs[r]:
+                    tw.inputs[r].append(tid)
+    return tw
+
+
+def tile_dependencies(tw: TiledWorkload) -> dict[TaskId, set[TaskId]]:
+    """For every task, the tasks whose outputs it reads (derived from the tensors)."""
+    producer = {p.id: p.producer for p in tw.parts}
+    out: dict[TaskId, set[TaskId]] = {}
+    for task, ins in tw.inputs.items():
+        out[task] = {p for t in ins if (p := producer[t]) is not None}
+    return out
