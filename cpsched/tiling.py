@@ -176,7 +176,7 @@ def layer_splits(
 
 
 def _layer_tiles(layer: Layer, split: Mapping[str, int]) -> list[Tile]:
-    dims = [d for d in layer.loops if d in split]
+    dims = list(split)  # token dim first, then head dim: tile index is token-major
     per_dim = [
         [
             (i * layer.loops[d] // split[d], (i + 1) * layer.loops[d] // split[d])
@@ -243,12 +243,15 @@ def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") 
         for t in tiles:
             tw.inputs[t.task] = []
             tw.outputs[t.task] = []
-    # Who reads which box of every workload tensor.
+    # Who reads which box of every workload tensor (and through which operand).
     reads: dict[str, list[tuple[TaskId, Box]]] = {}
+    operand_of: dict[tuple[TaskId, str], int] = {}
     for layer in workload.layers:
-        for op in layer.inputs:
+        for j, op in enumerate(layer.inputs):
             for t in by_layer[layer.name]:
                 reads.setdefault(op.tensor, []).append((t.task, operand_box(t, op.dims)))
+                operand_of.setdefault((t.task, op.tensor), j)
+    order: dict[TensorId, tuple[str, Box]] = {}
     graph_outputs = set(workload.graph_outputs())
     sources: list[tuple[str, TaskId | None, Box, TensorKind, bool, int]] = []
     for name, decl in workload.tensors.items():
@@ -279,6 +282,7 @@ def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") 
         base = name if producer is None else f"{producer}.o"
         for box, readers in pieces:
             tid = TensorId(base if len(pieces) == 1 else base + _box_label(box))
+            order[tid] = (name, box)
             tw.parts.append(
                 TensorPart(
                     id=tid,
@@ -296,6 +300,8 @@ def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") 
             for r in readers:
                 if tid not in tw.inputs[r]:
                     tw.inputs[r].append(tid)
+    for task, ins in tw.inputs.items():
+        ins.sort(key=lambda tid: (operand_of[(task, order[tid][0])], order[tid][1]))
     return tw
 
 
