@@ -10,7 +10,11 @@ in the first operand, n = output loops only in the second, batch = the rest)::
 Vector work (any non-matmul op, or a matmul on a vector unit), with L = lanes (a MAC array
 uses one row, `cols` lanes) and c(op) cycles per element per lane::
 
-    compute_cycles = ceil(elements / L) * c(op)        elements = output elements (MACs for matmul)
+    compute_cycles = ceil(elements / L) * c(op)
+
+where elements is the size of the tile's iteration space (the product of its loop sizes): the
+output elements of an element-wise op, softmax or norm, the input elements of a reduction, the
+MACs of a matmul.
 
 A transpose has c = 0: its cost is data movement only. Every tile is also bound by its memory::
 
@@ -38,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cpsched.errors import FieldProblem, InputError, input_error
 from cpsched.hardware import CoreSpec, Hardware, MemorySpec, core_type_key
 from cpsched.io import parse_text, validation_problems
-from cpsched.tiling import Tile, box_bytes, box_volume, operand_box
+from cpsched.tiling import Tile, box_bytes, operand_box
 from cpsched.workload.spec import Layer, Workload
 
 
@@ -93,7 +97,7 @@ def compute_cycles(layer: Layer, tile: Tile, core: CoreSpec) -> tuple[int, float
             rest = macs // (r * c)
             return math.ceil(r / core.rows) * math.ceil(c / core.cols) * rest, energy
         return math.ceil(macs / core.vector_lanes()) * core.op_cycles("matmul"), energy
-    elements = box_volume(operand_box(tile, layer.output.dims))
+    elements = math.prod(sizes.values())
     per = core.op_cycles(layer.op)
     return math.ceil(elements / core.vector_lanes()) * per, elements * per * core.mac_energy_pj
 

@@ -8,6 +8,7 @@ from cpsched.cli.app import app
 from cpsched.cli import validate as _validate  # noqa: E402,F401  isort: skip
 from cpsched.cli import compare as _compare  # noqa: E402,F401  isort: skip
 from cpsched.cli import build as _build  # noqa: E402,F401  isort: skip
+from cpsched.cli import models as _models  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:
