@@ -1,0 +1,168 @@
+"""Tiling: dependencies and bytes checked against a brute-force, element-by-element enumeration."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cpsched.errors import InputError
+from cpsched.tiling import TiledWorkload, TilingSpec, box_volume, tile_dependencies, tile_workload
+from cpsched.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
+
+
+def _layer(name: str, op: str, loops: dict[str, int], inputs: list[tuple[str, str]], out: str,
+           row: str = "") -> Layer:
+    return Layer(
+        name=name, op=op, loops=loops,  # type: ignore[arg-type]
+        inputs=tuple(Operand(tensor=t, dims=tuple(d)) for t, d in inputs),
+        output=Output(dims=tuple(out)), row_dims=tuple(row),
+    )
+
+
+def attention_like(m: int, k: int, n: int) -> Workload:
+    """X·W, its transpose, the QKᵀ pattern, softmax, P·V and a residual add, on tiny shapes."""
+    return Workload(
+        name="tiny",
+        tensors={"X": DeclaredTensor(kind="input", shape=(m, k)),
+                 "W": DeclaredTensor(kind="weight", shape=(k, n))},
+        layers=(
+            _layer("A", "matmul", {"m": m, "k": k, "n": n}, [("X", "mk"), ("W", "kn")], "mn"),
+            _layer("B", "transpose", {"p": m, "q": n}, [("A", "pq")], "qp"),
+            _layer("C", "matmul", {"i": m, "d": n, "j": m}, [("A", "id"), ("B", "dj")], "ij"),
+            _layer("D", "softmax", {"i": m, "j": m}, [("C", "ij")], "ij", row="j"),
+            _layer("E", "matmul", {"i": m, "j": m, "e": n}, [("D", "ij"), ("A", "je")], "ie"),
+            _layer("F", "add", {"i": m, "e": n}, [("E", "ie"), ("A", "ie")], "ie"),
+        ),
+    )
+
+
+def _points(tw: TiledWorkload, task: str, dims: tuple[str, ...]) -> set[tuple[int, ...]]:
+    """Every tensor element a tile touches through an index map, by enumeration."""
+    tile = next(t for t in tw.tiles if t.task == task)
+    loops = list(tile.ranges)
+    out = set()
+    for point in itertools.product(*(range(*tile.ranges[d]) for d in loops)):
+        at = dict(zip(loops, point, strict=True))
+        out.add(tuple(at[d] for d in dims))
+    return out
+
+
+def _box_points(box: tuple[tuple[int, int], ...]) -> set[tuple[int, ...]]:
+    return set(itertools.product(*(range(lo, hi) for lo, hi in box)))
+
+
+def check_exact(tw: TiledWorkload) -> None:
+    """Every task reads exactly the elements its index maps touch; deps are exactly the overlaps."""
+    w = tw.workload
+    part = {p.id: p for p in tw.parts}
+    written: dict[str, dict[str, set[tuple[int, ...]]]] = {}
+    for layer in w.layers:
+        for t in tw.tiles_of(layer.name):
+            written.setdefault(layer.name, {})[t.task] = _points(tw, t.task, layer.output.dims)
+    deps = tile_dependencies(tw)
+    for layer in w.layers:
+        for t in tw.tiles_of(layer.name):
+            need: dict[str, set[tuple[int, ...]]] = {}
+            for op in layer.inputs:
+                need.setdefault(op.tensor, set()).update(_points(tw, t.task, op.dims))
+            got: dict[str, set[tuple[int, ...]]] = {}
+            for tid in tw.inputs[t.task]:
+                pts = _box_points(part[tid].box)
+                assert not (got.get(part[tid].source, set()) & pts), "parts overlap"
+                got.setdefault(part[tid].source, set()).update(pts)
+            assert got == need  # exactly the needed elements, no byte more
+            expected = {
+                p for src, pts in need.items() if src in written
+                for p, wrote in written[src].items() if wrote & pts
+            }
+            assert deps[t.task] == expected
+    # Byte conservation: the parts of each tile's output partition its output box.
+    for layer in w.layers:
+        for t in tw.tiles_of(layer.name):
+            pieces = [part[i] for i in tw.outputs[t.task]]
+            assert sum(p.size_bytes for p in pieces) == len(written[layer.name][t.task])
+            covered: set[tuple[int, ...]] = set()
+            for p in pieces:
+                covered |= _box_points(p.box)
+            assert covered == written[layer.name][t.task]
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@st.composite
+def tilings(draw: st.DrawFn) -> tuple[Workload, TilingSpec]:
+    m, k, n = draw(st.sampled_from([2, 3, 4, 6])), draw(st.sampled_from([1, 2, 3])), draw(
+        st.sampled_from([2, 4, 6]))
+    w = attention_like(m, k, n)
+    layers: dict[str, dict[str, int]] = {}
+    for layer in w.layers:
+        split = {}
+        for d in layer.loops:
+            if d not in layer.reduced_dims() and draw(st.booleans()):
+                split[d] = draw(st.sampled_from(_divisors(layer.loops[d])))
+        layers[layer.name] = split
+    return w, TilingSpec(tiles=1, layers=layers)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(tilings())
+def test_dependencies_and_bytes_match_brute_force(case: tuple[Workload, TilingSpec]) -> None:
+    w, spec = case
+    check_exact(tile_workload(w, spec))
+
+
+def test_mismatched_boundaries_split_producer_outputs() -> None:
+    # A (6x4) in 2 row tiles of 3; its transpose B in 3 tiles of 2 along p (A's rows): B.t1 reads
+    # rows 2:4, which cross A's boundary at 3, so A.t0's output is cut at rows 2 and A.t1's at 4.
+    w = attention_like(6, 2, 4)
+    spec = TilingSpec(tiles=1, layers={"A": {"m": 2}, "B": {"p": 3}})
+    tw = tile_workload(w, spec)
+    check_exact(tw)
+    b1 = tw.inputs["B.t1"]
+    assert b1 == ["A.t0.o[2:3,0:4]", "A.t1.o[3:4,0:4]"]
+    assert {p.size_bytes for p in tw.parts if p.id in b1} == {4}  # one 4-wide row each, 8 bit
+
+
+def test_qkt_row_tile_needs_every_key_tile() -> None:
+    tw = tile_workload(attention_like(4, 2, 2), TilingSpec(tiles=1, layers={
+        "A": {"m": 4}, "B": {"p": 4}, "C": {"i": 2}}))
+    deps = tile_dependencies(tw)
+    assert deps["C.t0"] == {"A.t0", "A.t1", "B.t0", "B.t1", "B.t2", "B.t3"}
+
+
+def test_softmax_row_cannot_be_split() -> None:
+    w = attention_like(4, 2, 2)
+    with pytest.raises(InputError) as err:
+        tile_workload(w, TilingSpec(tiles=1, layers={"D": {"j": 2}}))
+    msg = str(err.value)
+    assert "layers.D.j" in msg and "normalizes over dim 'j'" in msg and "splittable dims: i" in msg
+
+
+def test_summed_dim_cannot_be_split() -> None:
+    with pytest.raises(InputError, match=r"layers\.C\.d: .*sums over dim 'd'"):
+        tile_workload(attention_like(4, 2, 2), TilingSpec(tiles=1, layers={"C": {"d": 2}}))
+
+
+def test_tile_count_must_divide_the_dim() -> None:
+    with pytest.raises(InputError, match=r"3 tiles do not divide dim 'm' of layer 'A' \(size 4\)"):
+        tile_workload(attention_like(4, 2, 2), TilingSpec(tiles=1, layers={"A": {"m": 3}}))
+    with pytest.raises(InputError, match=r"8 tiles do not divide"):
+        tile_workload(attention_like(4, 2, 2), TilingSpec(tiles=1, layers={"A": {"m": 8}}))
+
+
+def test_unknown_layer_and_dim_are_named() -> None:
+    with pytest.raises(InputError) as err:
+        tile_workload(attention_like(4, 2, 2), TilingSpec(layers={"Z": {"m": 2}, "A": {"zz": 2}}))
+    msg = str(err.value)
+    assert "layers.Z: unknown layer" in msg and "layers.A.zz" in msg and "loops: m, k, n" in msg
+
+
+def test_whole_tensor_keeps_its_name_and_volume() -> None:
+    tw = tile_workload(attention_like(4, 2, 2), TilingSpec(tiles=1))
+    assert [p.id for p in tw.parts if p.source == "W"] == ["W"]
+    assert all(box_volume(p.box) == p.size_bytes for p in tw.parts)  # 8-bit everywhere
