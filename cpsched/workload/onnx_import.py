@@ -256,6 +256,7 @@ class _Importer:
             rank = len(out_shape)
             axis = int(_attr(node, "axis", -1)) % rank
             loops = {f"a{k}": s for k, s in enumerate(out_shape)}
+            out_dims = list(loops)
             operands = [(n, self._broadcast_dims(n, loops, node)) for n in ins]
             self._emit(
                 layer_name,
@@ -264,7 +265,7 @@ class _Importer:
                 "",
                 loops,
                 operands,
-                list(loops),
+                out_dims,
                 tuple(f"a{k}" for k in range(axis, rank)),
             )
         elif op == "ReduceMean":
@@ -298,8 +299,9 @@ class _Importer:
             kind = "add" if op == "Add" else ("activation" if op in ACTIVATIONS else "elementwise")
             function = "add" if op == "Add" else ACTIVATIONS.get(op) or ELEMENTWISE[op]
             loops = {f"a{k}": s for k, s in enumerate(out_shape)}
+            out_dims = list(loops)
             operands = [(n, self._broadcast_dims(n, loops, node)) for n in ins]
-            self._emit(layer_name, node, kind, function, loops, operands, list(loops), ())
+            self._emit(layer_name, node, kind, function, loops, operands, out_dims, ())
 
     def _initializer(self, name: str, node: onnx.NodeProto) -> onnx.TensorProto:
         for init in self.graph.initializer:
