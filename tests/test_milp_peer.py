@@ -141,9 +141,7 @@ def test_interchangeable_cores(backend: Backend) -> None:
 def test_plain_formulation_same_optimum(backend: Backend, problem: Problem, latency: int) -> None:
     # no heuristic horizon (big-M from every duration in a row), no load bounds, no symmetry
     # breaking: only the formulation itself. random-1's 219 is CP-SAT's proven optimum.
-    result = solve_milp(
-        problem, backend, time_limit_s=20, use_heuristic_horizon=False, strengthen=False
-    )
+    result = solve_milp(problem, backend, time_limit_s=20, use_heuristic=False, strengthen=False)
     assert result.status == "optimal"
     assert result.schedule is not None
     assert validate(problem, result.schedule) == []

@@ -39,7 +39,7 @@ import networkx as nx
 from ortools.linear_solver import pywraplp
 
 from cpsched.cpsat.space import Space, TransferOption, build_space
-from cpsched.cpsat.strengthen import interchangeable_classes, precedence_graph
+from cpsched.cpsat.strengthen import canonical_hint, interchangeable_classes, precedence_graph
 from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
 from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
@@ -83,6 +83,7 @@ class _Copy:
 
     tensor: TensorId
     memory: MemoryId
+    kind: Literal["source", "dest"]
     size_bytes: int
     present: Expr
     alloc: Expr
@@ -110,7 +111,15 @@ class _Model:
     times: list[Var] = field(default_factory=list)
     copies: list[_Copy] = field(default_factory=list)
     capacity_memories: list[MemoryId] = field(default_factory=list)
+    barrier_at: list[Var] = field(default_factory=list)
+    task_order: dict[tuple[TaskId, TaskId], Var] = field(default_factory=dict)
+    transfer_order: dict[tuple[TransferOption, TransferOption], Var] = field(default_factory=dict)
+    # per pair of copies of one memory (indices into `copies`): allocation order, release
+    alloc_order: dict[tuple[int, int], Var] = field(default_factory=dict)
+    gone: dict[tuple[int, int], Var] = field(default_factory=dict)
+    overlap: dict[tuple[int, int], Var] = field(default_factory=dict)
     makespan: Var | None = None
+    start_latency: int | None = None  # latency of the MIP start, when there is one
 
     def binary(self, name: str) -> Var:
         var = self.solver.BoolVar(name)
@@ -230,6 +239,7 @@ def _add_precedences(mdl: _Model) -> None:
             solver.Add(mdl.start[task.id] >= mdl.end[a])
     for i, barrier in enumerate(p.barriers):
         at = mdl.time(f"barrier[{i}]")
+        mdl.barrier_at.append(at)
         for b in barrier.before:
             solver.Add(at >= mdl.end[b])
         for a in barrier.after:
@@ -261,6 +271,7 @@ def _add_core_disjunctions(mdl: _Model) -> None:
         if not shared:
             continue
         before = mdl.binary(f"o[{a},{b}]")
+        mdl.task_order[(a, b)] = before
         for k in shared:
             apart = big_m * (2 - mdl.x[(a, k)] - mdl.x[(b, k)])
             da, db = space.duration(a, k), space.duration(b, k)
@@ -282,6 +293,7 @@ def _add_link_disjunctions(mdl: _Model) -> None:
         za, zb = mdl.z[(a.tensor, a.src, a.dst)], mdl.z[(b.tensor, b.src, b.dst)]
         sa, sb = mdl.tstart[(a.tensor, a.dst)], mdl.tstart[(b.tensor, b.dst)]
         before = mdl.binary(f"q[{a.tensor},{a.src}->{a.dst};{b.tensor},{b.src}->{b.dst}]")
+        mdl.transfer_order[(a, b)] = before
         apart = big_m * (2 - za - zb)
         solver.Add(sb >= sa + a.duration_cycles - big_m * (1 - before) - apart)
         solver.Add(sa >= sb + b.duration_cycles - big_m * before - apart)
@@ -313,6 +325,7 @@ def _collect_copies(mdl: _Model) -> None:
                 _Copy(
                     tensor.id,
                     s,
+                    "source",
                     tensor.size_bytes,
                     mdl.source_is[(tensor.id, s)],
                     alloc,
@@ -331,6 +344,7 @@ def _collect_copies(mdl: _Model) -> None:
                 _Copy(
                     tensor.id,
                     m,
+                    "dest",
                     tensor.size_bytes,
                     mdl.moved[(tensor.id, m)],
                     mdl.tstart[(tensor.id, m)],
@@ -349,33 +363,39 @@ def _add_memory_capacity(mdl: _Model) -> None:
     solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
     p = space.problem
     _collect_copies(mdl)
-    per_memory: dict[MemoryId, list[_Copy]] = defaultdict(list)
-    for copy in mdl.copies:
-        per_memory[copy.memory].append(copy)
+    per_memory: dict[MemoryId, list[int]] = defaultdict(list)  # indices into mdl.copies
+    for index, copy in enumerate(mdl.copies):
+        per_memory[copy.memory].append(index)
+    copies = mdl.copies
     for m in space.bounded:
         capacity = p.memory_by_id[m].capacity_bytes
         assert capacity is not None
-        copies = per_memory.get(m, [])
-        if sum(c.size_bytes for c in copies) <= capacity:
+        held = per_memory.get(m, [])
+        if sum(copies[i].size_bytes for i in held) <= capacity:
             continue  # never binding
         mdl.capacity_memories.append(m)
         before: dict[tuple[int, int], Expr] = {}
-        for i, j in combinations(range(len(copies)), 2):
+        for i, j in combinations(held, 2):
             var = mdl.binary(f"before[{m},{i},{j}]")
+            mdl.alloc_order[(i, j)] = var
             before[(i, j)] = var
             before[(j, i)] = 1 - var
             solver.Add(copies[j].alloc >= copies[i].alloc - big_m * (1 - var))
             solver.Add(copies[i].alloc >= copies[j].alloc - big_m * var)
-        for h, copy_h in enumerate(copies):
-            load: list[Expr] = [copy_h.size_bytes * copy_h.present]
-            for g, copy_g in enumerate(copies):
+        for h in held:
+            load: list[Expr] = [copies[h].size_bytes * copies[h].present]
+            for g in held:
                 if g == h:
                     continue
                 gone = mdl.binary(f"gone[{m},{g},{h}]")
-                solver.Add(copy_h.alloc >= copy_g.release - big_m * (1 - gone))
+                mdl.gone[(g, h)] = gone
+                solver.Add(copies[h].alloc >= copies[g].release - big_m * (1 - gone))
                 overlap = solver.NumVar(0.0, 1.0, f"overlap[{m},{g},{h}]")
-                solver.Add(overlap >= before[(g, h)] - gone + copy_g.present + copy_h.present - 2)
-                load.append(copy_g.size_bytes * overlap)
+                mdl.overlap[(g, h)] = overlap
+                solver.Add(
+                    overlap >= before[(g, h)] - gone + copies[g].present + copies[h].present - 2
+                )
+                load.append(copies[g].size_bytes * overlap)
             solver.Add(_sum(load) <= capacity)
 
 
@@ -405,16 +425,18 @@ def _add_makespan(mdl: _Model, strengthen: bool) -> None:
             solver.Add(makespan >= _sum(loads))
 
 
-def _add_symmetry_breaking(mdl: _Model) -> None:
+def _add_symmetry_breaking(mdl: _Model) -> list[list[CoreId]]:
     """Interchangeable cores (CP-SAT's classes) are used in order: a task may use the i-th core
     of a class only when an earlier task uses the (i-1)-th."""
     space = mdl.space
-    for cls in interchangeable_classes(space):
+    classes = interchangeable_classes(space)
+    for cls in classes:
         tasks = [t for t, ks in space.cores.items() if cls[0] in ks]
         for j, t in enumerate(tasks):
             for i in range(1, len(cls)):
                 earlier = _sum([mdl.x[(u, cls[i - 1])] for u in tasks[:j]])
                 mdl.solver.Add(mdl.x[(t, cls[i])] <= earlier)
+    return classes
 
 
 # --- horizon, extraction, solve ---
@@ -436,17 +458,86 @@ def _missing(task: TaskId) -> Any:
     raise ValueError(f"task {task!r} is on a core it has no option for")
 
 
-def horizon_cycles(problem: Problem, space: Space, use_heuristic: bool) -> int:
-    """A valid horizon: the heuristics' best latency when asked (as CP-SAT's is), else every
-    task (longest option) and every possible transfer in a row."""
-    horizon = space.safe_horizon_cycles()
-    if use_heuristic:
-        from cpsched.heuristics import best_heuristic_schedule
+def start_schedule(problem: Problem, space: Space) -> Schedule | None:
+    """The heuristics' best schedule, cut down to the model's space (as CP-SAT's hint is), or
+    None when there is none or it is not valid once cut."""
+    from cpsched.cpsat.solver import project_hint
+    from cpsched.heuristics import best_heuristic_schedule
+    from cpsched.validate import validate
 
-        hint = best_heuristic_schedule(problem)
-        if hint is not None:
-            horizon = min(horizon, _schedule_latency(problem, hint))
-    return horizon
+    schedule = best_heuristic_schedule(problem)
+    if schedule is None:
+        return None
+    projected = project_hint(space, schedule)
+    return projected if not validate(problem, projected) else None
+
+
+def _hint_values(mdl: _Model, schedule: Schedule) -> dict[Var, float]:
+    """A value for every variable that stands for `schedule` (which must lie in the space and
+    obey the symmetry breaking): a complete MIP start, so the solvers begin where CP-SAT does."""
+    space = mdl.space
+    p = space.problem
+    values: dict[Var, float] = {}
+    core = {st.id: st.core for st in schedule.tasks}
+    start = {st.id: st.start for st in schedule.tasks}
+    end = {t: start[t] + space.duration(t, core[t]) for t in space.cores}
+    memory = {t: p.memory_of(k) for t, k in core.items()}
+    for (t, k), var in mdl.x.items():
+        values[var] = float(core[t] == k)
+    for t, var in mdl.start.items():
+        values[var] = float(start[t])
+    moved = {(x.tensor, x.dst): x for x in schedule.transfers}
+    for (n, m), var in mdl.need.items():
+        stored = p.tensor_by_id[n].store and m == DRAM
+        values[var] = float(stored or any(memory[c] == m for c in p.consumers[n]))
+    for (n, s, m), var in mdl.z.items():
+        values[var] = float((n, m) in moved and moved[(n, m)].src == s)
+    tstart: dict[tuple[TensorId, MemoryId], int] = {}
+    tend: dict[tuple[TensorId, MemoryId], int] = {}
+    for (n, m), var in mdl.tstart.items():
+        producer = p.tensor_by_id[n].producer
+        if (n, m) in moved:
+            x = moved[(n, m)]
+            tstart[(n, m)] = x.start
+            tend[(n, m)] = x.start + p.transfer_duration_cycles(n, x.src, m)
+        else:  # absent: its start waits for the producer, and it takes no time
+            tstart[(n, m)] = tend[(n, m)] = 0 if producer is None else end[producer]
+        values[var] = float(tstart[(n, m)])
+    for i, barrier in enumerate(p.barriers):
+        values[mdl.barrier_at[i]] = float(max(end[b] for b in barrier.before))
+    for (a, b), var in mdl.task_order.items():
+        values[var] = float(start[a] <= start[b])
+    for (oa, ob), var in mdl.transfer_order.items():
+        values[var] = float(tstart[(oa.tensor, oa.dst)] <= tstart[(ob.tensor, ob.dst)])
+    present: list[float] = []
+    alloc: list[int] = []
+    release: list[int] = []
+    for copy in mdl.copies:
+        n, m = copy.tensor, copy.memory
+        producer = p.tensor_by_id[n].producer
+        readers = [end[c] for c in p.consumers[n] if memory[c] == m]
+        if copy.kind == "source":
+            present.append(float(producer is None or memory[producer] == m))
+            alloc.append(0 if producer is None else start[producer])
+            outgoing = [tend[(n, x.dst)] for x in schedule.transfers if (x.tensor, x.src) == (n, m)]
+            own = [] if producer is None else [end[producer]]
+            release.append(max([*own, *outgoing, *readers], default=0))
+        else:
+            present.append(float((n, m) in moved))
+            alloc.append(tstart[(n, m)])
+            release.append(max([tend[(n, m)], *readers]))
+        values[copy.release] = float(release[-1])
+    for (i, j), var in mdl.alloc_order.items():
+        values[var] = float(alloc[i] <= alloc[j])
+    for (g, h), var in mdl.gone.items():
+        values[var] = float(release[g] <= alloc[h])
+    for (g, h), var in mdl.overlap.items():
+        first = alloc[g] <= alloc[h] if (g, h) in mdl.alloc_order else alloc[h] > alloc[g]
+        forced = float(first) - values[mdl.gone[(g, h)]] + present[g] + present[h] - 2
+        values[var] = max(0.0, forced)
+    assert mdl.makespan is not None
+    values[mdl.makespan] = float(max([*end.values(), *(tend[k] for k in moved)], default=0))
+    return values
 
 
 def _round(value: float, what: str) -> int:
@@ -509,15 +600,19 @@ def build_milp(
     problem: Problem,
     backend: Backend,
     *,
-    use_heuristic_horizon: bool = True,
+    use_heuristic: bool = True,
     strengthen: bool = True,
 ) -> _Model:
-    """Build the MILP of `problem` (latency objective) for `backend`."""
+    """Build the MILP of `problem` (latency objective) for `backend`; with `use_heuristic`, the
+    heuristics' best schedule gives the horizon and a complete MIP start (as CP-SAT's hint)."""
     solver = pywraplp.Solver.CreateSolver(backend)
     if solver is None:
         raise RuntimeError(f"OR-Tools was built without the {backend} backend")
     space = build_space(problem)
-    horizon = horizon_cycles(problem, space, use_heuristic_horizon)
+    horizon = space.safe_horizon_cycles()
+    start = start_schedule(problem, space) if use_heuristic else None
+    if start is not None:
+        horizon = min(horizon, _schedule_latency(problem, start))
     longest = max(
         [space.duration(t, k) for t, ks in space.cores.items() for k in ks]
         + [o.duration_cycles for opts in space.transfers.values() for o in opts],
@@ -532,9 +627,16 @@ def build_milp(
     _add_memory_capacity(mdl)
     _add_makespan(mdl, strengthen)
     if strengthen:
-        _add_symmetry_breaking(mdl)
+        classes = _add_symmetry_breaking(mdl)
+        if start is not None and classes:
+            start = canonical_hint(space, classes, start)
     assert mdl.makespan is not None
     solver.Minimize(mdl.makespan)
+    if start is not None:
+        mdl.start_latency = _schedule_latency(problem, start)
+        if backend == "SCIP":  # pywraplp's HiGHS interface crashes on a hint (OR-Tools 9.15)
+            hint = _hint_values(mdl, start)
+            solver.SetHint(list(hint), list(hint.values()))
     return mdl
 
 
@@ -545,7 +647,7 @@ def solve_milp(
     objective: Literal["latency"] = "latency",
     *,
     num_threads: int = 1,
-    use_heuristic_horizon: bool = True,
+    use_heuristic: bool = True,
     strengthen: bool = True,
 ) -> MilpResult:
     """Minimize the latency of `problem` with the MILP peer on SCIP or HiGHS (via OR-Tools).
@@ -556,11 +658,11 @@ def solve_milp(
     if objective != "latency":
         raise ValueError(f"the MILP peer minimizes latency only, not {objective!r}")
     started = time.monotonic()
-    mdl = build_milp(
-        problem, backend, use_heuristic_horizon=use_heuristic_horizon, strengthen=strengthen
-    )
+    mdl = build_milp(problem, backend, use_heuristic=use_heuristic, strengthen=strengthen)
     solver = mdl.solver
     solver.SuppressOutput()
+    if backend == "HIGHS":  # SuppressOutput leaves HiGHS's banner on stdout; this silences it
+        solver.SetSolverSpecificParametersAsString("output_flag = false")
     threads_ok = solver.SetNumThreads(num_threads)
     solver.SetTimeLimit(max(1, int((time_limit_s - (time.monotonic() - started)) * 1000)))
     solve_started = time.monotonic()
