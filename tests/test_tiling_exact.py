@@ -1,3 +1,5 @@
+# mypy: disable-error-code="index,arg-type"
+# (tests look tasks, tensors and routes up by literal ids)
 """Tiling: dependencies and bytes checked against a brute-force, element-by-element enumeration."""
 
 from __future__ import annotations
@@ -13,12 +15,21 @@ from cpsched.tiling import TiledWorkload, TilingSpec, box_volume, tile_dependenc
 from cpsched.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
 
 
-def _layer(name: str, op: str, loops: dict[str, int], inputs: list[tuple[str, str]], out: str,
-           row: str = "") -> Layer:
+def _layer(
+    name: str,
+    op: str,
+    loops: dict[str, int],
+    inputs: list[tuple[str, str]],
+    out: str,
+    row: str = "",
+) -> Layer:
     return Layer(
-        name=name, op=op, loops=loops,  # type: ignore[arg-type]
+        name=name,
+        op=op,
+        loops=loops,
         inputs=tuple(Operand(tensor=t, dims=tuple(d)) for t, d in inputs),
-        output=Output(dims=tuple(out)), row_dims=tuple(row),
+        output=Output(dims=tuple(out)),
+        row_dims=tuple(row),
     )
 
 
@@ -26,8 +37,10 @@ def attention_like(m: int, k: int, n: int) -> Workload:
     """X·W, its transpose, the QKᵀ pattern, softmax, P·V and a residual add, on tiny shapes."""
     return Workload(
         name="tiny",
-        tensors={"X": DeclaredTensor(kind="input", shape=(m, k)),
-                 "W": DeclaredTensor(kind="weight", shape=(k, n))},
+        tensors={
+            "X": DeclaredTensor(kind="input", shape=(m, k)),
+            "W": DeclaredTensor(kind="weight", shape=(k, n)),
+        },
         layers=(
             _layer("A", "matmul", {"m": m, "k": k, "n": n}, [("X", "mk"), ("W", "kn")], "mn"),
             _layer("B", "transpose", {"p": m, "q": n}, [("A", "pq")], "qp"),
@@ -75,8 +88,11 @@ def check_exact(tw: TiledWorkload) -> None:
                 got.setdefault(part[tid].source, set()).update(pts)
             assert got == need  # exactly the needed elements, no byte more
             expected = {
-                p for src, pts in need.items() if src in written
-                for p, wrote in written[src].items() if wrote & pts
+                p
+                for src, pts in need.items()
+                if src in written
+                for p, wrote in written[src].items()
+                if wrote & pts
             }
             assert deps[t.task] == expected
     # Byte conservation: the parts of each tile's output partition its output box.
@@ -96,8 +112,11 @@ def _divisors(n: int) -> list[int]:
 
 @st.composite
 def tilings(draw: st.DrawFn) -> tuple[Workload, TilingSpec]:
-    m, k, n = draw(st.sampled_from([2, 3, 4, 6])), draw(st.sampled_from([1, 2, 3])), draw(
-        st.sampled_from([2, 4, 6]))
+    m, k, n = (
+        draw(st.sampled_from([2, 3, 4, 6])),
+        draw(st.sampled_from([1, 2, 3])),
+        draw(st.sampled_from([2, 4, 6])),
+    )
     w = attention_like(m, k, n)
     layers: dict[str, dict[str, int]] = {}
     for layer in w.layers:
@@ -129,8 +148,10 @@ def test_mismatched_boundaries_split_producer_outputs() -> None:
 
 
 def test_qkt_row_tile_needs_every_key_tile() -> None:
-    tw = tile_workload(attention_like(4, 2, 2), TilingSpec(tiles=1, layers={
-        "A": {"m": 4}, "B": {"p": 4}, "C": {"i": 2}}))
+    tw = tile_workload(
+        attention_like(4, 2, 2),
+        TilingSpec(tiles=1, layers={"A": {"m": 4}, "B": {"p": 4}, "C": {"i": 2}}),
+    )
     deps = tile_dependencies(tw)
     assert deps["C.t0"] == {"A.t0", "A.t1", "B.t0", "B.t1", "B.t2", "B.t3"}
 

@@ -47,21 +47,29 @@ def test_bundled_defaults_and_set() -> None:
     w = load_workload("bert_base", {"M": 512})
     qkt = w.layer_by_name()["QKT"]
     assert qkt.loops == {"g": 12, "i": 512, "j": 512, "d": 64}
-    assert load_workload("attention_head", {}).layer_by_name()["Q"].loops == {"m": 256, "e": 64, "d": 64}
+    assert load_workload("attention_head", {}).layer_by_name()["Q"].loops == {
+        "m": 256,
+        "e": 64,
+        "d": 64,
+    }
 
 
 def test_unknown_set_key_lists_parameters(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_workload(write(tmp_path, HEAD), {"Q": 3})
     assert str(err.value) == (
-        "--set: Q: unknown parameter of workload 'tiny'; its parameters: M (default 8), D (default 4)"
+        "--set: Q: unknown parameter of workload 'tiny'; "
+        "its parameters: M (default 8), D (default 4)"
     )
 
 
-@pytest.mark.parametrize(("item", "message"), [
-    ("M", "'M' is not KEY=VALUE (e.g. --set M=512)"),
-    ("M=x", "M: value 'x' is not an integer"),
-])
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("M", "'M' is not KEY=VALUE (e.g. --set M=512)"),
+        ("M=x", "M: value 'x' is not an integer"),
+    ],
+)
 def test_bad_set_syntax(item: str, message: str) -> None:
     with pytest.raises(InputError) as err:
         parse_overrides([item])
@@ -89,7 +97,9 @@ def test_consistency_errors_name_fields(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"layers\[0\]\.inputs\[1\]\.tensor: unknown tensor 'Wz'"):
         load_workload(write(tmp_path, text), {})
     text = HEAD.replace("{tensor: W, dims: [e, f]}", "{tensor: W, dims: [f, e]}")
-    with pytest.raises(InputError, match=r"tensor 'W' has shape \[4, 8\] but loops \['f', 'e'\] span \[8, 4\]"):
+    with pytest.raises(
+        InputError, match=r"tensor 'W' has shape \[4, 8\] but loops \['f', 'e'\] span \[8, 4\]"
+    ):
         load_workload(write(tmp_path, text), {})
     text = HEAD.replace("output: {dims: [m, f]}", "output: {dims: [m, q]}")
     with pytest.raises(InputError, match=r"layers\[0\]\.output\.dims\[1\]: 'q' is not a loop"):
@@ -105,5 +115,5 @@ def test_unknown_workload_lists_bundled() -> None:
     with pytest.raises(InputError) as err:
         load_workload("bert", {})
     assert "unknown workload 'bert'; bundled: attention_head, bert_base," in str(err.value)
-    with pytest.raises(InputError, match="file 'nope.yaml' not found"):
+    with pytest.raises(InputError, match=r"file 'nope\.yaml' not found"):
         load_workload("nope.yaml", {})

@@ -278,13 +278,13 @@ class _Importer:
             axes = sorted({int(a) % rank for a in (axes_attr or range(rank))})
             keep = int(_attr(node, "keepdims", 1))
             loops = {f"a{k}": s for k, s in enumerate(in_shape)}
-            out_dims: list[str] = []
+            kept: list[str] = []
             for k in range(rank):
                 if k not in axes:
-                    out_dims.append(f"a{k}")
+                    kept.append(f"a{k}")
                 elif keep:
                     loops[f"u{k}"] = 1
-                    out_dims.append(f"u{k}")
+                    kept.append(f"u{k}")
             self._emit(
                 layer_name,
                 node,
@@ -292,7 +292,7 @@ class _Importer:
                 "reduce_mean",
                 loops,
                 [(ins[0], [f"a{k}" for k in range(rank)])],
-                out_dims,
+                kept,
                 (),
             )
         else:
