@@ -34,6 +34,7 @@ class TilingSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     tiles: int = Field(default=4, ge=1)  # T: tiles along every layer's token dim
     head_tiles: int = Field(default=1, ge=1)  # tiles along every layer's head dim
+    dims: dict[str, int] = Field(default_factory=dict)  # loop dim -> count, where splittable
     layers: dict[str, dict[str, int]] = Field(default_factory=dict)  # layer -> {dim: count}
     mode: ExecutionMode = "fused"
     allocation: AllocationMode = "tile"
@@ -124,6 +125,16 @@ def layer_splits(
             problems.append(
                 FieldProblem(f"layers.{name}", f"unknown layer; layers: {', '.join(by_name)}")
             )
+    for dim in spec.dims:
+        if not any(
+            dim in layer.loops and dim not in layer.reduced_dims() for layer in workload.layers
+        ):
+            names = sorted({d for layer in workload.layers for d in layer.loops})
+            problems.append(
+                FieldProblem(
+                    f"dims.{dim}", f"no layer can split a loop {dim!r}; loops: {', '.join(names)}"
+                )
+            )
     out: dict[str, dict[str, int]] = {}
     for layer in workload.layers:
         split: dict[str, int] = {}
@@ -131,8 +142,10 @@ def layer_splits(
             split[layer.token_dim] = spec.tiles
         if layer.head_dim is not None and spec.head_tiles > 1:
             split[layer.head_dim] = spec.head_tiles
-        if layer.name in spec.layers:
-            split = dict(spec.layers[layer.name])
+        for dim, count in spec.dims.items():
+            if dim in layer.loops and dim not in layer.reduced_dims():
+                split[dim] = count
+        split.update(spec.layers.get(layer.name, {}))
         reduced = layer.reduced_dims()
         splittable = [d for d in layer.loops if d not in reduced]
         for dim, count in split.items():
@@ -173,6 +186,28 @@ def layer_splits(
     if problems:
         raise InputError(source, tuple(problems))
     return out
+
+
+def parse_splits(
+    items: list[str] | None, source: str = "--split"
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Parse `DIM=N` (every layer that can split DIM) and `LAYER.DIM=N` (one layer) items."""
+    dims: dict[str, int] = {}
+    layers: dict[str, dict[str, int]] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not value.strip().isdigit():
+            raise InputError(
+                source,
+                (FieldProblem("", f"{item!r} is not DIM=N or LAYER.DIM=N (e.g. --split FF1.f=4)"),),
+            )
+        layer, dot, dim = key.rpartition(".")
+        if dot:
+            layers.setdefault(layer, {})[dim] = int(value)
+        else:
+            dims[dim] = int(value)
+    return dims, layers
 
 
 def _layer_tiles(layer: Layer, split: Mapping[str, int]) -> list[Tile]:

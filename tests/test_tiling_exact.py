@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cpsched.errors import InputError
-from cpsched.tiling import TiledWorkload, TilingSpec, box_volume, tile_dependencies, tile_workload
+from cpsched.tiling import (
+    TiledWorkload,
+    TilingSpec,
+    box_volume,
+    parse_splits,
+    tile_dependencies,
+    tile_workload,
+)
 from cpsched.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
 
 
@@ -22,6 +29,7 @@ def _layer(
     inputs: list[tuple[str, str]],
     out: str,
     row: str = "",
+    token: str | None = None,
 ) -> Layer:
     return Layer(
         name=name,
@@ -30,6 +38,7 @@ def _layer(
         inputs=tuple(Operand(tensor=t, dims=tuple(d)) for t, d in inputs),
         output=Output(dims=tuple(out)),
         row_dims=tuple(row),
+        token_dim=token,
     )
 
 
@@ -42,12 +51,18 @@ def attention_like(m: int, k: int, n: int) -> Workload:
             "W": DeclaredTensor(kind="weight", shape=(k, n)),
         },
         layers=(
-            _layer("A", "matmul", {"m": m, "k": k, "n": n}, [("X", "mk"), ("W", "kn")], "mn"),
-            _layer("B", "transpose", {"p": m, "q": n}, [("A", "pq")], "qp"),
-            _layer("C", "matmul", {"i": m, "d": n, "j": m}, [("A", "id"), ("B", "dj")], "ij"),
-            _layer("D", "softmax", {"i": m, "j": m}, [("C", "ij")], "ij", row="j"),
-            _layer("E", "matmul", {"i": m, "j": m, "e": n}, [("D", "ij"), ("A", "je")], "ie"),
-            _layer("F", "add", {"i": m, "e": n}, [("E", "ie"), ("A", "ie")], "ie"),
+            _layer(
+                "A", "matmul", {"m": m, "k": k, "n": n}, [("X", "mk"), ("W", "kn")], "mn", token="m"
+            ),
+            _layer("B", "transpose", {"p": m, "q": n}, [("A", "pq")], "qp", token="p"),
+            _layer(
+                "C", "matmul", {"i": m, "d": n, "j": m}, [("A", "id"), ("B", "dj")], "ij", token="i"
+            ),
+            _layer("D", "softmax", {"i": m, "j": m}, [("C", "ij")], "ij", row="j", token="i"),
+            _layer(
+                "E", "matmul", {"i": m, "j": m, "e": n}, [("D", "ij"), ("A", "je")], "ie", token="i"
+            ),
+            _layer("F", "add", {"i": m, "e": n}, [("E", "ie"), ("A", "ie")], "ie", token="i"),
         ),
     )
 
@@ -125,10 +140,10 @@ def tilings(draw: st.DrawFn) -> tuple[Workload, TilingSpec]:
             if d not in layer.reduced_dims() and draw(st.booleans()):
                 split[d] = draw(st.sampled_from(_divisors(layer.loops[d])))
         layers[layer.name] = split
-    return w, TilingSpec(tiles=1, layers=layers)
+    return w, TilingSpec(tiles=draw(st.sampled_from(_divisors(m))), layers=layers)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=120, deadline=None, derandomize=True)
 @given(tilings())
 def test_dependencies_and_bytes_match_brute_force(case: tuple[Workload, TilingSpec]) -> None:
     w, spec = case
@@ -187,3 +202,24 @@ def test_whole_tensor_keeps_its_name_and_volume() -> None:
     tw = tile_workload(attention_like(4, 2, 2), TilingSpec(tiles=1))
     assert [p.id for p in tw.parts if p.source == "W"] == ["W"]
     assert all(box_volume(p.box) == p.size_bytes for p in tw.parts)  # 8-bit everywhere
+
+
+def test_split_options_add_to_the_token_split() -> None:
+    dims, layers = parse_splits(["n=2", "C.i=1"])
+    assert (dims, layers) == ({"n": 2}, {"C": {"i": 1}})
+    w = attention_like(4, 2, 4)
+    tw = tile_workload(w, TilingSpec(tiles=2, dims=dims, layers=layers))
+    # Tokens in 2 everywhere; n also in A, the only layer with a loop n; C keeps its rows whole.
+    assert tw.splits == {
+        "A": {"m": 2, "n": 2},
+        "B": {"p": 2},
+        "C": {},
+        "D": {"i": 2},
+        "E": {"i": 2},
+        "F": {"i": 2},
+    }
+    check_exact(tw)
+    with pytest.raises(InputError, match=r"--split: 'A\.m' is not DIM=N or LAYER\.DIM=N"):
+        parse_splits(["A.m"])
+    with pytest.raises(InputError, match=r"dims\.zz: no layer can split a loop 'zz'"):
+        tile_workload(w, TilingSpec(dims={"zz": 2}))

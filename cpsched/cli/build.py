@@ -12,7 +12,7 @@ from cpsched.cli.app import app, stdout, user_errors
 from cpsched.costs import load_cost_table
 from cpsched.errors import input_error
 from cpsched.io import save_problem
-from cpsched.tiling import TilingSpec, tile_workload
+from cpsched.tiling import TilingSpec, parse_splits, tile_workload
 from cpsched.workload.load import parse_overrides
 
 
@@ -39,6 +39,14 @@ def build_command(
     head_tiles: Annotated[
         int, typer.Option("--head-tiles", help="Tiles along the head dimension.")
     ] = 1,
+    split: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--split",
+            help="Also split a loop dim: DIM=N in every layer that can, or LAYER.DIM=N in one "
+            "(e.g. --split FF1.f=4; LAYER.m=1 leaves a layer's tokens whole).",
+        ),
+    ] = None,
     mode: Annotated[str, typer.Option("--mode", help="fused | layer-by-layer")] = "fused",
     allocation: Annotated[
         str, typer.Option("--allocation", help="tile | layer | FILE (a map from layer to core).")
@@ -68,14 +76,17 @@ def build_command(
         wl = load_workload(workload, parse_overrides(set_))
         hw = load_hardware(hardware)
         table = load_cost_table(costs) if costs is not None else None
+        split_dims, split_layers = parse_splits(split)
         spec = TilingSpec(
             tiles=tiles,
+            dims=split_dims,
+            layers=split_layers,
             head_tiles=head_tiles,
             mode=mode,
             allocation="fixed" if fixed else allocation,
             fixed=fixed,
         )
-        tiled = tile_workload(wl, spec, source="--tiles")
+        tiled = tile_workload(wl, spec, source="--split" if split else "--tiles")
         problem = build_problem(wl, hw, spec, table, tiled=tiled)
         save_problem(problem, output)
     edges = sum(len(t.inputs) for t in problem.tasks)
