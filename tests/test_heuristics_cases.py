@@ -420,3 +420,42 @@ def test_stored_input_homed_in_a_local_memory_and_a_core_on_dram() -> None:
         ],
     )
     assert set(latencies(p).values()) == {4}
+
+
+def test_a_layer_too_big_for_one_memory_is_split_over_cores() -> None:
+    # Layers A and B of two 1-cycle tiles on two cores with 10-byte memories and no route
+    # between them. The barrier makes A finish before B, so a0 and a1 (6 bytes each) are held
+    # together: never in one memory. Pinning layer A to one core (Stream's rule) is stuck at
+    # every fused-stack depth, so the list schedulers spread A's (and B's) tiles over both
+    # cores: A0, A1 [0,1) side by side, B0, B1 [1,2) next to their inputs -> 2, as HEFT and
+    # layer-by-layer find directly.
+    def tile(tid: str, layer: str, t: int, **io: list[str]) -> dict[str, Any]:
+        return {"id": tid, "layer": layer, "tile": t, "options": both(1), **io}
+
+    p = Problem.model_validate(
+        {
+            "format": "cpsched-problem/1",
+            "name": "split",
+            "memories": [{"id": "m0", "capacity_bytes": 10}, {"id": "m1", "capacity_bytes": 10}],
+            "cores": [{"id": "c0", "memory": "m0"}, {"id": "c1", "memory": "m1"}],
+            "tensors": [
+                {"id": "a0", "size_bytes": 6, "kind": "activation", "producer": "A0"},
+                {"id": "a1", "size_bytes": 6, "kind": "activation", "producer": "A1"},
+            ],
+            "tasks": [
+                tile("A0", "A", 0, outputs=["a0"]),
+                tile("A1", "A", 1, outputs=["a1"]),
+                tile("B0", "B", 0, inputs=["a0"]),
+                tile("B1", "B", 1, inputs=["a1"]),
+            ],
+            "barriers": [{"before": ["A0", "A1"], "after": ["B0", "B1"]}],
+        }
+    )
+    assert set(latencies(p).values()) == {2}
+    for name in ("list-depth-first", "list-breadth-first"):
+        result = run_heuristic(p, name)
+        assert result.parameters["layers_split_over_cores"] == ["A", "B"]
+        assert "layers A, B split over cores to fit memory" in result.message
+        assert result.schedule is not None
+        cores = {t.id: t.core for t in result.schedule.tasks}
+        assert cores["A0"] != cores["A1"] and cores["B0"] == cores["A0"]

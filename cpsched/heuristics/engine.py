@@ -727,6 +727,8 @@ class Outcome:
     reasons: list[InfeasibilityReason] = field(default_factory=list)
     proven_infeasible: bool = False
     placed: int = 0  # tasks placed before getting stuck
+    split: list[TaskId] = field(default_factory=list)  # a task of every unit split to fit memory
+    note: str = ""  # how the heuristic departed from its rule to find a schedule
 
 
 def run_list_schedule(
@@ -739,31 +741,35 @@ def run_list_schedule(
     stage_of: Sequence[int] | None = None,
     boost_at: int = 0,
     max_retries: int = 6,
+    split_units: bool = False,
 ) -> Outcome:
     """List-schedule (see :func:`list_schedule_once`); when stuck on a full memory, retry with
     the stuck task ahead of its peers (a flag inserted at `boost_at` in its priority key) and with
-    the units that fill the memory (and the stuck one) kept out of it, where they have another."""
+    the units that fill the memory (and the stuck one) kept out of it, where they have another.
+    With `split_units`, as a last resort, units larger than their explicit groups (whole layers)
+    that fill the memory are split back into their groups, so their tiles may spread over several
+    cores."""
     if prep.reasons:
         return Outcome(None, prep.reasons[0].reason, list(prep.reasons), proven_infeasible=True)
+    unit_of = list(unit_of)
+    split: list[int] = []  # first task of every unit split so far
     banned: dict[int, set[MemoryId]] = {}
     boosted: set[int] = set()
     first_message = ""
     keys = list(priority)
     best_placed = -1
     stalls = 0
-    for attempt in range(max_retries + 1):
+    attempt = retries = 0
+    while retries <= max_retries:  # splits do not count: there are finitely many
+        attempt += 1
         cores = UnitCores(prep, unit_of, fixed, banned)
         outcome, placer, stuck = list_schedule_once(prep, keys, cores, insertion, stage_of)
         if outcome.schedule is not None or placer is None or stuck is None or stuck[1] is None:
-            if attempt and outcome.schedule is None:
+            if attempt > 1 and outcome.schedule is None:
                 outcome.message = first_message
+            outcome.split = [prep.task_ids[i] for i in split]
             return outcome
         first_message = first_message or outcome.message
-        if outcome.placed <= best_placed:
-            stalls += 1
-            if stalls == 2:
-                break  # two retries got no further: more of the same will not help
-        best_placed = max(best_placed, outcome.placed)
         task, memory = stuck[0], stuck[1]
         involved = {unit_of[task]}
         for x, ms in placer.open_copies.items():
@@ -772,8 +778,24 @@ def run_list_schedule(
                 producer = prep.problem.tensor_by_id[x].producer
                 if producer is not None:
                     involved.add(unit_of[prep.index[producer]])
+        if outcome.placed <= best_placed:
+            stalls += 1
+        best_placed = max(best_placed, outcome.placed)
+        if stalls >= 2:  # two retries got no further: more of the same will not help
+            if not (split_units and _split_units(prep, unit_of, involved, split)):
+                break
+            stalls, best_placed = 0, -1
+            continue
+        retries += 1
+        # The stuck task and everything it waits for go first next time, ahead of other work
+        # that would fill the memory meanwhile.
         grew = task not in boosted
-        boosted.add(task)
+        stack = [task]
+        while stack:
+            v = stack.pop()
+            if v not in boosted:
+                boosted.add(v)
+                stack.extend(u for u in prep.preds[v] if u not in boosted)
         keys = [
             (*key[:boost_at], 0 if i in boosted else 1, *key[boost_at:])
             for i, key in enumerate(priority)
@@ -785,9 +807,22 @@ def run_list_schedule(
             if memory not in bans and cores.unit_mems[u] - bans - {memory}:
                 bans.add(memory)
                 grew = True
-        if not grew:
+        if not grew and not (split_units and _split_units(prep, unit_of, involved, split)):
             break
     return Outcome(None, first_message)
+
+
+def _split_units(prep: Prepared, unit_of: list[int], units: set[int], split: list[int]) -> bool:
+    """Split every unit in `units` that joins several explicit groups back into those groups."""
+    done = False
+    for u in units:
+        members = [i for i, v in enumerate(unit_of) if v == u]
+        if len({prep.group_of[i] for i in members}) > 1:
+            for i in members:
+                unit_of[i] = prep.group_of[i]
+            split.append(members[0])
+            done = True
+    return done
 
 
 def list_schedule_once(
@@ -925,7 +960,8 @@ def to_result(
         wall_time_s=time.perf_counter() - started_s,
         parameters=params,
         schedule=outcome.schedule,
-        message=f"{method}: latency {latency} cycles",
+        message=f"{method}: latency {latency} cycles"
+        + (f" ({outcome.note})" if outcome.note else ""),
     )
 
 

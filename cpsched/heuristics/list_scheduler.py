@@ -68,11 +68,20 @@ def list_schedule(
     }
     depths = STACK_DEPTHS if order == "depth-first" else (None,)
     first_message = ""
-    for stack_depth in depths:
+    # Layers keep their core unless no stack depth fits; then, last, a layer that fills a
+    # memory may spread its tiles over several cores.
+    attempts = [(split, depth) for split in (False, True) for depth in depths]
+    for split, stack_depth in attempts:
         priority = list_priority(prep, order, stack_depth)
         retries = 6 if stack_depth is None else 2
         outcome = run_list_schedule(
-            prep, priority, units, fixed=fixed, insertion=False, max_retries=retries
+            prep,
+            priority,
+            units,
+            fixed=fixed,
+            insertion=False,
+            max_retries=retries,
+            split_units=split,
         )
         if outcome.schedule is not None or outcome.proven_infeasible:
             break
@@ -81,4 +90,8 @@ def list_schedule(
         outcome.message = first_message
     if order == "depth-first":
         params["fused_stack_depth"] = stack_depth if outcome.schedule is not None else None
+    if outcome.split:
+        layers_split = sorted({problem.task_by_id[t].layer for t in outcome.split})
+        params["layers_split_over_cores"] = layers_split
+        outcome.note = f"layers {', '.join(layers_split)} split over cores to fit memory"
     return to_result(problem, f"list-{order}", outcome, started, params)
