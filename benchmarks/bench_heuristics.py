@@ -5,33 +5,35 @@ speed: every heuristic on one large random layer-fused problem (default 5,000 ta
        link). Prints the median of `--runs` runs of each heuristic (schedule + validation, as
        `run_heuristic` returns it) and of the validation alone.
 gaps:  every heuristic and CP-SAT (`--time-limit`, 2 workers) on each problem: the bundled
-       workloads at T=8 on every bundled hardware (when the problem builder is installed), plus
+       workloads at T=8 on every bundled hardware (unless `--no-bundled`), plus
        any `--problem FILE` and `--synthetic N` random problems of 4 layers x 8 tiles on 2 or 4
        cores (some layers attention-like, reading every earlier tile). Prints each heuristic's
        latency and its gap to the CP-SAT result (latency / CP-SAT latency - 1) and to CP-SAT's
        proven bound (SPEC.md §6 relative gap).
 
     python benchmarks/bench_heuristics.py speed [--tasks 5000] [--cores 16] [--runs 3] [--json F]
-    python benchmarks/bench_heuristics.py gaps [--time-limit 60] [--problem FILE ...]
-                                               [--synthetic N] [--json F]
+    python benchmarks/bench_heuristics.py gaps [--time-limit 60] [--no-bundled]
+                                               [--problem FILE ...] [--synthetic N] [--json F]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+from cpsched.build import build_problem, load_hardware, load_workload
+from cpsched.catalog import bundled_hardware, bundled_workloads
 from cpsched.cpsat import SolverParams, solve
 from cpsched.heuristics import HEURISTICS, run_heuristic
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.io import load_problem, write_text_atomic
 from cpsched.problem import Problem
 from cpsched.result import relative_gap
+from cpsched.tiling import TilingSpec
 from cpsched.validate import validate
 
 
@@ -80,23 +82,20 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def bundled_problems() -> dict[str, Problem]:
-    """The bundled workloads at T=8 on every bundled hardware, if the problem builder exists."""
-    try:
-        build = importlib.import_module("cpsched.build")
-    except ImportError:
-        return {}
+def bundled_problems(tiles: int = 8) -> dict[str, Problem]:
+    """The bundled workloads cut into `tiles` tiles, on every bundled hardware."""
     problems: dict[str, Problem] = {}
-    for workload in build.bundled_workloads():
-        for hardware in build.bundled_hardware():
-            problem = build.build_bundled(workload, hardware, tiles=8)
-            problems[f"{workload}@{hardware}"] = problem
+    for workload in bundled_workloads():
+        for hardware in bundled_hardware():
+            spec = TilingSpec(tiles=tiles)
+            problem = build_problem(load_workload(workload), load_hardware(hardware), spec)
+            problems[f"{workload} @ {hardware}"] = problem
     return problems
 
 
 def gaps(args: argparse.Namespace) -> dict[str, Any]:
     """Each heuristic's latency and gap to CP-SAT on the bundled (and given) problems."""
-    problems = bundled_problems()
+    problems = bundled_problems() if args.bundled else {}
     for path in args.problem or []:
         problems[Path(path).stem] = load_problem(path)
     for seed in range(args.synthetic):
@@ -150,7 +149,10 @@ def gaps(args: argparse.Namespace) -> dict[str, Any]:
                 "wall_time_s": round(result.wall_time_s, 4),
                 "message": result.message,
             }
-            cells.append("no schedule" if value is None else f"{value:.0f} (+{over or 0:.1%})")
+            if value is None:
+                cells.append("stuck" if result.status == "unknown" else result.status)
+            else:
+                cells.append(f"{value:.0f}" + ("" if over is None else f" ({over:+.1%})"))
         cpsat_cell = f"{exact.status[:4]} {ref:.0f}" if ref is not None else exact.status
         bound_cell = "" if bound is None else f"{bound:.0f}"
         line = f"{label:<{width}} {len(problem.tasks):>5} {cpsat_cell:>16} {bound_cell:>8}"
@@ -171,6 +173,9 @@ def main() -> None:
     p_gaps = sub.add_parser("gaps", help="each heuristic's gap to CP-SAT")
     p_gaps.add_argument("--time-limit", type=float, default=60.0)
     p_gaps.add_argument("--problem", action="append", help="a problem file (repeatable)")
+    p_gaps.add_argument(
+        "--no-bundled", dest="bundled", action="store_false", help="skip the bundled models"
+    )
     p_gaps.add_argument(
         "--synthetic", type=int, default=0, help="also this many random 4-layer, 8-tile problems"
     )
