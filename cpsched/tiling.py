@@ -178,8 +178,9 @@ def layer_splits(
                 problems.append(
                     FieldProblem(
                         path,
-                        f"{count} tiles do not divide dim {dim!r} of layer {layer.name!r} "
-                        f"(size {size}); use a divisor of {size}: {shown}",
+                        f"{count} tiles {'exceed' if count > size else 'do not divide'} dim "
+                        f"{dim!r} of layer {layer.name!r} (size {size}); use a divisor of "
+                        f"{size}: {shown}",
                     )
                 )
         out[layer.name] = {d: c for d, c in split.items() if c > 1}

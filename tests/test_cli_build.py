@@ -131,7 +131,7 @@ def test_build_errors(tmp_path: Path) -> None:
     out = run_error(["-w", "attention_head", "--tiles", "3"], tmp_path)
     assert "--tiles: 7 problems" in out and "layers.Q.m: 3 tiles do not divide dim 'm'" in out
     out = run_error(["-w", "attention_head", "--tiles", "512"], tmp_path)
-    assert "512 tiles do not divide dim 'm' of layer 'Q' (size 256)" in out
+    assert "512 tiles exceed dim 'm' of layer 'Q' (size 256)" in out
     out = run_error(["-w", "attention_head", "--mode", "eager"], tmp_path)
     assert "error: --mode: 'eager'; accepted: fused, layer-by-layer" in out
     out = run_error(["-w", "attention_head", "--allocation", "core"], tmp_path)
