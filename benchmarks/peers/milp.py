@@ -1,10 +1,11 @@
 """A mixed-integer linear programming peer of the CP-SAT model: same problem, same search space.
 
 GitHub issue 7 asks how CP-SAT compares with the textbook alternative. This module states the
-latency problem of SPEC.md as a disjunctive big-M MILP and solves it through OR-Tools'
-`pywraplp` with SCIP or HiGHS. It searches exactly the space of :mod:`cpsched.cpsat.space`
-(at most one transfer per tensor and destination memory, always from the tensor's source
-memory), so its optimum and CP-SAT's must agree.
+latency problem of SPEC.md as a disjunctive big-M MILP and solves it through OR-Tools' MathOpt
+(`ortools.math_opt`) with SCIP or HiGHS. (Not `pywraplp`: in OR-Tools 9.15 its HiGHS interface
+crashes on a MIP start and, at a time limit, returns no solution and no bound.) It searches
+exactly the space of :mod:`cpsched.cpsat.space` (at most one transfer per tensor and destination
+memory, always from the tensor's source memory), so its optimum and CP-SAT's must agree.
 
 Variables (H: the horizon; M = H + the longest single duration, the big-M):
 
@@ -28,15 +29,17 @@ integer data, so integral) and must pass the validator.
 
 from __future__ import annotations
 
+import datetime
 import math
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal, TypeAlias
 
 import networkx as nx
-from ortools.linear_solver import pywraplp
+from ortools.math_opt.python import mathopt
 
 from cpsched.cpsat.space import Space, TransferOption, build_space
 from cpsched.cpsat.strengthen import canonical_hint, interchangeable_classes, precedence_graph
@@ -48,8 +51,14 @@ MilpStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
 
 _INTEGRAL_TOLERANCE = 1e-6
 
-Var: TypeAlias = pywraplp.Variable
-Expr: TypeAlias = Any  # a pywraplp linear expression (or a number); pywraplp has no type hints
+Var: TypeAlias = mathopt.Variable
+Expr: TypeAlias = Any  # a linear expression or a number
+Values: TypeAlias = Mapping[Var, float]
+
+SOLVER_TYPES: dict[str, mathopt.SolverType] = {
+    "SCIP": mathopt.SolverType.GSCIP,
+    "HIGHS": mathopt.SolverType.HIGHS,
+}
 
 
 class InvalidMilpScheduleError(RuntimeError):
@@ -72,8 +81,8 @@ class MilpResult:
     num_binaries: int
     num_constraints: int
     horizon_cycles: int
+    start_latency_cycles: int | None  # latency of the MIP start (the heuristics' best)
     capacity_memories: tuple[MemoryId, ...]  # bounded memories whose capacity is modelled
-    threads: int
     message: str = ""
 
 
@@ -94,7 +103,7 @@ class _Copy:
 class _Model:
     """The MILP and its variables, keyed by problem ids."""
 
-    solver: pywraplp.Solver
+    model: mathopt.Model
     space: Space
     horizon: int
     big_m: int
@@ -120,14 +129,15 @@ class _Model:
     overlap: dict[tuple[int, int], Var] = field(default_factory=dict)
     makespan: Var | None = None
     start_latency: int | None = None  # latency of the MIP start, when there is one
+    hint: dict[Var, float] = field(default_factory=dict)
 
     def binary(self, name: str) -> Var:
-        var = self.solver.BoolVar(name)
+        var = self.model.add_binary_variable(name=name)
         self.binaries.append(var)
         return var
 
     def time(self, name: str) -> Var:
-        var = self.solver.NumVar(0.0, float(self.horizon), name)
+        var = self.model.add_variable(lb=0.0, ub=float(self.horizon), name=name)
         self.times.append(var)
         return var
 
@@ -145,20 +155,20 @@ def _sum(terms: list[Expr]) -> Expr:
 
 def _add_tasks(mdl: _Model) -> None:
     """Placement binaries (exactly one core; groups share it), starts and ends."""
-    solver, space = mdl.solver, mdl.space
+    model, space = mdl.model, mdl.space
     for t, cores in space.cores.items():
         mdl.start[t] = mdl.time(f"start[{t}]")
         for k in cores:
             var = mdl.binary(f"x[{t},{k}]")
             if len(cores) == 1:
-                var.SetLb(1.0)
+                var.lower_bound = 1.0
             mdl.x[(t, k)] = var
-        solver.Add(_sum([mdl.x[(t, k)] for k in cores]) == 1)
+        model.add_linear_constraint(_sum([mdl.x[(t, k)] for k in cores]) == 1)
         mdl.end[t] = mdl.start[t] + _sum([space.duration(t, k) * mdl.x[(t, k)] for k in cores])
     for group in space.problem.groups:
         for other in group[1:]:
             for k in space.cores[group[0]]:
-                solver.Add(mdl.x[(group[0], k)] == mdl.x[(other, k)])
+                model.add_linear_constraint(mdl.x[(group[0], k)] - mdl.x[(other, k)] == 0)
 
 
 def _in_memory(mdl: _Model, task: TaskId, memory: MemoryId) -> Expr:
@@ -169,7 +179,7 @@ def _in_memory(mdl: _Model, task: TaskId, memory: MemoryId) -> Expr:
 
 def _add_transfers(mdl: _Model) -> None:
     """Need, presence (source AND need; no route: forbidden), start and end of every transfer."""
-    solver, space = mdl.solver, mdl.space
+    model, space = mdl.model, mdl.space
     p = space.problem
     for tensor in p.tensors:
         for s in space.sources[tensor.id]:
@@ -180,7 +190,7 @@ def _add_transfers(mdl: _Model) -> None:
             need = mdl.binary(f"need[{tensor.id},{m}]")
             mdl.need[(tensor.id, m)] = need
             if tensor.store and m == DRAM:
-                need.SetLb(1.0)
+                need.lower_bound = 1.0
                 continue
             placements = [
                 mdl.x[(c, k)]
@@ -189,8 +199,8 @@ def _add_transfers(mdl: _Model) -> None:
                 if p.memory_of(k) == m
             ]
             for lit in placements:
-                solver.Add(need >= lit)
-            solver.Add(need <= _sum(placements))
+                model.add_linear_constraint(need >= lit)
+            model.add_linear_constraint(need <= _sum(placements))
     for (tensor_id, m), options in space.transfers.items():
         need = mdl.need[(tensor_id, m)]
         ts = mdl.time(f"transfer_start[{tensor_id},{m}]")
@@ -199,9 +209,9 @@ def _add_transfers(mdl: _Model) -> None:
         for o in options:
             z = mdl.binary(f"z[{tensor_id},{o.src}->{m}]")
             src = mdl.source_is[(tensor_id, o.src)]
-            solver.Add(z <= src)
-            solver.Add(z <= need)
-            solver.Add(z >= src + need - 1)
+            model.add_linear_constraint(z <= src)
+            model.add_linear_constraint(z <= need)
+            model.add_linear_constraint(z >= src + need - 1)
             mdl.z[(tensor_id, o.src, m)] = z
             lits.append(z)
         mdl.moved[(tensor_id, m)] = _sum(lits)
@@ -209,41 +219,43 @@ def _add_transfers(mdl: _Model) -> None:
             [o.duration_cycles * z for o, z in zip(options, lits, strict=True)]
         )
     for tensor_id, s, m in space.unroutable:
-        solver.Add(mdl.source_is[(tensor_id, s)] + mdl.need[(tensor_id, m)] <= 1)
+        model.add_linear_constraint(mdl.source_is[(tensor_id, s)] + mdl.need[(tensor_id, m)] <= 1)
 
 
 def _add_precedences(mdl: _Model) -> None:
     """Data (producer -> transfer -> consumer, or producer -> consumer), `after` and barriers."""
-    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    model, space, big_m = mdl.model, mdl.space, mdl.big_m
     p = space.problem
     for (tensor_id, _m), ts in mdl.tstart.items():
         producer = p.tensor_by_id[tensor_id].producer
         if producer is not None:
-            solver.Add(ts >= mdl.end[producer])  # harmless when absent: its start is free
+            model.add_linear_constraint(
+                ts >= mdl.end[producer]
+            )  # harmless when absent: its start is free
     for task in p.tasks:
         for tensor_id in task.inputs:
             producer = p.tensor_by_id[tensor_id].producer
             if producer is not None:
-                solver.Add(mdl.start[task.id] >= mdl.end[producer])
+                model.add_linear_constraint(mdl.start[task.id] >= mdl.end[producer])
             memories = {p.memory_of(k) for k in space.cores[task.id]}
             for m in sorted(memories):
                 if (tensor_id, m) in mdl.tend:
                     # when the task runs in m, the copy is either moved in (and must have
                     # arrived) or produced in m (then the absent transfer's end can sit at the
                     # producer's end, which the line above already orders)
-                    solver.Add(
+                    model.add_linear_constraint(
                         mdl.start[task.id]
                         >= mdl.tend[(tensor_id, m)] - big_m * (1 - _in_memory(mdl, task.id, m))
                     )
         for a in task.after:
-            solver.Add(mdl.start[task.id] >= mdl.end[a])
+            model.add_linear_constraint(mdl.start[task.id] >= mdl.end[a])
     for i, barrier in enumerate(p.barriers):
         at = mdl.time(f"barrier[{i}]")
         mdl.barrier_at.append(at)
         for b in barrier.before:
-            solver.Add(at >= mdl.end[b])
+            model.add_linear_constraint(at >= mdl.end[b])
         for a in barrier.after:
-            solver.Add(mdl.start[a] >= at)
+            model.add_linear_constraint(mdl.start[a] >= at)
 
 
 def _ordered_pairs(space: Space) -> set[tuple[TaskId, TaskId]]:
@@ -257,7 +269,7 @@ def _ordered_pairs(space: Space) -> set[tuple[TaskId, TaskId]]:
 
 def _add_core_disjunctions(mdl: _Model) -> None:
     """Rule 2: two tasks on one core do not overlap (one order binary per pair that may meet)."""
-    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    model, space, big_m = mdl.model, mdl.space, mdl.big_m
     ordered = _ordered_pairs(space)
     tasks = list(space.cores)
     for a, b in combinations(tasks, 2):
@@ -275,13 +287,15 @@ def _add_core_disjunctions(mdl: _Model) -> None:
         for k in shared:
             apart = big_m * (2 - mdl.x[(a, k)] - mdl.x[(b, k)])
             da, db = space.duration(a, k), space.duration(b, k)
-            solver.Add(mdl.start[b] >= mdl.start[a] + da - big_m * (1 - before) - apart)
-            solver.Add(mdl.start[a] >= mdl.start[b] + db - big_m * before - apart)
+            model.add_linear_constraint(
+                mdl.start[b] >= mdl.start[a] + da - big_m * (1 - before) - apart
+            )
+            model.add_linear_constraint(mdl.start[a] >= mdl.start[b] + db - big_m * before - apart)
 
 
 def _add_link_disjunctions(mdl: _Model) -> None:
     """Rule 8: two transfers whose routes share a link do not overlap."""
-    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    model, space, big_m = mdl.model, mdl.space, mdl.big_m
     options: list[TransferOption] = [
         o for opts in space.transfers.values() for o in opts if o.duration_cycles > 0
     ]
@@ -295,13 +309,13 @@ def _add_link_disjunctions(mdl: _Model) -> None:
         before = mdl.binary(f"q[{a.tensor},{a.src}->{a.dst};{b.tensor},{b.src}->{b.dst}]")
         mdl.transfer_order[(a, b)] = before
         apart = big_m * (2 - za - zb)
-        solver.Add(sb >= sa + a.duration_cycles - big_m * (1 - before) - apart)
-        solver.Add(sa >= sb + b.duration_cycles - big_m * before - apart)
+        model.add_linear_constraint(sb >= sa + a.duration_cycles - big_m * (1 - before) - apart)
+        model.add_linear_constraint(sa >= sb + b.duration_cycles - big_m * before - apart)
 
 
 def _collect_copies(mdl: _Model) -> None:
     """Every copy a bounded memory may hold, with its release time (SPEC.md §4 rule 9)."""
-    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    model, space, big_m = mdl.model, mdl.space, mdl.big_m
     p = space.problem
     bounded = set(space.bounded)
     for tensor in p.tensors:
@@ -314,13 +328,15 @@ def _collect_copies(mdl: _Model) -> None:
             release = mdl.time(f"release[{tensor.id},{s},source]")
             alloc: Expr = 0 if tensor.producer is None else mdl.start[tensor.producer]
             if tensor.producer is not None:
-                solver.Add(release >= mdl.end[tensor.producer])
+                model.add_linear_constraint(release >= mdl.end[tensor.producer])
             for (tensor_id, src, m), z in mdl.z.items():
                 if tensor_id == tensor.id and src == s:
-                    solver.Add(release >= mdl.tend[(tensor_id, m)] - big_m * (1 - z))
+                    model.add_linear_constraint(
+                        release >= mdl.tend[(tensor_id, m)] - big_m * (1 - z)
+                    )
             for c, k, m in readers:
                 if m == s:
-                    solver.Add(release >= mdl.end[c] - big_m * (1 - mdl.x[(c, k)]))
+                    model.add_linear_constraint(release >= mdl.end[c] - big_m * (1 - mdl.x[(c, k)]))
             mdl.copies.append(
                 _Copy(
                     tensor.id,
@@ -336,10 +352,10 @@ def _collect_copies(mdl: _Model) -> None:
             if m not in bounded or (tensor.id, m) not in space.transfers:
                 continue
             release = mdl.time(f"release[{tensor.id},{m},dest]")
-            solver.Add(release >= mdl.tend[(tensor.id, m)])
+            model.add_linear_constraint(release >= mdl.tend[(tensor.id, m)])
             for c, k, mem in readers:
                 if mem == m:
-                    solver.Add(release >= mdl.end[c] - big_m * (1 - mdl.x[(c, k)]))
+                    model.add_linear_constraint(release >= mdl.end[c] - big_m * (1 - mdl.x[(c, k)]))
             mdl.copies.append(
                 _Copy(
                     tensor.id,
@@ -360,7 +376,7 @@ def _add_memory_capacity(mdl: _Model) -> None:
     g is allocated no later and not yet released (`gone[g,h]` = 0). Ties: the last of them in
     the order sees all the others. Memories whose copies all fit at once are left out.
     """
-    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
+    model, space, big_m = mdl.model, mdl.space, mdl.big_m
     p = space.problem
     _collect_copies(mdl)
     per_memory: dict[MemoryId, list[int]] = defaultdict(list)  # indices into mdl.copies
@@ -380,8 +396,8 @@ def _add_memory_capacity(mdl: _Model) -> None:
             mdl.alloc_order[(i, j)] = var
             before[(i, j)] = var
             before[(j, i)] = 1 - var
-            solver.Add(copies[j].alloc >= copies[i].alloc - big_m * (1 - var))
-            solver.Add(copies[i].alloc >= copies[j].alloc - big_m * var)
+            model.add_linear_constraint(copies[j].alloc >= copies[i].alloc - big_m * (1 - var))
+            model.add_linear_constraint(copies[i].alloc >= copies[j].alloc - big_m * var)
         for h in held:
             load: list[Expr] = [copies[h].size_bytes * copies[h].present]
             for g in held:
@@ -389,25 +405,27 @@ def _add_memory_capacity(mdl: _Model) -> None:
                     continue
                 gone = mdl.binary(f"gone[{m},{g},{h}]")
                 mdl.gone[(g, h)] = gone
-                solver.Add(copies[h].alloc >= copies[g].release - big_m * (1 - gone))
-                overlap = solver.NumVar(0.0, 1.0, f"overlap[{m},{g},{h}]")
+                model.add_linear_constraint(
+                    copies[h].alloc >= copies[g].release - big_m * (1 - gone)
+                )
+                overlap = model.add_variable(lb=0.0, ub=1.0, name=f"overlap[{m},{g},{h}]")
                 mdl.overlap[(g, h)] = overlap
-                solver.Add(
+                model.add_linear_constraint(
                     overlap >= before[(g, h)] - gone + copies[g].present + copies[h].present - 2
                 )
                 load.append(copies[g].size_bytes * overlap)
-            solver.Add(_sum(load) <= capacity)
+            model.add_linear_constraint(_sum(load) <= capacity)
 
 
 def _add_makespan(mdl: _Model, strengthen: bool) -> None:
     """The makespan is at least every end; with `strengthen`, every core's and link's load too."""
-    solver, space, big_m = mdl.solver, mdl.space, mdl.big_m
-    makespan = mdl.solver.NumVar(0.0, float(mdl.horizon), "makespan")
+    model, space, big_m = mdl.model, mdl.space, mdl.big_m
+    makespan = model.add_variable(lb=0.0, ub=float(mdl.horizon), name="makespan")
     mdl.makespan = makespan
     for t in space.cores:
-        solver.Add(makespan >= mdl.end[t])
+        model.add_linear_constraint(makespan >= mdl.end[t])
     for key, tend in mdl.tend.items():
-        solver.Add(makespan >= tend - big_m * (1 - mdl.moved[key]))
+        model.add_linear_constraint(makespan >= tend - big_m * (1 - mdl.moved[key]))
     if not strengthen:
         return
     per_core: dict[CoreId, list[Expr]] = defaultdict(list)
@@ -422,7 +440,7 @@ def _add_makespan(mdl: _Model, strengthen: bool) -> None:
                 per_link[link].append(option.duration_cycles * z)
     for loads in [*per_core.values(), *per_link.values()]:
         if len(loads) > 1:
-            solver.Add(makespan >= _sum(loads))
+            model.add_linear_constraint(makespan >= _sum(loads))
 
 
 def _add_symmetry_breaking(mdl: _Model) -> list[list[CoreId]]:
@@ -435,7 +453,7 @@ def _add_symmetry_breaking(mdl: _Model) -> list[list[CoreId]]:
         for j, t in enumerate(tasks):
             for i in range(1, len(cls)):
                 earlier = _sum([mdl.x[(u, cls[i - 1])] for u in tasks[:j]])
-                mdl.solver.Add(mdl.x[(t, cls[i])] <= earlier)
+                mdl.model.add_linear_constraint(mdl.x[(t, cls[i])] <= earlier)
     return classes
 
 
@@ -547,17 +565,17 @@ def _round(value: float, what: str) -> int:
     return int(rounded)
 
 
-def _extract(mdl: _Model) -> Schedule:
-    """The schedule of the solver's current solution (times rounded to integers)."""
+def _extract(mdl: _Model, values: Values) -> Schedule:
+    """The schedule a solution stands for (times rounded to integers, else ValueError)."""
     space = mdl.space
     tasks = []
     for t, cores in space.cores.items():
-        core = max(cores, key=lambda k: mdl.x[(t, k)].solution_value())
-        tasks.append(ScheduledTask(id=t, core=core, start=_round(mdl.start[t].solution_value(), t)))
+        core = max(cores, key=lambda k: values[mdl.x[(t, k)]])
+        tasks.append(ScheduledTask(id=t, core=core, start=_round(values[mdl.start[t]], t)))
     transfers = []
     for (tensor, s, m), z in mdl.z.items():
-        if z.solution_value() > 0.5:
-            ts = mdl.tstart[(tensor, m)].solution_value()
+        if values[z] > 0.5:
+            ts = values[mdl.tstart[(tensor, m)]]
             transfers.append(
                 ScheduledTransfer(tensor=tensor, src=s, dst=m, start=_round(ts, f"{tensor}->{m}"))
             )
@@ -565,49 +583,43 @@ def _extract(mdl: _Model) -> Schedule:
     return Schedule(problem=space.problem.name, tasks=tuple(tasks), transfers=tuple(transfers))
 
 
-def _retime(mdl: _Model) -> Schedule:
-    """Fix every binary at its (rounded) value and solve again for integral earliest times.
-
-    With the binaries fixed, every constraint left is a difference of two times against an
+def _retime(mdl: _Model, backend: Backend, values: Values) -> Schedule:
+    """Fix every binary at its (rounded) value in `values` and solve again for integral earliest
+    times. With the binaries fixed, every constraint left is a difference of two times against an
     integer, so the LP's vertices are integral; should the solver still return fractions, the
-    times are made integer variables and solved once more.
-    """
-    values = [float(round(var.solution_value())) for var in mdl.binaries]  # before any change
-    for var, value in zip(mdl.binaries, values, strict=True):
-        var.SetBounds(value, value)
+    times are made integer variables and solved once more."""
+    for var in mdl.binaries:
+        fixed = float(round(values[var]))
+        var.lower_bound = fixed
+        var.upper_bound = fixed
     assert mdl.makespan is not None
-    objective = mdl.solver.Objective()
-    objective.Clear()
-    objective.SetCoefficient(mdl.makespan, 1.0)
-    for var in mdl.times:  # earliest times, so the re-timed schedule is left-justified
-        objective.SetCoefficient(var, 1e-3 / max(1, len(mdl.times)))
-    objective.SetMinimization()
-    status = mdl.solver.Solve()
-    if status != pywraplp.Solver.OPTIMAL:
-        raise InvalidMilpScheduleError(f"re-timing with fixed binaries failed (status {status})")
-    try:
-        return _extract(mdl)
-    except ValueError:
-        for var in mdl.times:
-            var.SetInteger(True)
-        status = mdl.solver.Solve()
-        if status != pywraplp.Solver.OPTIMAL:
-            raise InvalidMilpScheduleError(f"integral re-timing failed (status {status})") from None
-        return _extract(mdl)
+    # earliest times, so the re-timed schedule is left-justified
+    weight = 1e-3 / max(1, len(mdl.times))
+    mdl.model.minimize(mdl.makespan + weight * _sum(list(mdl.times)))
+    for attempt in range(2):
+        result = mathopt.solve(mdl.model, SOLVER_TYPES[backend])
+        if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+            raise InvalidMilpScheduleError(
+                f"re-timing with fixed binaries failed: {result.termination.reason.name}"
+            )
+        try:
+            return _extract(mdl, result.variable_values())
+        except ValueError:
+            if attempt == 1:
+                raise
+            for var in mdl.times:
+                var.integer = True
+    raise AssertionError("unreachable")
 
 
 def build_milp(
     problem: Problem,
-    backend: Backend,
     *,
     use_heuristic: bool = True,
     strengthen: bool = True,
 ) -> _Model:
-    """Build the MILP of `problem` (latency objective) for `backend`; with `use_heuristic`, the
-    heuristics' best schedule gives the horizon and a complete MIP start (as CP-SAT's hint)."""
-    solver = pywraplp.Solver.CreateSolver(backend)
-    if solver is None:
-        raise RuntimeError(f"OR-Tools was built without the {backend} backend")
+    """Build the MILP of `problem` (latency objective); with `use_heuristic`, the heuristics'
+    best schedule gives the horizon and a complete MIP start (as CP-SAT's hint does)."""
     space = build_space(problem)
     horizon = space.safe_horizon_cycles()
     start = start_schedule(problem, space) if use_heuristic else None
@@ -618,7 +630,8 @@ def build_milp(
         + [o.duration_cycles for opts in space.transfers.values() for o in opts],
         default=0,
     )
-    mdl = _Model(solver=solver, space=space, horizon=horizon, big_m=horizon + longest)
+    model = mathopt.Model(name=problem.name)
+    mdl = _Model(model=model, space=space, horizon=horizon, big_m=horizon + longest)
     _add_tasks(mdl)
     _add_transfers(mdl)
     _add_precedences(mdl)
@@ -631,13 +644,18 @@ def build_milp(
         if start is not None and classes:
             start = canonical_hint(space, classes, start)
     assert mdl.makespan is not None
-    solver.Minimize(mdl.makespan)
+    model.minimize(mdl.makespan)
     if start is not None:
         mdl.start_latency = _schedule_latency(problem, start)
-        if backend == "SCIP":  # pywraplp's HiGHS interface crashes on a hint (OR-Tools 9.15)
-            hint = _hint_values(mdl, start)
-            solver.SetHint(list(hint), list(hint.values()))
+        mdl.hint = _hint_values(mdl, start)
     return mdl
+
+
+_STATUS: dict[mathopt.TerminationReason, MilpStatus] = {
+    mathopt.TerminationReason.OPTIMAL: "optimal",
+    mathopt.TerminationReason.FEASIBLE: "feasible",
+    mathopt.TerminationReason.INFEASIBLE: "infeasible",
+}
 
 
 def solve_milp(
@@ -646,11 +664,10 @@ def solve_milp(
     time_limit_s: float,
     objective: Literal["latency"] = "latency",
     *,
-    num_threads: int = 1,
     use_heuristic: bool = True,
     strengthen: bool = True,
 ) -> MilpResult:
-    """Minimize the latency of `problem` with the MILP peer on SCIP or HiGHS (via OR-Tools).
+    """Minimize the latency of `problem` with the MILP peer on SCIP or HiGHS (OR-Tools MathOpt).
 
     The returned schedule has passed the validator (else InvalidMilpScheduleError): the
     comparison with CP-SAT is only fair if both sides' schedules are really valid.
@@ -658,26 +675,33 @@ def solve_milp(
     if objective != "latency":
         raise ValueError(f"the MILP peer minimizes latency only, not {objective!r}")
     started = time.monotonic()
-    mdl = build_milp(problem, backend, use_heuristic=use_heuristic, strengthen=strengthen)
-    solver = mdl.solver
-    solver.SuppressOutput()
-    if backend == "HIGHS":  # SuppressOutput leaves HiGHS's banner on stdout; this silences it
-        solver.SetSolverSpecificParametersAsString("output_flag = false")
-    threads_ok = solver.SetNumThreads(num_threads)
-    solver.SetTimeLimit(max(1, int((time_limit_s - (time.monotonic() - started)) * 1000)))
+    if not all(build_space(problem).cores.values()):
+        raise ValueError("a task has no core it may run on (with its group); see cpsched's checks")
+    mdl = build_milp(problem, use_heuristic=use_heuristic, strengthen=strengthen)
+    remaining_s = max(0.01, time_limit_s - (time.monotonic() - started))
+    params = mathopt.SolveParameters(
+        time_limit=datetime.timedelta(seconds=remaining_s),
+        relative_gap_tolerance=0.0,  # prove the optimum, not within the default 1e-4
+    )
+    hints = [mathopt.SolutionHint(variable_values=mdl.hint)] if mdl.hint else []
     solve_started = time.monotonic()
-    params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)  # prove the optimum, not within 1e-4
-    status = solver.Solve(params)
+    result = mathopt.solve(
+        mdl.model,
+        SOLVER_TYPES[backend],
+        params=params,
+        model_params=mathopt.ModelSolveParameters(solution_hints=hints),
+    )
     solve_time_s = time.monotonic() - solve_started
+    reason = result.termination.reason
     counts: dict[str, Any] = {
-        "num_variables": solver.NumVariables(),
+        "num_variables": mdl.model.get_num_variables(),
         "num_binaries": len(mdl.binaries),
-        "num_constraints": solver.NumConstraints(),
+        "num_constraints": mdl.model.get_num_linear_constraints(),
         "horizon_cycles": mdl.horizon,
+        "start_latency_cycles": mdl.start_latency,
         "capacity_memories": tuple(mdl.capacity_memories),
-        "threads": num_threads if threads_ok else 1,
     }
+    bound = _finite(result.termination.objective_bounds.dual_bound)
 
     def done(st: MilpStatus, **kw: Any) -> MilpResult:
         return MilpResult(
@@ -689,34 +713,35 @@ def solve_milp(
             **kw,
         )
 
-    if status == pywraplp.Solver.INFEASIBLE:
-        return done("infeasible", schedule=None, objective_value=None, bound=None, gap=None)
-    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+    if not result.has_primal_feasible_solution():
+        status: MilpStatus = (
+            "infeasible" if reason == mathopt.TerminationReason.INFEASIBLE else "unknown"
+        )
         return done(
-            "unknown",
+            status,
             schedule=None,
             objective_value=None,
-            bound=_finite(solver.Objective().BestBound()),
+            bound=None if status == "infeasible" else _ceil(bound),
             gap=None,
-            message=f"no solution (pywraplp status {status})",
+            message=f"no solution ({reason.name}: {result.termination.detail})",
         )
-    proven = status == pywraplp.Solver.OPTIMAL
-    bound = _finite(solver.Objective().BestBound())
-    milp_value = solver.Objective().Value()
-    schedule = _retime(mdl)
+    milp_value = result.objective_value()
+    schedule = _retime(mdl, backend, result.variable_values())
     _validate(problem, schedule, backend)
     value = float(_schedule_latency(problem, schedule))
-    if bound is not None:  # latencies are integers, so a fractional bound rounds up
-        bound = min(value, math.ceil(bound - _INTEGRAL_TOLERANCE))
+    proven = reason == mathopt.TerminationReason.OPTIMAL
+    ceiled = _ceil(bound)
+    if ceiled is not None:
+        ceiled = min(value, ceiled)
     elif proven:
-        bound = value
-    proven = proven and bound == value
-    gap = None if bound is None else max(0.0, (value - bound) / max(1.0, value))
+        ceiled = value
+    proven = proven and ceiled == value
+    gap = None if ceiled is None else max(0.0, (value - ceiled) / max(1.0, value))
     return done(
         "optimal" if proven else "feasible",
         schedule=schedule,
         objective_value=value,
-        bound=None if bound is None else float(bound),
+        bound=ceiled,
         gap=gap,
         message="" if abs(milp_value - value) < 0.5 else f"MILP value {milp_value:.3f}",
     )
@@ -724,6 +749,11 @@ def solve_milp(
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) and abs(value) < 1e30 else None
+
+
+def _ceil(bound: float | None) -> float | None:
+    """Latencies are integers, so a fractional lower bound rounds up."""
+    return None if bound is None else float(math.ceil(bound - _INTEGRAL_TOLERANCE))
 
 
 def _validate(problem: Problem, schedule: Schedule, backend: str) -> None:
