@@ -1,0 +1,76 @@
+"""The Gantt chart and memory plot: real PNG files, also for a schedule of a few hundred tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cpsched.heuristics import best_heuristic_schedule
+from cpsched.heuristics.synthetic import random_problem
+from cpsched.io import load_problem, load_schedule
+from cpsched.problem import Problem
+from cpsched.report.gantt import gantt_figure, plot_gantt
+from cpsched.schedule import Schedule
+from cpsched.validate import validate
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MODELS = Path(__file__).resolve().parent.parent / "models" / "problems"
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """Width and height in pixels from the PNG's IHDR chunk."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[Problem, Schedule]:
+    return (
+        load_problem(MODELS / "two_cores_shared.yaml"),
+        load_schedule(MODELS / "two_cores_shared.schedule.yaml"),
+    )
+
+
+@pytest.fixture(scope="module")
+def large() -> tuple[Problem, Schedule]:
+    # 4 cores x 10 layers x 30 tiles = 300 tasks, scheduled by the heuristics.
+    problem = random_problem(7, n_cores=4, n_layers=10, tiles=30, barrier_prob=0.0)
+    schedule = best_heuristic_schedule(problem)
+    assert schedule is not None
+    assert validate(problem, schedule) == []
+    return problem, schedule
+
+
+def test_gantt_of_the_example_is_a_png_14_inches_wide(
+    small: tuple[Problem, Schedule], tmp_path: Path
+) -> None:
+    path = tmp_path / "gantt.png"
+    plot_gantt(*small, path)
+    width_px, height_px = _png_size(path)
+    assert width_px == 14 * 110  # 14 in at 110 dpi
+    assert 200 < height_px < 14 * 110
+
+
+def test_gantt_rows_are_cores_then_links_with_a_cycle_axis(small: tuple[Problem, Schedule]) -> None:
+    ax = gantt_figure(*small).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["c0 (l1)", "c1 (l1)", "link bus"]
+    assert ax.get_xlabel() == "time (cycles)"
+    assert "latency 162 cycles" in ax.get_title()
+
+
+def test_gantt_of_300_tasks_grows_with_rows_not_tasks(
+    large: tuple[Problem, Schedule], tmp_path: Path
+) -> None:
+    problem, schedule = large
+    assert len(schedule.tasks) == 300
+    path = tmp_path / "gantt.png"
+    plot_gantt(problem, schedule, path)
+    width_px, height_px = _png_size(path)
+    assert width_px == 14 * 110
+    assert height_px < 12 * 110  # 4 cores and a few links: a short, wide figure
+    legend = gantt_figure(problem, schedule).legends[0]
+    assert [t.get_text() for t in legend.get_texts()][:10] == sorted(
+        {t.layer for t in problem.tasks}, key=[t.layer for t in problem.tasks].index
+    )
