@@ -112,16 +112,58 @@ def test_layernorm_gelu_gemm_residual_and_shape_only_nodes() -> None:
     assert [t.id for t in p.tensors if t.store] == ["SCALE.t0.o", "SCALE.t1.o"]
 
 
-def test_reshape_that_regroups_dims_is_an_error() -> None:
+def mha_onnx(m: int = 8, d: int = 8, h: int = 2) -> onnx.ModelProto:
+    """Multi-head attention as exporters write it: 2-D projections, Reshape and Transpose."""
+    hd = d // h
+    node = helper.make_node
     nodes = [
-        helper.make_node("Reshape", ["X", "shape"], ["y"], name="split_heads"),
+        node("MatMul", ["X", "Wq"], ["q"], name="Q"),
+        node("MatMul", ["X", "Wk"], ["k"], name="K"),
+        node("MatMul", ["X", "Wv"], ["v"], name="V"),
+        node("Reshape", ["q", "heads"], ["q3"], name="q_split"),
+        node("Reshape", ["k", "heads"], ["k3"], name="k_split"),
+        node("Reshape", ["v", "heads"], ["v3"], name="v_split"),
+        node("Transpose", ["q3"], ["qh"], name="QH", perm=[1, 0, 2]),
+        node("Transpose", ["k3"], ["kt"], name="KT", perm=[1, 2, 0]),
+        node("Transpose", ["v3"], ["vh"], name="VH", perm=[1, 0, 2]),
+        node("MatMul", ["qh", "kt"], ["s"], name="QKT"),
+        node("Softmax", ["s"], ["p"], name="SM", axis=-1),
+        node("MatMul", ["p", "vh"], ["o"], name="AV"),
+        node("Transpose", ["o"], ["o2"], name="OT", perm=[1, 0, 2]),
+        node("Reshape", ["o2", "flat"], ["o3"], name="merge"),
+        node("MatMul", ["o3", "Wo"], ["y"], name="OUT"),
+    ]
+    m_ = model(nodes, {"X": [m, d]}, {w: (d, d) for w in ("Wq", "Wk", "Wv", "Wo")}, ["y"])
+    m_.graph.initializer.append(numpy_helper.from_array(np.array([m, h, hd], np.int64), "heads"))
+    m_.graph.initializer.append(numpy_helper.from_array(np.array([m, d], np.int64), "flat"))
+    return m_
+
+
+def test_reshape_to_heads_cuts_dims_and_stays_exact() -> None:
+    w = workload_from_onnx(mha_onnx(), "mha.onnx")
+    layers = w.layer_by_name()
+    # D = 8 is cut into (heads 2, head size 4) wherever the Reshape reaches (Wq cols, Wo rows).
+    assert w.tensors["Wq"].shape == (8, 2, 4) and w.tensors["Wo"].shape == (2, 4, 8)
+    assert w.tensors["X"].shape == (8, 8)  # X's columns are summed over, never reshaped
+    assert layers["Q"].loops == {"m": 8, "k": 8, "n_0": 2, "n_1": 4}
+    assert layers["OUT"].inputs[0].dims == ("m", "k_0", "k_1")
+    assert layers["QKT"].token_dim == "m" and layers["SM"].row_dims == ("a2",)
+    assert "q_split" not in layers and "merge" not in layers  # shape-only: no task
+    p = build_problem(w, load_hardware("quad_bus"), TilingSpec(tiles=2))
+    assert p.task_by_id["QKT.t1"].inputs == ("QH.t1.o", "KT.t0.o", "KT.t1.o")
+    assert p.task_by_id["OUT.t0"].inputs == ("OT.t0.o", "Wo")
+    # Output projection row tile: 4 tokens x 8 columns of 32-bit floats.
+    assert p.tensor_by_id["OUT.t0.o"].size_bytes == 4 * 8 * 4
+
+
+def test_reshape_that_cannot_stay_exact_is_an_error() -> None:
+    nodes = [
+        helper.make_node("Reshape", ["X", "shape"], ["y"], name="odd"),
         helper.make_node("Relu", ["y"], ["z"], name="R"),
     ]
-    m = model(nodes, {"X": [4, 8]}, {}, ["z"])
-    m.graph.initializer.append(numpy_helper.from_array(np.array([4, 2, 4], np.int64), "shape"))
-    with pytest.raises(
-        InputError, match=r"node 'split_heads': Reshape from \[4, 8\] to \[4, 2, 4\] regroups"
-    ):
+    m = model(nodes, {"X": [6, 4]}, {}, ["z"])
+    m.graph.initializer.append(numpy_helper.from_array(np.array([4, 6], np.int64), "shape"))
+    with pytest.raises(InputError, match=r"node 'odd': a Reshape cuts a dim of 6 at 4"):
         workload_from_onnx(m, "r.onnx")
 
 

@@ -3,8 +3,11 @@
 Supported: MatMul, Gemm, Transpose, Softmax, Add, Sub, Mul, Div, Sqrt, Pow, ReduceMean,
 LayerNormalization, Gelu, Erf, Relu, Sigmoid, Tanh, Constant, and the shape-only nodes
 Reshape, Flatten, Squeeze, Unsqueeze, Identity, which become no task: a consumer reads the
-producer's tensor through them. A shape-only node may add or remove size-1 dims (so its index
-map stays exact); one that regroups dims of other sizes is reported as an error.
+producer's tensor through them. To keep every index map exact through a Reshape, dims are cut
+into their common refinement ("atoms") across the graph: a Reshape of [M, D] into [M, H, D/H]
+makes D two dims (H, D/H) in every tensor and loop it is tied to (the projection weights, the
+producer's output), so head-wise tiles read exactly their heads. A Reshape that cuts a dim at a
+size that does not divide it (e.g. [6, 4] -> [4, 6]) is an error. Size-1 dims are dropped.
 
 Initializers (and Constant outputs) are weights, the other graph inputs are graph inputs;
 rank-0 constants (scales, exponents) are folded into the operation. The token dim of a graph
@@ -14,6 +17,7 @@ indexes the token axis of its first operand that has one, and is carried to its 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,12 +68,101 @@ _BITS: dict[int, int] = {
 }
 
 
-@dataclass(frozen=True)
-class _View:
-    """How a tensor name is read: a source tensor, and the source axis of each of its axes."""
+@dataclass
+class _PendingLayer:
+    """A layer read from a node, before its dims are cut into atoms."""
 
-    source: str
-    axes: tuple[int | None, ...]  # per axis of this name: source axis, or None (a size-1 dim)
+    name: str
+    label: str
+    op: str
+    function: str
+    loops: list[str]  # logical loops, in order
+    operands: list[tuple[str, list[str]]]  # ONNX tensor name, logical loop per axis
+    output: str
+    out_dims: list[str]
+    row_dims: tuple[str, ...]
+
+
+class _Atoms:
+    """The common refinement of every tensor dim: Reshape ties [M, D] to [M, H, D/H], so D is
+    cut into two atoms (H, D/H) everywhere it is tied to, and every index map stays exact.
+
+    Each (tensor, axis) of size > 1 starts as one atom; tying two sequences of axes (same loop,
+    or the two sides of a Reshape) splits atoms at each other's boundaries and merges the rest.
+    """
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+        self.size: dict[int, int] = {}
+        self.split: dict[int, list[int]] = {}
+        self.start: dict[tuple[str, int], int | None] = {}
+
+    def _new(self, size: int) -> int:
+        a = len(self.size)
+        self.size[a] = size
+        self.parent[a] = a
+        return a
+
+    def initial(self, name: str, axis: int, size: int) -> int | None:
+        """The atom a (tensor, axis) started as (None for a size-1 axis)."""
+        key = (name, axis)
+        if key not in self.start:
+            self.start[key] = self._new(size) if size > 1 else None
+        return self.start[key]
+
+    def find(self, a: int) -> int:
+        """The representative of an atom."""
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def leaves(self, a: int | None) -> list[int]:
+        """The atoms (outermost first) an atom has been cut into."""
+        if a is None:
+            return []
+        r = self.find(a)
+        if r not in self.split:
+            return [r]
+        return [leaf for c in self.split[r] for leaf in self.leaves(c)]
+
+    def tie(
+        self,
+        left: list[tuple[str, int, int]],
+        right: list[tuple[str, int, int]],
+        source: str,
+        where: str,
+    ) -> None:
+        """Make two sequences of (tensor, axis, size) the same atoms, cutting where needed."""
+        while True:
+            s1 = [x for n, k, sz in left for x in self.leaves(self.initial(n, k, sz))]
+            s2 = [x for n, k, sz in right for x in self.leaves(self.initial(n, k, sz))]
+            total1 = math.prod(self.size[a] for a in s1)
+            total2 = math.prod(self.size[a] for a in s2)
+            if total1 != total2:
+                raise input_error(source, where, f"dims {left} and {right} hold different sizes")
+            for a, b in zip(s1, s2, strict=False):
+                if a == b:
+                    continue
+                sa, sb = self.size[a], self.size[b]
+                if sa == sb:
+                    self.parent[b] = a
+                    break
+                big, small = (a, b) if sa > sb else (b, a)
+                if self.size[big] % self.size[small]:
+                    raise input_error(
+                        source,
+                        where,
+                        f"a Reshape cuts a dim of {self.size[big]} at {self.size[small]}, "
+                        "which does not divide it; cannot keep index maps exact",
+                    )
+                self.split[big] = [
+                    self._new(self.size[small]),
+                    self._new(self.size[big] // self.size[small]),
+                ]
+                break
+            else:
+                return
 
 
 def _ident(text: str, used: set[str]) -> str:
@@ -118,12 +211,14 @@ class _Importer:
             self.shapes[init.name] = tuple(init.dims)
             self.bits[init.name] = _BITS.get(init.data_type, 32)
             self.consts[init.name] = tuple(init.dims)
-        self.views: dict[str, _View] = {}
-        self.token_axis: dict[str, int | None] = {}
-        self.declared: dict[str, DeclaredTensor] = {}
-        self.layers: list[Layer] = []
+        self.source_of: dict[str, str] = {}  # ONNX tensor name -> declared tensor or layer name
+        self.token_axis: dict[str, int | None] = {}  # token axis of declared ONNX tensors
+        self.pending_tensors: list[tuple[str, str, str]] = []  # (onnx name, our name, kind)
+        self.pending_layers: list[_PendingLayer] = []
+        # (axes, axes, node label): sequences of tensor axes that hold the same atoms
+        self.ties: list[tuple[list[tuple[str, int]], list[tuple[str, int]], str]] = []
+        self.atoms = _Atoms()
         self.used: set[str] = set()
-        self.layer_of: dict[str, str] = {}  # ONNX tensor name -> layer name that produces it
 
     def _record(self, vi: onnx.ValueInfoProto) -> None:
         t = vi.type.tensor_type
@@ -151,12 +246,17 @@ class _Importer:
         return self.bits_override or self.bits.get(name, 32)
 
     def _declare(self, name: str, kind: str) -> None:
-        shape = self.shapes[name]
         tname = _ident(name, self.used)
-        self.declared[tname] = DeclaredTensor(kind=kind, shape=shape, bits=self._bits(name))
-        self.views[name] = _View(tname, tuple(range(len(shape))))
-        rank = len(shape)
+        self.pending_tensors.append((name, tname, kind))
+        self.source_of[name] = tname
+        rank = len(self.shapes[name])
         self.token_axis[name] = None if kind == "weight" else (max(rank - 2, 0) if rank else None)
+
+    def _axes(self, name: str) -> list[tuple[str, int]]:
+        return [(name, k) for k in range(len(self.shapes[name]))]
+
+    def _leaves(self, name: str, axis: int) -> list[int]:
+        return self.atoms.leaves(self.atoms.initial(name, axis, self.shapes[name][axis]))
 
     def run(self, name: str) -> Workload:
         inits = {i.name for i in self.graph.initializer}
@@ -173,18 +273,104 @@ class _Importer:
                 self._declare(init.name, "weight")
         for index, node in enumerate(self.graph.node):
             self._node(index, node)
+        for left, right, label in self.ties:
+            self.atoms.tie(
+                [(n, k, self.shapes[n][k]) for n, k in left],
+                [(n, k, self.shapes[n][k]) for n, k in right],
+                self.source,
+                f"node {label!r}",
+            )
+        return self._materialize(name)
+
+    def _materialize(self, name: str) -> Workload:
+        """Declared tensors and layers with every dim cut into the atoms the graph needs."""
+        declared: dict[str, DeclaredTensor] = {}
+        token_pos: dict[str, int | None] = {}  # token dim's index among a tensor's dims
+        for onnx_name, tname, kind in self.pending_tensors:
+            shape = tuple(
+                self.atoms.size[a] for n, k in self._axes(onnx_name) for a in self._leaves(n, k)
+            )
+            tok = self.token_axis.get(onnx_name)
+            before = sum(len(self._leaves(onnx_name, k)) for k in range(tok or 0))
+            has_token = tok is not None and bool(self._leaves(onnx_name, tok))
+            token_pos[tname] = before if has_token else None
+            if shape:
+                declared[tname] = DeclaredTensor(
+                    kind=kind,
+                    shape=shape,
+                    bits=self._bits(onnx_name),
+                )
+        layers: list[Layer] = []
+        for pl in self.pending_layers:
+            sub: dict[str, list[tuple[str, int]]] = {}  # logical loop -> [(loop name, atom)]
+            for tensor, dims in [*pl.operands, (pl.output, pl.out_dims)]:
+                for k, logical in enumerate(dims):
+                    if logical not in sub and self.shapes[tensor][k] > 1:
+                        leaves = self._leaves(tensor, k)
+                        names = (
+                            [logical]
+                            if len(leaves) == 1
+                            else [f"{logical}_{j}" for j in range(len(leaves))]
+                        )
+                        sub[logical] = [
+                            (nm, self.atoms.find(a)) for nm, a in zip(names, leaves, strict=True)
+                        ]
+
+            def dims_of(
+                tensor: str, dims: list[str], sub: dict[str, list[tuple[str, int]]] = sub
+            ) -> tuple[str, ...]:
+                return tuple(
+                    nm
+                    for k, lg in enumerate(dims)
+                    if self.shapes[tensor][k] > 1
+                    for nm, _ in sub[lg]
+                )
+
+            inputs: list[Operand] = []
+            token: str | None = None
+            for tensor, dims in pl.operands:
+                source = self.source_of[tensor]
+                if source not in declared and source not in {lay.name for lay in layers}:
+                    continue  # a constant with no dims of size > 1: folded into the operation
+                op_dims = dims_of(tensor, dims)
+                inputs.append(Operand(tensor=source, dims=op_dims))
+                pos = token_pos.get(source)
+                if token is None and pos is not None:
+                    token = op_dims[pos]
+            out_dims = dims_of(pl.output, pl.out_dims)
+            if not inputs or not out_dims:
+                raise input_error(
+                    self.source,
+                    f"node {pl.label!r}",
+                    "needs a tensor input and an output with a dim larger than 1",
+                )
+            loops = {nm: self.atoms.size[a] for lg in pl.loops for nm, a in sub.get(lg, [])}
+            layers.append(
+                Layer(
+                    name=pl.name,
+                    op=pl.op,
+                    function=pl.function,
+                    loops=loops,
+                    inputs=tuple(inputs),
+                    output=Output(dims=out_dims, bits=self._bits(pl.output)),
+                    token_dim=token,
+                    row_dims=tuple(nm for lg in pl.row_dims for nm, _ in sub.get(lg, [])),
+                )
+            )
+            token_pos[pl.name] = out_dims.index(token) if token in out_dims else None
+        layer_names = {lay.name for lay in layers}
         outputs = tuple(
             dict.fromkeys(
-                self.views[o.name].source
+                self.source_of[o.name]
                 for o in self.graph.output
-                if o.name in self.views and self.views[o.name].source in self.layer_of.values()
+                if self.source_of.get(o.name) in layer_names
             )
         )
         wl = Workload(
             name=name,
             description=f"imported from {self.source}",
-            tensors=self.declared,
-            layers=tuple(self.layers),
+            tensors=declared,
+            layers=tuple(layers),
             outputs=outputs,
         )
         return check_workload(wl, self.source)
@@ -314,7 +500,7 @@ class _Importer:
     def _broadcast_dims(self, name: str, loops: dict[str, int], node: onnx.NodeProto) -> list[str]:
         """Right-aligned numpy broadcasting: loop per input axis; size-1 axes get size-1 loops."""
         shape = self._shape(name, node)
-        out_rank = len(loops)
+        out_rank = sum(1 for d in loops if d.startswith("a"))
         dims: list[str] = []
         for k, s in enumerate(shape):
             axis = out_rank - len(shape) + k
@@ -383,33 +569,16 @@ class _Importer:
         )
 
     def _alias(self, label: str, node: onnx.NodeProto) -> None:
+        """A shape-only node: its output is its input, read through regrouped dims."""
         src_name, out_name = node.input[0], node.output[0]
-        in_shape, out_shape = self._shape(src_name, node), self._shape(out_name, node)
-        if [s for s in in_shape if s != 1] != [s for s in out_shape if s != 1]:
-            raise input_error(
-                self.source,
-                f"node {label!r}",
-                f"{node.op_type} from {list(in_shape)} to {list(out_shape)} regroups dims; "
-                "shape-only nodes may only add or remove size-1 dims "
-                "(keep tensors in their compute layout)",
-            )
-        base = self.views.get(src_name)
-        if base is None:
+        self._shape(src_name, node)
+        self._shape(out_name, node)
+        if src_name not in self.source_of:
             raise input_error(
                 self.source, f"node {label!r}", f"input {src_name!r} is not produced before use"
             )
-        big_in = [k for k, s in enumerate(in_shape) if s != 1]
-        big_out = [k for k, s in enumerate(out_shape) if s != 1]
-        mapping: list[int | None] = [None] * len(out_shape)
-        for ko, ki in zip(big_out, big_in, strict=True):
-            mapping[ko] = base.axes[ki]
-        self.views[out_name] = _View(base.source, tuple(mapping))
-        tok = self.token_axis.get(src_name)
-        self.token_axis[out_name] = (
-            big_out[big_in.index(tok)] if tok is not None and tok in big_in else None
-        )
-        if base.source in self.layer_of.values():
-            self.layer_of[out_name] = base.source
+        self.source_of[out_name] = self.source_of[src_name]
+        self.ties.append((self._axes(src_name), self._axes(out_name), label))
 
     def _emit(
         self,
@@ -422,51 +591,40 @@ class _Importer:
         out_dims: list[str],
         row_dims: tuple[str, ...],
     ) -> None:
+        """Record a layer; its dims are cut into atoms once the whole graph has been read."""
         label = node.name or node.op_type
-        inputs: list[Operand] = []
-        token: str | None = None
+        kept: list[tuple[str, list[str]]] = []
         for name, dims in operands:
             if name in self.consts and not self.consts[name]:
                 continue  # a scalar constant: folded into the operation
-            view = self.views.get(name)
-            if view is None:
+            if name not in self.source_of:
                 raise input_error(
                     self.source, f"node {label!r}", f"input {name!r} is not produced before use"
                 )
-            src_rank = (
-                len(self.declared[view.source].shape)
-                if view.source in self.declared
-                else len(next(lay for lay in self.layers if lay.name == view.source).output.dims)
-            )
-            src_dims: list[str] = []
-            for s in range(src_rank):
-                if s in view.axes:
-                    src_dims.append(dims[view.axes.index(s)])
-                else:
-                    dummy = _dummy(loops)
-                    src_dims.append(dummy)
-            inputs.append(Operand(tensor=view.source, dims=tuple(src_dims)))
-            tok = self.token_axis.get(name)
-            if token is None and tok is not None and loops[dims[tok]] > 1:
-                token = dims[tok]
-        if not inputs:
-            raise input_error(self.source, f"node {label!r}", "has no tensor inputs (only scalars)")
-        self.layers.append(
-            Layer(
+            kept.append((name, dims))
+        out_name = node.output[0]
+        bound: dict[str, list[tuple[str, int]]] = {}
+        for name, dims in [*kept, (out_name, out_dims)]:
+            for k, logical in enumerate(dims):
+                if self.shapes[name][k] > 1:
+                    bound.setdefault(logical, []).append((name, k))
+        for pairs in bound.values():
+            for other in pairs[1:]:
+                self.ties.append(([pairs[0]], [other], label))
+        self.pending_layers.append(
+            _PendingLayer(
                 name=layer_name,
+                label=label,
                 op=op,
                 function=function,
-                loops=dict(loops),
-                inputs=tuple(inputs),
-                output=Output(dims=tuple(out_dims), bits=self._bits(node.output[0])),
-                token_dim=token,
+                loops=list(loops),
+                operands=kept,
+                output=out_name,
+                out_dims=list(out_dims),
                 row_dims=row_dims,
             )
         )
-        out_name = node.output[0]
-        self.views[out_name] = _View(layer_name, tuple(range(len(out_dims))))
-        self.layer_of[out_name] = layer_name
-        self.token_axis[out_name] = out_dims.index(token) if token in out_dims else None
+        self.source_of[out_name] = layer_name
 
 
 def workload_from_onnx(
