@@ -9,6 +9,7 @@ from cpsched.cli import validate as _validate  # noqa: E402,F401  isort: skip
 from cpsched.cli import compare as _compare  # noqa: E402,F401  isort: skip
 from cpsched.cli import build as _build  # noqa: E402,F401  isort: skip
 from cpsched.cli import models as _models  # noqa: E402,F401  isort: skip
+from cpsched.cli import plot as _plot  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:
