@@ -229,9 +229,8 @@ def _add_precedences(mdl: _Model) -> None:
     for (tensor_id, _m), ts in mdl.tstart.items():
         producer = p.tensor_by_id[tensor_id].producer
         if producer is not None:
-            model.add_linear_constraint(
-                ts >= mdl.end[producer]
-            )  # harmless when absent: its start is free
+            # unconditional: when the transfer is not made, its start is free anyway
+            model.add_linear_constraint(ts >= mdl.end[producer])
     for task in p.tasks:
         for tensor_id in task.inputs:
             producer = p.tensor_by_id[tensor_id].producer
