@@ -22,7 +22,7 @@ from rich.table import Table
 from cpsched.build import build_problem, load_hardware, load_workload
 from cpsched.catalog import bundled_workloads
 from cpsched.io import write_text_atomic
-from cpsched.problem import Problem
+from cpsched.problem import Problem, Task
 from cpsched.tiling import TilingSpec
 
 
@@ -38,6 +38,13 @@ def bert_build_s(runs: int) -> tuple[float, Problem]:
         times.append(time.perf_counter() - t0)
     assert problem is not None
     return statistics.median(times), problem
+
+
+def fits_somewhere(p: Problem, task: Task) -> bool:
+    """Whether the task's inputs and outputs fit together in the memory of one of its cores."""
+    need = sum(p.tensor_by_id[x].size_bytes for x in (*task.inputs, *task.outputs))
+    caps = [p.memory_by_id[p.memory_of(o.core)].capacity_bytes for o in task.options]
+    return any(c is None or need <= c for c in caps)
 
 
 def sizes(tiles: int, hardware: str) -> list[dict[str, Any]]:
@@ -57,6 +64,7 @@ def sizes(tiles: int, hardware: str) -> list[dict[str, Any]]:
                 "data_edges": sum(
                     len({p.tensor_by_id[x].producer for x in t.inputs} - {None}) for t in p.tasks
                 ),
+                "too_big": sum(1 for t in p.tasks if not fits_somewhere(p, t)),
             }
         )
     return rows
@@ -67,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tiles", type=int, default=8)
-    parser.add_argument("--hardware", default="quad_bus")
+    parser.add_argument("--hardware", default="quad_bus", help="hardware for the size table")
     parser.add_argument("--json", dest="json_path", default=None, help="also write results here")
     args = parser.parse_args()
     seconds, bert = bert_build_s(args.runs)
@@ -78,15 +86,15 @@ def main() -> None:
     )
     rows = sizes(args.tiles, args.hardware)
     table = Table(title=f"bundled workloads at T={args.tiles} on {args.hardware}")
-    for col in ["workload", "layers", "tasks", "tensors", "edges", "data_edges"]:
+    cols = ["workload", "layers", "tasks", "tensors", "edges", "data_edges", "too_big"]
+    for col in cols:
         table.add_column(col, justify="left" if col == "workload" else "right")
     for r in rows:
-        table.add_row(
-            *(str(r[c]) for c in ["workload", "layers", "tasks", "tensors", "edges", "data_edges"])
-        )
+        table.add_row(*(str(r[c]) for c in cols))
     console.print(table)
     console.print(
-        "edges: tensor reads (task inputs); data_edges: distinct producer -> consumer task pairs"
+        "edges: tensor reads (task inputs); data_edges: distinct producer -> consumer task pairs;"
+        " too_big: tasks whose inputs + outputs fit in none of their cores' memories"
     )
     if args.json_path:
         payload = {
