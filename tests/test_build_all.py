@@ -133,3 +133,16 @@ def test_heads_and_tokens_tiling() -> None:
     # The output projection sums over heads: each token tile reads both head tiles of AV.
     assert p.task_by_id["OUT.t0"].inputs == ("AV.t0.o", "AV.t1.o", "Wo")
     assert len(p.tasks) == 7 * 4 + 2
+
+
+@pytest.mark.parametrize("hw_name", ["quad_bus", "hetero_quad", "mesh4x4", "edge_npu"])
+def test_built_problem_is_schedulable_and_valid(hw_name: str) -> None:
+    from cpsched.heuristics import best_heuristic_schedule
+    from cpsched.validate import validate
+
+    p = build_problem(
+        load_workload("edge_transformer", {}), load_hardware(hw_name), TilingSpec(tiles=2)
+    )
+    schedule = best_heuristic_schedule(p)
+    assert schedule is not None
+    assert validate(p, schedule) == []
