@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cpsched.heuristics import best_heuristic_schedule
@@ -11,7 +12,8 @@ from cpsched.heuristics.synthetic import random_problem
 from cpsched.io import load_problem, load_schedule
 from cpsched.problem import Problem
 from cpsched.report.gantt import gantt_figure, plot_gantt
-from cpsched.schedule import Schedule
+from cpsched.report.memory_plot import memory_figure, plot_memory
+from cpsched.schedule import Schedule, ScheduledTask
 from cpsched.validate import validate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -74,3 +76,63 @@ def test_gantt_of_300_tasks_grows_with_rows_not_tasks(
     assert [t.get_text() for t in legend.get_texts()][:10] == sorted(
         {t.layer for t in problem.tasks}, key=[t.layer for t in problem.tasks].index
     )
+
+
+def test_memory_plot_has_a_panel_per_bounded_memory_with_capacity_and_peak(
+    small: tuple[Problem, Schedule], tmp_path: Path
+) -> None:
+    path = tmp_path / "memory.png"
+    plot_memory(*small, path)
+    assert _png_size(path)[0] == 14 * 110
+    (ax,) = memory_figure(*small).axes  # dram is unbounded: only l1
+    assert ax.get_ylabel() == "l1 (KiB)"
+    # The capacity (3072 bytes = 3 KiB) is a dashed line; the peak (2048 bytes at cycle 104,
+    # x 512 + w 1024 + a 512) is marked and annotated.
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [np.asarray(line.get_ydata()).tolist() for line in dashed] == [[3.0, 3.0]]
+    texts = [t.get_text() for t in ax.texts]
+    assert "capacity 3 KiB" in texts
+    assert "peak 2 KiB (67% of capacity) at cycle 104" in texts
+
+
+def test_memory_plot_scales_to_a_small_peak(tmp_path: Path) -> None:
+    # l1 holds at most 512 bytes of its 4096 (12.5% < 25%): the y axis follows the peak.
+    problem = Problem.model_validate({
+        "format": "cpsched-problem/1",
+        "name": "roomy",
+        "memories": [{"id": "dram", "capacity_bytes": None}, {"id": "l1", "capacity_bytes": 4096}],
+        "cores": [{"id": "c0", "memory": "l1"}],
+        "tensors": [{"id": "a", "size_bytes": 512, "kind": "activation", "producer": "A"}],
+        "tasks": [{"id": "A", "outputs": ["a"], "options": [{"core": "c0", "duration_cycles": 9}]}],
+    })  # fmt: skip
+    schedule = Schedule(problem="roomy", tasks=(ScheduledTask(id="A", core="c0", start=0),))
+    (ax,) = memory_figure(problem, schedule).axes
+    assert ax.get_ylabel() == "l1 (bytes)"
+    assert ax.get_ylim()[1] == 512 * 1.22
+    assert "capacity 4 KiB (far above this scale)" in [t.get_text() for t in ax.texts]
+
+
+def test_memory_plot_without_bounded_memory_says_so(tmp_path: Path) -> None:
+    problem = Problem.model_validate({
+        "format": "cpsched-problem/1",
+        "name": "flat",
+        "memories": [{"id": "dram", "capacity_bytes": None}],
+        "cores": [{"id": "c0", "memory": "dram"}],
+        "tasks": [{"id": "A", "options": [{"core": "c0", "duration_cycles": 3}]}],
+    })  # fmt: skip
+    schedule = Schedule(problem="flat", tasks=(ScheduledTask(id="A", core="c0", start=0),))
+    path = tmp_path / "memory.png"
+    plot_memory(problem, schedule, path)
+    assert _png_size(path)[0] == 14 * 110
+    (ax,) = memory_figure(problem, schedule).axes
+    assert [t.get_text() for t in ax.texts] == ["no bounded memory: nothing to plot"]
+
+
+def test_memory_plot_of_300_tasks(large: tuple[Problem, Schedule], tmp_path: Path) -> None:
+    problem, schedule = large
+    path = tmp_path / "memory.png"
+    plot_memory(problem, schedule, path)
+    assert _png_size(path)[0] == 14 * 110
+    bounded = [m.id for m in problem.memories if m.capacity_bytes is not None]
+    axes = memory_figure(problem, schedule).axes
+    assert [ax.get_ylabel().split(" ")[0] for ax in axes] == bounded

@@ -15,6 +15,10 @@ from cpsched.result import SolveResult
 from cpsched.schedule import Schedule
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _pj(value: float) -> str:
     return f"{value:,.0f} pJ" if abs(value) >= 1000 else f"{value:,.4g} pJ"
 
@@ -29,7 +33,8 @@ def summary_rows(
         ("problem", problem.name),
         (
             "size",
-            f"{len(problem.tasks)} tasks, {len(problem.cores)} cores, {len(problem.links)} links",
+            f"{_count(len(problem.tasks), 'task')}, {_count(len(problem.cores), 'core')}, "
+            f"{_count(len(problem.links), 'link')}",
         ),
     ]
     if result is not None:
