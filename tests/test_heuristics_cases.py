@@ -110,16 +110,21 @@ PIPE = problem(
 
 
 def test_depth_first_pins_a_layer_greedily_on_its_first_tile() -> None:
-    # Depth-first: L0.t0 on c0 [0,10) (tie, first core); L1.t0 next (deepest): c0 finishes it at
-    # 20, c1 only at 22 (2-cycle transfer), so layer L1 is pinned to c0 as well. Everything runs
-    # on c0: L0.t1 [20,30), L1.t1 [30,40) -> 40.
+    # Plain earliest-finish rule, depth-first: L0.t0 on c0 [0,10) (tie, first core); L1.t0 next
+    # (deepest): c0 finishes it at 20, c1 only at 22 (2-cycle transfer), so layer L1 is pinned to
+    # c0 as well. Everything runs on c0: L0.t1 [20,30), L1.t1 [30,40) -> 40.
+    plain = list_schedule(PIPE, "depth-first", load_aware=False)
+    assert plain.objective_value == 40
+    # Counting the work still owed by pinned layers (the default): c0 owes L0.t1's 10 cycles,
+    # so L1.t0 scores 20 + 10 on c0 against 22 on c1 and layer L1 goes to c1: L1.t0 [12,22);
+    # L0.t1 [10,20) on c0; a1 sent [20,22); L1.t1 [22,32) -> 32.
     # Breadth-first: L0 on c0 [0,10),[10,20); L1.t0 then finishes at 30 on c0 but 22 on c1
     # (a0 sent [10,12)), so L1 goes to c1: [12,22); a1 sent [20,22); L1.t1 [22,32) -> 32.
-    # HEFT (per tile): L0.t0 c0 [0,10), L0.t1 c1 [0,10), L1.t0 c0 [10,20), L1.t1 c1 [10,20) -> 20.
-    # Layer-by-layer spreads each layer over both cores the same way -> 20 (the optimum: 40
-    # cycles of work on two cores).
+    # Keeping a layer on one core costs both: HEFT (per tile) puts L0.t0 c0 [0,10),
+    # L0.t1 c1 [0,10), L1.t0 c0 [10,20), L1.t1 c1 [10,20) -> 20. Layer-by-layer spreads each
+    # layer over both cores the same way -> 20 (the optimum: 40 cycles of work on two cores).
     assert latencies(PIPE) == {
-        "list-depth-first": 40,
+        "list-depth-first": 32,
         "list-breadth-first": 32,
         "heft": 20,
         "layer-by-layer": 20,

@@ -626,11 +626,19 @@ class UnitCores:
         unit_of: Sequence[int],
         fixed: dict[int, CoreId] | None = None,
         banned: dict[int, set[MemoryId]] | None = None,
+        load_aware: bool = False,
     ) -> None:
         self.prep = prep
         self.unit_of = unit_of
         self.fixed = fixed or {}
         self.pinned: dict[int, CoreId] = {}
+        # With `load_aware`, a unit's first task also counts the work still owed by the units
+        # already pinned to each core (their unplaced tasks), so whole layers spread out.
+        self.load_aware = load_aware
+        self.owed: dict[CoreId, int] = {c.id: 0 for c in prep.problem.cores}
+        self.members: dict[int, list[int]] = {}
+        for i, u in enumerate(unit_of):
+            self.members.setdefault(u, []).append(i)
         unit_allowed: dict[int, set[CoreId]] = {}
         for i, cores in enumerate(prep.allowed):
             u = unit_of[i]
@@ -668,8 +676,9 @@ class UnitCores:
         # Estimating is the costly part; a core that cannot even start the task in time to beat
         # the best estimate so far (ties go to the earlier core) is ranked by that bound alone.
         dur = placer.opt_dur[i]
+        owed = self.owed if self.load_aware else dict.fromkeys(cores, 0)
         bounds = sorted(
-            (placer.core_free(c, lb, dur[c]) + dur[c], k, c) for k, c in enumerate(cores)
+            (placer.core_free(c, lb, dur[c]) + dur[c] + owed[c], k, c) for k, c in enumerate(cores)
         )
         scored: list[tuple[int, int, CoreId]] = []
         rest: list[CoreId] = []
@@ -683,6 +692,7 @@ class UnitCores:
             if est is None:
                 unreachable.append(c)
             else:
+                est += owed[c]
                 scored.append((est, k, c))
                 if best is None or (est, k) < best:
                     best = (est, k)
@@ -691,7 +701,18 @@ class UnitCores:
 
     def placed(self, i: int, core: CoreId) -> None:
         """Pin task i's unit to the core it was placed on."""
-        self.pinned[self.unit_of[i]] = core
+        u = self.unit_of[i]
+        if self.load_aware:
+            durations = self.prep.problem.tasks
+            if u not in self.pinned:
+                for j in self.members[u]:
+                    self.owed[core] += next(
+                        o.duration_cycles for o in durations[j].options if o.core == core
+                    )
+            self.owed[core] -= next(
+                o.duration_cycles for o in durations[i].options if o.core == core
+            )
+        self.pinned[u] = core
 
 
 def merge_units(prep: Prepared, label: Sequence[object]) -> list[int]:
@@ -742,6 +763,7 @@ def run_list_schedule(
     boost_at: int = 0,
     max_retries: int = 6,
     split_units: bool = False,
+    load_aware: bool = False,
 ) -> Outcome:
     """List-schedule (see :func:`list_schedule_once`); when stuck on a full memory, retry with
     the stuck task ahead of its peers (a flag inserted at `boost_at` in its priority key) and with
@@ -762,7 +784,7 @@ def run_list_schedule(
     attempt = retries = 0
     while retries <= max_retries:  # splits do not count: there are finitely many
         attempt += 1
-        cores = UnitCores(prep, unit_of, fixed, banned)
+        cores = UnitCores(prep, unit_of, fixed, banned, load_aware=load_aware)
         outcome, placer, stuck = list_schedule_once(prep, keys, cores, insertion, stage_of)
         if outcome.schedule is not None or placer is None or stuck is None or stuck[1] is None:
             if attempt > 1 and outcome.schedule is None:
