@@ -136,3 +136,13 @@ def test_memory_plot_of_300_tasks(large: tuple[Problem, Schedule], tmp_path: Pat
     bounded = [m.id for m in problem.memories if m.capacity_bytes is not None]
     axes = memory_figure(problem, schedule).axes
     assert [ax.get_ylabel().split(" ")[0] for ax in axes] == bounded
+
+
+def test_gantt_leaves_out_idle_links(small: tuple[Problem, Schedule]) -> None:
+    problem, schedule = small
+    data = problem.model_dump(mode="json")
+    data["links"].append({"id": "spare", "bandwidth_bytes_per_cycle": 1})
+    with_spare = Problem.model_validate(data)
+    ax = gantt_figure(with_spare, schedule).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["c0 (l1)", "c1 (l1)", "link bus"]
+    assert ax.get_title().endswith("(1 idle link not shown)")

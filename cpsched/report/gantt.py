@@ -27,6 +27,7 @@ from cpsched.schedule import Schedule
 from cpsched.validate import timed_schedule
 
 ROW_HEIGHT_IN = 0.42
+MANY_ROWS = 24  # above this many rows, rows get thinner
 MAX_LEGEND_LAYERS = 24
 BAR_HEIGHT = 0.72
 _CHAR_WIDTH_PX = 5.6  # about one character of the 7-point label font at 110 dpi
@@ -44,7 +45,10 @@ def gantt_figure(problem: Problem, schedule: Schedule) -> Figure:
     """The Gantt chart of `schedule` as a matplotlib Figure (see :func:`plot_gantt`)."""
     timing = timed_schedule(problem, schedule)
     cores: list[CoreId] = [c.id for c in problem.cores]
-    links: list[LinkId] = [lk.id for lk in problem.links]
+    # Links that carry nothing are left out (a 4x4 mesh has dozens); the title says how many.
+    used_links = {lk for tr in timing.transfers for lk in tr.links}
+    links: list[LinkId] = [lk.id for lk in problem.links if lk.id in used_links]
+    idle_links = len(problem.links) - len(links)
     rows = [f"{c} ({problem.memory_of(c)})" for c in cores] + [f"link {lk}" for lk in links]
     core_row = {c: i for i, c in enumerate(cores)}
     link_row = {lk: len(cores) + i for i, lk in enumerate(links)}
@@ -59,7 +63,8 @@ def gantt_figure(problem: Problem, schedule: Schedule) -> Figure:
 
     n_layers_used = len({tasks[t].layer for t in timing.placed})
     legend_rows = 1 + min(n_layers_used, MAX_LEGEND_LAYERS + 1) // 6
-    height_in = 1.5 + ROW_HEIGHT_IN * max(len(rows), 2) + 0.25 * legend_rows
+    row_height_in = ROW_HEIGHT_IN if len(rows) <= MANY_ROWS else ROW_HEIGHT_IN * 0.75
+    height_in = 1.5 + row_height_in * max(len(rows), 2) + 0.25 * legend_rows
     fig = Figure(figsize=(FIGURE_WIDTH_IN, height_in), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
 
@@ -138,7 +143,12 @@ def gantt_figure(problem: Problem, schedule: Schedule) -> Figure:
     ax.set_axisbelow(True)
     ax.set_title(
         f"{problem.name}: latency {latency:,} cycles, {len(timing.placed)} tasks, "
-        f"{len(timing.transfers)} transfers",
+        f"{len(timing.transfers)} transfers"
+        + (
+            f" ({idle_links} idle link{'' if idle_links == 1 else 's'} not shown)"
+            if idle_links
+            else ""
+        ),
         fontsize=11,
     )
 
