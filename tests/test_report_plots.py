@@ -91,8 +91,8 @@ def test_memory_plot_has_a_panel_per_bounded_memory_with_capacity_and_peak(
     dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert [np.asarray(line.get_ydata()).tolist() for line in dashed] == [[3.0, 3.0]]
     texts = [t.get_text() for t in ax.texts]
-    assert "capacity 3 KiB" in texts
-    assert "peak 2 KiB (67% of capacity) at cycle 104" in texts
+    assert "capacity 3,072 bytes" in texts
+    assert "peak 2,048 bytes (67% of capacity) at cycle 104" in texts
 
 
 def test_memory_plot_scales_to_a_small_peak(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_memory_plot_scales_to_a_small_peak(tmp_path: Path) -> None:
     (ax,) = memory_figure(problem, schedule).axes
     assert ax.get_ylabel() == "l1 (bytes)"
     assert ax.get_ylim()[1] == 512 * 1.22
-    assert "capacity 4 KiB (far above this scale)" in [t.get_text() for t in ax.texts]
+    assert "capacity 4,096 bytes (far above this scale)" in [t.get_text() for t in ax.texts]
 
 
 def test_memory_plot_without_bounded_memory_says_so(tmp_path: Path) -> None:

@@ -64,7 +64,9 @@ def byte_unit(largest_bytes: float) -> tuple[str, int]:
 
 
 def format_bytes(size_bytes: float) -> str:
-    """2048 -> '2 KiB', 1536 -> '1.5 KiB', 100 -> '100 bytes'."""
+    """Exact below 10 KiB (1152 -> '1,152 bytes'), else 4 digits (245760 -> '240 KiB')."""
+    if size_bytes < 10 * 1024:
+        return f"{size_bytes:,.0f} bytes"
     unit, factor = byte_unit(size_bytes)
     return f"{size_bytes / factor:,.4g} {unit}"
 
