@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ import pytest
 from cpsched.heuristics import best_heuristic_schedule
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.io import load_problem, load_schedule
+from cpsched.metrics import metrics
 from cpsched.problem import Problem
+from cpsched.report.files import REPORT_FILES, write_reports
 from cpsched.report.gantt import gantt_figure, plot_gantt
 from cpsched.report.memory_plot import memory_figure, plot_memory
 from cpsched.schedule import Schedule, ScheduledTask
@@ -146,3 +149,19 @@ def test_gantt_leaves_out_idle_links(small: tuple[Problem, Schedule]) -> None:
     ax = gantt_figure(with_spare, schedule).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["c0 (l1)", "c1 (l1)", "link bus"]
     assert ax.get_title().endswith("(1 idle link not shown)")
+
+
+def test_write_reports_of_300_tasks(large: tuple[Problem, Schedule], tmp_path: Path) -> None:
+    problem, schedule = large
+    written = write_reports(problem, schedule, tmp_path / "out")
+    assert sorted(written) == sorted(REPORT_FILES)
+    assert all(path.parent == tmp_path / "out" for path in written.values())
+    for name in ("gantt.png", "memory.png"):
+        assert written[name].read_bytes()[:8] == PNG_SIGNATURE
+    trace = json.loads(written["trace.json"].read_text())
+    slices = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+    # One slice per task, and one per link of every transfer's route.
+    route_links = sum(len(problem.route_by_pair[(t.src, t.dst)].links) for t in schedule.transfers)
+    assert len(slices) == 300 + route_links
+    latency = metrics(problem, schedule).latency_cycles
+    assert f"| latency | {latency:,} cycles |" in written["summary.md"].read_text()
