@@ -359,7 +359,7 @@ class Placer:
         self.end: list[int] = [0] * n_nodes
         self.core_of: list[CoreId | None] = [None] * prep.n_tasks
         self.start: list[int] = [0] * prep.n_tasks
-        self.transfers: list[ScheduledTransfer] = []
+        self.transfers: list[tuple[int, TensorId, MemoryId, MemoryId]] = []  # start, tensor, ..
         # Stores wait until the next task has taken the links it needs (stores are not urgent;
         # inputs are); a pending store keeps its tensor's copy held.
         self.pending_stores: list[tuple[TensorId, MemoryId, int]] = []
@@ -469,7 +469,7 @@ class Placer:
             tl.add(t, t + d)
         self._open_copy(tensor, dst, t, t + d)
         self._use(tensor, src, t + d)
-        self.transfers.append(ScheduledTransfer(tensor=tensor, src=src, dst=dst, start=t))
+        self.transfers.append((t, tensor, dst, src))
         return t + d
 
     def why(self, blocked: Blocked) -> str:
@@ -500,6 +500,22 @@ class Placer:
         if self.insertion:
             return tl.earliest(t, duration)
         return max(t, tl.end())
+
+    def quick_bound(self, i: int, core: CoreId, lb: int) -> int:
+        """A lower bound of :meth:`estimate` that looks at no link (inputs sent at once)."""
+        m = self.mem_of[core]
+        ready = lb
+        for x in self.inputs[i]:
+            a = self.avail.get((x, m))
+            if a is None:
+                src = self.source(x)
+                if (src, m) not in self.route_links:
+                    continue  # estimate says None; rank puts such cores last
+                a = self.avail[(x, src)] + self.duration(x, src, m)
+            if a > ready:
+                ready = a
+        dur = self.opt_dur[i][core]
+        return self.core_free(core, ready, dur) + dur
 
     def estimate(self, i: int, core: CoreId, lb: int) -> int | None:
         """Rough finish of task i on `core`: its transfers in turn on the links (memory ignored)."""
@@ -604,12 +620,17 @@ class Placer:
 
     def schedule(self) -> Schedule:
         """The schedule built so far (every task must be placed)."""
+        # Built without re-validating each field: the values come from the problem and the
+        # validator checks the whole schedule before any heuristic returns it.
         tasks = []
         for i, t in enumerate(self.tasks):
             core = self.core_of[i]
             assert core is not None
-            tasks.append(ScheduledTask(id=t.id, core=core, start=self.start[i]))
-        transfers = sorted(self.transfers, key=lambda tr: (tr.start, tr.tensor, tr.dst))
+            tasks.append(ScheduledTask.model_construct(id=t.id, core=core, start=self.start[i]))
+        transfers = [
+            ScheduledTransfer.model_construct(tensor=x, src=src, dst=dst, start=start)
+            for start, x, dst, src in sorted(self.transfers)
+        ]
         return Schedule(problem=self.p.name, tasks=tuple(tasks), transfers=tuple(transfers))
 
 
@@ -675,11 +696,8 @@ class UnitCores:
             return list(cores)
         # Estimating is the costly part; a core that cannot even start the task in time to beat
         # the best estimate so far (ties go to the earlier core) is ranked by that bound alone.
-        dur = placer.opt_dur[i]
         owed = self.owed if self.load_aware else dict.fromkeys(cores, 0)
-        bounds = sorted(
-            (placer.core_free(c, lb, dur[c]) + dur[c] + owed[c], k, c) for k, c in enumerate(cores)
-        )
+        bounds = sorted((placer.quick_bound(i, c, lb) + owed[c], k, c) for k, c in enumerate(cores))
         scored: list[tuple[int, int, CoreId]] = []
         rest: list[CoreId] = []
         unreachable: list[CoreId] = []
