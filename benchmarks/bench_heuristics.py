@@ -150,7 +150,7 @@ def gaps(args: argparse.Namespace) -> dict[str, Any]:
                 "message": result.message,
             }
             if value is None:
-                cells.append("stuck" if result.status == "unknown" else result.status)
+                cells.append("stuck" if result.status == "unknown" else str(result.status))
             else:
                 cells.append(f"{value:.0f}" + ("" if over is None else f" ({over:+.1%})"))
         cpsat_cell = f"{exact.status[:4]} {ref:.0f}" if ref is not None else exact.status

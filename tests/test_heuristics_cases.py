@@ -462,5 +462,5 @@ def test_a_layer_too_big_for_one_memory_is_split_over_cores() -> None:
         assert result.parameters["layers_split_over_cores"] == ["A", "B"]
         assert "layers A, B split over cores to fit memory" in result.message
         assert result.schedule is not None
-        cores = {t.id: t.core for t in result.schedule.tasks}
+        cores: dict[str, str] = {t.id: t.core for t in result.schedule.tasks}
         assert cores["A0"] != cores["A1"] and cores["B0"] == cores["A0"]
