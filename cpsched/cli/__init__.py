@@ -10,6 +10,7 @@ from cpsched.cli import compare as _compare  # noqa: E402,F401  isort: skip
 from cpsched.cli import build as _build  # noqa: E402,F401  isort: skip
 from cpsched.cli import models as _models  # noqa: E402,F401  isort: skip
 from cpsched.cli import plot as _plot  # noqa: E402,F401  isort: skip
+from cpsched.cli import solve_problem as _solve_problem  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:
