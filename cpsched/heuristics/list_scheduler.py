@@ -52,6 +52,7 @@ def list_priority(prep: Prepared, order: Order, stack_depth: int | None = None) 
 # Depth-first through the whole stack holds every layer's weights at once; when memory runs
 # out, retry with ever shallower fused stacks (1 = layer by layer, each layer depth-first).
 STACK_DEPTHS: tuple[int | None, ...] = (None, 16, 4, 1)
+RETRY_SMALL_TASKS = 2000
 
 
 def list_schedule(
@@ -81,7 +82,8 @@ def list_schedule(
     attempts = [(split, depth) for split in (False, True) for depth in depths]
     for split, stack_depth in attempts:
         priority = list_priority(prep, order, stack_depth)
-        retries = 6 if stack_depth is None else 2
+        # Each retry is a full run: the whole stack on a small problem gets the most.
+        retries = 6 if stack_depth is None and prep.n_tasks <= RETRY_SMALL_TASKS else 2
         outcome = run_list_schedule(
             prep,
             priority,
