@@ -184,7 +184,7 @@ def _search(
                     start[i] = tau
                 level = levels(tau)
                 new_peak = max([peak, *level.values()]) if metric == "memory" else 0
-                if all(level[m] <= capacity[m] for m in bounded):  # type: ignore[operator]
+                if all(level[m] <= (capacity[m] or 0) for m in bounded):
                     _step(tau, new_peak)
                 for i in subset:
                     start[i] = None
@@ -234,7 +234,7 @@ def brute_force(
 def problems(draw: st.DrawFn) -> dict[str, Any]:
     """Random small problems: 2-3 cores, private or shared memories, a few links and routes."""
     n_cores = draw(st.integers(2, 3))
-    memories = [{"id": "dram", "capacity_bytes": None}]
+    memories: list[dict[str, Any]] = [{"id": "dram", "capacity_bytes": None}]
     n_mems = draw(st.integers(1, n_cores))
     for m in range(n_mems):
         memories.append(
@@ -318,10 +318,10 @@ def problems(draw: st.DrawFn) -> dict[str, Any]:
         ]
     barriers = []
     if draw(st.integers(0, 4)) == 0:
-        a, b = sorted(
+        first, second = sorted(
             draw(st.lists(st.integers(0, n_tasks - 1), min_size=2, max_size=2, unique=True))
         )
-        barriers = [{"before": [f"t{a}"], "after": [f"t{b}"]}]
+        barriers = [{"before": [f"t{first}"], "after": [f"t{second}"]}]
     return {
         "format": "cpsched-problem/1",
         "name": "random",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cpsched.cpsat import SolverParams, solve
-from cpsched.problem import Problem
+from cpsched.problem import CoreId, Problem, TaskId
 from cpsched.result import SolveResult
 from cpsched.validate import validate
 
@@ -279,9 +279,10 @@ def test_energy_counts_transfers_with_decimal_costs() -> None:
 def test_fixed_cores_and_order_retime() -> None:
     # a=10, b=6, c=4 with everything fixed on c0: 20. The order c, b, a on c0 is kept.
     p = problem(tasks=[both("a", 10), both("b", 6), both("c", 4)])
-    r = solve(p, "latency", PARAMS, fixed_cores={"a": "c0", "b": "c0", "c": "c0"})
+    c0 = CoreId("c0")
+    r = solve(p, "latency", PARAMS, fixed_cores={TaskId(t): c0 for t in "abc"})
     assert r.objective_value == 20.0
-    r = solve(p, "latency", PARAMS, fixed_order={"c0": ["c", "b", "a"]})
+    r = solve(p, "latency", PARAMS, fixed_order={c0: [TaskId(t) for t in "cba"]})
     assert r.schedule is not None
     starts = {st.id: st.start for st in r.schedule.tasks}
     assert starts == {"c": 0, "b": 4, "a": 10}

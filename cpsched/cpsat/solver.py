@@ -204,23 +204,29 @@ def _run(
     solver.parameters.catch_sigint_signal = False
     solver.best_bound_callback = callback.on_bound
     outcome: dict[str, Any] = {}
+    finished = threading.Event()
 
     def target() -> None:
         try:
             outcome["status"] = solver.solve(model, callback)
         except BaseException as exc:  # surfaced in the calling thread below
             outcome["error"] = exc
+        finally:
+            finished.set()
 
     started = time.monotonic()
     worker = threading.Thread(target=target, name="cpsat-solve", daemon=True)
     worker.start()
     interrupted = False
-    while worker.is_alive():
+    # wait on an Event, not on join(): a KeyboardInterrupt inside Thread.join can leave the
+    # thread reported as dead while it still runs (CPython before 3.13)
+    while not finished.is_set():
         try:
-            worker.join(0.05)
+            finished.wait(0.05)
         except KeyboardInterrupt:
             interrupted = True
             solver.stop_search()
+    worker.join()
     if "error" in outcome:
         raise outcome["error"]
     status = outcome["status"]

@@ -1,0 +1,267 @@
+"""CP-SAT features beyond the model: strengthenings, hints, symmetry, Ctrl-C, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cpsched.cli import app
+from cpsched.cpsat import Progress, SolverParams, solve
+from cpsched.cpsat.space import build_space
+from cpsched.cpsat.strengthen import interchangeable_classes
+from cpsched.io import save_problem, save_schedule
+from cpsched.problem import Problem
+from cpsched.validate import validate
+
+PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
+
+
+def problem(**fields: Any) -> Problem:
+    data: dict[str, Any] = {"format": "cpsched-problem/1", "name": "features"}
+    data.update(fields)
+    return Problem.model_validate(data)
+
+
+def private_cores(n: int, capacity: int = 400) -> dict[str, Any]:
+    """n identical cores, each with a private memory behind its own bus to DRAM."""
+    return {
+        "memories": [{"id": "dram", "capacity_bytes": None}]
+        + [{"id": f"l{i}", "capacity_bytes": capacity} for i in range(n)],
+        "cores": [{"id": f"c{i}", "memory": f"l{i}"} for i in range(n)],
+        "links": [
+            {"id": f"bus{i}", "bandwidth_bytes_per_cycle": 8, "latency_cycles": 1} for i in range(n)
+        ],
+        "routes": [{"src": "dram", "dst": f"l{i}", "links": [f"bus{i}"]} for i in range(n)]
+        + [{"src": f"l{i}", "dst": "dram", "links": [f"bus{i}"]} for i in range(n)],
+    }
+
+
+def tiled(n_cores: int, n_tiles: int, duration: int = 10) -> Problem:
+    """Two layers of tiles: layer 1 reads x_t and writes h_t; layer 2 reads h_t, stores y_t."""
+    tensors, tasks = [], []
+    cores = [f"c{i}" for i in range(n_cores)]
+    for t in range(n_tiles):
+        tensors += [
+            {"id": f"x{t}", "size_bytes": 64, "kind": "input", "home": "dram"},
+            {"id": f"h{t}", "size_bytes": 64, "kind": "activation", "producer": f"a{t}"},
+            {
+                "id": f"y{t}",
+                "size_bytes": 32,
+                "kind": "activation",
+                "producer": f"b{t}",
+                "store": True,
+            },
+        ]
+        tasks += [
+            {
+                "id": f"a{t}",
+                "inputs": [f"x{t}"],
+                "outputs": [f"h{t}"],
+                "options": [{"core": k, "duration_cycles": duration + t % 3} for k in cores],
+            },
+            {
+                "id": f"b{t}",
+                "inputs": [f"h{t}"],
+                "outputs": [f"y{t}"],
+                "options": [{"core": k, "duration_cycles": duration} for k in cores],
+            },
+        ]
+    return problem(**private_cores(n_cores), tensors=tensors, tasks=tasks)
+
+
+def test_identical_private_cores_are_one_class() -> None:
+    p = tiled(3, 2)
+    assert interchangeable_classes(build_space(p)) == [["c0", "c1", "c2"]]
+    # a core with a different option is no longer interchangeable
+    data = p.model_dump(mode="json")
+    data["tasks"][0]["options"][2]["duration_cycles"] = 99
+    assert interchangeable_classes(build_space(Problem.model_validate(data))) == [["c0", "c1"]]
+
+
+@pytest.mark.parametrize(
+    "switch", [{}, {"use_hint": False}, {"redundant": False}, {"symmetry_breaking": False}]
+)
+def test_strengthenings_do_not_change_the_optimum(switch: dict[str, bool]) -> None:
+    # 4 tiles on 2 identical cores; every strengthening off in turn gives the same optimum
+    p = tiled(2, 4)
+    base = solve(p, "latency", PARAMS)
+    r = solve(p, "latency", PARAMS.model_copy(update=switch))
+    assert r.status == base.status == "optimal"
+    assert r.objective_value == base.objective_value
+    assert r.parameters["symmetric_core_classes"] == (
+        [] if switch.get("symmetry_breaking") is False else [["c0", "c1"]]
+    )
+
+
+def test_given_hint_is_used_and_progress_is_reported() -> None:
+    p = tiled(2, 3)
+    first = solve(p, "latency", PARAMS)
+    assert first.schedule is not None
+    seen: list[Progress] = []
+    r = solve(
+        p,
+        "latency",
+        PARAMS.model_copy(update={"use_hint": False}),
+        hint=first.schedule,
+        on_progress=seen.append,
+    )
+    assert r.parameters["hint"] == "given"
+    assert r.parameters["horizon_cycles"] == first.objective_value  # the hint bounds the horizon
+    assert r.objective_value == first.objective_value
+    assert seen and all(s.stage == "latency" for s in seen)
+    assert seen[-1].solutions >= 1
+
+
+def test_invalid_hint_is_ignored() -> None:
+    p = tiled(2, 2)
+    good = solve(p, "latency", PARAMS).schedule
+    assert good is not None
+    broken = good.model_copy(
+        update={"tasks": tuple(t.model_copy(update={"start": 0}) for t in good.tasks)}
+    )
+    assert validate(p, broken) != []
+    r = solve(p, "latency", PARAMS.model_copy(update={"use_hint": False}), hint=broken)
+    assert r.status == "optimal" and r.parameters["hint"].startswith("given (unusable")
+
+
+def _hard_problem(n: int = 12) -> Problem:
+    # n jobs of n operations on n machines: CP-SAT finds schedules at once but cannot prove
+    # optimality within seconds
+    import random
+
+    rng = random.Random(7)
+    tasks = []
+    for j in range(n):
+        machines = list(range(n))
+        rng.shuffle(machines)
+        for i, m in enumerate(machines):
+            tasks.append(
+                {
+                    "id": f"j{j}o{i}",
+                    "after": [f"j{j}o{i - 1}"] if i else [],
+                    "options": [{"core": f"m{m}", "duration_cycles": rng.randint(1, 99)}],
+                }
+            )
+    return problem(
+        memories=[{"id": "dram", "capacity_bytes": None}],
+        cores=[{"id": f"m{k}", "memory": "dram"} for k in range(n)],
+        tasks=tasks,
+    )
+
+
+def test_ctrl_c_returns_the_best_schedule_so_far() -> None:
+    p = _hard_problem()
+    seen = threading.Event()
+
+    def on_progress(progress: Progress) -> None:
+        if progress.solutions >= 1 and not seen.is_set():
+            seen.set()
+            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C
+
+    r = solve(p, "latency", PARAMS.model_copy(update={"time_limit_s": 60}), on_progress=on_progress)
+    assert seen.is_set()
+    assert r.status == "feasible" and r.schedule is not None
+    assert "interrupted" in r.message
+    assert validate(p, r.schedule) == []
+
+
+def test_cli_writes_schedule_and_result(tmp_path: Path) -> None:
+    p = tiled(2, 2)
+    path = tmp_path / "p.yaml"
+    save_problem(p, path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "solve-problem",
+            str(path),
+            "--objective",
+            "latency,memory",
+            "--time-limit",
+            "5",
+            "--workers",
+            "2",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    written = json.loads((out / "result.json").read_text())
+    assert written["status"] == "optimal" and written["objective"] == "latency,memory"
+    assert written["parameters"]["seed"] == 1
+    assert (out / "schedule.json").exists()
+    assert "status" in result.stdout and "optimal" in result.stdout and "peak l0" in result.stdout
+
+    # the written schedule as a hint
+    again = CliRunner().invoke(
+        app,
+        [
+            "solve-problem",
+            str(path),
+            "--hint",
+            str(out / "schedule.json"),
+            "--out",
+            str(tmp_path / "again"),
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    assert (
+        json.loads((tmp_path / "again" / "result.json").read_text())["parameters"]["hint"]
+        == "given"
+    )
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(app, ["solve-problem", str(tmp_path / "missing.yaml")])
+    assert bad.exit_code == 2 and "file not found" in bad.output
+    path = tmp_path / "p.yaml"
+    save_problem(tiled(2, 1), path)
+    bad = runner.invoke(app, ["solve-problem", str(path), "--objective", "speed"])
+    assert bad.exit_code == 2 and "unknown metric 'speed'" in bad.output
+    # infeasible: a task needing more memory than its core has
+    data = tiled(1, 1).model_dump(mode="json")
+    data["memories"][1]["capacity_bytes"] = 100
+    save_problem(Problem.model_validate(data), path)
+    out = tmp_path / "inf"
+    r = runner.invoke(app, ["solve-problem", str(path), "--out", str(out)])
+    assert r.exit_code == 3
+    assert json.loads((out / "result.json").read_text())["status"] == "infeasible"
+    assert not (out / "schedule.json").exists()
+
+
+def test_cli_no_schedule_in_time(tmp_path: Path) -> None:
+    # a 25x25 job shop without a hint and with almost no time: no schedule, exit code 4
+    path = tmp_path / "hard.json"
+    save_problem(_hard_problem(25), path)
+    r = CliRunner().invoke(
+        app,
+        [
+            "solve-problem",
+            str(path),
+            "--time-limit",
+            "0.01",
+            "--no-heuristic-hint",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert r.exit_code == 4, r.output
+    assert json.loads((tmp_path / "o" / "result.json").read_text())["status"] == "unknown"
+
+
+def test_hint_file_is_a_schedule(tmp_path: Path) -> None:
+    p = tiled(2, 2)
+    r = solve(p, "latency", PARAMS)
+    assert r.schedule is not None
+    save_schedule(r.schedule, tmp_path / "s.json")
+    assert json.loads((tmp_path / "s.json").read_text())["format"] == "cpsched-schedule/1"
