@@ -29,21 +29,27 @@ class _StrictYamlLoader(yaml.SafeLoader):
     """A SafeLoader that refuses a mapping with the same key twice."""
 
 
-def _construct_mapping(loader: _StrictYamlLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+def _construct_mapping(
+    loader: _StrictYamlLoader, node: yaml.MappingNode, deep: bool = False
+) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key]}, again on line {line})",
+                None,
+                None,
+                f"duplicate key {key!r} (first on line {seen[key]}, again on line {line})",
                 key_node.start_mark,
             )
         seen[key] = line
     return loader.construct_mapping(node, deep=deep)
 
 
-_StrictYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictYamlLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
 
 
 def _reject_duplicate_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -59,7 +65,7 @@ def parse_text(text: str, source: str, *, yaml_syntax: bool) -> Any:
     """Parse JSON or YAML text strictly (no duplicate keys); errors name `source`."""
     try:
         if yaml_syntax:
-            return yaml.load(text, Loader=_StrictYamlLoader)  # noqa: S506 - SafeLoader subclass
+            return yaml.load(text, Loader=_StrictYamlLoader)
         return json.loads(text, object_pairs_hook=_reject_duplicate_json_keys)
     except yaml.YAMLError as exc:
         raise input_error(source, "", f"not valid YAML: {exc}") from None

@@ -224,7 +224,9 @@ def reference_problems(p: Problem) -> list[FieldProblem]:
         seen: set[str] = set()
         for i, x in enumerate(ids):
             if counts[x] > 1 and x in seen:
-                out.append(FieldProblem(f"{section}[{i}].id", f"duplicate id {x!r}; ids must be unique"))
+                out.append(
+                    FieldProblem(f"{section}[{i}].id", f"duplicate id {x!r}; ids must be unique")
+                )
             seen.add(x)
         return set(ids)
 
@@ -248,9 +250,17 @@ def reference_problems(p: Problem) -> list[FieldProblem]:
         ref(f"routes[{i}].src", r.src, memories, "memory")
         ref(f"routes[{i}].dst", r.dst, memories, "memory")
         if r.src == r.dst:
-            out.append(FieldProblem(f"routes[{i}]", f"route from {r.src!r} to itself; src and dst must differ"))
+            out.append(
+                FieldProblem(
+                    f"routes[{i}]", f"route from {r.src!r} to itself; src and dst must differ"
+                )
+            )
         if (r.src, r.dst) in pairs:
-            out.append(FieldProblem(f"routes[{i}]", f"second route from {r.src!r} to {r.dst!r}; one route per pair"))
+            out.append(
+                FieldProblem(
+                    f"routes[{i}]", f"second route from {r.src!r} to {r.dst!r}; one route per pair"
+                )
+            )
         pairs.add((r.src, r.dst))
         for j, lk in enumerate(r.links):
             ref(f"routes[{i}].links[{j}]", lk, links, "link")
@@ -262,44 +272,60 @@ def reference_problems(p: Problem) -> list[FieldProblem]:
         for j, out_id in enumerate(task.outputs):
             if ref(f"tasks[{i}].outputs[{j}]", out_id, tensors, "tensor"):
                 if out_id in producer_of:
-                    out.append(FieldProblem(
-                        f"tasks[{i}].outputs[{j}]",
-                        f"tensor {out_id!r} is already written by task {producer_of[out_id]!r}; "
-                        "a tensor has one producer",
-                    ))
+                    out.append(
+                        FieldProblem(
+                            f"tasks[{i}].outputs[{j}]",
+                            f"tensor {out_id!r} is already written by task {producer_of[out_id]!r}; "
+                            "a tensor has one producer",
+                        )
+                    )
                 producer_of[out_id] = task.id
 
     for i, t in enumerate(p.tensors):
         if t.producer is None:
             if t.home is None:
-                out.append(FieldProblem(
-                    f"tensors[{i}].home",
-                    f"tensor {t.id!r} has no producer and no home; give it a home memory (e.g. 'dram')",
-                ))
+                out.append(
+                    FieldProblem(
+                        f"tensors[{i}].home",
+                        f"tensor {t.id!r} has no producer and no home; give it a home memory (e.g. 'dram')",
+                    )
+                )
             else:
                 ref(f"tensors[{i}].home", t.home, memories, "memory")
             if t.id in producer_of:
-                out.append(FieldProblem(
+                out.append(
+                    FieldProblem(
+                        f"tensors[{i}].producer",
+                        f"null, but task {producer_of[t.id]!r} lists {t.id!r} among its outputs",
+                    )
+                )
+        elif (
+            ref(f"tensors[{i}].producer", t.producer, tasks, "task")
+            and producer_of.get(t.id) != t.producer
+        ):
+            out.append(
+                FieldProblem(
                     f"tensors[{i}].producer",
-                    f"null, but task {producer_of[t.id]!r} lists {t.id!r} among its outputs",
-                ))
-        elif ref(f"tensors[{i}].producer", t.producer, tasks, "task") and producer_of.get(t.id) != t.producer:
-            out.append(FieldProblem(
-                f"tensors[{i}].producer",
-                f"{t.producer!r}, but that task does not list {t.id!r} among its outputs",
-            ))
+                    f"{t.producer!r}, but that task does not list {t.id!r} among its outputs",
+                )
+            )
         elif t.home is not None:
             ref(f"tensors[{i}].home", t.home, memories, "memory")
         if t.store and DRAM not in memories:
-            out.append(FieldProblem(
-                f"tensors[{i}].store", f"true, but there is no memory {DRAM!r} to store tensor {t.id!r} in"
-            ))
+            out.append(
+                FieldProblem(
+                    f"tensors[{i}].store",
+                    f"true, but there is no memory {DRAM!r} to store tensor {t.id!r} in",
+                )
+            )
 
     for i, task in enumerate(p.tasks):
         for j, in_id in enumerate(task.inputs):
             ref(f"tasks[{i}].inputs[{j}]", in_id, tensors, "tensor")
             if in_id in task.outputs:
-                out.append(FieldProblem(f"tasks[{i}].inputs[{j}]", f"task reads its own output {in_id!r}"))
+                out.append(
+                    FieldProblem(f"tasks[{i}].inputs[{j}]", f"task reads its own output {in_id!r}")
+                )
         for j, a in enumerate(task.after):
             ref(f"tasks[{i}].after[{j}]", a, tasks, "task")
             if a == task.id:
@@ -308,7 +334,11 @@ def reference_problems(p: Problem) -> list[FieldProblem]:
         for j, opt in enumerate(task.options):
             ref(f"tasks[{i}].options[{j}].core", opt.core, cores, "core")
             if opt.core in seen_cores:
-                out.append(FieldProblem(f"tasks[{i}].options[{j}].core", f"second option for core {opt.core!r}"))
+                out.append(
+                    FieldProblem(
+                        f"tasks[{i}].options[{j}].core", f"second option for core {opt.core!r}"
+                    )
+                )
             seen_cores.add(opt.core)
 
     for i, group in enumerate(p.groups):

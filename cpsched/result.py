@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cpsched.schedule import Schedule
 
-RESULT_FORMAT = "cpsched-result/1"
+RESULT_FORMAT: Literal["cpsched-result/1"] = "cpsched-result/1"
 
 Status = Literal["optimal", "feasible", "infeasible", "unknown", "model_invalid"]
 

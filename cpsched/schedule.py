@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from cpsched.problem import CoreId, MemoryId, TaskId, TensorId
 
-SCHEDULE_FORMAT = "cpsched-schedule/1"
+SCHEDULE_FORMAT: Literal["cpsched-schedule/1"] = "cpsched-schedule/1"
 
 
 class _Data(BaseModel):

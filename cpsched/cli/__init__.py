@@ -5,12 +5,12 @@ from __future__ import annotations
 from cpsched.cli.app import app
 
 # Each command lives in its own module and registers itself on `app` when imported.
-from cpsched.cli import validate as _validate  # noqa: E402,F401  isort: skip
-from cpsched.cli import compare as _compare  # noqa: E402,F401  isort: skip
-from cpsched.cli import build as _build  # noqa: E402,F401  isort: skip
-from cpsched.cli import models as _models  # noqa: E402,F401  isort: skip
-from cpsched.cli import plot as _plot  # noqa: E402,F401  isort: skip
-from cpsched.cli import solve_problem as _solve_problem  # noqa: E402,F401  isort: skip
+from cpsched.cli import validate as _validate  # noqa: F401  isort: skip
+from cpsched.cli import compare as _compare  # noqa: F401  isort: skip
+from cpsched.cli import build as _build  # noqa: F401  isort: skip
+from cpsched.cli import models as _models  # noqa: F401  isort: skip
+from cpsched.cli import plot as _plot  # noqa: F401  isort: skip
+from cpsched.cli import solve_problem as _solve_problem  # noqa: F401  isort: skip
 
 
 def main() -> None:
