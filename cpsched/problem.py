@@ -275,8 +275,8 @@ def reference_problems(p: Problem) -> list[FieldProblem]:
                     out.append(
                         FieldProblem(
                             f"tasks[{i}].outputs[{j}]",
-                            f"tensor {out_id!r} is already written by task {producer_of[out_id]!r}; "
-                            "a tensor has one producer",
+                            f"tensor {out_id!r} is already written by task "
+                            f"{producer_of[out_id]!r}; a tensor has one producer",
                         )
                     )
                 producer_of[out_id] = task.id
@@ -287,7 +287,8 @@ def reference_problems(p: Problem) -> list[FieldProblem]:
                 out.append(
                     FieldProblem(
                         f"tensors[{i}].home",
-                        f"tensor {t.id!r} has no producer and no home; give it a home memory (e.g. 'dram')",
+                        f"tensor {t.id!r} has no producer and no home; "
+                        "give it a home memory (e.g. 'dram')",
                     )
                 )
             else:
