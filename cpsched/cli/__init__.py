@@ -11,6 +11,8 @@ from cpsched.cli import build as _build  # noqa: F401  isort: skip
 from cpsched.cli import models as _models  # noqa: F401  isort: skip
 from cpsched.cli import plot as _plot  # noqa: F401  isort: skip
 from cpsched.cli import solve_problem as _solve_problem  # noqa: F401  isort: skip
+from cpsched.cli import solve as _solve  # noqa: F401  isort: skip
+from cpsched.cli import show as _show  # noqa: F401  isort: skip
 
 
 def main() -> None:

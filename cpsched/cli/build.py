@@ -7,12 +7,9 @@ from typing import Annotated
 
 import typer
 
-from cpsched.build import build_problem, load_allocation, load_hardware, load_workload
 from cpsched.cli.app import app, stdout, user_errors
-from cpsched.costs import load_cost_table
-from cpsched.errors import input_error
 from cpsched.io import save_problem
-from cpsched.tiling import TilingSpec, parse_splits, tile_workload
+from cpsched.run import BuildOptions, build_from_options
 from cpsched.workload.load import parse_overrides
 
 
@@ -58,36 +55,18 @@ def build_command(
 ) -> None:
     """Build a scheduling problem from a workload and a hardware description."""
     with user_errors():
-        if mode not in ("fused", "layer-by-layer"):
-            raise input_error("--mode", "", f"{mode!r}; accepted: fused, layer-by-layer")
-        if tiles < 1:
-            raise input_error("--tiles", "", f"{tiles}; must be >= 1")
-        if head_tiles < 1:
-            raise input_error("--head-tiles", "", f"{head_tiles}; must be >= 1")
-        fixed: dict[str, str] = {}
-        if allocation not in ("tile", "layer"):
-            if not Path(allocation).is_file():
-                raise input_error(
-                    "--allocation",
-                    "",
-                    f"{allocation!r} is neither tile, layer nor an existing file",
-                )
-            fixed = load_allocation(allocation)
-        wl = load_workload(workload, parse_overrides(set_))
-        hw = load_hardware(hardware)
-        table = load_cost_table(costs) if costs is not None else None
-        split_dims, split_layers = parse_splits(split)
-        spec = TilingSpec(
+        options = BuildOptions(
+            workload=workload,
+            overrides=parse_overrides(set_),
+            hardware=hardware,
             tiles=tiles,
-            dims=split_dims,
-            layers=split_layers,
             head_tiles=head_tiles,
+            split=tuple(split or ()),
             mode=mode,
-            allocation="fixed" if fixed else allocation,
-            fixed=fixed,
+            allocation=allocation,
+            costs=None if costs is None else str(costs),
         )
-        tiled = tile_workload(wl, spec, source="--split" if split else "--tiles")
-        problem = build_problem(wl, hw, spec, table, tiled=tiled)
+        problem = build_from_options(options)
         save_problem(problem, output)
     edges = sum(len(t.inputs) for t in problem.tasks)
     stdout().print(

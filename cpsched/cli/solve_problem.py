@@ -8,13 +8,10 @@ keeps the best schedule so far.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from cpsched.cli.app import (
     EXIT_INFEASIBLE,
@@ -25,87 +22,10 @@ from cpsched.cli.app import (
     stdout,
     user_errors,
 )
-from cpsched.cpsat.params import Progress, SolverParams
+from cpsched.cli.progress import LiveLine, print_infeasibility, result_table
+from cpsched.cpsat.params import SolverParams
 from cpsched.io import load_problem, load_schedule, save_model
 from cpsched.objective import parse_objective
-from cpsched.problem import Problem
-from cpsched.result import SolveResult
-
-
-def _number(x: float | None, digits: int = 6) -> str:
-    if x is None:
-        return "-"
-    return f"{x:.{digits}g}" if x != int(x) else f"{int(x)}"
-
-
-class LiveLine:
-    """The incumbent, bound, gap and elapsed time on one stderr line (a line per incumbent when
-    stderr is not a terminal)."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.solutions = -1
-        self.shown = False
-
-    def __call__(self, p: Progress) -> None:
-        gap = "-" if p.gap is None else f"{p.gap:.2%}"
-        line = (
-            f"[{p.stage}] incumbent {_number(p.objective)}  bound {_number(p.bound)}  "
-            f"gap {gap}  {p.elapsed_s:.1f}s"
-        )
-        if self.tty:
-            sys.stderr.write("\r" + line.ljust(78))
-            sys.stderr.flush()
-            self.shown = True
-        elif p.solutions != self.solutions:
-            print(line, file=sys.stderr)
-        self.solutions = p.solutions
-
-    def close(self) -> None:
-        """End the live line so later output starts on a fresh line."""
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def summary_table(problem: Problem, result: SolveResult) -> Table:
-    """Status, objective, bound, gap, latency, energy, peak memory per memory, and time."""
-    table = Table(
-        title=f"{problem.name}: CP-SAT, objective {result.objective}",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        show_header=False,
-    )
-    table.add_column("what", no_wrap=True)
-    table.add_column("value")
-    table.add_row("status", result.status)
-    table.add_row("objective", _number(result.objective_value))
-    table.add_row("bound", _number(result.bound))
-    table.add_row("gap", "-" if result.gap is None else f"{result.gap:.2%}")
-    if result.schedule is not None:
-        from cpsched.metrics import metrics
-
-        m = metrics(problem, result.schedule)
-        table.add_row("latency", f"{m.latency_cycles} cycles")
-        table.add_row(
-            "energy",
-            f"{m.energy_total_pj:.6g} pJ (compute {m.energy_compute_pj:.6g}, "
-            f"transfer {m.energy_transfer_pj:.6g})",
-        )
-        for mem, peak in m.peak_memory.items():
-            share = peak.peak_bytes / peak.capacity_bytes if peak.capacity_bytes else 0.0
-            table.add_row(
-                f"peak {mem}", f"{peak.peak_bytes} / {peak.capacity_bytes} bytes ({share:.0%})"
-            )
-    for i, stage in enumerate(result.stages if len(result.stages) > 1 else []):
-        table.add_row(
-            f"stage {i + 1}", f"{stage['objective']}: {_number(stage['value'])} ({stage['status']})"
-        )
-    table.add_row("time", f"{result.wall_time_s:.2f} s")
-    table.add_row(
-        "model", f"{result.num_variables} variables, {result.num_constraints} constraints"
-    )
-    return table
 
 
 @app.command("solve-problem")
@@ -171,13 +91,8 @@ def solve_problem(
     if result.schedule is not None:
         save_model(result.schedule, out / "schedule.json")
     save_model(result, out / "result.json")
-    stdout().print(summary_table(p, result))
-    for reason in result.infeasibility:
-        stderr().print(
-            f"infeasible: {reason.reason}"
-            + (f" (suggestion: {reason.suggestion})" if reason.suggestion else ""),
-            markup=False,
-        )
+    stdout().print(result_table(p, result))
+    print_infeasibility(stderr(), result)
     if result.schedule is not None:
         raise typer.Exit(EXIT_OK)
     raise typer.Exit(EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_NO_SOLUTION)

@@ -1,0 +1,131 @@
+"""What the solving commands share on the terminal: live progress, the result table, and the
+explanation of an infeasible problem (used by `cpsched solve`, `solve-problem` and `show`)."""
+
+from __future__ import annotations
+
+import sys
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from cpsched.cpsat.params import Progress
+from cpsched.metrics import metrics
+from cpsched.problem import Problem
+from cpsched.result import SolveResult
+from cpsched.run import PhaseEvent
+
+
+def number(x: float | None, digits: int = 6) -> str:
+    """A value for the table: '-' when missing, integers without a decimal point."""
+    if x is None:
+        return "-"
+    return f"{x:.{digits}g}" if x != int(x) else f"{int(x)}"
+
+
+class LiveLine:
+    """The incumbent, bound, gap and elapsed time on one stderr line (a line per incumbent when
+    stderr is not a terminal)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.solutions = -1
+        self.shown = False
+
+    def __call__(self, p: Progress) -> None:
+        gap = "-" if p.gap is None else f"{p.gap:.2%}"
+        line = (
+            f"[{p.stage}] incumbent {number(p.objective)}  bound {number(p.bound)}  "
+            f"gap {gap}  {p.elapsed_s:.1f}s"
+        )
+        if self.tty:
+            sys.stderr.write("\r" + line.ljust(78))
+            sys.stderr.flush()
+            self.shown = True
+        elif p.solutions != self.solutions:
+            print(line, file=sys.stderr)
+        self.solutions = p.solutions
+
+    def close(self) -> None:
+        """End the live line so later output starts on a fresh line."""
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.shown = False
+
+
+class PhaseLines:
+    """One stderr line as each phase of a job ends (build, heuristics) or starts (solve)."""
+
+    def __init__(self, console: Console, solve_note: str = "") -> None:
+        self.console = console
+        self.solve_note = solve_note
+
+    def __call__(self, event: PhaseEvent) -> None:
+        if event.phase == "solve" and not event.done:
+            self.console.print(
+                f"[bold cyan]solve[/]       CP-SAT {self.solve_note}".rstrip(), highlight=False
+            )
+        elif event.done and event.phase != "solve":
+            self.console.print(
+                f"[bold cyan]{event.phase:<11}[/] {event.detail}  "
+                f"[dim]({event.elapsed_s:.1f} s)[/]",
+                highlight=False,
+            )
+
+
+def result_table(problem: Problem, result: SolveResult) -> Table:
+    """Status, objective, bound, gap, latency, energy (compute, transfer), peak memory against
+    capacity per memory, core utilization, stages and solve time of a CP-SAT result."""
+    table = Table(
+        title=f"{problem.name}: CP-SAT, objective {result.objective}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_header=False,
+    )
+    table.add_column("what", no_wrap=True)
+    table.add_column("value")
+    table.add_row("status", result.status)
+    table.add_row("objective", number(result.objective_value))
+    table.add_row("bound", number(result.bound))
+    table.add_row("gap", "-" if result.gap is None else f"{result.gap:.2%}")
+    if result.schedule is not None:
+        m = metrics(problem, result.schedule)
+        table.add_row("latency", f"{m.latency_cycles} cycles")
+        table.add_row(
+            "energy",
+            f"{m.energy_total_pj:.6g} pJ (compute {m.energy_compute_pj:.6g}, "
+            f"transfer {m.energy_transfer_pj:.6g})",
+        )
+        for mem, peak in m.peak_memory.items():
+            share = peak.peak_bytes / peak.capacity_bytes if peak.capacity_bytes else 0.0
+            table.add_row(
+                f"peak {mem}", f"{peak.peak_bytes} / {peak.capacity_bytes} bytes ({share:.0%})"
+            )
+        for core, busy in m.core_busy_cycles.items():
+            table.add_row(
+                f"utilization {core}", f"{m.core_utilization[core]:.0%} ({busy} busy cycles)"
+            )
+    for i, stage in enumerate(result.stages if len(result.stages) > 1 else []):
+        table.add_row(
+            f"stage {i + 1}", f"{stage['objective']}: {number(stage['value'])} ({stage['status']})"
+        )
+    table.add_row("time", f"{result.wall_time_s:.2f} s")
+    if result.num_variables is not None:
+        table.add_row(
+            "model", f"{result.num_variables} variables, {result.num_constraints} constraints"
+        )
+    if result.message:
+        table.add_row("note", result.message)
+    return table
+
+
+def print_infeasibility(console: Console, result: SolveResult) -> None:
+    """One line per reason why the problem has no schedule, with what the user could change."""
+    for reason in result.infeasibility:
+        console.print(
+            f"infeasible: {reason.reason}"
+            + (f" (suggestion: {reason.suggestion})" if reason.suggestion else ""),
+            markup=False,
+            highlight=False,
+        )

@@ -1,0 +1,44 @@
+"""`cpsched show RUN_DIR`: the summary of a past `cpsched solve` run, read from its files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cpsched.cli.app import app, stderr, stdout, user_errors
+from cpsched.cli.progress import print_infeasibility, result_table
+from cpsched.run import load_run, run_json
+from cpsched.validate import validate
+
+
+@app.command("show")
+def show_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by cpsched solve.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the run as JSON on stdout (no tables).")
+    ] = False,
+) -> None:
+    """Print the summary of a past run from its problem.json, schedule.json and result.json."""
+    with user_errors():
+        problem, result = load_run(run_dir)
+    files = {p.name: p for p in sorted(run_dir.iterdir()) if p.is_file()}
+    if result.schedule is not None:
+        violations = validate(problem, result.schedule)
+        if violations:
+            stderr().print(
+                f"warning: the schedule of {run_dir} breaks SPEC.md §4 ({len(violations)} "
+                f"violations); run 'cpsched validate' on its problem.json and schedule.json",
+                markup=False,
+                highlight=False,
+            )
+    if as_json:
+        print(json.dumps(run_json(run_dir, problem, result, files), indent=2))
+        return
+    console = stdout()
+    console.print(result_table(problem, result))
+    for path in files.values():
+        console.print(f"file {path}", highlight=False)
+    print_infeasibility(stderr(), result)

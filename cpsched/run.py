@@ -1,0 +1,303 @@
+"""The main job as one typed pipeline: build a problem, find heuristic schedules, solve with CP-SAT.
+
+`run_job` is what `cpsched solve` calls: it reports each phase (build, heuristics, solve) and the
+solver's progress through callbacks, and returns the problem, every heuristic's result and the
+CP-SAT result. `write_run` writes a run folder (problem, schedule, result and the reports);
+`load_run` reads one back for `cpsched show`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import cpsched
+from cpsched.build import build_problem, load_allocation, load_hardware, load_workload
+from cpsched.costs import load_cost_table
+from cpsched.cpsat.params import Progress, SolverParams
+from cpsched.errors import input_error
+from cpsched.io import load_model, load_problem, load_schedule, save_model
+from cpsched.objective import Objective, as_objective
+from cpsched.problem import Problem
+from cpsched.result import SolveResult
+from cpsched.tiling import TilingSpec, parse_splits, tile_workload
+
+DEFAULT_WORKLOAD = "attention_head"
+DEFAULT_HARDWARE = "quad_bus"
+# T=2 proves latency-then-memory optimal in about half a second on the bundled default; T=4 is
+# not proven within a minute (gap about 14 % after 60 s on 2 workers)
+DEFAULT_TILES = 2
+DEFAULT_OBJECTIVE = "latency,memory"
+DEFAULT_TIME_LIMIT_S = 30.0
+
+PROBLEM_FILE = "problem.json"
+SCHEDULE_FILE = "schedule.json"
+RESULT_FILE = "result.json"
+RUN_FILES: tuple[str, ...] = (PROBLEM_FILE, SCHEDULE_FILE, RESULT_FILE)
+
+PhaseName = Literal["build", "heuristics", "solve"]
+
+
+class BuildOptions(BaseModel):
+    """What `cpsched build` and `cpsched solve` take to make a problem (their shared options)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workload: str = DEFAULT_WORKLOAD  # bundled name, or a .yaml / .onnx file
+    overrides: dict[str, int] = Field(default_factory=dict)  # --set K=V
+    hardware: str = DEFAULT_HARDWARE  # bundled name, or a .yaml file
+    tiles: int = DEFAULT_TILES  # along the token dim
+    head_tiles: int = 1
+    split: tuple[str, ...] = ()  # --split DIM=N or LAYER.DIM=N
+    mode: str = "fused"  # fused | layer-by-layer
+    allocation: str = "tile"  # tile | layer | a file mapping layer -> core
+    costs: str | None = None  # cost table file overriding the analytic model
+
+
+def build_from_options(options: BuildOptions) -> Problem:
+    """The problem that `options` describe; every bad option is an InputError naming it."""
+    if options.mode not in ("fused", "layer-by-layer"):
+        raise input_error("--mode", "", f"{options.mode!r}; accepted: fused, layer-by-layer")
+    if options.tiles < 1:
+        raise input_error("--tiles", "", f"{options.tiles}; must be >= 1")
+    if options.head_tiles < 1:
+        raise input_error("--head-tiles", "", f"{options.head_tiles}; must be >= 1")
+    fixed: dict[str, str] = {}
+    if options.allocation not in ("tile", "layer"):
+        if not Path(options.allocation).is_file():
+            raise input_error(
+                "--allocation",
+                "",
+                f"{options.allocation!r} is neither tile, layer nor an existing file",
+            )
+        fixed = load_allocation(options.allocation)
+    workload = load_workload(options.workload, options.overrides)
+    hardware = load_hardware(options.hardware)
+    table = load_cost_table(options.costs) if options.costs is not None else None
+    split_dims, split_layers = parse_splits(list(options.split))
+    spec = TilingSpec(
+        tiles=options.tiles,
+        dims=split_dims,
+        layers=split_layers,
+        head_tiles=options.head_tiles,
+        mode="fused" if options.mode == "fused" else "layer-by-layer",
+        allocation="fixed" if fixed else "layer" if options.allocation == "layer" else "tile",
+        fixed=fixed,
+    )
+    tiled = tile_workload(workload, spec, source="--split" if options.split else "--tiles")
+    return build_problem(workload, hardware, spec, table, tiled=tiled)
+
+
+@dataclass(frozen=True)
+class PhaseEvent:
+    """A phase of the job starting (`done` False) or ending (`done` True, with what it found)."""
+
+    phase: PhaseName
+    done: bool
+    elapsed_s: float  # since the job started
+    detail: str = ""
+
+
+class RunOutcome(NamedTuple):
+    """What a job returns: the problem, every heuristic's result by name, the CP-SAT result."""
+
+    problem: Problem
+    heuristics: dict[str, SolveResult]
+    result: SolveResult
+
+
+def versions() -> dict[str, str]:
+    """Versions of cpsched and its solver, recorded in every result."""
+    return {"cpsched": cpsched.__version__, "ortools": version("ortools")}
+
+
+def run_heuristics(problem: Problem) -> dict[str, SolveResult]:
+    """Every heuristic's result on `problem` (a heuristic that breaks is skipped with a warning)."""
+    from cpsched.heuristics import HEURISTICS, prepare
+    from cpsched.heuristics.engine import InvalidHeuristicSchedule
+
+    prep = prepare(problem)
+    out: dict[str, SolveResult] = {}
+    for name, fn in HEURISTICS.items():
+        try:
+            out[name] = fn(problem, prep=prep)
+        except InvalidHeuristicSchedule as exc:  # a heuristic bug must not stop the job
+            warnings.warn(f"skipping heuristic {name}: {exc}", RuntimeWarning, stacklevel=2)
+    return out
+
+
+def best_heuristic(results: dict[str, SolveResult]) -> str | None:
+    """The name of the lowest-latency heuristic that found a schedule, or None."""
+    found = {
+        name: r.objective_value
+        for name, r in results.items()
+        if r.schedule is not None and r.objective_value is not None
+    }
+    return min(found, key=lambda name: found[name]) if found else None
+
+
+def run_job(
+    options: BuildOptions,
+    objective: str | Objective = DEFAULT_OBJECTIVE,
+    params: SolverParams = SolverParams(),  # noqa: B008 - frozen, so a shared default is safe
+    on_phase: Callable[[PhaseEvent], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunOutcome:
+    """Build the problem, run the heuristics (the best one is CP-SAT's hint) and solve.
+
+    The result's parameters include the build options and the hint's heuristic. Ctrl-C during
+    the solve keeps the best schedule so far (status `feasible`); Ctrl-C during the heuristics
+    (or before the search starts) returns status `unknown` with no schedule; Ctrl-C while
+    building propagates, since there is nothing to keep.
+    """
+    started = time.monotonic()
+    obj = as_objective(objective)
+
+    def phase(name: PhaseName, done: bool, detail: str = "") -> None:
+        if on_phase is not None:
+            on_phase(PhaseEvent(name, done, time.monotonic() - started, detail))
+
+    phase("build", False)
+    problem = build_from_options(options)
+    phase(
+        "build",
+        True,
+        f"{len(problem.tasks)} tasks, {len(problem.tensors)} tensors, {len(problem.cores)} cores",
+    )
+    parameters: dict[str, Any] = {"build": options.model_dump(mode="json")}
+    heuristics: dict[str, SolveResult] = {}
+    try:
+        best: str | None = None
+        if params.use_hint:
+            phase("heuristics", False)
+            heuristics = run_heuristics(problem)
+            best = best_heuristic(heuristics)
+            phase(
+                "heuristics",
+                True,
+                "no schedule found"
+                if best is None
+                else f"best {best}: latency {heuristics[best].objective_value:,.0f} cycles",
+            )
+        phase("solve", False)
+        from cpsched.cpsat import solve
+
+        hint = heuristics[best].schedule if best is not None else None
+        result = solve(problem, obj, params, hint=hint, on_progress=on_progress)
+    except KeyboardInterrupt:
+        result = SolveResult(
+            method="cpsat",
+            status="unknown",
+            objective=str(obj),
+            wall_time_s=time.monotonic() - started,
+            parameters={**params.model_dump(), **parameters},
+            message="interrupted before any schedule was found",
+            versions=versions(),
+        )
+        return RunOutcome(problem, heuristics, result)
+    parameters = {**result.parameters, **parameters}
+    if best is not None and str(parameters.get("hint", "")).startswith("given"):
+        parameters["hint"] = f"heuristic {best}" + str(parameters["hint"])[len("given") :]
+    result = result.model_copy(update={"parameters": parameters})
+    phase("solve", True, result.status)
+    return RunOutcome(problem, heuristics, result)
+
+
+# --- run folders ---
+
+
+def default_run_dir(workload: str, hardware: str, root: Path = Path("runs")) -> Path:
+    """A new folder `root/<workload>-<hardware>-<UTC time>` (with -2, -3, ... if taken)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = f"{Path(workload).stem}-{Path(hardware).stem}-{stamp}"
+    candidate = root / base
+    n = 2
+    while candidate.exists():
+        candidate = root / f"{base}-{n}"
+        n += 1
+    return candidate
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    """Refuse (InputError on --out) a file, or a non-empty folder unless `force`."""
+    if out.exists() and not out.is_dir():
+        raise input_error("--out", "", f"{str(out)!r} is a file, expected a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise input_error(
+            "--out",
+            "",
+            f"folder {str(out)!r} is not empty; pass --force to overwrite it, "
+            "or leave --out out for a new folder under runs/",
+        )
+
+
+def write_run(out: Path, problem: Problem, result: SolveResult) -> dict[str, Path]:
+    """Write problem.json and result.json, and with a schedule schedule.json and the reports.
+
+    Every file is written atomically. Returns what was written, by file name.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    written = {PROBLEM_FILE: out / PROBLEM_FILE}
+    save_model(problem, written[PROBLEM_FILE])
+    if result.schedule is not None:
+        written[SCHEDULE_FILE] = out / SCHEDULE_FILE
+        save_model(result.schedule, written[SCHEDULE_FILE])
+    written[RESULT_FILE] = out / RESULT_FILE
+    save_model(result, written[RESULT_FILE])
+    if result.schedule is not None:
+        from cpsched.report.files import write_reports
+
+        written.update(write_reports(problem, result.schedule, out, result))
+    return written
+
+
+def load_run(run_dir: Path) -> tuple[Problem, SolveResult]:
+    """The problem and result of a run folder written by `write_run` (the schedule is in the
+    result; a schedule.json, when present, takes its place)."""
+    if not run_dir.is_dir():
+        raise input_error(str(run_dir), "", "not a folder; expected a run folder of cpsched solve")
+    missing = [name for name in (PROBLEM_FILE, RESULT_FILE) if not (run_dir / name).is_file()]
+    if missing:
+        raise input_error(
+            str(run_dir),
+            "",
+            f"not a run folder: {' and '.join(missing)} missing "
+            f"(a run folder of cpsched solve holds {', '.join(RUN_FILES)})",
+        )
+    problem = load_problem(run_dir / PROBLEM_FILE)
+    result = load_model(run_dir / RESULT_FILE, SolveResult)
+    if (run_dir / SCHEDULE_FILE).is_file():
+        result = result.model_copy(update={"schedule": load_schedule(run_dir / SCHEDULE_FILE)})
+    return problem, result
+
+
+def was_interrupted(result: SolveResult) -> bool:
+    """Whether Ctrl-C stopped the job (the result's message says so)."""
+    return result.message.startswith("interrupted")
+
+
+def run_json(
+    run_dir: Path, problem: Problem, result: SolveResult, files: dict[str, Path]
+) -> dict[str, Any]:
+    """A run as one JSON value: its folder and files, the metrics of its schedule, the result."""
+    from cpsched.metrics import metrics
+
+    return {
+        "run_dir": str(run_dir),
+        "files": {name: str(path) for name, path in files.items()},
+        "problem": problem.name,
+        "status": result.status,
+        "interrupted": was_interrupted(result),
+        "metrics": None
+        if result.schedule is None
+        else metrics(problem, result.schedule).model_dump(mode="json"),
+        "result": result.model_dump(mode="json"),
+    }
