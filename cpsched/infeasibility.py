@@ -103,24 +103,26 @@ def task_too_big(
     out = []
     for task in problem.tasks:
         need = sum(problem.tensor_by_id[t].size_bytes for t in {*task.inputs, *task.outputs})
-        limits: list[int] = []
+        limits: list[tuple[int, MemoryId]] = []
         fits = False
         for k in cores[task.id]:
             opt = problem.option(task.id, k)
-            capacity = problem.memory_by_id[problem.memory_of(k)].capacity_bytes
+            memory = problem.memory_of(k)
+            capacity = problem.memory_by_id[memory].capacity_bytes
             if opt is None or opt.duration_cycles == 0 or capacity is None or need <= capacity:
                 fits = True
                 break
-            limits.append(capacity)
+            limits.append((capacity, memory))
         if not fits and limits:
+            largest, memory = max(limits, key=lambda x: x[0])  # the first of the largest
             out.append(
                 InfeasibilityReason(
                     reason=f"task {task.id!r} needs {need} bytes for its inputs and outputs, "
                     "more than "
-                    f"any memory it may use holds (largest: {max(limits)} bytes)",
+                    f"any memory it may use holds (largest: {memory}, {largest} bytes)",
                     resource=f"task {task.id}",
                     demand=need,
-                    limit=max(limits),
+                    limit=largest,
                     unit="bytes",
                     suggestion="tile the layer finer or give the task a core with a larger memory",
                 )

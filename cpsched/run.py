@@ -72,13 +72,23 @@ def build_from_options(options: BuildOptions) -> Problem:
         raise input_error("--head-tiles", "", f"{options.head_tiles}; must be >= 1")
     fixed: dict[str, str] = {}
     if options.allocation not in ("tile", "layer"):
-        if not Path(options.allocation).is_file():
+        path = Path(options.allocation)
+        if not path.is_file():
+            looks_like_file = bool(path.suffix) or "/" in options.allocation or path.exists()
             raise input_error(
                 "--allocation",
                 "",
-                f"{options.allocation!r} is neither tile, layer nor an existing file",
+                f"file {options.allocation!r} not found; accepted: tile, layer, or a YAML/JSON "
+                "file mapping layer names to core ids"
+                if looks_like_file
+                else f"{options.allocation!r} is neither tile, layer nor an existing file",
             )
         fixed = load_allocation(options.allocation)
+    if options.costs is not None and not Path(options.costs).is_file():
+        raise input_error("--costs", "", f"file {options.costs!r} not found")
+    for option, value in (("--workload", options.workload), ("--hardware", options.hardware)):
+        if Path(value).is_dir():
+            raise input_error(option, "", f"{value!r} is a folder; expected a name or a file")
     workload = load_workload(options.workload, options.overrides)
     hardware = load_hardware(options.hardware)
     table = load_cost_table(options.costs) if options.costs is not None else None
@@ -94,6 +104,25 @@ def build_from_options(options: BuildOptions) -> Problem:
     )
     tiled = tile_workload(workload, spec, source="--split" if options.split else "--tiles")
     return build_problem(workload, hardware, spec, table, tiled=tiled)
+
+
+def check_tiles_fit(problem: Problem) -> None:
+    """Refuse (InputError) a problem with a tile whose inputs and outputs exceed every memory it
+    may use: it has no schedule, and the fix is finer tiles or larger memories."""
+    from cpsched.infeasibility import task_too_big
+
+    cores = {t.id: tuple(o.core for o in t.options) for t in problem.tasks}
+    reasons = task_too_big(problem, cores)
+    if not reasons:
+        return
+    worst = max(reasons, key=lambda r: r.demand or 0.0)
+    raise input_error(
+        "--tiles/--hardware",
+        "",
+        f"{len(reasons)} of {len(problem.tasks)} tiles do not fit in memory, e.g. "
+        f"{worst.reason}; cut finer (--tiles, --head-tiles, --split) or use a hardware with "
+        "larger memories",
+    )
 
 
 @dataclass(frozen=True)
@@ -167,6 +196,7 @@ def run_job(
 
     phase("build", False)
     problem = build_from_options(options)
+    check_tiles_fit(problem)
     phase(
         "build",
         True,

@@ -122,6 +122,13 @@ def resolve_params(
                 key,
                 f"unknown parameter of workload {header.name or source!r}; its parameters: {known}",
             )
+        if value < 1:
+            raise input_error(
+                "--set",
+                key,
+                f"value {value} must be >= 1 (workload parameters are sizes, counts and bit "
+                f"widths; default {params[key]})",
+            )
         params[key] = value
     return params
 
