@@ -244,9 +244,11 @@ def run_job(
 # --- run folders ---
 
 
-def default_run_dir(workload: str, hardware: str, root: Path = Path("runs")) -> Path:
+def default_run_dir(
+    workload: str, hardware: str, root: Path = Path("runs"), now: datetime | None = None
+) -> Path:
     """A new folder `root/<workload>-<hardware>-<UTC time>` (with -2, -3, ... if taken)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     base = f"{Path(workload).stem}-{Path(hardware).stem}-{stamp}"
     candidate = root / base
     n = 2

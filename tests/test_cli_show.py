@@ -1,0 +1,76 @@
+"""`cpsched show RUN_DIR`: the summary of a past run, from its files alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_cli_solve import ALL_FILES, one_matmul_args
+from typer.testing import CliRunner
+
+from cpsched.cli import app
+
+
+def _run(tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, [*one_matmul_args(tmp_path, out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_show_prints_the_summary_of_a_run(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    r = CliRunner().invoke(app, ["show", str(run)])
+    assert r.exit_code == 0, r.output
+    # the hand-worked instance of test_cli_solve: 204 cycles, 2048 bytes in l1
+    for row in ("status", "optimal", "204 cycles", "2048 / 1048576 bytes", "utilization c0"):
+        assert row in r.stdout
+    assert "compute 4505.6, transfer 2048" in r.stdout
+    for name in ALL_FILES:
+        assert f"file {run / name}" in r.stdout
+    assert r.stderr == ""
+
+
+def test_show_json(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    r = CliRunner().invoke(app, ["show", str(run), "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["run_dir"] == str(run) and set(data["files"]) == ALL_FILES
+    assert data["status"] == "optimal" and data["metrics"]["latency_cycles"] == 204
+    assert data["result"]["parameters"]["build"]["hardware"] == "single_core"
+
+
+def test_show_a_run_without_schedule(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    (run / "schedule.json").unlink()
+    result = json.loads((run / "result.json").read_text())
+    result.update(status="unknown", schedule=None, objective_value=None, bound=None, gap=None)
+    (run / "result.json").write_text(json.dumps(result))
+    r = CliRunner().invoke(app, ["show", str(run)])
+    assert r.exit_code == 0, r.output
+    assert "unknown" in r.stdout and "cycles" not in r.stdout
+
+
+def test_show_refuses_what_is_not_a_run_folder(tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["show", str(tmp_path / "nowhere")])
+    assert r.exit_code == 2
+    assert r.stderr == (
+        f"error: {tmp_path / 'nowhere'}: not a folder; expected a run folder of cpsched solve\n"
+    )
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "result.json").write_text("{}")
+    r = runner.invoke(app, ["show", str(tmp_path / "other")])
+    assert r.exit_code == 2
+    assert r.stderr == (
+        f"error: {tmp_path / 'other'}: not a run folder: problem.json missing (a run folder of "
+        "cpsched solve holds problem.json, schedule.json, result.json)\n"
+    )
+    # a damaged result file: the loader names the file and the field
+    run = _run(tmp_path)
+    (run / "result.json").write_text('{"format": "cpsched-result/1"}')
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"error: {run / 'result.json'}: ")
+    assert "method: missing required field" in r.stderr

@@ -1,0 +1,104 @@
+"""The library pipeline behind `cpsched solve`: phases, results, run folders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cpsched.cpsat.params import SolverParams
+from cpsched.errors import InputError
+from cpsched.run import (
+    BuildOptions,
+    PhaseEvent,
+    build_from_options,
+    check_out_dir,
+    default_run_dir,
+    load_run,
+    run_job,
+    write_run,
+)
+from cpsched.validate import validate
+
+PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
+
+
+def test_run_job_reports_phases_and_returns_every_result(tmp_path: Path) -> None:
+    events: list[PhaseEvent] = []
+    progress: list[float | None] = []
+    options = BuildOptions(overrides={"M": 64}, tiles=2, mode="layer-by-layer")
+    problem, heuristics, result = run_job(
+        options,
+        "latency",
+        PARAMS,
+        on_phase=events.append,
+        on_progress=lambda p: progress.append(p.objective),
+    )
+    assert [(e.phase, e.done) for e in events] == [
+        ("build", False),
+        ("build", True),
+        ("heuristics", False),
+        ("heuristics", True),
+        ("solve", False),
+        ("solve", True),
+    ]
+    assert events[1].detail == "14 tasks, 19 tensors, 4 cores"
+    assert len(problem.barriers) > 0  # layer-by-layer
+    assert set(heuristics) == {"list-depth-first", "list-breadth-first", "heft", "layer-by-layer"}
+    assert result.status == "optimal" and result.schedule is not None
+    assert validate(problem, result.schedule) == []
+    # CP-SAT's optimum is never worse than any heuristic's schedule
+    assert result.objective_value is not None
+    assert all(
+        result.objective_value <= (h.objective_value or float("inf")) for h in heuristics.values()
+    )
+    assert result.parameters["build"]["overrides"] == {"M": 64}
+    assert result.parameters["hint"].startswith("heuristic ")
+    assert progress and progress[-1] == result.objective_value
+
+    written = write_run(tmp_path / "run", problem, result)
+    assert len(written) == 7
+    again_problem, again = load_run(tmp_path / "run")
+    assert again_problem == problem and again == result
+
+
+def test_run_job_without_hint_skips_the_heuristics() -> None:
+    events: list[PhaseEvent] = []
+    _, heuristics, result = run_job(
+        BuildOptions(tiles=1),
+        "latency",
+        PARAMS.model_copy(update={"use_hint": False}),
+        on_phase=events.append,
+    )
+    assert heuristics == {} and [e.phase for e in events] == ["build", "build", "solve", "solve"]
+    assert result.status == "optimal" and result.parameters["hint"] == "none"
+
+
+def test_build_options_match_cpsched_build() -> None:
+    # the default of cpsched solve: the bundled attention head on quad_bus, two token tiles
+    problem = build_from_options(BuildOptions())
+    assert problem.name == "attention_head on quad_bus (T=2, fused, allocation tile)"
+    assert len(problem.tasks) == 14 and len(problem.cores) == 4
+    grouped = build_from_options(BuildOptions(tiles=4, allocation="layer"))
+    assert len(grouped.groups) == 7  # one per layer, each of 4 tiles
+
+
+def test_default_run_dir_is_new(tmp_path: Path) -> None:
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first = default_run_dir("models/w.yaml", "quad_bus", tmp_path, now=now)
+    assert first == tmp_path / "w-quad_bus-20260102T030405Z"
+    first.mkdir()
+    second = default_run_dir("models/w.yaml", "quad_bus", tmp_path, now=now)
+    assert second == tmp_path / "w-quad_bus-20260102T030405Z-2"
+
+
+def test_check_out_dir(tmp_path: Path) -> None:
+    check_out_dir(tmp_path / "new", force=False)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    with pytest.raises(InputError, match="is not empty; pass --force"):
+        check_out_dir(tmp_path / "full", force=False)
+    check_out_dir(tmp_path / "full", force=True)
+    with pytest.raises(InputError, match="is a file, expected a folder"):
+        check_out_dir(tmp_path / "full" / "x", force=True)
