@@ -23,9 +23,9 @@ def test_show_prints_the_summary_of_a_run(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["show", str(run)])
     assert r.exit_code == 0, r.output
     # the hand-worked instance of test_cli_solve: 204 cycles, 2048 bytes in l1
-    for row in ("status", "optimal", "204 cycles", "2048 / 1048576 bytes", "utilization c0"):
+    for row in ("status", "optimal", "204 cycles", "2,048 / 1,048,576 bytes", "utilization c0"):
         assert row in r.stdout
-    assert "compute 4505.6, transfer 2048" in r.stdout
+    assert "6,554 pJ (compute 4,506, transfer 2,048)" in r.stdout
     for name in ALL_FILES:
         assert f"file {run / name}" in r.stdout
     assert r.stderr == ""

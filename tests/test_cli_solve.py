@@ -153,7 +153,7 @@ def test_default_solve_writes_every_output(tmp_path: Path, monkeypatch: pytest.M
     assert (run / "gantt.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the terminal: phases and progress on stderr, the summary and the paths on stdout
     assert "heuristics" in r.stderr and "[latency] incumbent" in r.stderr
-    for row in ("status", "optimal", "latency", "32176 cycles", "peak l1_0", "utilization c0"):
+    for row in ("status", "optimal", "latency", "32,176 cycles", "peak l1_0", "utilization c0"):
         assert row in r.stdout
     assert f"wrote {run.relative_to(tmp_path) / 'summary.md'}" in r.stdout
 
@@ -179,7 +179,11 @@ def test_quiet_prints_only_the_summary(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, [*one_matmul_args(tmp_path, tmp_path / "run"), "--quiet"])
     assert r.exit_code == 0, r.output
     assert r.stderr == ""
-    assert "204 cycles" in r.stdout and "wrote" in r.stdout
+    assert (
+        "204 cycles" in r.stdout
+        and "6,554 pJ (compute 4,506, transfer 2,048)" in r.stdout
+        and "wrote" in r.stdout
+    )
 
 
 def test_existing_out_is_refused_before_any_work_and_force_overwrites(tmp_path: Path) -> None:

@@ -20,7 +20,12 @@ def number(x: float | None, digits: int = 6) -> str:
     """A value for the table: '-' when missing, integers without a decimal point."""
     if x is None:
         return "-"
-    return f"{x:.{digits}g}" if x != int(x) else f"{int(x)}"
+    return f"{x:,.{digits}g}" if x != int(x) else f"{int(x):,}"
+
+
+def picojoules(value: float) -> str:
+    """Energy for the table: whole pJ with thousands separators from 1,000 pJ on."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
 
 
 class LiveLine:
@@ -91,20 +96,21 @@ def result_table(problem: Problem, result: SolveResult) -> Table:
     table.add_row("gap", "-" if result.gap is None else f"{result.gap:.2%}")
     if result.schedule is not None:
         m = metrics(problem, result.schedule)
-        table.add_row("latency", f"{m.latency_cycles} cycles")
+        table.add_row("latency", f"{m.latency_cycles:,} cycles")
         table.add_row(
             "energy",
-            f"{m.energy_total_pj:.6g} pJ (compute {m.energy_compute_pj:.6g}, "
-            f"transfer {m.energy_transfer_pj:.6g})",
+            f"{picojoules(m.energy_total_pj)} pJ (compute {picojoules(m.energy_compute_pj)}, "
+            f"transfer {picojoules(m.energy_transfer_pj)})",
         )
         for mem, peak in m.peak_memory.items():
             share = peak.peak_bytes / peak.capacity_bytes if peak.capacity_bytes else 0.0
             table.add_row(
-                f"peak {mem}", f"{peak.peak_bytes} / {peak.capacity_bytes} bytes ({share:.0%})"
+                f"peak {mem}",
+                f"{peak.peak_bytes:,} / {peak.capacity_bytes:,} bytes ({share:.0%})",
             )
         for core, busy in m.core_busy_cycles.items():
             table.add_row(
-                f"utilization {core}", f"{m.core_utilization[core]:.0%} ({busy} busy cycles)"
+                f"utilization {core}", f"{m.core_utilization[core]:.0%} ({busy:,} busy cycles)"
             )
     for i, stage in enumerate(result.stages if len(result.stages) > 1 else []):
         table.add_row(
@@ -113,7 +119,7 @@ def result_table(problem: Problem, result: SolveResult) -> Table:
     table.add_row("time", f"{result.wall_time_s:.2f} s")
     if result.num_variables is not None:
         table.add_row(
-            "model", f"{result.num_variables} variables, {result.num_constraints} constraints"
+            "model", f"{result.num_variables:,} variables, {result.num_constraints:,} constraints"
         )
     if result.message:
         table.add_row("note", result.message)
