@@ -234,6 +234,10 @@ def run_job(
         )
         return RunOutcome(problem, heuristics, result)
     parameters = {**result.parameters, **parameters}
+    if heuristics:
+        parameters["heuristic_latency_cycles"] = {
+            name: r.objective_value for name, r in heuristics.items()
+        }
     if best is not None and str(parameters.get("hint", "")).startswith("given"):
         parameters["hint"] = f"heuristic {best}" + str(parameters["hint"])[len("given") :]
     result = result.model_copy(update={"parameters": parameters})

@@ -55,6 +55,9 @@ def test_run_job_reports_phases_and_returns_every_result(tmp_path: Path) -> None
     )
     assert result.parameters["build"]["overrides"] == {"M": 64}
     assert result.parameters["hint"].startswith("heuristic ")
+    assert result.parameters["heuristic_latency_cycles"] == {
+        name: h.objective_value for name, h in heuristics.items()
+    }
     assert progress and progress[-1] == result.objective_value
 
     written = write_run(tmp_path / "run", problem, result)

@@ -112,6 +112,14 @@ def result_table(problem: Problem, result: SolveResult) -> Table:
             table.add_row(
                 f"utilization {core}", f"{m.core_utilization[core]:.0%} ({busy:,} busy cycles)"
             )
+    heuristic = {
+        name: value
+        for name, value in result.parameters.get("heuristic_latency_cycles", {}).items()
+        if value is not None
+    }
+    if heuristic:
+        best = min(heuristic, key=lambda name: heuristic[name])
+        table.add_row("best heuristic", f"{best}: latency {number(heuristic[best])} cycles")
     for i, stage in enumerate(result.stages if len(result.stages) > 1 else []):
         table.add_row(
             f"stage {i + 1}", f"{stage['objective']}: {number(stage['value'])} ({stage['status']})"
