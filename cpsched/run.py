@@ -26,9 +26,10 @@ from cpsched.cpsat.params import Progress, SolverParams
 from cpsched.errors import input_error
 from cpsched.io import load_model, load_problem, load_schedule, save_model
 from cpsched.objective import Objective, as_objective
-from cpsched.problem import Problem
+from cpsched.problem import Problem, TaskId
 from cpsched.result import SolveResult
 from cpsched.tiling import TilingSpec, parse_splits, tile_workload
+from cpsched.workload.spec import Workload
 
 DEFAULT_WORKLOAD = "attention_head"
 DEFAULT_HARDWARE = "quad_bus"
@@ -64,6 +65,11 @@ class BuildOptions(BaseModel):
 
 def build_from_options(options: BuildOptions) -> Problem:
     """The problem that `options` describe; every bad option is an InputError naming it."""
+    return load_and_build(options)[1]
+
+
+def load_and_build(options: BuildOptions) -> tuple[Workload, Problem]:
+    """The workload and the problem that `options` describe (errors as build_from_options)."""
     if options.mode not in ("fused", "layer-by-layer"):
         raise input_error("--mode", "", f"{options.mode!r}; accepted: fused, layer-by-layer")
     if options.tiles < 1:
@@ -103,12 +109,16 @@ def build_from_options(options: BuildOptions) -> Problem:
         fixed=fixed,
     )
     tiled = tile_workload(workload, spec, source="--split" if options.split else "--tiles")
-    return build_problem(workload, hardware, spec, table, tiled=tiled)
+    return workload, build_problem(workload, hardware, spec, table, tiled=tiled)
 
 
-def check_tiles_fit(problem: Problem) -> None:
+def check_tiles_fit(problem: Problem, workload: Workload | None = None) -> None:
     """Refuse (InputError) a problem with a tile whose inputs and outputs exceed every memory it
-    may use: it has no schedule, and the fix is finer tiles or larger memories."""
+    may use: it has no schedule, and the fix is finer tiles or larger memories.
+
+    The message names the hungriest tile, its bytes, its largest tensor, the largest memory it
+    may use and its capacity, and (given the workload) the loops its layer could be split along.
+    """
     from cpsched.infeasibility import task_too_big
 
     cores = {t.id: tuple(o.core for o in t.options) for t in problem.tasks}
@@ -116,12 +126,34 @@ def check_tiles_fit(problem: Problem) -> None:
     if not reasons:
         return
     worst = max(reasons, key=lambda r: r.demand or 0.0)
+    task = problem.task_by_id[TaskId((worst.resource or "").removeprefix("task "))]
+    memories = [problem.memory_by_id[problem.memory_of(k)] for k in cores[task.id]]
+    memory = max(memories, key=lambda m: m.capacity_bytes or 0)
+    biggest = max(
+        (problem.tensor_by_id[t] for t in dict.fromkeys((*task.inputs, *task.outputs))),
+        key=lambda t: t.size_bytes,
+    )
+    layers = list(
+        dict.fromkeys(
+            problem.task_by_id[TaskId(r.resource[5:])].layer for r in reasons if r.resource
+        )
+    )
+    where = ""
+    if workload is not None:
+        layer = workload.layer_by_name()[task.layer]
+        reduced = layer.reduced_dims()
+        dims = [f"{d} of {n}" for d, n in layer.loops.items() if d not in reduced and n > 1]
+        if dims:
+            where = f" ({task.layer}'s splittable loops: {', '.join(dims)})"
     raise input_error(
         "--tiles/--hardware",
         "",
-        f"{len(reasons)} of {len(problem.tasks)} tiles do not fit in memory, e.g. "
-        f"{worst.reason}; cut finer (--tiles, --head-tiles, --split) or use a hardware with "
-        "larger memories",
+        f"{len(reasons)} of {len(problem.tasks)} tiles (of layers {', '.join(layers)}) fit no "
+        f"memory they may use; the largest, {task.id}, needs {int(worst.demand or 0):,} bytes "
+        f"for its inputs and outputs ({biggest.kind} {biggest.id}: {biggest.size_bytes:,} bytes), "
+        f"but {memory.id} holds {memory.capacity_bytes or 0:,} bytes; cut finer: --tiles "
+        f"(tokens), --head-tiles, or --split LAYER.DIM=N{where}; or use a hardware with larger "
+        "memories",
     )
 
 
@@ -195,8 +227,8 @@ def run_job(
             on_phase(PhaseEvent(name, done, time.monotonic() - started, detail))
 
     phase("build", False)
-    problem = build_from_options(options)
-    check_tiles_fit(problem)
+    workload, problem = load_and_build(options)
+    check_tiles_fit(problem, workload)
     phase(
         "build",
         True,
@@ -251,15 +283,20 @@ def run_job(
 def default_run_dir(
     workload: str, hardware: str, root: Path = Path("runs"), now: datetime | None = None
 ) -> Path:
-    """A new folder `root/<workload>-<hardware>-<UTC time>` (with -2, -3, ... if taken)."""
+    """Create and return a new folder `root/<workload>-<hardware>-<UTC time>` (with -2, -3, ...
+    when taken; creating it claims it, so two runs started in the same second never share one)."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     base = f"{Path(workload).stem}-{Path(hardware).stem}-{stamp}"
-    candidate = root / base
-    n = 2
-    while candidate.exists():
-        candidate = root / f"{base}-{n}"
-        n += 1
-    return candidate
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        candidate = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            n += 1
+            continue
+        return candidate
 
 
 def check_out_dir(out: Path, force: bool) -> None:

@@ -284,7 +284,7 @@ def test_ctrl_c_before_any_schedule_exits_4(
     assert result["parameters"]["build"]["hardware"] == "single_core"
 
     # while building there is nothing to keep: nothing is written
-    monkeypatch.setattr(cpsched.run, "build_from_options", interrupted)
+    monkeypatch.setattr(cpsched.run, "load_and_build", interrupted)
     out = tmp_path / "early"
     r = CliRunner().invoke(app, one_matmul_args(tmp_path, out))
     assert r.exit_code == 4

@@ -64,9 +64,11 @@ CASES: list[tuple[list[str], list[str]]] = [
     (
         ["--hardware", "{tiny}"],
         [
-            "error: --tiles/--hardware: 14 of 14 tiles do not fit in memory, e.g. task 'SM.t0' "
-            "needs 65536 bytes for its inputs and outputs, more than any memory it may use holds "
-            "(largest: l1_0, 4096 bytes); cut finer (--tiles, --head-tiles, --split)"
+            "error: --tiles/--hardware: 14 of 14 tiles (of layers Q, K, V, KT, QKT, SM, AV) fit "
+            "no memory they may use; the largest, SM.t0, needs 65,536 bytes for its inputs and "
+            "outputs (activation QKT.t0.o: 32,768 bytes), but l1_0 holds 4,096 bytes; cut finer: "
+            "--tiles (tokens), --head-tiles, or --split LAYER.DIM=N (SM's splittable loops: i of "
+            "256); or use a hardware with larger memories"
         ],
     ),
     (

@@ -89,11 +89,10 @@ def test_build_options_match_cpsched_build() -> None:
 
 def test_default_run_dir_is_new(tmp_path: Path) -> None:
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    first = default_run_dir("models/w.yaml", "quad_bus", tmp_path, now=now)
-    assert first == tmp_path / "w-quad_bus-20260102T030405Z"
-    first.mkdir()
-    second = default_run_dir("models/w.yaml", "quad_bus", tmp_path, now=now)
-    assert second == tmp_path / "w-quad_bus-20260102T030405Z-2"
+    first = default_run_dir("models/w.yaml", "quad_bus", tmp_path / "runs", now=now)
+    assert first == tmp_path / "runs" / "w-quad_bus-20260102T030405Z" and first.is_dir()
+    second = default_run_dir("models/w.yaml", "quad_bus", tmp_path / "runs", now=now)
+    assert second == tmp_path / "runs" / "w-quad_bus-20260102T030405Z-2" and second.is_dir()
 
 
 def test_check_out_dir(tmp_path: Path) -> None:

@@ -129,7 +129,6 @@ def solve_command(
         )
         if out is not None:
             check_out_dir(out, force)
-    run_dir = out if out is not None else default_run_dir(workload, hardware)
     params = SolverParams(
         time_limit_s=time_limit,
         num_workers=workers,
@@ -157,7 +156,15 @@ def solve_command(
     finally:
         if live is not None:
             live.close()
-    written = write_run(run_dir, problem, result)
+    run_dir = out if out is not None else default_run_dir(workload, hardware)
+    try:
+        written = write_run(run_dir, problem, result)
+    except KeyboardInterrupt:
+        raise fail(
+            f"interrupted while writing into {run_dir}; some files may be missing (each one "
+            "present is complete)",
+            EXIT_NO_SOLUTION,
+        ) from None
     if as_json:
         print(json.dumps(run_json(run_dir, problem, result, written), indent=2))
     else:
