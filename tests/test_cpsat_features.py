@@ -86,7 +86,14 @@ def test_identical_private_cores_are_one_class() -> None:
 
 
 @pytest.mark.parametrize(
-    "switch", [{}, {"use_hint": False}, {"redundant": False}, {"symmetry_breaking": False}]
+    "switch",
+    [
+        {},
+        {"use_hint": False},
+        {"redundant": False},
+        {"symmetry_breaking": False},
+        {"static_bounds": False},
+    ],
 )
 def test_strengthenings_do_not_change_the_optimum(switch: dict[str, bool]) -> None:
     # 4 tiles on 2 identical cores; every strengthening off in turn gives the same optimum

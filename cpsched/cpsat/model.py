@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat import constraints as c
+from cpsched.cpsat.bounds import static_bounds as compute_static_bounds
 from cpsched.cpsat.objective import (
     MetricExpr,
     PeakVariables,
@@ -16,7 +17,7 @@ from cpsched.cpsat.objective import (
     stage_expr,
 )
 from cpsched.cpsat.space import Space
-from cpsched.cpsat.strengthen import add_redundant, add_symmetry_breaking
+from cpsched.cpsat.strengthen import add_redundant, add_static_bounds, add_symmetry_breaking
 from cpsched.cpsat.variables import Variables, create_variables
 from cpsched.objective import Metric, Objective
 from cpsched.problem import CoreId, TaskId
@@ -41,6 +42,7 @@ def build_model(
     *,
     redundant: bool = True,
     symmetry_breaking: bool = True,
+    static_bounds: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
 ) -> BuiltModel:
     """Build the model of `space` over [0, horizon_cycles] for `objective` (no objective set yet:
@@ -65,6 +67,10 @@ def build_model(
         c.add_fixed_order(model, space, v, fixed_order)
     if redundant:
         add_redundant(model, space, v)
+    if static_bounds:
+        bounds = compute_static_bounds(space)
+        if bounds is not None:
+            add_static_bounds(model, space, v, bounds)
     classes = add_symmetry_breaking(model, space, v) if symmetry_breaking else []
     cache: dict[Metric, MetricExpr] = {}
     stages = [stage_expr(model, space, v, peaks, s, cache) for s in objective.stages]

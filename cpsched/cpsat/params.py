@@ -24,6 +24,8 @@ class SolverParams(BaseModel):
     use_hint: bool = True  # start from a heuristic (or given) schedule; also narrows the horizon
     redundant: bool = True  # redundant constraints that tighten the bound
     symmetry_breaking: bool = True  # order interchangeable cores
+    # heads/tails counting the transfers a placement needs, energy and link bounds (bounds.py)
+    static_bounds: bool = True
 
 
 @dataclass(frozen=True)

@@ -347,6 +347,7 @@ def solve(
         horizon,
         redundant=params.redundant,
         symmetry_breaking=params.symmetry_breaking,
+        static_bounds=params.static_bounds,
         fixed_order=fixed_order,
     )
     parameters["symmetric_core_classes"] = built.symmetric_classes

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import networkx as nx
 from ortools.sat.python import cp_model
 
+from cpsched.cpsat.bounds import StaticBounds
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.variables import Variables
 from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, TaskId
@@ -88,6 +89,34 @@ def add_load_bounds(model: cp_model.CpModel, space: Space, v: Variables) -> None
     for loads in [*per_core.values(), *per_link.values()]:
         if len(loads) > 1:
             model.add(v.makespan >= sum(loads))
+
+
+def add_static_bounds(
+    model: cp_model.CpModel, space: Space, v: Variables, bounds: StaticBounds
+) -> None:
+    """Redundant: heads and tails that count the transfers a placement needs, and the constant
+    makespan bounds of :mod:`cpsched.cpsat.bounds` (each valid in every schedule of the space)."""
+    assert v.makespan is not None
+    for t, cores in space.cores.items():
+        head = bounds.task_head(t, cores)
+        tail = bounds.task_tail(t, cores)
+        if head > 0:
+            model.add(v.start[t] >= min(head, v.horizon_cycles + 1))
+        if tail > 0:
+            model.add(v.makespan >= v.end[t] + min(tail, v.horizon_cycles + 1))
+        if len(cores) == 1:
+            continue
+        for k in cores:
+            h, q = bounds.head[(t, k)], bounds.tail[(t, k)]
+            if h + space.duration(t, k) + q > v.horizon_cycles:
+                model.add(v.on[(t, k)] == 0)  # no schedule within the horizon puts t on k
+                continue
+            if h > head:
+                model.add(v.start[t] >= h).only_enforce_if(v.on[(t, k)])
+            if q > tail:
+                model.add(v.makespan >= v.end[t] + q).only_enforce_if(v.on[(t, k)])
+    if bounds.makespan_cycles > 0:
+        model.add(v.makespan >= min(bounds.makespan_cycles, v.horizon_cycles + 1))
 
 
 def add_redundant(model: cp_model.CpModel, space: Space, v: Variables) -> None:

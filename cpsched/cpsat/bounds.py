@@ -1,0 +1,310 @@
+"""Lower bounds on start times, tails and the makespan, worked out before search (no ortools).
+
+Every number here is a bound that holds in every schedule of the search space
+(:mod:`cpsched.cpsat.space`), so adding it to the model never cuts off a valid schedule:
+
+- **heads** `head[t, k]`: task `t` on core `k` starts no earlier than the arrival of each input
+  in `k`'s memory (its producer's earliest end plus, when the producer cannot run in that
+  memory, the shortest transfer into it) and no earlier than the transfers it needs can pass a
+  shared link one after another (inputs that no candidate source can provide in `k`'s memory
+  must each be moved in; on a link every route to that memory uses, they take turns; a transfer
+  starts no earlier than its tensor is produced);
+- **tails** `tail[t, k]`: after `t` ends on `k`, the makespan still has to cover the store of each
+  stored output into DRAM and, for each successor, the shortest way on to it (a transfer when it
+  runs in another memory, then its duration and its own tail);
+- **energy bound**: the tasks whose heads are all at least `a` and tails at least `b` run inside
+  `[a, makespan - b)` on the cores they can use, so the makespan is at least `a + b` plus their
+  least total work divided by the number of those cores (an energetic bound of the cumulative
+  over cores, with heads and tails that the model alone does not see);
+- **link bound**: a link that every route from a source to every consumer's memory crosses must
+  carry one transfer of that tensor; these unavoidable transfers take turns on it, after their
+  earliest release and before their tail.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import networkx as nx
+
+from cpsched.cpsat.space import Space
+from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, TaskId, TensorId
+
+INFINITY = 1 << 62  # a head or tail that no placement reaches (the placement is infeasible)
+
+
+@dataclass(frozen=True)
+class StaticBounds:
+    """Heads and tails per (task, candidate core), and constant lower bounds on the makespan."""
+
+    head: dict[tuple[TaskId, CoreId], int]
+    tail: dict[tuple[TaskId, CoreId], int]
+    energy_cycles: int  # cumulative over cores with heads and tails
+    link_cycles: int  # unavoidable transfers on the busiest link
+
+    def task_head(self, t: TaskId, cores: tuple[CoreId, ...]) -> int:
+        """The least head of `t` over its candidate cores."""
+        return min((self.head[(t, k)] for k in cores), default=0)
+
+    def task_tail(self, t: TaskId, cores: tuple[CoreId, ...]) -> int:
+        """The least tail of `t` over its candidate cores."""
+        return min((self.tail[(t, k)] for k in cores), default=0)
+
+    @property
+    def makespan_cycles(self) -> int:
+        """The best constant lower bound on the makespan."""
+        return max(self.energy_cycles, self.link_cycles)
+
+
+def _route_links(space: Space, src: MemoryId, dst: MemoryId) -> tuple[LinkId, ...] | None:
+    route = space.problem.route_by_pair.get((src, dst))
+    return None if route is None else route.links
+
+
+def _move_cycles(space: Space, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
+    """Shortest time to have `tensor` from `src` in `dst` (0 in place, INFINITY without route)."""
+    if src == dst:
+        return 0
+    if _route_links(space, src, dst) is None:
+        return INFINITY
+    return space.problem.transfer_duration_cycles(tensor, src, dst)
+
+
+def _serial_bound(jobs: list[tuple[int, int]]) -> int:
+    """Least time by which jobs `(release, duration)` that take turns on one resource can end."""
+    best = 0
+    total = 0
+    for release, duration in sorted(jobs, reverse=True):
+        total += duration
+        best = max(best, release + total)
+    return best
+
+
+def _topological_order(space: Space) -> list[TaskId] | None:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(space.cores)
+    for t, preds in space.predecessors.items():
+        graph.add_edges_from((p, t) for p in preds)
+    if not nx.is_directed_acyclic_graph(graph):
+        return None
+    order: list[TaskId] = list(nx.topological_sort(graph))
+    return order
+
+
+def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
+    """Earliest start of every task on every candidate core (see the module docstring)."""
+    p = space.problem
+    head: dict[tuple[TaskId, CoreId], int] = {}
+    earliest_end: dict[TaskId, int] = {}
+
+    def sources_of(tensor: TensorId) -> dict[MemoryId, int]:
+        x = p.tensor_by_id[tensor]
+        if x.producer is None:
+            assert x.home is not None
+            return {x.home: 0}
+        out: dict[MemoryId, int] = {}
+        for k in space.cores[x.producer]:
+            m = p.memory_of(k)
+            e = head[(x.producer, k)] + space.duration(x.producer, k)
+            out[m] = min(out.get(m, INFINITY), e)
+        return out
+
+    for t in order:
+        task = p.task_by_id[t]
+        control = [q for q in space.predecessors[t] if q in earliest_end]
+        control_head = max((earliest_end[q] for q in control), default=0)
+        srcs = {x: sources_of(x) for x in task.inputs}
+        for k in space.cores[t]:
+            m = p.memory_of(k)
+            h = control_head
+            per_link: dict[LinkId, list[tuple[int, int]]] = defaultdict(list)
+            for x, by_source in srcs.items():
+                arrival = min(
+                    (e + _move_cycles(space, x, s, m) for s, e in by_source.items()),
+                    default=INFINITY,
+                )
+                h = max(h, arrival)
+                if m in by_source:
+                    continue  # may be produced (or lie) in this memory: no transfer needed
+                # a transfer into m is needed; it uses a link only if every possible route does
+                release = min(by_source.values())
+                common: dict[LinkId, int] | None = None
+                for s in by_source:
+                    links = _route_links(space, s, m)
+                    if links is None:
+                        continue
+                    d = p.transfer_duration_cycles(x, s, m)
+                    here = {lk: d for lk in links}
+                    common = (
+                        here
+                        if common is None
+                        else {lk: min(v, here[lk]) for lk, v in common.items() if lk in here}
+                    )
+                for lk, d in (common or {}).items():
+                    if d > 0:
+                        per_link[lk].append((release, d))
+            for jobs in per_link.values():
+                if len(jobs) > 1:
+                    h = max(h, _serial_bound(jobs))
+            head[(t, k)] = min(h, INFINITY)
+        earliest_end[t] = min(head[(t, k)] + space.duration(t, k) for k in space.cores[t])
+    return head
+
+
+def compute_tails(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
+    """Least time the makespan extends past the end of each task on each candidate core."""
+    p = space.problem
+    successors: dict[TaskId, set[TaskId]] = defaultdict(set)
+    for t, preds in space.predecessors.items():
+        for pred in preds:
+            successors[pred].add(t)
+    data_succ: dict[TaskId, dict[TaskId, list[TensorId]]] = defaultdict(lambda: defaultdict(list))
+    for task in p.tasks:
+        for x in task.inputs:
+            producer = p.tensor_by_id[x].producer
+            if producer is not None:
+                data_succ[producer][task.id].append(x)
+    tail: dict[tuple[TaskId, CoreId], int] = {}
+    for t in reversed(order):
+        task = p.task_by_id[t]
+        for k in space.cores[t]:
+            m = p.memory_of(k)
+            q = 0
+            for y in task.outputs:
+                if p.tensor_by_id[y].store:
+                    q = max(q, _move_cycles(space, y, m, DRAM))
+            for c in successors[t]:
+                tensors = data_succ[t].get(c, [])
+                best = INFINITY
+                for kc in space.cores[c]:
+                    mc = p.memory_of(kc)
+                    move = max((_move_cycles(space, y, m, mc) for y in tensors), default=0)
+                    best = min(best, move + space.duration(c, kc) + tail[(c, kc)])
+                q = max(q, best)
+            tail[(t, k)] = min(q, INFINITY)
+    return tail
+
+
+def energy_bound(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    tail: dict[tuple[TaskId, CoreId], int],
+) -> int:
+    """Makespan bound of the cumulative over cores with heads and tails (module docstring)."""
+    rows = []
+    for t, cores in space.cores.items():
+        d = space.min_duration(t)
+        if d > 0 and cores:
+            a = min(head[(t, k)] for k in cores)
+            b = min(tail[(t, k)] for k in cores)
+            if a < INFINITY and b < INFINITY:
+                rows.append((a, b, d, frozenset(cores)))
+    if not rows:
+        return 0
+    core_sets = sorted({r[3] for r in rows}, key=sorted)
+    best = 0
+    for a in sorted({r[0] for r in rows}):
+        above = sorted((r for r in rows if r[0] >= a), key=lambda r: -r[1])
+        total = 0
+        union: set[CoreId] = set()
+        work = dict.fromkeys(core_sets, 0)
+        for i, (_, b, d, can) in enumerate(above):
+            total += d
+            union |= can
+            for cs in core_sets:
+                if can <= cs:
+                    work[cs] += d
+            if i + 1 < len(above) and above[i + 1][1] == b:
+                continue  # evaluate once every task with a tail of at least b is in
+            best = max(best, a + b + math.ceil(total / len(union)))
+            for cs in core_sets:
+                if work[cs]:
+                    best = max(best, a + b + math.ceil(work[cs] / len(cs)))
+    return best
+
+
+def link_bound(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    tail: dict[tuple[TaskId, CoreId], int],
+) -> int:
+    """Makespan bound from the transfers every schedule makes over one link (module docstring)."""
+    p = space.problem
+    jobs: dict[LinkId, list[tuple[int, int, int]]] = defaultdict(list)  # release, duration, tail
+    for tensor in p.tensors:
+        x = tensor.id
+        if tensor.size_bytes == 0:
+            continue
+        if tensor.producer is None:
+            assert tensor.home is not None
+            sources: dict[MemoryId, int] = {tensor.home: 0}
+        else:
+            sources = {}
+            for k in space.cores[tensor.producer]:
+                m = p.memory_of(k)
+                e = head[(tensor.producer, k)] + space.duration(tensor.producer, k)
+                sources[m] = min(sources.get(m, INFINITY), e)
+        release = min(sources.values(), default=INFINITY)
+        if release >= INFINITY:
+            continue
+        # every (source, destination) pair a schedule may need: into every candidate memory of
+        # every consumer, and into DRAM for a store. A link common to all pairs that need a
+        # transfer carries one.
+        demands: list[list[tuple[MemoryId, int]]] = []  # per reader: (memory, tail) options
+        for c in p.consumers[x]:
+            demands.append(
+                [(p.memory_of(kc), space.duration(c, kc) + tail[(c, kc)]) for kc in space.cores[c]]
+            )
+        if tensor.store:
+            demands.append([(DRAM, 0)])
+        certain: dict[LinkId, tuple[int, int]] = {}  # link -> (duration, tail), one transfer
+        for options in demands:
+            if not options or any(mc in sources for mc, _ in options):
+                continue  # this reader may find the tensor in place
+            common: dict[LinkId, tuple[int, int]] | None = None
+            for mc, q in options:
+                for s in sources:
+                    links = _route_links(space, s, mc)
+                    if links is None:
+                        continue
+                    d = p.transfer_duration_cycles(x, s, mc)
+                    here = {lk: (d, q) for lk in links}
+                    common = (
+                        here
+                        if common is None
+                        else {
+                            lk: (min(v[0], here[lk][0]), min(v[1], here[lk][1]))
+                            for lk, v in common.items()
+                            if lk in here
+                        }
+                    )
+            # the transfer that serves this reader crosses every common link; transfers serving
+            # different readers may be one, so each link counts one transfer per tensor
+            for lk, dq in (common or {}).items():
+                certain[lk] = max(certain.get(lk, (0, 0)), dq)
+        for lk, (d, q) in certain.items():
+            if d > 0:
+                jobs[lk].append((release, d, q))
+    best = 0
+    for items in jobs.values():
+        releases = sorted({r for r, _, _ in items})
+        tails_ = sorted({q for _, _, q in items})
+        for a in releases:
+            for b in tails_:
+                chosen = [d for r, d, q in items if r >= a and q >= b]
+                if not chosen:
+                    break
+                best = max(best, a + sum(chosen) + b)
+    return best
+
+
+def static_bounds(space: Space) -> StaticBounds | None:
+    """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle)."""
+    order = _topological_order(space)
+    if order is None:
+        return None
+    head = compute_heads(space, order)
+    tail = compute_tails(space, order)
+    return StaticBounds(head, tail, energy_bound(space, head, tail), link_bound(space, head, tail))
