@@ -273,8 +273,22 @@ def run_job(
     if best is not None and str(parameters.get("hint", "")).startswith("given"):
         parameters["hint"] = f"heuristic {best}" + str(parameters["hint"])[len("given") :]
     result = result.model_copy(update={"parameters": parameters})
-    phase("solve", True, result.status)
+    phase("solve", True, _outcome(result))
     return RunOutcome(problem, heuristics, result)
+
+
+def _outcome(result: SolveResult) -> str:
+    """One line on how a solve ended: status, objective, bound and gap."""
+    text: str = result.status
+    if result.objective_value is not None:
+        text += f": objective {result.objective_value:,.6g}"
+        if result.bound is not None:
+            text += f", bound {result.bound:,.6g}"
+        if result.gap is not None:
+            text += f", gap {result.gap:.2%}"
+    if result.message:
+        text += f" ({result.message})"
+    return text
 
 
 # --- run folders ---

@@ -7,6 +7,7 @@ import sys
 
 from rich import box
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 
 from cpsched.cpsat.params import Progress
@@ -60,23 +61,35 @@ class LiveLine:
 
 
 class PhaseLines:
-    """One stderr line as each phase of a job ends (build, heuristics) or starts (solve)."""
+    """The phases of a job on stderr: a spinner while build and heuristics run (on a terminal),
+    a line as each ends, a line as the solve starts and one as it ends."""
 
-    def __init__(self, console: Console, solve_note: str = "") -> None:
+    def __init__(
+        self, console: Console, solve_note: str = "", live: LiveLine | None = None
+    ) -> None:
         self.console = console
         self.solve_note = solve_note
+        self.live = live
+        self.status: Status | None = None
+
+    def _line(self, phase: str, text: str) -> None:
+        self.console.print(f"[bold cyan]{phase:<11}[/] {text}", highlight=False)
 
     def __call__(self, event: PhaseEvent) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
         if event.phase == "solve" and not event.done:
-            self.console.print(
-                f"[bold cyan]solve[/]       CP-SAT {self.solve_note}".rstrip(), highlight=False
-            )
-        elif event.done and event.phase != "solve":
-            self.console.print(
-                f"[bold cyan]{event.phase:<11}[/] {event.detail}  "
-                f"[dim]({event.elapsed_s:.1f} s)[/]",
-                highlight=False,
-            )
+            self._line("solve", f"CP-SAT {self.solve_note}".rstrip())
+            return
+        if not event.done:
+            if self.console.is_terminal:
+                self.status = self.console.status(f"{event.phase} ...")
+                self.status.start()
+            return
+        if self.live is not None:
+            self.live.close()
+        self._line(event.phase, f"{event.detail}  [dim]({event.elapsed_s:.1f} s)[/]")
 
 
 def result_table(problem: Problem, result: SolveResult) -> Table:

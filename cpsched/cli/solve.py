@@ -146,7 +146,7 @@ def solve_command(
                 options,
                 obj,
                 params,
-                on_phase=None if quiet else PhaseLines(err, note),
+                on_phase=None if quiet else PhaseLines(err, note, live),
                 on_progress=live,
             )
     except KeyboardInterrupt:
