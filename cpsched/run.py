@@ -8,6 +8,7 @@ CP-SAT result. `write_run` writes a run folder (problem, schedule, result and th
 
 from __future__ import annotations
 
+import shlex
 import time
 import warnings
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import cpsched
 from cpsched.build import build_problem, load_allocation, load_hardware, load_workload
@@ -371,6 +372,34 @@ def was_interrupted(result: SolveResult) -> bool:
     return result.message.startswith("interrupted")
 
 
+def solve_command_line(result: SolveResult) -> str | None:
+    """The `cpsched solve` command that repeats a run (None for a result it did not make)."""
+    p = result.parameters
+    try:
+        options = BuildOptions.model_validate(p.get("build"))
+        limit, workers, seed = float(p["time_limit_s"]), int(p["num_workers"]), int(p["seed"])
+    except (ValidationError, KeyError, TypeError, ValueError):
+        return None
+    args = ["cpsched", "solve", "--workload", options.workload]
+    for key, value in options.overrides.items():
+        args += ["--set", f"{key}={value}"]
+    args += ["--hardware", options.hardware, "--tiles", str(options.tiles)]
+    if options.head_tiles != 1:
+        args += ["--head-tiles", str(options.head_tiles)]
+    for item in options.split:
+        args += ["--split", item]
+    args += ["--mode", options.mode, "--allocation", options.allocation]
+    if options.costs is not None:
+        args += ["--costs", options.costs]
+    args += ["--objective", result.objective, "--time-limit", f"{limit:g}"]
+    args += ["--workers", str(workers), "--seed", str(seed)]
+    if p.get("relative_gap_limit"):
+        args += ["--gap", f"{p['relative_gap_limit']:g}"]
+    if p.get("use_hint") is False:
+        args.append("--no-heuristic-hint")
+    return shlex.join(args)
+
+
 def run_json(
     run_dir: Path, problem: Problem, result: SolveResult, files: dict[str, Path]
 ) -> dict[str, Any]:
@@ -383,6 +412,7 @@ def run_json(
         "problem": problem.name,
         "status": result.status,
         "interrupted": was_interrupted(result),
+        "command": solve_command_line(result),
         "metrics": None
         if result.schedule is None
         else metrics(problem, result.schedule).model_dump(mode="json"),

@@ -28,6 +28,12 @@ def test_show_prints_the_summary_of_a_run(tmp_path: Path) -> None:
     assert "6,554 pJ (compute 4,506, transfer 2,048)" in r.stdout
     for name in ALL_FILES:
         assert f"file {run / name}" in r.stdout
+    # the command that made it (run from tmp_path, so the workload path is relative to it)
+    workload = tmp_path / "one_matmul.yaml"
+    assert (
+        f"made by: cpsched solve --workload {workload} --hardware single_core --tiles 1 --mode "
+        "fused --allocation tile --objective latency,memory --time-limit 10 --workers 2 --seed 0"
+    ) in r.stdout
     assert r.stderr == ""
 
 
@@ -39,6 +45,7 @@ def test_show_json(tmp_path: Path) -> None:
     assert data["run_dir"] == str(run) and set(data["files"]) == ALL_FILES
     assert data["status"] == "optimal" and data["metrics"]["latency_cycles"] == 204
     assert data["result"]["parameters"]["build"]["hardware"] == "single_core"
+    assert data["command"].startswith("cpsched solve --workload ")
 
 
 def test_show_a_run_without_schedule(tmp_path: Path) -> None:

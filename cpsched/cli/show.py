@@ -10,7 +10,7 @@ import typer
 
 from cpsched.cli.app import app, stderr, stdout, user_errors
 from cpsched.cli.progress import print_infeasibility, result_table
-from cpsched.run import load_run, run_json
+from cpsched.run import load_run, run_json, solve_command_line
 from cpsched.validate import validate
 
 
@@ -41,4 +41,7 @@ def show_command(
     console.print(result_table(problem, result))
     for path in files.values():
         console.print(f"file {path}", highlight=False)
+    command = solve_command_line(result)
+    if command is not None:
+        console.print(f"made by: {command}", highlight=False, markup=False)
     print_infeasibility(stderr(), result)
