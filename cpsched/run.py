@@ -28,7 +28,7 @@ from cpsched.errors import input_error
 from cpsched.io import load_model, load_problem, load_schedule, save_model
 from cpsched.objective import Objective, as_objective
 from cpsched.problem import Problem, TaskId
-from cpsched.result import SolveResult
+from cpsched.result import SolveResult, relative_gap
 from cpsched.tiling import TilingSpec, parse_splits, tile_workload
 from cpsched.workload.spec import Workload
 
@@ -215,15 +215,20 @@ def run_job(
 ) -> RunOutcome:
     """Build the problem, run the heuristics (the best one is CP-SAT's hint) and solve.
 
-    The result's parameters include the build options and the hint's heuristic. Ctrl-C during
-    the solve keeps the best schedule so far (status `feasible`); Ctrl-C during the heuristics
-    (or before the search starts) returns status `unknown` with no schedule; Ctrl-C while
-    building propagates, since there is nothing to keep.
+    The result's parameters include the build options, the hint's heuristic and every
+    heuristic's latency. Ctrl-C during the solve keeps the best schedule so far (status
+    `feasible`, message "interrupted ..."). When CP-SAT ends without a schedule (time limit or
+    Ctrl-C) but a heuristic found one, that schedule is kept, marked as such. Ctrl-C during the
+    heuristics returns status `unknown` with no schedule; Ctrl-C while building propagates,
+    since there is nothing to keep.
     """
     started = time.monotonic()
     obj = as_objective(objective)
+    current: PhaseName = "build"
 
     def phase(name: PhaseName, done: bool, detail: str = "") -> None:
+        nonlocal current
+        current = name
         if on_phase is not None:
             on_phase(PhaseEvent(name, done, time.monotonic() - started, detail))
 
@@ -235,10 +240,10 @@ def run_job(
         True,
         f"{len(problem.tasks)} tasks, {len(problem.tensors)} tensors, {len(problem.cores)} cores",
     )
-    parameters: dict[str, Any] = {"build": options.model_dump(mode="json")}
     heuristics: dict[str, SolveResult] = {}
+    best: str | None = None
+    result: SolveResult
     try:
-        best: str | None = None
         if params.use_hint:
             phase("heuristics", False)
             heuristics = run_heuristics(problem)
@@ -261,12 +266,11 @@ def run_job(
             status="unknown",
             objective=str(obj),
             wall_time_s=time.monotonic() - started,
-            parameters={**params.model_dump(), **parameters},
+            parameters=params.model_dump(),
             message="interrupted before any schedule was found",
             versions=versions(),
         )
-        return RunOutcome(problem, heuristics, result)
-    parameters = {**result.parameters, **parameters}
+    parameters: dict[str, Any] = {**result.parameters, "build": options.model_dump(mode="json")}
     if heuristics:
         parameters["heuristic_latency_cycles"] = {
             name: r.objective_value for name, r in heuristics.items()
@@ -274,8 +278,41 @@ def run_job(
     if best is not None and str(parameters.get("hint", "")).startswith("given"):
         parameters["hint"] = f"heuristic {best}" + str(parameters["hint"])[len("given") :]
     result = result.model_copy(update={"parameters": parameters})
-    phase("solve", True, _outcome(result))
+    if result.schedule is None and result.status == "unknown" and best is not None:
+        result = keep_heuristic(problem, result, best, heuristics[best])
+    phase(current, True, _outcome(result))
     return RunOutcome(problem, heuristics, result)
+
+
+def keep_heuristic(
+    problem: Problem, result: SolveResult, name: str, heuristic: SolveResult
+) -> SolveResult:
+    """`result` (CP-SAT ended with no schedule) with the heuristic's schedule in its place,
+    measured in the result's objective, so the job still delivers the best schedule it has."""
+    from cpsched.cpsat.evaluate import measure
+
+    assert heuristic.schedule is not None
+    obj = as_objective(result.objective)
+    value = measure(problem, heuristic.schedule).stage_value(obj.stages[0])
+    first = result.stages[0] if result.stages else {}
+    bound = first.get("bound")
+    bound = None if bound is None else min(float(bound), value)
+    why = (
+        "interrupted before CP-SAT found a schedule"
+        if was_interrupted(result)
+        else "CP-SAT found no schedule within the time limit"
+    )
+    return result.model_copy(
+        update={
+            "method": name,
+            "status": "feasible",
+            "objective_value": value,
+            "bound": bound,
+            "gap": None if bound is None else max(0.0, relative_gap(value, bound)),
+            "schedule": heuristic.schedule,
+            "message": f"{why}; the best heuristic schedule ({name}) is kept",
+        }
+    )
 
 
 def _outcome(result: SolveResult) -> str:

@@ -292,6 +292,30 @@ def test_ctrl_c_before_any_schedule_exits_4(
     assert not out.exists()
 
 
+def test_ctrl_c_before_cp_sat_has_a_schedule_keeps_the_heuristic_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cpsched.cpsat.solver.solve", interrupted)
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, one_matmul_args(tmp_path, out))
+    assert r.exit_code == 0, r.output
+    assert "interrupted: search stopped" in r.stderr
+    assert {p.name for p in out.iterdir()} == ALL_FILES
+    result = SolveResult.model_validate_json((out / "result.json").read_text())
+    # every heuristic finds the only schedule (204 cycles, worked out above); the first is kept
+    assert result.method == "list-depth-first" and result.status == "feasible"
+    assert result.objective_value == 204 and result.bound is None
+    assert result.message == (
+        "interrupted before CP-SAT found a schedule; the best heuristic schedule "
+        "(list-depth-first) is kept"
+    )
+    assert result.schedule is not None
+    assert validate(load_problem(out / "problem.json"), result.schedule) == []
+
+
 def test_no_schedule_in_time_exits_4(tmp_path: Path) -> None:
     # without the heuristic hint and with 10 ms, CP-SAT finds no schedule of 16 tiles
     out = tmp_path / "run"

@@ -9,6 +9,8 @@ import pytest
 
 from cpsched.cpsat.params import SolverParams
 from cpsched.errors import InputError
+from cpsched.problem import Problem
+from cpsched.result import SolveResult
 from cpsched.run import (
     BuildOptions,
     PhaseEvent,
@@ -104,3 +106,34 @@ def test_check_out_dir(tmp_path: Path) -> None:
     check_out_dir(tmp_path / "full", force=True)
     with pytest.raises(InputError, match="is a file, expected a folder"):
         check_out_dir(tmp_path / "full" / "x", force=True)
+
+
+def test_cp_sat_without_schedule_in_time_keeps_the_heuristic_schedule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_schedule(
+        problem: Problem, objective: object, params: SolverParams, **_: object
+    ) -> SolveResult:
+        return SolveResult(
+            method="cpsat",
+            status="unknown",
+            objective=str(objective),
+            parameters={"hint": "given"},
+            stages=[{"objective": "latency", "status": "unknown", "value": None, "bound": 30000.0}],
+            message="no schedule found within the time limit",
+        )
+
+    monkeypatch.setattr("cpsched.cpsat.solver.solve", no_schedule)
+    problem, heuristics, result = run_job(BuildOptions(), "latency,memory", PARAMS)
+    best = min(heuristics, key=lambda name: heuristics[name].objective_value or float("inf"))
+    assert result.method == best and result.status == "feasible"
+    assert result.schedule is not None and result.schedule == heuristics[best].schedule
+    latency = heuristics[best].objective_value
+    assert latency is not None and result.objective_value == latency
+    assert result.bound == 30000.0 and result.gap == pytest.approx((latency - 30000) / latency)
+    assert result.message == (
+        f"CP-SAT found no schedule within the time limit; the best heuristic schedule ({best}) "
+        "is kept"
+    )
+    assert result.parameters["hint"] == f"heuristic {best}"
+    assert validate(problem, result.schedule) == []
