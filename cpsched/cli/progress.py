@@ -94,9 +94,10 @@ class PhaseLines:
 
 def result_table(problem: Problem, result: SolveResult) -> Table:
     """Status, objective, bound, gap, latency, energy (compute, transfer), peak memory against
-    capacity per memory, core utilization, stages and solve time of a CP-SAT result."""
+    capacity per memory, core utilization, stages and solve time of a solve's result."""
     table = Table(
-        title=f"{problem.name}: CP-SAT, objective {result.objective}",
+        title=f"{problem.name}: {'CP-SAT' if result.method == 'cpsat' else result.method}, "
+        f"objective {result.objective}",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         show_header=False,

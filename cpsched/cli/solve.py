@@ -2,8 +2,9 @@
 
 With no options it solves the bundled default (an attention head on quad_bus, fused, latency
 then peak memory) into a new folder under runs/. Exit codes: 0 a schedule was written (also
-after Ctrl-C during the search, then not proven optimal), 2 bad input, 3 proven infeasible,
-4 no schedule (time limit, or Ctrl-C before the first schedule).
+after Ctrl-C during the search, then not proven optimal; when CP-SAT found none, the best
+heuristic schedule), 2 bad input, 3 proven infeasible, 4 no schedule at all (neither CP-SAT in
+time nor a heuristic, or Ctrl-C before the heuristics finished).
 """
 
 from __future__ import annotations
