@@ -3,6 +3,7 @@ explanation of an infeasible problem (used by `cpsched solve`, `solve-problem` a
 
 from __future__ import annotations
 
+import math
 import sys
 
 from rich import box
@@ -21,6 +22,8 @@ def number(x: float | None, digits: int = 6) -> str:
     """A value for the table: '-' when missing, integers without a decimal point."""
     if x is None:
         return "-"
+    if not math.isfinite(x):
+        return str(x)
     return f"{x:,.{digits}g}" if x != int(x) else f"{int(x):,}"
 
 
