@@ -236,6 +236,16 @@ def test_proven_infeasible_exits_3_with_the_explanation(tmp_path: Path) -> None:
     assert "infeasible: CP-SAT proved that no schedule exists" in r.stderr
     assert {p.name for p in out.iterdir()} == {"problem.json", "result.json"}
     assert json.loads((out / "result.json").read_text())["status"] == "infeasible"
+    # --json: the same on stdout, no schedule and no metrics
+    r = CliRunner().invoke(
+        app,
+        ["solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1", "--json"]
+        + ["--out", str(tmp_path / "again"), *FAST],
+    )
+    assert r.exit_code == 3
+    data = json.loads(r.stdout)
+    assert data["status"] == "infeasible" and data["metrics"] is None
+    assert set(data["files"]) == {"problem.json", "result.json"}
 
 
 class _CtrlCAtFirstSchedule(LiveLine):
