@@ -239,8 +239,10 @@ def test_proven_infeasible_exits_3_with_the_explanation(tmp_path: Path) -> None:
     # --json: the same on stdout, no schedule and no metrics
     r = CliRunner().invoke(
         app,
-        ["solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1", "--json"]
-        + ["--out", str(tmp_path / "again"), *FAST],
+        [
+            *("solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1", "--json"),
+            *("--out", str(tmp_path / "again"), *FAST),
+        ],
     )
     assert r.exit_code == 3
     data = json.loads(r.stdout)
