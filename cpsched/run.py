@@ -97,6 +97,18 @@ def load_and_build(options: BuildOptions) -> tuple[Workload, Problem]:
         if Path(value).is_dir():
             raise input_error(option, "", f"{value!r} is a folder; expected a name or a file")
     workload = load_workload(options.workload, options.overrides)
+    for count, dim, option in (
+        (options.tiles, "token_dim", "--tiles"),
+        (options.head_tiles, "head_dim", "--head-tiles"),
+    ):
+        if count > 1 and not any(getattr(layer, dim) for layer in workload.layers):
+            raise input_error(
+                option,
+                "",
+                f"{count}, but no layer of workload {workload.name!r} has a "
+                f"{dim.replace('_', ' ')} ({dim} in its file) to cut; cut other loops with "
+                "--split LAYER.DIM=N",
+            )
     hardware = load_hardware(options.hardware)
     table = load_cost_table(options.costs) if options.costs is not None else None
     split_dims, split_layers = parse_splits(list(options.split))

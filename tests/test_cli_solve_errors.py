@@ -51,6 +51,13 @@ CASES: list[tuple[list[str], list[str]]] = [
     (["--set", "M=0"], ["error: --set: M: value 0 must be >= 1", "default 256"]),
     (["--tiles", "0"], ["error: --tiles: 0; must be >= 1"]),
     (
+        ["--head-tiles", "2"],
+        [
+            "error: --head-tiles: 2, but no layer of workload 'attention_head' has a head dim "
+            "(head_dim in its file) to cut; cut other loops with --split LAYER.DIM=N"
+        ],
+    ),
+    (
         ["--split", "SM.j=2"],
         [
             "error: --split: layers.SM.j: layer 'SM' (softmax) normalizes over dim 'j', so it "
