@@ -13,6 +13,7 @@ from cpsched.cpsat.objective import (
     MetricExpr,
     PeakVariables,
     StageExpr,
+    add_caps,
     create_peak_variables,
     stage_expr,
 )
@@ -44,9 +45,10 @@ def build_model(
     symmetry_breaking: bool = True,
     static_bounds: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
+    caps: Mapping[Metric, float] | None = None,
 ) -> BuiltModel:
     """Build the model of `space` over [0, horizon_cycles] for `objective` (no objective set yet:
-    the solver sets each stage's in turn)."""
+    the solver sets each stage's in turn). `caps` bounds metrics from above (metric <= cap)."""
     model = cp_model.CpModel()
     model.name = space.problem.name
     v = create_variables(model, space, horizon_cycles)
@@ -58,7 +60,7 @@ def build_model(
     c.add_barriers(model, space, v)
     c.add_link_exclusivity(model, space, v)
     c.add_releases(model, space, v)
-    peaks = create_peak_variables(model, space, objective)
+    peaks = create_peak_variables(model, space, objective, extra=caps or {})
     c.add_memory_capacity(model, space, v, None if peaks is None else peaks.total)
     if peaks is not None and peaks.activation:
         c.add_activation_peaks(model, space, v, peaks.activation)
@@ -73,5 +75,6 @@ def build_model(
             add_static_bounds(model, space, v, bounds)
     classes = add_symmetry_breaking(model, space, v) if symmetry_breaking else []
     cache: dict[Metric, MetricExpr] = {}
+    add_caps(model, space, v, peaks, caps or {}, cache)
     stages = [stage_expr(model, space, v, peaks, s, cache) for s in objective.stages]
     return BuiltModel(model, space, v, peaks, stages, classes)

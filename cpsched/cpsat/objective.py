@@ -10,6 +10,7 @@ A weighted stage is scaled the same way: `value = integer objective / scale`, ex
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -97,10 +98,11 @@ def energy_expr(space: Space, v: Variables) -> MetricExpr:
 
 
 def create_peak_variables(
-    model: cp_model.CpModel, space: Space, objective: Objective
+    model: cp_model.CpModel, space: Space, objective: Objective, extra: Iterable[Metric] = ()
 ) -> PeakVariables | None:
-    """Peak variables for the memory metrics the objective mentions (None when it mentions none)."""
-    metrics = objective.metrics
+    """Peak variables for the memory metrics the objective (or `extra`, e.g. capped metrics)
+    mentions (None when they mention none)."""
+    metrics = objective.metrics | frozenset(extra)
     if not metrics & {"memory", "memory-sum", "activation-memory", "activation-memory-sum"}:
         return None
     p = space.problem
@@ -181,3 +183,20 @@ def stage_expr(
     coefficients = [round(r * k) for r in ratios]
     expr = sum((c * m.expr for c, (_, m) in zip(coefficients, parts, strict=True)), 0)
     return StageExpr(stage, expr, k)
+
+
+def add_caps(
+    model: cp_model.CpModel,
+    space: Space,
+    v: Variables,
+    peaks: PeakVariables | None,
+    caps: Mapping[Metric, float],
+    cache: dict[Metric, MetricExpr],
+) -> None:
+    """Upper bounds on metrics, in their units (the epsilon-constraints of a Pareto sweep): every
+    schedule of the model has `metric <= cap`."""
+    for metric, cap in caps.items():
+        if metric not in cache:
+            cache[metric] = metric_expr(model, space, v, peaks, metric)
+        m = cache[metric]
+        model.add(m.expr <= math.floor(exact_fraction(cap) * m.scale))

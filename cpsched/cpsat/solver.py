@@ -31,7 +31,7 @@ from cpsched.cpsat.params import Progress, SolverParams
 from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.strengthen import canonical_hint
 from cpsched.infeasibility import find_infeasibility
-from cpsched.objective import Objective, as_objective
+from cpsched.objective import Metric, Objective, as_objective
 from cpsched.problem import DRAM, CoreId, Problem, TaskId
 from cpsched.result import InfeasibilityReason, SolveResult, Status, relative_gap
 from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
@@ -292,18 +292,23 @@ def solve(
     fixed_cores: Mapping[TaskId, CoreId] | None = None,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    caps: Mapping[Metric, float] | None = None,
 ) -> SolveResult:
     """Find a proven-optimal (or the best found) schedule of `problem` for `objective` with CP-SAT.
 
     `fixed_cores` pins tasks to cores and `fixed_order` also fixes the order of the listed tasks
     on a core (re-timing a given schedule). `hint` (or, with `params.use_hint`, a heuristic
-    schedule) seeds the search. Ctrl-C stops the search and returns the best schedule so far as
-    `feasible`. Every returned schedule has passed the validator.
+    schedule) seeds the search. `caps` are upper bounds on metrics, constraints of the model
+    (`{"activation-memory": 65536}`: an epsilon-constraint of a Pareto sweep). Ctrl-C stops the
+    search and returns the best schedule so far as `feasible`. Every returned schedule has
+    passed the validator.
     """
     started = time.monotonic()
     obj = as_objective(objective)
     space = build_space(problem, fixed_cores, fixed_order)
     parameters: dict[str, Any] = params.model_dump()
+    if caps:
+        parameters["caps"] = dict(caps)
 
     def result(status: Status, **kw: Any) -> SolveResult:
         return SolveResult(
@@ -335,8 +340,10 @@ def solve(
         projected = project_hint(space, hint)
         if _respects_fixed(projected, fixed_cores, fixed_order) and _is_valid(problem, projected):
             usable_hint = projected
-            if obj.latency_first:
-                horizon = min(horizon, measure(problem, projected).latency_cycles)
+            measured = measure(problem, projected)
+            within_caps = all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
+            if obj.latency_first and within_caps:  # a hint over a cap bounds nothing
+                horizon = min(horizon, measured.latency_cycles)
         else:
             hint_source += " (unusable: invalid or outside the search space)"
     parameters.update(horizon_cycles=horizon, hint=hint_source)
@@ -349,6 +356,7 @@ def solve(
         symmetry_breaking=params.symmetry_breaking,
         static_bounds=params.static_bounds,
         fixed_order=fixed_order,
+        caps=caps,
     )
     parameters["symmetric_core_classes"] = built.symmetric_classes
     proto = built.model.proto
