@@ -1,19 +1,23 @@
 """Static bounds of the CP-SAT model (cpsched/cpsat/bounds.py): tight on hand-worked cases, and
-never above what a valid schedule achieves (random problems, every heuristic and the optimum)."""
+never above what a valid schedule achieves (random problems, every heuristic and the optimum);
+tile symmetry (cpsched/cpsat/tiles.py): which tiles it finds, and that it keeps the optimum."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_cpsat_bruteforce import problems
 
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.bounds import static_bounds
 from cpsched.cpsat.space import build_space
+from cpsched.cpsat.tiles import canonical_tiles, tile_runs
 from cpsched.heuristics import run_all_heuristics
 from cpsched.problem import Problem
 from cpsched.schedule import Schedule
+from cpsched.validate import validate
 
 PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
 
@@ -136,3 +140,101 @@ def test_static_bounds_hold_in_valid_schedules(data: dict[str, Any]) -> None:
     assert (on.status, on.objective_value) == (off.status, off.objective_value)
     if off.schedule is not None:
         _holds(p, off.schedule)
+
+
+# --- tile symmetry (cpsched/cpsat/tiles.py) ---
+
+
+def layered(
+    durations: list[int], n_tiles: int, size_bytes: int, shared_read: bool, private: bool
+) -> Problem:
+    """Layers L0, L1, ... of `n_tiles` identical tiles on two cores (private memories, or one
+    shared): L0 tile i reads x_i and w; layer j tile i reads layer j-1's tile i and, with
+    `shared_read`, every other tile also reads tile 0 of the layer before (so tile 0 differs)."""
+    tensors: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    tensors.append({"id": "w", "size_bytes": size_bytes, "kind": "weight", "home": "dram"})
+    for i in range(n_tiles):
+        tensors.append({"id": f"x{i}", "size_bytes": size_bytes, "kind": "input", "home": "dram"})
+    last = len(durations) - 1
+    for j, d in enumerate(durations):
+        for i in range(n_tiles):
+            out = f"L{j}.t{i}.o"
+            tensors.append(
+                {
+                    "id": out,
+                    "size_bytes": size_bytes,
+                    "kind": "activation",
+                    "producer": f"L{j}.t{i}",
+                    "store": j == last,
+                }
+            )
+            if j == 0:
+                inputs = [f"x{i}", "w"]
+            else:
+                extra = [f"L{j - 1}.t0.o"] if shared_read and i != 0 else []
+                inputs = [f"L{j - 1}.t{i}.o", *extra]
+            tasks.append(
+                on_both(f"L{j}.t{i}", d, layer=f"L{j}", tile=i, inputs=inputs, outputs=[out])
+            )
+    p = two_private_cores(tasks, tensors)
+    if private:
+        return p
+    data = p.model_dump(mode="json")
+    data["cores"] = [{"id": "c0", "memory": "l0"}, {"id": "c1", "memory": "l0"}]
+    return Problem.model_validate(data)
+
+
+def test_identical_tiles_form_one_run_and_an_odd_tile_breaks_it() -> None:
+    # three tiles that read their own input and one shared weight: any renumbering is a symmetry
+    p = layered([5, 7], 3, 16, shared_read=False, private=True)
+    runs = tile_runs(build_space(p))
+    assert [(r.tiles, r.leader) for r in runs] == [((0, 1, 2), ("L0.t0", "L0.t1", "L0.t2"))]
+    # tiles 1 and 2 of the second layer also read L0.t0.o: tile 0 is special, 1 and 2 are not
+    p = layered([5, 7], 3, 16, shared_read=True, private=True)
+    assert [r.tiles for r in tile_runs(build_space(p))] == [(1, 2)]
+    data = p.model_dump(mode="json")
+    for task in data["tasks"]:
+        if task["id"] == "L1.t1":
+            task["options"][0]["duration_cycles"] = 6  # tile 1 now differs from tile 2
+    assert tile_runs(build_space(Problem.model_validate(data))) == []
+
+
+def test_canonical_tiles_orders_a_heuristic_schedule() -> None:
+    p = layered([5, 7], 3, 16, shared_read=False, private=True)
+    space = build_space(p)
+    runs = tile_runs(space)
+    for result in run_all_heuristics(p).values():
+        assert result.schedule is not None
+        renamed = canonical_tiles(space, runs, result.schedule)
+        assert validate(p, renamed) == []
+        start = {st.id: st.start for st in renamed.tasks}
+        assert [start[t] for t in runs[0].leader] == sorted(start[t] for t in runs[0].leader)
+
+
+@settings(
+    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    st.lists(st.integers(1, 9), min_size=1, max_size=3),
+    st.integers(2, 3),
+    st.sampled_from([8, 40, 120]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_tile_symmetry_keeps_the_optimum(
+    durations: list[int], n_tiles: int, size_bytes: int, shared_read: bool, private: bool
+) -> None:
+    p = layered(durations, n_tiles, size_bytes, shared_read, private)
+    on = solve(p, "latency", PARAMS)
+    off = solve(p, "latency", PARAMS.model_copy(update={"tile_symmetry": False}))
+    assert on.status == off.status == "optimal"
+    assert on.objective_value == off.objective_value
+    # tile 0 differs only when a second layer reads it from every tile; a run needs two tiles
+    runs = [list(range(n_tiles))]
+    if shared_read and len(durations) > 1:
+        runs = [list(range(1, n_tiles))] if n_tiles > 2 else []
+    assert on.parameters["symmetric_tile_runs"] == runs
+    memory_on = solve(p, "memory", PARAMS)
+    memory_off = solve(p, "memory", PARAMS.model_copy(update={"tile_symmetry": False}))
+    assert memory_on.objective_value == memory_off.objective_value

@@ -18,7 +18,13 @@ from cpsched.cpsat.objective import (
     stage_expr,
 )
 from cpsched.cpsat.space import Space
-from cpsched.cpsat.strengthen import add_redundant, add_static_bounds, add_symmetry_breaking
+from cpsched.cpsat.strengthen import (
+    add_redundant,
+    add_static_bounds,
+    add_symmetry_breaking,
+    add_tile_symmetry,
+)
+from cpsched.cpsat.tiles import TileRun, tile_runs
 from cpsched.cpsat.variables import Variables, create_variables
 from cpsched.objective import Metric, Objective
 from cpsched.problem import CoreId, TaskId
@@ -34,6 +40,7 @@ class BuiltModel:
     peaks: PeakVariables | None
     stages: list[StageExpr]
     symmetric_classes: list[list[CoreId]] = field(default_factory=list)
+    tile_runs: list[TileRun] = field(default_factory=list)
 
 
 def build_model(
@@ -44,6 +51,7 @@ def build_model(
     redundant: bool = True,
     symmetry_breaking: bool = True,
     static_bounds: bool = True,
+    tile_symmetry: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
 ) -> BuiltModel:
@@ -74,7 +82,9 @@ def build_model(
         if bounds is not None:
             add_static_bounds(model, space, v, bounds)
     classes = add_symmetry_breaking(model, space, v) if symmetry_breaking else []
+    runs = tile_runs(space) if tile_symmetry and not fixed_order else []
+    add_tile_symmetry(model, space, v, runs)
     cache: dict[Metric, MetricExpr] = {}
     add_caps(model, space, v, peaks, caps or {}, cache)
     stages = [stage_expr(model, space, v, peaks, s, cache) for s in objective.stages]
-    return BuiltModel(model, space, v, peaks, stages, classes)
+    return BuiltModel(model, space, v, peaks, stages, classes, runs)

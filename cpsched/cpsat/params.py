@@ -26,6 +26,7 @@ class SolverParams(BaseModel):
     symmetry_breaking: bool = True  # order interchangeable cores
     # heads/tails counting the transfers a placement needs, energy and link bounds (bounds.py)
     static_bounds: bool = True
+    tile_symmetry: bool = True  # order the tiles of a layer when renumbering tiles is a symmetry
 
 
 @dataclass(frozen=True)

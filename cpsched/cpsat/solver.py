@@ -30,6 +30,7 @@ from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.params import Progress, SolverParams
 from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.strengthen import canonical_hint
+from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.infeasibility import find_infeasibility
 from cpsched.objective import Metric, Objective, as_objective
 from cpsched.problem import DRAM, CoreId, Problem, TaskId
@@ -355,15 +356,19 @@ def solve(
         redundant=params.redundant,
         symmetry_breaking=params.symmetry_breaking,
         static_bounds=params.static_bounds,
+        tile_symmetry=params.tile_symmetry,
         fixed_order=fixed_order,
         caps=caps,
     )
     parameters["symmetric_core_classes"] = built.symmetric_classes
+    parameters["symmetric_tile_runs"] = [list(run.tiles) for run in built.tile_runs]
     proto = built.model.proto
     counts = {"num_variables": len(proto.variables), "num_constraints": len(proto.constraints)}
 
     solution: list[int] | None = None
     if usable_hint is not None:
+        if built.tile_runs:
+            usable_hint = canonical_tiles(space, built.tile_runs, usable_hint)
         if built.symmetric_classes:
             usable_hint = canonical_hint(space, built.symmetric_classes, usable_hint)
         solution = _complete_hint(built, usable_hint, params, min(2.0, params.time_limit_s / 4))

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 import networkx as nx
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.bounds import StaticBounds
 from cpsched.cpsat.space import Space
+from cpsched.cpsat.tiles import TileRun
 from cpsched.cpsat.variables import Variables
 from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, TaskId
 from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
@@ -117,6 +119,16 @@ def add_static_bounds(
                 model.add(v.makespan >= v.end[t] + q).only_enforce_if(v.on[(t, k)])
     if bounds.makespan_cycles > 0:
         model.add(v.makespan >= min(bounds.makespan_cycles, v.horizon_cycles + 1))
+
+
+def add_tile_symmetry(
+    model: cp_model.CpModel, space: Space, v: Variables, runs: list[TileRun]
+) -> None:
+    """Symmetry breaking: the leader's tiles of each run of interchangeable tiles start in tile
+    order (sound by the argument in :mod:`cpsched.cpsat.tiles`)."""
+    for run in runs:
+        for a, b in pairwise(run.leader):
+            model.add(v.start[a] <= v.start[b])
 
 
 def add_redundant(model: cp_model.CpModel, space: Space, v: Variables) -> None:
