@@ -13,6 +13,7 @@ from cpsched.cli import plot as _plot  # noqa: F401  isort: skip
 from cpsched.cli import solve_problem as _solve_problem  # noqa: F401  isort: skip
 from cpsched.cli import solve as _solve  # noqa: F401  isort: skip
 from cpsched.cli import show as _show  # noqa: F401  isort: skip
+from cpsched.cli import pareto as _pareto  # noqa: F401  isort: skip
 
 
 def main() -> None:

@@ -1,0 +1,395 @@
+"""The latency / peak-memory Pareto front of a problem, by the epsilon-constraint method.
+
+The two extremes come from lexicographic solves: `latency,<memory>` (the fastest schedule, with
+the least memory among the fastest) and `<memory>,latency` (the leanest schedule, the fastest
+among the leanest). Between them, `latency,<memory>` is solved again under a decreasing cap on
+the peak memory, a constraint of the CP-SAT model (`solve(..., caps=...)`): each next cap is the
+previous point's peak minus one byte (the classic sweep, which finds every point of the front
+when every solve is proven), or, with `max_points`, a grid of caps between the extremes. A cap
+proven infeasible ends the sweep; a point whose latency is not proven optimal under its cap is
+kept with its gap and flagged. Dominated points are dropped and the front is sorted by latency.
+
+`memory` chooses which peak: ``"all"`` (the default) is the largest peak over bounded memories
+of every tensor held, activations, weights and inputs alike: the bytes a scratchpad must have
+for the schedule to run, which is what a memory cap means on a real chip. ``"activation"``
+counts activations alone, the quantity the layer-fusion studies trade against latency (weights
+and inputs are the same for every schedule order, apart from how long they stay).
+
+No ortools here: the solver is reached through :func:`cpsched.cpsat.solve`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from cpsched.cpsat import SolverParams, solve
+from cpsched.errors import input_error
+from cpsched.io import save_model, write_text_atomic
+from cpsched.metrics import Metrics, metrics
+from cpsched.objective import Metric
+from cpsched.problem import Problem
+from cpsched.result import SolveResult
+from cpsched.schedule import Schedule
+from cpsched.validate import validate
+
+MemoryKind = Literal["all", "activation"]
+MEMORY_KINDS: tuple[MemoryKind, ...] = ("all", "activation")
+MEMORY_METRIC: dict[MemoryKind, Metric] = {"all": "memory", "activation": "activation-memory"}
+
+Role = Literal[
+    "min-latency", "min-memory", "capped", "layer-by-layer min-latency", "layer-by-layer min-memory"
+]
+
+
+class ParetoPoint(BaseModel):
+    """One solve of the sweep: its schedule's latency and peaks, and how far it is proven.
+
+    `status` is the solve's: ``optimal`` when every stage is proven (the latency under the cap,
+    then the least peak at that latency). `bound` and `gap` belong to the solve's first stage:
+    latency (cycles) for the min-latency and capped points, peak memory (bytes) for the
+    min-memory points.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role
+    cap_bytes: int | None  # the memory cap of a capped solve
+    latency_cycles: int
+    peak_bytes: int  # the peak the front is about (all tensors, or activations alone)
+    peak_all_bytes: int  # largest peak of all tensors over bounded memories
+    peak_activation_bytes: int  # largest peak of activations over bounded memories
+    energy_pj: float
+    status: str
+    latency_proven: bool  # the latency stage was proven optimal (under the cap)
+    bound: float | None
+    gap: float | None
+    wall_time_s: float
+    result: SolveResult  # the whole solve, schedule included
+
+    @property
+    def schedule(self) -> Schedule:
+        """The point's schedule (validated)."""
+        assert self.result.schedule is not None
+        return self.result.schedule
+
+    @property
+    def proven(self) -> bool:
+        """Both stages proven: the point is exactly on the front (given its cap)."""
+        return self.status == "optimal"
+
+
+class ParetoFront(BaseModel):
+    """The non-dominated points of a sweep, sorted by latency (so by decreasing peak)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    problem: str
+    memory: MemoryKind
+    points: list[ParetoPoint]  # non-dominated, latency ascending, peak descending
+    dominated: list[ParetoPoint]  # solves whose point another point dominates
+    references: list[ParetoPoint]  # the layer-by-layer points, when given
+    end: str  # why the sweep stopped
+    complete: bool  # every point proven and the sweep ended by a proof: the front is exact
+    solves: int
+    wall_time_s: float
+
+
+def memory_metric(memory: str, source: str = "--memory") -> Metric:
+    """The objective metric of a memory kind; an InputError naming `source` for anything else."""
+    if memory not in MEMORY_METRIC:
+        raise input_error(
+            source, "", f"{memory!r}; accepted: {', '.join(MEMORY_KINDS)} (which peak to trade)"
+        )
+    return MEMORY_METRIC[memory]
+
+
+def _measure(
+    problem: Problem, schedule: Schedule, m: Metrics | None = None
+) -> tuple[int, int, int]:
+    """Latency, largest peak of all tensors and largest activation peak over bounded memories."""
+    m = metrics(problem, schedule) if m is None else m
+    peaks = m.peak_memory.values()
+    return (
+        m.latency_cycles,
+        max((p.peak_bytes for p in peaks), default=0),
+        max((p.peak_by_kind.get("activation", 0) for p in peaks), default=0),
+    )
+
+
+def _point(
+    problem: Problem, result: SolveResult, role: Role, memory: MemoryKind, cap_bytes: int | None
+) -> ParetoPoint:
+    schedule = result.schedule
+    assert schedule is not None
+    violations = validate(problem, schedule)
+    if violations:  # CP-SAT validates too; a violation here is a bug, never a user mistake
+        raise RuntimeError(f"pareto: invalid schedule at {role}: {violations[0]}")
+    m = metrics(problem, schedule)
+    _, peak_all, peak_act = _measure(problem, schedule, m)
+    peak = peak_all if memory == "all" else peak_act
+    if cap_bytes is not None and peak > cap_bytes:
+        raise RuntimeError(f"pareto: the schedule under cap {cap_bytes} has peak {peak}")
+    first = result.stages[0]["status"] if result.stages else result.status
+    return ParetoPoint(
+        role=role,
+        cap_bytes=cap_bytes,
+        latency_cycles=m.latency_cycles,
+        peak_bytes=peak,
+        peak_all_bytes=peak_all,
+        peak_activation_bytes=peak_act,
+        energy_pj=m.energy_total_pj,
+        status=result.status,
+        latency_proven=role != "min-memory"
+        and role != "layer-by-layer min-memory"
+        and first == "optimal",
+        bound=result.bound,
+        gap=result.gap,
+        wall_time_s=result.wall_time_s,
+        result=result,
+    )
+
+
+def dominates(a: ParetoPoint, b: ParetoPoint) -> bool:
+    """`a` is no worse than `b` in latency and peak, and better in one (or equal in both and
+    proven where `b` is not, so that of two equal points the proven one is kept)."""
+    if a.latency_cycles > b.latency_cycles or a.peak_bytes > b.peak_bytes:
+        return False
+    if a.latency_cycles < b.latency_cycles or a.peak_bytes < b.peak_bytes:
+        return True
+    return a.proven and not b.proven
+
+
+def split_dominated(points: Sequence[ParetoPoint]) -> tuple[list[ParetoPoint], list[ParetoPoint]]:
+    """The non-dominated points (one per distinct (latency, peak), latency ascending) and the
+    rest."""
+    front: list[ParetoPoint] = []
+    dominated: list[ParetoPoint] = []
+    for i, p in enumerate(points):
+        beaten = any(dominates(q, p) for q in points if q is not p)
+        duplicate = any(
+            (q.latency_cycles, q.peak_bytes) == (p.latency_cycles, p.peak_bytes)
+            and q.proven == p.proven
+            for q in points[:i]
+        )
+        (dominated if beaten or duplicate else front).append(p)
+    front.sort(key=lambda p: (p.latency_cycles, p.peak_bytes))
+    return front, dominated
+
+
+def _as_hint(problem: Problem, schedule: Schedule) -> Schedule | None:
+    """A schedule of a sibling problem (e.g. the layer-by-layer build of the same workload) as a
+    schedule of `problem`, when it is valid there."""
+    renamed = schedule.model_copy(update={"problem": problem.name})
+    return renamed if not validate(problem, renamed) else None
+
+
+def reference_points(
+    problem: Problem,
+    params: SolverParams,
+    memory: MemoryKind = "all",
+    on_point: Callable[[ParetoPoint], None] | None = None,
+) -> list[ParetoPoint]:
+    """The two extremes of `problem` (normally its layer-by-layer build): its fastest and its
+    leanest schedule, as reference points for a fused front."""
+    metric = memory_metric(memory, "memory")
+    points: list[ParetoPoint] = []
+    for objective, role in (
+        (f"latency,{metric}", "layer-by-layer min-latency"),
+        (f"{metric},latency", "layer-by-layer min-memory"),
+    ):
+        result = solve(problem, objective, params)
+        if result.schedule is not None:
+            point = _point(problem, result, role, memory, None)  # type: ignore[arg-type]
+            points.append(point)
+            if on_point is not None:
+                on_point(point)
+    return points
+
+
+def _heuristic_schedules(problem: Problem) -> list[Schedule]:
+    """Every heuristic's schedule: candidates for the min-memory hint (one of them may hold
+    less memory than CP-SAT finds on its own in a short time)."""
+    from cpsched.heuristics import run_all_heuristics
+    from cpsched.heuristics.engine import InvalidHeuristicSchedule
+
+    try:
+        results = run_all_heuristics(problem)
+    except InvalidHeuristicSchedule:  # a heuristic bug only loses hints, never the front
+        return []
+    return [r.schedule for r in results.values() if r.schedule is not None]
+
+
+def _interrupted(result: SolveResult) -> bool:
+    return result.message.startswith("interrupted")
+
+
+def pareto_front(
+    problem: Problem,
+    params: SolverParams,
+    memory: MemoryKind = "all",
+    max_points: int | None = None,
+    on_point: Callable[[ParetoPoint], None] | None = None,
+    hints: Sequence[Schedule] = (),
+    references: Sequence[ParetoPoint] = (),
+) -> ParetoFront:
+    """The latency / peak-memory Pareto front of `problem` (epsilon-constraint with CP-SAT).
+
+    `params` apply to every solve (`time_limit_s` is per point). Without `max_points` the caps
+    step down one byte below each point's peak until a cap is proven infeasible (or no schedule
+    is found); with it, at most `max_points` solves, the caps a grid between the extremes.
+    `hints` are known schedules (e.g. the layer-by-layer ones, valid for the fused problem too)
+    that, with the heuristics' schedules, seed the solves they fit; `references` are carried
+    into the result as they are.
+    """
+    metric = memory_metric(memory, "memory")
+    if max_points is not None and max_points < 2:
+        raise input_error("--points", "", f"{max_points}; at least 2 (the two extremes)")
+    started = time.monotonic()
+    found: list[ParetoPoint] = []
+    known: list[tuple[int, int, Schedule]] = []  # (peak, latency, schedule) of every schedule seen
+    for given in [*hints, *_heuristic_schedules(problem)]:
+        schedule = _as_hint(problem, given)
+        if schedule is not None:
+            latency, peak_all, peak_act = _measure(problem, schedule)
+            known.append((peak_all if memory == "all" else peak_act, latency, schedule))
+
+    def record(result: SolveResult, role: Role, cap: int | None) -> ParetoPoint | None:
+        if result.schedule is None:
+            return None
+        point = _point(problem, result, role, memory, cap)
+        found.append(point)
+        known.append((point.peak_bytes, point.latency_cycles, point.schedule))
+        if on_point is not None:
+            on_point(point)
+        return point
+
+    def finish(end: str, proven_end: bool) -> ParetoFront:
+        front, dominated = split_dominated(found)
+        return ParetoFront(
+            problem=problem.name,
+            memory=memory,
+            points=front,
+            dominated=dominated,
+            references=list(references),
+            end=end,
+            complete=proven_end and all(p.proven for p in front),
+            solves=solves,
+            wall_time_s=time.monotonic() - started,
+        )
+
+    solves = 1
+    first = solve(problem, f"latency,{metric}", params)
+    fastest = record(first, "min-latency", None)
+    if fastest is None:
+        return finish(f"no schedule at all: {first.status} ({first.message})", False)
+    if _interrupted(first):
+        return finish("interrupted", False)
+    leanest_hint = min(known, key=lambda k: (k[0], k[1]))[2]
+    solves += 1
+    second = solve(problem, f"{metric},latency", params, hint=leanest_hint)
+    leanest = record(second, "min-memory", None)
+    if leanest is None or _interrupted(second):
+        return finish("interrupted" if _interrupted(second) else "no min-memory schedule", False)
+    leanest_proven = second.stages[0]["status"] == "optimal" if second.stages else False
+    if leanest.peak_bytes >= fastest.peak_bytes:
+        return finish("the fastest schedule is also the leanest", fastest.proven and leanest_proven)
+
+    grid: list[int] = []
+    if max_points is not None:
+        lo, hi = leanest.peak_bytes, fastest.peak_bytes
+        grid = sorted(
+            {lo + (hi - lo) * k // (max_points - 1) for k in range(1, max_points - 1)},
+            reverse=True,
+        )
+    previous_peak = fastest.peak_bytes
+    while True:
+        if max_points is not None:
+            while grid and grid[0] >= previous_peak:
+                grid.pop(0)  # a cap at or above the last peak finds that point again
+            if not grid or solves >= max_points:
+                return finish(f"{max_points} points: the grid of caps is done", False)
+            cap = grid.pop(0)
+        else:
+            cap = previous_peak - 1
+        if cap < leanest.peak_bytes and leanest_proven:
+            return finish(f"the least peak, {leanest.peak_bytes} bytes, is proven", True)
+        fits = [k for k in known if k[0] <= cap]
+        hint = min(fits, key=lambda k: (k[1], k[0]))[2] if fits else None
+        solves += 1
+        result = solve(problem, f"latency,{metric}", params, hint=hint, caps={metric: cap})
+        point = record(result, "capped", cap)
+        if _interrupted(result):
+            return finish("interrupted", False)
+        if point is None:
+            if result.status == "infeasible":
+                return finish(f"cap {cap} bytes proven infeasible", True)
+            return finish(f"no schedule under cap {cap} bytes within the time limit", False)
+        previous_peak = point.peak_bytes
+
+
+FRONT_FORMAT = "cpsched-pareto/1"
+FRONT_FILE = "front.json"
+PLOT_FILE = "pareto.png"
+
+
+def _point_summary(point: ParetoPoint, schedule_file: str | None) -> dict[str, Any]:
+    data = point.model_dump(exclude={"result"})
+    data["proven"] = point.proven
+    data["objective"] = point.result.objective
+    if schedule_file is not None:
+        data["schedule"] = schedule_file
+    return data
+
+
+def front_summary(
+    front: ParetoFront, params: SolverParams | None = None, files: bool = True
+) -> dict[str, Any]:
+    """The front as JSON-ready data (format `cpsched-pareto/1`): every point's numbers, status
+    and gap, and (with `files`) the name of its schedule file as `write_front` writes it."""
+    return {
+        "format": FRONT_FORMAT,
+        "problem": front.problem,
+        "memory": front.memory,
+        "metric": MEMORY_METRIC[front.memory],
+        "end": front.end,
+        "complete": front.complete,
+        "solves": front.solves,
+        "wall_time_s": front.wall_time_s,
+        "solver": None if params is None else params.model_dump(),
+        "points": [
+            _point_summary(p, f"schedule-{i}.json" if files else None)
+            for i, p in enumerate(front.points)
+        ],
+        "references": [
+            _point_summary(p, f"reference-{i}.json" if files else None)
+            for i, p in enumerate(front.references)
+        ],
+        "dominated": [_point_summary(p, None) for p in front.dominated],
+    }
+
+
+def write_front(
+    front: ParetoFront, out_dir: Path, params: SolverParams | None = None, title: str = ""
+) -> list[Path]:
+    """Write front.json, one schedule file per point (schedule-<i>.json, reference-<i>.json)
+    and the plot pareto.png into `out_dir`, each atomically; returns the paths written."""
+    from cpsched.report.pareto_plot import plot_front
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for prefix, points in (("schedule", front.points), ("reference", front.references)):
+        for i, point in enumerate(points):
+            path = out_dir / f"{prefix}-{i}.json"
+            save_model(point.schedule, path)
+            written.append(path)
+    summary = out_dir / FRONT_FILE
+    write_text_atomic(summary, json.dumps(front_summary(front, params), indent=2) + "\n")
+    plot = out_dir / PLOT_FILE
+    plot_front(front, plot, title)
+    return [summary, *written, plot]
