@@ -63,13 +63,28 @@ def _route_links(space: Space, src: MemoryId, dst: MemoryId) -> tuple[LinkId, ..
     return None if route is None else route.links
 
 
-def _move_cycles(space: Space, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
-    """Shortest time to have `tensor` from `src` in `dst` (0 in place, INFINITY without route)."""
-    if src == dst:
-        return 0
-    if _route_links(space, src, dst) is None:
-        return INFINITY
-    return space.problem.transfer_duration_cycles(tensor, src, dst)
+class _Moves:
+    """Transfer durations of one space, cached by (size, src, dst): many tensors share a size."""
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self.cache: dict[tuple[int, MemoryId, MemoryId], int] = {}
+
+    def transfer(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
+        """Duration of a transfer over the route from `src` to `dst` (which must exist)."""
+        key = (self.space.problem.tensor_by_id[tensor].size_bytes, src, dst)
+        d = self.cache.get(key)
+        if d is None:
+            d = self.cache[key] = self.space.problem.transfer_duration_cycles(tensor, src, dst)
+        return d
+
+    def move(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
+        """Shortest time to have `tensor` from `src` in `dst` (0 in place, INFINITY: no route)."""
+        if src == dst:
+            return 0
+        if _route_links(self.space, src, dst) is None:
+            return INFINITY
+        return self.transfer(tensor, src, dst)
 
 
 def _serial_bound(jobs: list[tuple[int, int]]) -> int:
@@ -96,6 +111,7 @@ def _topological_order(space: Space) -> list[TaskId] | None:
 def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
     """Earliest start of every task on every candidate core (see the module docstring)."""
     p = space.problem
+    moves = _Moves(space)
     head: dict[tuple[TaskId, CoreId], int] = {}
     earliest_end: dict[TaskId, int] = {}
 
@@ -122,7 +138,7 @@ def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
             per_link: dict[LinkId, list[tuple[int, int]]] = defaultdict(list)
             for x, by_source in srcs.items():
                 arrival = min(
-                    (e + _move_cycles(space, x, s, m) for s, e in by_source.items()),
+                    (e + moves.move(x, s, m) for s, e in by_source.items()),
                     default=INFINITY,
                 )
                 h = max(h, arrival)
@@ -135,7 +151,7 @@ def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
                     links = _route_links(space, s, m)
                     if links is None:
                         continue
-                    d = p.transfer_duration_cycles(x, s, m)
+                    d = moves.transfer(x, s, m)
                     here = {lk: d for lk in links}
                     common = (
                         here
@@ -156,6 +172,7 @@ def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
 def compute_tails(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
     """Least time the makespan extends past the end of each task on each candidate core."""
     p = space.problem
+    moves = _Moves(space)
     successors: dict[TaskId, set[TaskId]] = defaultdict(set)
     for t, preds in space.predecessors.items():
         for pred in preds:
@@ -174,13 +191,13 @@ def compute_tails(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
             q = 0
             for y in task.outputs:
                 if p.tensor_by_id[y].store:
-                    q = max(q, _move_cycles(space, y, m, DRAM))
+                    q = max(q, moves.move(y, m, DRAM))
             for c in successors[t]:
                 tensors = data_succ[t].get(c, [])
                 best = INFINITY
                 for kc in space.cores[c]:
                     mc = p.memory_of(kc)
-                    move = max((_move_cycles(space, y, m, mc) for y in tensors), default=0)
+                    move = max((moves.move(y, m, mc) for y in tensors), default=0)
                     best = min(best, move + space.duration(c, kc) + tail[(c, kc)])
                 q = max(q, best)
             tail[(t, k)] = min(q, INFINITY)
@@ -232,6 +249,7 @@ def link_bound(
 ) -> int:
     """Makespan bound from the transfers every schedule makes over one link (module docstring)."""
     p = space.problem
+    moves = _Moves(space)
     jobs: dict[LinkId, list[tuple[int, int, int]]] = defaultdict(list)  # release, duration, tail
     for tensor in p.tensors:
         x = tensor.id
@@ -269,7 +287,7 @@ def link_bound(
                     links = _route_links(space, s, mc)
                     if links is None:
                         continue
-                    d = p.transfer_duration_cycles(x, s, mc)
+                    d = moves.transfer(x, s, mc)
                     here = {lk: (d, q) for lk in links}
                     common = (
                         here

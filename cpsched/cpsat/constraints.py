@@ -15,7 +15,7 @@ from ortools.sat.python import cp_model
 
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.variables import Variables
-from cpsched.problem import CoreId, LinkId, MemoryId, TaskId
+from cpsched.problem import CoreId, LinkId, MemoryId, TaskId, TensorId
 
 
 def add_assignment(model: cp_model.CpModel, space: Space, v: Variables) -> None:
@@ -127,14 +127,17 @@ def add_releases(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     """Rule 9, release times: a copy is held at least until it is available and until every task
     in its memory and every transfer out of it that reads it has ended."""
     p = space.problem
+    out_of: dict[tuple[TensorId, MemoryId], list[MemoryId]] = defaultdict(list)
+    for tensor_id, s, m in v.transfer:  # transfers indexed by their source copy
+        out_of[(tensor_id, s)].append(m)
     for hold in v.holds:
         tensor = p.tensor_by_id[hold.tensor]
         if hold.kind == "source":
             if tensor.producer is not None:
                 model.add(hold.release >= v.end[tensor.producer])
-            for (tensor_id, s, m), lit in v.transfer.items():
-                if tensor_id == hold.tensor and s == hold.memory:
-                    model.add(hold.release >= v.transfer_end[(tensor_id, m)]).only_enforce_if(lit)
+            for m in out_of.get((hold.tensor, hold.memory), []):
+                lit = v.transfer[(hold.tensor, hold.memory, m)]
+                model.add(hold.release >= v.transfer_end[(hold.tensor, m)]).only_enforce_if(lit)
         else:
             model.add(hold.release >= v.transfer_end[(hold.tensor, hold.memory)])
         for c in p.consumers[hold.tensor]:
