@@ -70,6 +70,7 @@ class ParetoPoint(BaseModel):
     bound: float | None
     gap: float | None
     wall_time_s: float
+    note: str = ""  # e.g. how a least peak was proven
     result: SolveResult  # the whole solve, schedule included
 
     @property
@@ -122,8 +123,32 @@ def _measure(
     )
 
 
+def peak_floor(problem: Problem, memory: MemoryKind = "all") -> tuple[int, str]:
+    """A lower bound on the peak of every schedule, and why: a task holds all its inputs and
+    outputs in its core's memory while it runs (SPEC.md §4 rules 4 and 9), so the peak is at
+    least the largest such need, each task on its least demanding core (0 on unbounded ones)."""
+    best, why = 0, "no task holds anything in a bounded memory"
+    for task in problem.tasks:
+        tensors = [problem.tensor_by_id[t] for t in dict.fromkeys((*task.inputs, *task.outputs))]
+        need = sum(t.size_bytes for t in tensors if memory == "all" or t.kind == "activation")
+        least = need
+        for option in task.options:
+            bounded = problem.memory_by_id[problem.memory_of(option.core)].capacity_bytes
+            if bounded is None or option.duration_cycles == 0:
+                least = 0  # nothing is held at any instant (or not in a bounded memory)
+        if least > best:
+            which = "inputs and outputs" if memory == "all" else "activation inputs and outputs"
+            best, why = least, f"task {task.id} holds {least:,} bytes of {which} while it runs"
+    return best, why
+
+
 def _point(
-    problem: Problem, result: SolveResult, role: Role, memory: MemoryKind, cap_bytes: int | None
+    problem: Problem,
+    result: SolveResult,
+    role: Role,
+    memory: MemoryKind,
+    cap_bytes: int | None,
+    floor: tuple[int, str] = (0, ""),
 ) -> ParetoPoint:
     schedule = result.schedule
     assert schedule is not None
@@ -135,7 +160,19 @@ def _point(
     peak = peak_all if memory == "all" else peak_act
     if cap_bytes is not None and peak > cap_bytes:
         raise RuntimeError(f"pareto: the schedule under cap {cap_bytes} has peak {peak}")
-    first = result.stages[0]["status"] if result.stages else result.status
+    statuses = [stage["status"] for stage in result.stages] or [result.status]
+    status, bound, gap, note = result.status, result.bound, result.gap, ""
+    memory_first = role in ("min-memory", "layer-by-layer min-memory")
+    if memory_first and peak <= floor[0]:
+        # the least peak is proven by the static floor even where CP-SAT's bound is weaker
+        statuses[0] = "optimal"
+        bound, gap, note = float(peak), 0.0, f"least peak proven: {floor[1]}"
+        if all(s == "optimal" for s in statuses) and len(statuses) == len(result.stages):
+            status = "optimal"
+    latency_stage = 1 if memory_first else 0
+    latency_proven = len(statuses) > latency_stage and all(
+        s == "optimal" for s in statuses[: latency_stage + 1]
+    )
     return ParetoPoint(
         role=role,
         cap_bytes=cap_bytes,
@@ -144,13 +181,12 @@ def _point(
         peak_all_bytes=peak_all,
         peak_activation_bytes=peak_act,
         energy_pj=m.energy_total_pj,
-        status=result.status,
-        latency_proven=role != "min-memory"
-        and role != "layer-by-layer min-memory"
-        and first == "optimal",
-        bound=result.bound,
-        gap=result.gap,
+        status=status,
+        latency_proven=latency_proven,
+        bound=bound,
+        gap=gap,
         wall_time_s=result.wall_time_s,
+        note=note,
         result=result,
     )
 
@@ -198,6 +234,7 @@ def reference_points(
     """The two extremes of `problem` (normally its layer-by-layer build): its fastest and its
     leanest schedule, as reference points for a fused front."""
     metric = memory_metric(memory, "memory")
+    floor = peak_floor(problem, memory)
     points: list[ParetoPoint] = []
     for objective, role in (
         (f"latency,{metric}", "layer-by-layer min-latency"),
@@ -205,7 +242,7 @@ def reference_points(
     ):
         result = solve(problem, objective, params)
         if result.schedule is not None:
-            point = _point(problem, result, role, memory, None)  # type: ignore[arg-type]
+            point = _point(problem, result, role, memory, None, floor)  # type: ignore[arg-type]
             points.append(point)
             if on_point is not None:
                 on_point(point)
@@ -250,6 +287,7 @@ def pareto_front(
     metric = memory_metric(memory, "memory")
     if max_points is not None and max_points < 2:
         raise input_error("--points", "", f"{max_points}; at least 2 (the two extremes)")
+    floor = peak_floor(problem, memory)
     started = time.monotonic()
     found: list[ParetoPoint] = []
     known: list[tuple[int, int, Schedule]] = []  # (peak, latency, schedule) of every schedule seen
@@ -262,7 +300,7 @@ def pareto_front(
     def record(result: SolveResult, role: Role, cap: int | None) -> ParetoPoint | None:
         if result.schedule is None:
             return None
-        point = _point(problem, result, role, memory, cap)
+        point = _point(problem, result, role, memory, cap, floor)
         found.append(point)
         known.append((point.peak_bytes, point.latency_cycles, point.schedule))
         if on_point is not None:
@@ -284,19 +322,22 @@ def pareto_front(
         )
 
     solves = 1
-    first = solve(problem, f"latency,{metric}", params)
+    fastest_hint = min(known, key=lambda k: (k[1], k[0]))[2] if known else None
+    first = solve(problem, f"latency,{metric}", params, hint=fastest_hint)
     fastest = record(first, "min-latency", None)
     if fastest is None:
         return finish(f"no schedule at all: {first.status} ({first.message})", False)
     if _interrupted(first):
         return finish("interrupted", False)
-    leanest_hint = min(known, key=lambda k: (k[0], k[1]))[2]
+    leanest_hint = min(known, key=lambda k: (k[0], k[1]))[2]  # `fastest` is known at least
     solves += 1
     second = solve(problem, f"{metric},latency", params, hint=leanest_hint)
     leanest = record(second, "min-memory", None)
     if leanest is None or _interrupted(second):
         return finish("interrupted" if _interrupted(second) else "no min-memory schedule", False)
-    leanest_proven = second.stages[0]["status"] == "optimal" if second.stages else False
+    leanest_proven = leanest.peak_bytes <= floor[0] or (
+        bool(second.stages) and second.stages[0]["status"] == "optimal"
+    )  # no schedule holds less (the sweep needs no cap below it)
     if leanest.peak_bytes >= fastest.peak_bytes:
         return finish("the fastest schedule is also the leanest", fastest.proven and leanest_proven)
 
@@ -319,6 +360,8 @@ def pareto_front(
             cap = previous_peak - 1
         if cap < leanest.peak_bytes and leanest_proven:
             return finish(f"the least peak, {leanest.peak_bytes} bytes, is proven", True)
+        if cap < floor[0]:
+            return finish(f"cap {cap} bytes is below the least possible peak: {floor[1]}", True)
         fits = [k for k in known if k[0] <= cap]
         hint = min(fits, key=lambda k: (k[1], k[0]))[2] if fits else None
         solves += 1
