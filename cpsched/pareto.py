@@ -34,7 +34,7 @@ from cpsched.io import save_model, write_text_atomic
 from cpsched.metrics import Metrics, metrics
 from cpsched.objective import Metric
 from cpsched.problem import Problem
-from cpsched.result import SolveResult
+from cpsched.result import SolveResult, relative_gap
 from cpsched.schedule import Schedule
 from cpsched.validate import validate
 
@@ -169,6 +169,9 @@ def _point(
         bound, gap, note = float(peak), 0.0, f"least peak proven: {floor[1]}"
         if all(s == "optimal" for s in statuses) and len(statuses) == len(result.stages):
             status = "optimal"
+    elif memory_first and floor[0] > (bound or 0.0):
+        bound, gap = float(floor[0]), relative_gap(peak, floor[0])
+        note = f"bound from the static floor: {floor[1]}"
     latency_stage = 1 if memory_first else 0
     latency_proven = len(statuses) > latency_stage and all(
         s == "optimal" for s in statuses[: latency_stage + 1]

@@ -23,6 +23,7 @@ from cpsched.pareto import (
     dominates,
     memory_metric,
     pareto_front,
+    peak_floor,
     reference_points,
     split_dominated,
     write_front,
@@ -148,6 +149,26 @@ def test_reference_points_and_hints_from_a_sibling_problem() -> None:
     front = pareto_front(problem, PARAMS, hints=[r.schedule for r in refs], references=refs)
     assert front.references == refs
     assert pairs(front.points) == [(10, 300), (20, 200), (30, 100)]
+
+
+def test_peak_floor_counts_what_a_task_holds_while_it_runs() -> None:
+    # each task holds its 100-byte output while it runs; with a 50-byte weight it reads (held in
+    # l1 from time 0), 150 bytes of all kinds but still 100 of activations
+    problem = parallel_outputs(2)
+    assert peak_floor(problem) == (
+        100,
+        "task t0 holds 100 bytes of inputs and outputs while it runs",
+    )
+    data = problem.model_dump(mode="json")
+    data["tensors"].append({"id": "w", "size_bytes": 50, "kind": "weight", "home": "l1"})
+    data["tasks"][1]["inputs"] = ["w"]
+    weighted = parse_model(data, Problem, "test")
+    assert peak_floor(weighted)[0] == 150
+    assert peak_floor(weighted, "activation")[0] == 100
+    # all: t1 with its weight needs 150 bytes whenever it runs; together with t0 250
+    front = pareto_front(weighted, PARAMS)
+    assert pairs(front.points) == [(10, 250), (20, 150)]
+    assert front.complete
 
 
 def _point(latency: int, peak: int, status: str = "optimal") -> ParetoPoint:

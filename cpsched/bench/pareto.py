@@ -188,6 +188,7 @@ def _point(record: Record) -> PlotPoint:
         record.status == "optimal",
         record.gap,
         label,
+        "peak" if role.endswith("min-memory") else "latency",
     )
 
 

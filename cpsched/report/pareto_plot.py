@@ -34,12 +34,14 @@ class PlotPoint:
     proven: bool
     gap: float | None = None  # relative gap of the point's first objective, when not proven
     label: str = ""  # for reference points: what they are ("layer-by-layer min latency")
+    gap_of: str = "latency"  # what the gap is on: latency, or peak for a min-memory point
 
 
 def plot_point(point: ParetoPoint) -> PlotPoint:
     """A point of a front as a plot point (its label says what kind of reference it is)."""
     label = point.role.replace("min-", "min ") if point.role.startswith("layer") else ""
-    return PlotPoint(point.latency_cycles, point.peak_bytes, point.proven, point.gap, label)
+    gap_of = "peak" if point.role.endswith("min-memory") else "latency"
+    return PlotPoint(point.latency_cycles, point.peak_bytes, point.proven, point.gap, label, gap_of)
 
 
 def front_figure(
@@ -85,7 +87,7 @@ def front_figure(
             for p in unproven:
                 if p.gap is not None:
                     ax.annotate(
-                        f"gap {100 * p.gap:.1f}%",
+                        f"{p.gap_of} gap {100 * p.gap:.1f}%",
                         (p.latency_cycles, p.peak_bytes / factor),
                         textcoords="offset points",
                         xytext=(7, 5),
