@@ -243,12 +243,21 @@ def reference_points(
         (f"latency,{metric}", "layer-by-layer min-latency"),
         (f"{metric},latency", "layer-by-layer min-memory"),
     ):
-        result = solve(problem, objective, params)
+        hint = None
+        if role.endswith("min-memory"):  # start from the leanest schedule known
+            known = [*_heuristic_schedules(problem), *(p.schedule for p in points)]
+            peaks = [_measure(problem, s) for s in known]
+            if known:
+                key = 1 if memory == "all" else 2
+                hint = min(zip(peaks, known, strict=True), key=lambda x: (x[0][key], x[0][0]))[1]
+        result = solve(problem, objective, params, hint=hint)
         if result.schedule is not None:
             point = _point(problem, result, role, memory, None, floor)  # type: ignore[arg-type]
             points.append(point)
             if on_point is not None:
                 on_point(point)
+        if _interrupted(result):
+            break
     return points
 
 
