@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from cpsched.bench.models import DOES_NOT_FIT, Pair, instance, pairs
+from cpsched.bench.models import DOES_NOT_FIT, Pair, instance, pairs, time_limit
 from cpsched.bench.runner import (
     BenchConfig,
     Case,
@@ -39,7 +39,6 @@ from cpsched.validate import validate
 OBJECTIVE = "latency"
 FULL_TIME_LIMIT_S = 4.0  # the CP-SAT solve of each instance
 FULL_RETIME_LIMIT_S = 1.5  # each re-timing
-QUICK_TIME_LIMIT_S = 1.0
 QUICK_RETIME_LIMIT_S = 0.5
 
 
@@ -47,7 +46,7 @@ class InvalidScheduleError(RuntimeError):
     """A heuristic or re-timed schedule failed the validator: a bug, never a benchmark result."""
 
 
-def run_instance(pair: Pair, solver: SolverParams, retimer: SolverParams) -> list[Record]:
+def run_instance(pair: Pair, config: BenchConfig) -> list[Record]:
     """Every heuristic, CP-SAT, and the two re-timings of each heuristic schedule."""
     inst = instance(pair)
     label = inst.label("fused")
@@ -65,6 +64,15 @@ def run_instance(pair: Pair, solver: SolverParams, retimer: SolverParams) -> lis
             for method in (*HEURISTICS, "cpsat")
         ]
     problem = inst.build("fused")
+    solver = SolverParams(
+        time_limit_s=time_limit(problem, config, FULL_TIME_LIMIT_S),
+        num_workers=config.num_workers,
+        seed=config.seed,
+    )
+    retime_limit = QUICK_RETIME_LIMIT_S if config.quick else FULL_RETIME_LIMIT_S
+    if config.time_limit_s is not None:
+        retime_limit = min(retime_limit, config.time_limit_s)
+    retimer = solver.model_copy(update={"time_limit_s": retime_limit})
     prep = prepare(problem)
     heuristic_results = {name: fn(problem, prep=prep) for name, fn in HEURISTICS.items()}
     for name, result in heuristic_results.items():
@@ -130,14 +138,8 @@ def run_instance(pair: Pair, solver: SolverParams, retimer: SolverParams) -> lis
 
 def cases(config: BenchConfig) -> list[Case]:
     """One case per models-suite pair, fused."""
-    limit = config.time_limit_s or (QUICK_TIME_LIMIT_S if config.quick else FULL_TIME_LIMIT_S)
-    retime_limit = QUICK_RETIME_LIMIT_S if config.quick else FULL_RETIME_LIMIT_S
-    if config.time_limit_s is not None:
-        retime_limit = min(retime_limit, config.time_limit_s)
-    solver = SolverParams(time_limit_s=limit, num_workers=config.num_workers, seed=config.seed)
-    retimer = solver.model_copy(update={"time_limit_s": retime_limit})
     return [
-        Case(f"{w}@{h}", partial(run_instance, (w, h, t), solver, retimer))
+        Case(f"{w}@{h}", partial(run_instance, (w, h, t), config))
         for w, h, t in pairs(config.quick)
     ]
 
@@ -250,9 +252,21 @@ def report(records: list[Record], config: BenchConfig, out_dir: Path) -> str:
         lines.append(f"**Violated {len(bad)} times:**")
         lines += [
             f"- {v.instance}: {v.heuristic} {v.heuristic_cycles:,} cycles, CP-SAT "
-            f"{'none' if v.cpsat_cycles is None else f'{v.cpsat_cycles:,.0f}'} ({v.cpsat_status})"
+            + (
+                f"no schedule within its limit ({v.cpsat_status})"
+                if v.cpsat_cycles is None
+                else f"{v.cpsat_cycles:,.0f} ({v.cpsat_status})"
+            )
             for v in bad
         ]
+        if any(v.cpsat_cycles is None for v in bad):
+            lines.append(
+                "\nCP-SAT ending without a schedule means it could not even complete the "
+                "heuristic hint into a full assignment of its model in time (`cpsched solve` "
+                "then keeps the heuristic schedule); never a worse schedule."
+                if all(v.cpsat_cycles is None for v in bad)
+                else ""
+            )
     if gains:
         lines += [
             "",
