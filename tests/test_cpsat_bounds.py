@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from test_cpsat_bruteforce import problems
 
 from cpsched.cpsat import SolverParams, solve
-from cpsched.cpsat.bounds import static_bounds
+from cpsched.cpsat.bounds import _least_sums, static_bounds
 from cpsched.cpsat.space import build_space
 from cpsched.cpsat.tiles import canonical_tiles, tile_runs
 from cpsched.heuristics import run_all_heuristics
@@ -89,8 +89,17 @@ def test_energy_bound_with_heads_on_two_cores() -> None:
     b = static_bounds(build_space(p))
     assert b is not None
     assert b.energy_cycles == 21
+    # the core idle bound sees the turns on the bus: first starts 1 and 2, (1 + 2 + 40) / 2
+    # rounds up to 22, the optimum
+    assert b.core_idle_cycles == 22
     r = solve(p, "latency", PARAMS)
-    assert (r.status, r.objective_value) == ("optimal", 22.0)
+    assert (r.status, r.objective_value, r.bound) == ("optimal", 22.0, 22.0)
+
+
+def test_least_sums_of_first_starts() -> None:
+    # attention head T=8 on quad_bus: a core starts with Q/K/V at 428 after 428 cycles of DRAM
+    # transfers, or with KT at 1006 after none. Four cores: 428, 856, then KT twice: 3296
+    assert _least_sums([(428, 428), (1006, 0)], 4) == [428, 1284, 2290, 3296]
 
 
 def test_link_bound_counts_unavoidable_transfers() -> None:

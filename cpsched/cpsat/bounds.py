@@ -18,7 +18,14 @@ Every number here is a bound that holds in every schedule of the search space
   over cores, with heads and tails that the model alone does not see);
 - **link bound**: a link that every route from a source to every consumer's memory crosses must
   carry one transfer of that tensor; these unavoidable transfers take turns on it, after their
-  earliest release and before their tail.
+  earliest release and before their tail;
+- **core idle bound**: with `u` cores used, `u * makespan >= sum of first starts + sum of
+  (makespan - last end) + total work`. A core that alone uses its memory starts with a task whose
+  inputs must all be moved in (none can be produced in place before the first task), and those
+  transfers into different memories take turns on a shared link: sorted by first start, the
+  j-th core's first start is at least the transfer time of the first j cores' inputs on that
+  link. Symmetrically after the last task, whose outputs must all move out. The least sums are
+  found by a small dynamic programme over the options of every core (a relaxation).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ class StaticBounds:
     tail: dict[tuple[TaskId, CoreId], int]
     energy_cycles: int  # cumulative over cores with heads and tails
     link_cycles: int  # unavoidable transfers on the busiest link
+    core_idle_cycles: int = 0  # cores idle until their first inputs arrive, after their last output
 
     def task_head(self, t: TaskId, cores: tuple[CoreId, ...]) -> int:
         """The least head of `t` over its candidate cores."""
@@ -55,7 +63,7 @@ class StaticBounds:
     @property
     def makespan_cycles(self) -> int:
         """The best constant lower bound on the makespan."""
-        return max(self.energy_cycles, self.link_cycles)
+        return max(self.energy_cycles, self.link_cycles, self.core_idle_cycles)
 
 
 def _route_links(space: Space, src: MemoryId, dst: MemoryId) -> tuple[LinkId, ...] | None:
@@ -137,6 +145,9 @@ def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
             h = control_head
             per_link: dict[LinkId, list[tuple[int, int]]] = defaultdict(list)
             for x, by_source in srcs.items():
+                if not by_source:
+                    h = INFINITY  # its producer has no candidate core: infeasible anyway
+                    continue
                 arrival = min(
                     (e + moves.move(x, s, m) for s, e in by_source.items()),
                     default=INFINITY,
@@ -165,7 +176,9 @@ def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
                 if len(jobs) > 1:
                     h = max(h, _serial_bound(jobs))
             head[(t, k)] = min(h, INFINITY)
-        earliest_end[t] = min(head[(t, k)] + space.duration(t, k) for k in space.cores[t])
+        earliest_end[t] = min(
+            (head[(t, k)] + space.duration(t, k) for k in space.cores[t]), default=INFINITY
+        )
     return head
 
 
@@ -318,11 +331,188 @@ def link_bound(
     return best
 
 
-def static_bounds(space: Space) -> StaticBounds | None:
-    """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle)."""
+Option = tuple[int, dict[LinkId, int]]  # (head or tail, cycles its transfers need on each link)
+
+
+def _private_cores(space: Space) -> set[CoreId]:
+    """Cores that alone use their memory and run nothing in zero time: a core's first task then
+    finds none of its inputs produced in place, and its last task's outputs must all move out."""
+    p = space.problem
+    users: dict[MemoryId, int] = defaultdict(int)
+    for c in p.cores:
+        users[c.memory] += 1
+    out = set()
+    for c in p.cores:
+        if users[c.memory] != 1:
+            continue
+        tasks = [t for t, ks in space.cores.items() if c.id in ks]
+        if all(space.duration(t, c.id) > 0 for t in tasks):
+            out.add(c.id)
+    return out
+
+
+def _common_link_cycles(
+    space: Space, moves: _Moves, tensor: TensorId, pairs: list[tuple[MemoryId, MemoryId]]
+) -> dict[LinkId, int]:
+    """Cycles a transfer of `tensor` surely spends on each link whatever (src, dst) of `pairs` it
+    takes (links off some pair's route get nothing; pairs without a route are left out)."""
+    common: dict[LinkId, int] | None = None
+    for src, dst in pairs:
+        links = _route_links(space, src, dst)
+        if links is None or src == dst:
+            continue
+        d = moves.transfer(tensor, src, dst)
+        here = dict.fromkeys(links, d)
+        common = (
+            here
+            if common is None
+            else {lk: min(v, here[lk]) for lk, v in common.items() if lk in here}
+        )
+    return common or {}
+
+
+def first_task_options(
+    space: Space, head: dict[tuple[TaskId, CoreId], int]
+) -> dict[CoreId, list[Option]]:
+    """For each core, what its first task may be: its head, and the transfers into the core's
+    memory that must end before it starts, in cycles per link (only for private cores)."""
+    p = space.problem
+    moves = _Moves(space)
+    private = _private_cores(space)
+    options: dict[CoreId, list[Option]] = defaultdict(list)
+    for t, cores in space.cores.items():
+        task = p.task_by_id[t]
+        for k in cores:
+            m = p.memory_of(k)
+            need: dict[LinkId, int] = defaultdict(int)
+            if k in private:
+                for x in set(task.inputs):
+                    tensor = p.tensor_by_id[x]
+                    if tensor.producer is None:
+                        assert tensor.home is not None
+                        sources = {tensor.home}
+                    else:  # never produced by k itself: the producer would come first
+                        sources = {
+                            p.memory_of(kp) for kp in space.cores[tensor.producer] if kp != k
+                        }
+                    if m in sources:
+                        continue
+                    pairs = [(s, m) for s in sources]
+                    for lk, d in _common_link_cycles(space, moves, x, pairs).items():
+                        need[lk] += d
+            options[k].append((head[(t, k)], dict(need)))
+    return options
+
+
+def last_task_options(
+    space: Space, tail: dict[tuple[TaskId, CoreId], int]
+) -> dict[CoreId, list[Option]]:
+    """For each core, what its last task may be: its tail, and the transfers out of the core's
+    memory that start after it ends (every output goes to DRAM or to a reader elsewhere), in
+    cycles per link (only for private cores)."""
+    p = space.problem
+    moves = _Moves(space)
+    private = _private_cores(space)
+    options: dict[CoreId, list[Option]] = defaultdict(list)
+    for t, cores in space.cores.items():
+        task = p.task_by_id[t]
+        for k in cores:
+            m = p.memory_of(k)
+            need: dict[LinkId, int] = defaultdict(int)
+            if k in private:
+                for y in task.outputs:
+                    dests = {DRAM} if p.tensor_by_id[y].store else set()
+                    for c in p.consumers[y]:
+                        dests.update(p.memory_of(kc) for kc in space.cores[c] if kc != k)
+                    if not dests or m in dests:
+                        continue
+                    pairs = [(m, d) for d in dests]
+                    for lk, d in _common_link_cycles(space, moves, y, pairs).items():
+                        need[lk] += d
+            options[k].append((tail[(t, k)], dict(need)))
+    return options
+
+
+_MAX_STATES = 3_000
+
+
+def _least_sums(menu: list[tuple[int, int]], n: int) -> list[int] | None:
+    """`out[u-1]`: the least sum of `u` times `f_1 <= ... <= f_u` where each `f_j` is at least the
+    own value `h` of an option `(h, L)` and at least the sum of the `L` of options 1..j (jobs that
+    take turns on one link and must all be done by `f_j`). None if the search grows too large."""
+    pareto: list[tuple[int, int]] = []
+    for h, load in sorted(x for x in set(menu) if x[0] < INFINITY):
+        if not pareto or load < pareto[-1][1]:
+            pareto.append((h, load))
+    if not pareto:
+        return None  # no placement reachable: the problem is infeasible anyway
+    states = {(0, 0): 0}  # (sum of L, last f) -> least sum of f
+    out = []
+    for _ in range(n):
+        nxt: dict[tuple[int, int], int] = {}
+        for (total, last), cost in states.items():
+            for h, load in pareto:
+                f = max(last, h, total + load)
+                key = (total + load, f)
+                if cost + f < nxt.get(key, INFINITY):
+                    nxt[key] = cost + f
+        if len(nxt) > _MAX_STATES:
+            return None
+        # drop states no better in any of (sum of L, last f, cost) than another
+        kept: dict[tuple[int, int], int] = {}
+        for key in sorted(nxt, key=lambda s: (nxt[s], s)):
+            if not any(
+                k2[0] <= key[0] and k2[1] <= key[1] and c2 <= nxt[key] for k2, c2 in kept.items()
+            ):
+                kept[key] = nxt[key]
+        states = kept
+        out.append(min(states.values()))
+    return out
+
+
+def _idle_sums(options: dict[CoreId, list[Option]], n: int) -> list[int]:
+    """Least total idle of `u` used cores at one end of the schedule, for u = 1..n (the best
+    over links; each core picks from the options of every core, a relaxation)."""
+    pairs = [(h, need) for opts in options.values() for h, need in opts]
+    links = {lk for _, need in pairs for lk in need}
+    best = _least_sums([(h, 0) for h, _ in pairs], n) or [0] * n
+    for lk in sorted(links):
+        sums = _least_sums([(h, need.get(lk, 0)) for h, need in pairs], n)
+        if sums is not None:
+            best = [max(a, b) for a, b in zip(best, sums, strict=True)]
+    return best
+
+
+def core_idle_bound(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    tail: dict[tuple[TaskId, CoreId], int],
+) -> int:
+    """Makespan bound from the idle time of the cores before their first and after their last
+    task: with `u` cores used, `u * makespan >= first starts + (makespan - last ends) + work`,
+    where the cores' first inputs (and last outputs) take turns on the links."""
+    used_cores = {k for ks in space.cores.values() for k in ks}
+    n = len(used_cores)
+    if n == 0:
+        return 0
+    work = sum(space.min_duration(t) for t in space.cores)
+    heads = _idle_sums(first_task_options(space, head), n)
+    tails = _idle_sums(last_task_options(space, tail), n)
+    return min(math.ceil((heads[u] + tails[u] + work) / (u + 1)) for u in range(n))
+
+
+def static_bounds(space: Space, core_idle: bool = True) -> StaticBounds | None:
+    """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle);
+    `core_idle=False` leaves out the core idle bound (to measure what it brings)."""
     order = _topological_order(space)
     if order is None:
         return None
     head = compute_heads(space, order)
     tail = compute_tails(space, order)
-    return StaticBounds(head, tail, energy_bound(space, head, tail), link_bound(space, head, tail))
+    return StaticBounds(
+        head,
+        tail,
+        energy_bound(space, head, tail),
+        link_bound(space, head, tail),
+        core_idle_bound(space, head, tail) if core_idle else 0,
+    )

@@ -52,6 +52,7 @@ def build_model(
     symmetry_breaking: bool = True,
     static_bounds: bool = True,
     tile_symmetry: bool = True,
+    idle_bound: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
 ) -> BuiltModel:
@@ -78,7 +79,7 @@ def build_model(
     if redundant:
         add_redundant(model, space, v)
     if static_bounds:
-        bounds = compute_static_bounds(space)
+        bounds = compute_static_bounds(space, core_idle=idle_bound)
         if bounds is not None:
             add_static_bounds(model, space, v, bounds)
     classes = add_symmetry_breaking(model, space, v) if symmetry_breaking else []

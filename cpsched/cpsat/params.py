@@ -27,6 +27,8 @@ class SolverParams(BaseModel):
     # heads/tails counting the transfers a placement needs, energy and link bounds (bounds.py)
     static_bounds: bool = True
     tile_symmetry: bool = True  # order the tiles of a layer when renumbering tiles is a symmetry
+    # with static_bounds: cores idle until their first inputs arrive and after their last outputs
+    idle_bound: bool = True
 
 
 @dataclass(frozen=True)

@@ -357,6 +357,7 @@ def solve(
         symmetry_breaking=params.symmetry_breaking,
         static_bounds=params.static_bounds,
         tile_symmetry=params.tile_symmetry,
+        idle_bound=params.idle_bound,
         fixed_order=fixed_order,
         caps=caps,
     )
