@@ -14,6 +14,7 @@ from cpsched.cli import solve_problem as _solve_problem  # noqa: F401  isort: sk
 from cpsched.cli import solve as _solve  # noqa: F401  isort: skip
 from cpsched.cli import show as _show  # noqa: F401  isort: skip
 from cpsched.cli import pareto as _pareto  # noqa: F401  isort: skip
+from cpsched.cli import bench as _bench  # noqa: F401  isort: skip
 
 
 def main() -> None:
