@@ -97,10 +97,12 @@ def run_instance(pair: Pair, config: BenchConfig) -> list[Record]:
             )
             continue
         latency = metrics(problem, result.schedule).latency_cycles
+        # cores kept is a relaxation of cores and order kept: it starts from that re-timing
         retimed: dict[str, SolveResult] = {
-            kept: retime(problem, result.schedule, keep_order=kept == "order", params=retimer)
-            for kept in ("order", "cores")
+            "order": retime(problem, result.schedule, keep_order=True, params=retimer)
         }
+        start = retimed["order"].schedule or result.schedule
+        retimed["cores"] = retime(problem, start, keep_order=False, params=retimer)
         lat: dict[str, int | None] = {}
         for kept, r in retimed.items():
             if r.schedule is not None and (bad := validate(problem, r.schedule)):
@@ -240,13 +242,14 @@ def report(records: list[Record], config: BenchConfig, out_dir: Path) -> str:
             f"| {parts['timing']:,.0f} | {parts['order']:,.0f} | {parts['allocation']:,.0f} "
             f"| {share} |"
         )
-    bad = violations([r for r in records if r.instance in solved or r.method == "cpsat"])
+    bad = violations([r for r in records if r.instance not in misfit])
     gains = improvements(records)
     lines += ["", "## CP-SAT never worse than any heuristic", ""]
+    fitting = len(instances) - len(misfit)
     if not bad:
         lines.append(
-            f"Holds on all {len(solved)} instances with a CP-SAT schedule (the hint is the best "
-            "heuristic schedule)."
+            f"Holds on all {fitting} instances that fit (CP-SAT's hint is the best heuristic "
+            "schedule)."
         )
     else:
         lines.append(f"**Violated {len(bad)} times:**")

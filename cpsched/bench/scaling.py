@@ -250,10 +250,10 @@ def instances(quick: bool, time_limit_s: float | None) -> list[ScalingInstance]:
                     target=BERT_TARGET if is_target else None,
                 )
             )
-    small = "BERT-base at M=32: the nearest size with a heuristic schedule (CP-SAT's hint)"
+    reduced = "BERT-base at M=32: the nearest size with a heuristic schedule (CP-SAT's hint)"
     out += [
         ScalingInstance(
-            "bert_base", "quad_bus", {"M": 32}, 2, lim(30), _bert_tilings(), note=small
+            "bert_base", "quad_bus", {"M": 32}, 2, lim(30), _bert_tilings(), note=reduced
         ),
         ScalingInstance(
             "bert_base",
@@ -262,7 +262,7 @@ def instances(quick: bool, time_limit_s: float | None) -> list[ScalingInstance]:
             2,
             lim(120),
             _bert_tilings(),
-            note=small + "; stands in for the BERT target, which does not fit",
+            note=reduced + "; stands in for the BERT target, which does not fit",
             target="stand-in for: " + BERT_TARGET,
         ),
     ]
