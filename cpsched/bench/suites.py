@@ -10,6 +10,7 @@ from importlib import import_module
 from cpsched.bench.runner import SuiteDef
 
 SUITE_MODULES: tuple[str, ...] = (
+    "cpsched.bench.fusion_memory",
     "cpsched.bench.models",
     "cpsched.bench.pareto",
     "cpsched.bench.scaling",
