@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from test_cpsat_bruteforce import problems
 
 from cpsched.cpsat import SolverParams, solve
-from cpsched.cpsat.bounds import _least_sums, static_bounds
+from cpsched.cpsat.bounds import _least_sums, first_start_positions, static_bounds
 from cpsched.cpsat.space import build_space
+from cpsched.cpsat.strengthen import canonical_first_start
 from cpsched.cpsat.tiles import canonical_tiles, tile_runs
 from cpsched.heuristics import run_all_heuristics
-from cpsched.problem import Problem
+from cpsched.problem import CoreId, Problem
 from cpsched.schedule import Schedule
 from cpsched.validate import validate
 
@@ -247,3 +248,50 @@ def test_tile_symmetry_keeps_the_optimum(
     memory_on = solve(p, "memory", PARAMS)
     memory_off = solve(p, "memory", PARAMS.model_copy(update={"tile_symmetry": False}))
     assert memory_on.objective_value == memory_off.objective_value
+
+
+# --- cores ordered by first start (SolverParams.first_start_order) ---
+
+
+def test_first_start_positions_count_turns_on_the_bus() -> None:
+    # two private cores; each task reads its own 8-byte input (1 cycle on the one bus): the first
+    # core starts at 1 at the earliest, the second at 2
+    tensors = [{"id": f"x{i}", "size_bytes": 8, "kind": "input", "home": "dram"} for i in range(4)]
+    p = two_private_cores([on_both(f"t{i}", 10, inputs=[f"x{i}"]) for i in range(4)], tensors)
+    space = build_space(p)
+    b = static_bounds(space)
+    assert b is not None
+    assert first_start_positions(space, b.head) == [1, 2]
+    # a heuristic schedule relabelled by first start obeys the order and stays valid
+    for result in run_all_heuristics(p).values():
+        assert result.schedule is not None
+        c0, c1 = CoreId("c0"), CoreId("c1")
+        relabelled = canonical_first_start(space, [[c0, c1]], result.schedule)
+        assert validate(p, relabelled) == []
+        first = {
+            k: min(st.start for st in relabelled.tasks if st.core == k)
+            for k in {st.core for st in relabelled.tasks}
+        }
+        assert c0 in first and first[c0] <= first.get(c1, first[c0])
+    on = solve(p, "latency", PARAMS.model_copy(update={"first_start_order": True}))
+    assert (on.status, on.objective_value) == ("optimal", 22.0)
+
+
+@settings(
+    max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    st.lists(st.integers(1, 9), min_size=1, max_size=3),
+    st.integers(2, 3),
+    st.sampled_from([8, 40, 120]),
+    st.booleans(),
+)
+def test_first_start_order_keeps_the_optimum(
+    durations: list[int], n_tiles: int, size_bytes: int, shared_read: bool
+) -> None:
+    p = layered(durations, n_tiles, size_bytes, shared_read, private=True)
+    on = solve(p, "latency", PARAMS.model_copy(update={"first_start_order": True}))
+    off = solve(p, "latency", PARAMS)
+    assert on.status == off.status == "optimal"
+    assert on.objective_value == off.objective_value
+    assert on.parameters["symmetric_core_classes"] == [["c0", "c1"]]

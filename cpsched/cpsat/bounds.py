@@ -385,22 +385,30 @@ def first_task_options(
         for k in cores:
             m = p.memory_of(k)
             need: dict[LinkId, int] = defaultdict(int)
+            first = head[(t, k)]
             if k in private:
                 for x in set(task.inputs):
                     tensor = p.tensor_by_id[x]
                     if tensor.producer is None:
                         assert tensor.home is not None
-                        sources = {tensor.home}
+                        ready = {tensor.home: 0}
                     else:  # never produced by k itself: the producer would come first
-                        sources = {
-                            p.memory_of(kp) for kp in space.cores[tensor.producer] if kp != k
-                        }
-                    if m in sources:
+                        ready = {}
+                        for kp in space.cores[tensor.producer]:
+                            if kp != k:
+                                s = p.memory_of(kp)
+                                e = head[(tensor.producer, kp)] + space.duration(
+                                    tensor.producer, kp
+                                )
+                                ready[s] = min(ready.get(s, INFINITY), e)
+                    if m in ready:
                         continue
-                    pairs = [(s, m) for s in sources]
+                    arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
+                    first = max(first, min(arrival, INFINITY))
+                    pairs = [(s, m) for s in ready]
                     for lk, d in _common_link_cycles(space, moves, x, pairs).items():
                         need[lk] += d
-            options[k].append((head[(t, k)], dict(need)))
+            options[k].append((first, dict(need)))
     return options
 
 
@@ -437,9 +445,17 @@ _MAX_STATES = 3_000
 
 
 def _least_sums(menu: list[tuple[int, int]], n: int) -> list[int] | None:
-    """`out[u-1]`: the least sum of `u` times `f_1 <= ... <= f_u` where each `f_j` is at least the
-    own value `h` of an option `(h, L)` and at least the sum of the `L` of options 1..j (jobs that
-    take turns on one link and must all be done by `f_j`). None if the search grows too large."""
+    """`out[u-1]`: the least sum of `u` first starts (see :func:`_least_steps`)."""
+    steps = _least_steps(menu, n)
+    return None if steps is None else steps[0]
+
+
+def _least_steps(menu: list[tuple[int, int]], n: int) -> tuple[list[int], list[int]] | None:
+    """`(sums, least)`: `sums[u-1]` is the least sum of `u` times `f_1 <= ... <= f_u` where each
+    `f_j` is at least the own value `h` of an option `(h, L)` and at least the sum of the `L` of
+    options 1..j (jobs that take turns on one link and must all be done by `f_j`);
+    `least[j-1]` is the least `f_j` alone.
+    None if the search grows too large."""
     pareto: list[tuple[int, int]] = []
     for h, load in sorted(x for x in set(menu) if x[0] < INFINITY):
         if not pareto or load < pareto[-1][1]:
@@ -448,6 +464,7 @@ def _least_sums(menu: list[tuple[int, int]], n: int) -> list[int] | None:
         return None  # no placement reachable: the problem is infeasible anyway
     states = {(0, 0): 0}  # (sum of L, last f) -> least sum of f
     out = []
+    least_f = []
     for _ in range(n):
         nxt: dict[tuple[int, int], int] = {}
         for (total, last), cost in states.items():
@@ -467,7 +484,8 @@ def _least_sums(menu: list[tuple[int, int]], n: int) -> list[int] | None:
                 kept[key] = nxt[key]
         states = kept
         out.append(min(states.values()))
-    return out
+        least_f.append(min(f for _, f in states))  # no state with a smaller f is ever dropped
+    return out, least_f
 
 
 def _idle_sums(options: dict[CoreId, list[Option]], n: int) -> list[int]:
@@ -480,6 +498,22 @@ def _idle_sums(options: dict[CoreId, list[Option]], n: int) -> list[int]:
         sums = _least_sums([(h, need.get(lk, 0)) for h, need in pairs], n)
         if sums is not None:
             best = [max(a, b) for a, b in zip(best, sums, strict=True)]
+    return best
+
+
+def first_start_positions(space: Space, head: dict[tuple[TaskId, CoreId], int]) -> list[int]:
+    """`out[j-1]`: a lower bound on the j-th smallest first start among the cores used (the
+    best over links of the least j-th start of :func:`_least_steps`)."""
+    options = first_task_options(space, head)
+    n = len(options)
+    pairs = [(h, need) for opts in options.values() for h, need in opts]
+    links = {lk for _, need in pairs for lk in need}
+    steps = _least_steps([(h, 0) for h, _ in pairs], n)
+    best = [0] * n if steps is None else steps[1]
+    for lk in sorted(links):
+        steps = _least_steps([(h, need.get(lk, 0)) for h, need in pairs], n)
+        if steps is not None:
+            best = [max(a, b) for a, b in zip(best, steps[1], strict=True)]
     return best
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat import constraints as c
+from cpsched.cpsat.bounds import first_start_positions
 from cpsched.cpsat.bounds import static_bounds as compute_static_bounds
 from cpsched.cpsat.objective import (
     MetricExpr,
@@ -19,10 +20,12 @@ from cpsched.cpsat.objective import (
 )
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.strengthen import (
+    add_first_start_order,
     add_redundant,
     add_static_bounds,
     add_symmetry_breaking,
     add_tile_symmetry,
+    interchangeable_classes,
 )
 from cpsched.cpsat.tiles import TileRun, tile_runs
 from cpsched.cpsat.variables import Variables, create_variables
@@ -41,6 +44,7 @@ class BuiltModel:
     stages: list[StageExpr]
     symmetric_classes: list[list[CoreId]] = field(default_factory=list)
     tile_runs: list[TileRun] = field(default_factory=list)
+    symmetry_by_first_start: bool = False  # classes ordered by first start, not by first use
 
 
 def build_model(
@@ -53,6 +57,7 @@ def build_model(
     static_bounds: bool = True,
     tile_symmetry: bool = True,
     idle_bound: bool = True,
+    first_start_order: bool = False,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
 ) -> BuiltModel:
@@ -78,14 +83,23 @@ def build_model(
         c.add_fixed_order(model, space, v, fixed_order)
     if redundant:
         add_redundant(model, space, v)
-    if static_bounds:
-        bounds = compute_static_bounds(space, core_idle=idle_bound)
-        if bounds is not None:
-            add_static_bounds(model, space, v, bounds)
-    classes = add_symmetry_breaking(model, space, v) if symmetry_breaking else []
+    bounds = compute_static_bounds(space, core_idle=idle_bound) if static_bounds else None
+    if bounds is not None:
+        add_static_bounds(model, space, v, bounds)
+    classes: list[list[CoreId]] = []
+    by_first_start = symmetry_breaking and first_start_order and bounds is not None
+    if by_first_start:
+        assert bounds is not None
+        classes = interchangeable_classes(space)
+        positions = first_start_positions(space, bounds.head)
+        add_first_start_order(model, space, v, classes, positions, bounds)
+    elif symmetry_breaking:
+        classes = add_symmetry_breaking(model, space, v)
     runs = tile_runs(space) if tile_symmetry and not fixed_order else []
     add_tile_symmetry(model, space, v, runs)
     cache: dict[Metric, MetricExpr] = {}
     add_caps(model, space, v, peaks, caps or {}, cache)
     stages = [stage_expr(model, space, v, peaks, s, cache) for s in objective.stages]
-    return BuiltModel(model, space, v, peaks, stages, classes, runs)
+    return BuiltModel(
+        model, space, v, peaks, stages, classes, runs, symmetry_by_first_start=by_first_start
+    )

@@ -29,6 +29,9 @@ class SolverParams(BaseModel):
     tile_symmetry: bool = True  # order the tiles of a layer when renumbering tiles is a symmetry
     # with static_bounds: cores idle until their first inputs arrive and after their last outputs
     idle_bound: bool = True
+    # with symmetry_breaking and static_bounds: order interchangeable cores by first start (and
+    # bound each one's first start and load) instead of by first use
+    first_start_order: bool = False  # sound, but no measured gain yet (noise on 2 cores)
 
 
 @dataclass(frozen=True)

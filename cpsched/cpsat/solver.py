@@ -29,7 +29,7 @@ from cpsched.cpsat.evaluate import measure
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.params import Progress, SolverParams
 from cpsched.cpsat.space import Space, build_space
-from cpsched.cpsat.strengthen import canonical_hint
+from cpsched.cpsat.strengthen import canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.infeasibility import find_infeasibility
 from cpsched.objective import Metric, Objective, as_objective
@@ -358,6 +358,7 @@ def solve(
         static_bounds=params.static_bounds,
         tile_symmetry=params.tile_symmetry,
         idle_bound=params.idle_bound,
+        first_start_order=params.first_start_order,
         fixed_order=fixed_order,
         caps=caps,
     )
@@ -370,7 +371,9 @@ def solve(
     if usable_hint is not None:
         if built.tile_runs:
             usable_hint = canonical_tiles(space, built.tile_runs, usable_hint)
-        if built.symmetric_classes:
+        if built.symmetric_classes and built.symmetry_by_first_start:
+            usable_hint = canonical_first_start(space, built.symmetric_classes, usable_hint)
+        elif built.symmetric_classes:
             usable_hint = canonical_hint(space, built.symmetric_classes, usable_hint)
         solution = _complete_hint(built, usable_hint, params, min(2.0, params.time_limit_s / 4))
         if solution is None:

@@ -240,6 +240,72 @@ def add_symmetry_breaking(
     return classes
 
 
+def add_first_start_order(
+    model: cp_model.CpModel,
+    space: Space,
+    v: Variables,
+    classes: list[list[CoreId]],
+    positions: list[int],
+    bounds: StaticBounds,
+) -> None:
+    """Symmetry breaking by first start: the used cores of each interchangeable class come first,
+    in order of their first task's start; the i-th then starts no earlier than `positions[i]`
+    (the i-th smallest first start of any schedule, :func:`cpsched.cpsat.bounds.
+    first_start_positions`) and the makespan covers its first start, its work and the least tail
+    of its tasks.
+
+    Sound: relabelling interchangeable cores keeps a schedule valid with every metric unchanged
+    and changes no start time, so every schedule has a relabelling in which, per class, used cores
+    precede unused ones and first starts increase (tile renumbering, which keeps the cores, can
+    come first); among the used cores of a class the i-th smallest first start is at least the
+    i-th smallest over all used cores. This replaces the first-use order of
+    :func:`add_symmetry_breaking` (the two orders would conflict)."""
+    assert v.makespan is not None
+    h = v.horizon_cycles
+    for cls in classes:
+        first: dict[CoreId, cp_model.IntVar] = {}
+        used: dict[CoreId, cp_model.IntVar] = {}
+        for i, k in enumerate(cls):
+            first[k] = model.new_int_var(0, h, f"first_start[{k}]")
+            used[k] = model.new_bool_var(f"used[{k}]")
+            tasks = [t for t, ks in space.cores.items() if k in ks]
+            load: list[cp_model.LinearExprT] = []
+            for t in tasks:
+                lit = v.on[(t, k)]
+                model.add(v.start[t] >= first[k]).only_enforce_if(lit)
+                model.add_implication(lit, used[k])
+                load.append(space.duration(t, k) * lit)
+            least_tail = min((bounds.tail[(t, k)] for t in tasks), default=0)
+            least_tail = min(least_tail, h + 1)
+            span = cp_model.LinearExpr.sum([first[k], *load])
+            model.add(v.makespan >= span + least_tail).only_enforce_if(used[k])
+            if i < len(positions) and positions[i] > 0:
+                model.add(first[k] >= min(positions[i], h + 1)).only_enforce_if(used[k])
+            if i > 0:
+                before = cls[i - 1]
+                model.add_implication(used[k], used[before])
+                model.add(first[before] <= first[k]).only_enforce_if(used[k])
+
+
+def canonical_first_start(space: Space, classes: list[list[CoreId]], hint: Schedule) -> Schedule:
+    """Relabel interchangeable cores (and memories) in `hint` so that, per class, used cores come
+    first in order of first start (what :func:`add_first_start_order` asks)."""
+    for cls in classes:
+        for i in range(len(cls)):
+            first: dict[CoreId, int] = {}
+            for st in hint.tasks:
+                if st.core in cls:
+                    first[st.core] = min(first.get(st.core, st.start), st.start)
+            rest = cls[i:]
+            pick = min(rest, key=lambda k: (k not in first, first.get(k, 0), cls.index(k)))
+            if pick == cls[i]:
+                continue
+            swap = _swap(space, pick, cls[i])
+            assert swap is not None
+            hint = _apply_swap(hint, swap)
+    return hint
+
+
 def canonical_hint(space: Space, classes: list[list[CoreId]], hint: Schedule) -> Schedule:
     """Relabel interchangeable cores (and memories) in `hint` so it obeys symmetry breaking."""
     for cls in classes:
