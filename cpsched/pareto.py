@@ -8,6 +8,10 @@ previous point's peak minus one byte (the classic sweep, which finds every point
 when every solve is proven), or, with `max_points`, a grid of caps between the extremes. A cap
 proven infeasible ends the sweep; a point whose latency is not proven optimal under its cap is
 kept with its gap and flagged. Dominated points are dropped and the front is sorted by latency.
+CP-SAT's lower bound on a peak is weak, so a static floor (:func:`peak_floor`: every task holds
+its inputs and outputs while it runs) also proves least peaks, and ends the sweep below it.
+Every solve after the first starts from the best known schedule that fits its cap (the
+heuristics', the layer-by-layer ones given as `hints`, the sweep's own).
 
 `memory` chooses which peak: ``"all"`` (the default) is the largest peak over bounded memories
 of every tensor held, activations, weights and inputs alike: the bytes a scratchpad must have
@@ -51,9 +55,9 @@ class ParetoPoint(BaseModel):
     """One solve of the sweep: its schedule's latency and peaks, and how far it is proven.
 
     `status` is the solve's: ``optimal`` when every stage is proven (the latency under the cap,
-    then the least peak at that latency). `bound` and `gap` belong to the solve's first stage:
-    latency (cycles) for the min-latency and capped points, peak memory (bytes) for the
-    min-memory points.
+    then the least peak at that latency), or when the static floor proves a least peak whose
+    latency stage CP-SAT proved. `bound` and `gap` belong to the first stage: latency (cycles)
+    for the min-latency and capped points, peak memory (bytes) for the min-memory points.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
