@@ -10,8 +10,8 @@ proven infeasible ends the sweep; a point whose latency is not proven optimal un
 kept with its gap and flagged. Dominated points are dropped and the front is sorted by latency.
 CP-SAT's lower bound on a peak is weak, so a static floor (:func:`peak_floor`: every task holds
 its inputs and outputs while it runs) also proves least peaks, and ends the sweep below it.
-Every solve after the first starts from the best known schedule that fits its cap (the
-heuristics', the layer-by-layer ones given as `hints`, the sweep's own).
+Every solve starts from the best known schedule for it (fastest, leanest, or fastest under the
+cap) among the heuristics', the layer-by-layer ones given as `hints` and the sweep's own.
 
 `memory` chooses which peak: ``"all"`` (the default) is the largest peak over bounded memories
 of every tensor held, activations, weights and inputs alike: the bytes a scratchpad must have
