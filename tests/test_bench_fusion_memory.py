@@ -1,0 +1,95 @@
+"""Suite `fusion-memory`: the quick run's files and records, and least peaks worked out by hand
+(never times)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cpsched.bench.fusion_memory import (
+    LATENCY_OBJECTIVE,
+    MEMORY_OBJECTIVE,
+    QUICK_SEQUENCES,
+    Point,
+    run_point,
+    study_alpha,
+    study_sets_bytes,
+)
+from cpsched.bench.runner import BenchConfig, load_records, run_suite
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fusion")
+    run_suite(BenchConfig(suite="fusion-memory", quick=True), out, "cpsched bench --quick")
+    return out
+
+
+def test_quick_run_has_every_m_and_mode_and_sane_alphas(quick_run: Path) -> None:
+    document, records = load_records(quick_run / "fusion-memory.json")
+    assert document["interrupted"] is False
+    for m in QUICK_SEQUENCES:
+        mine = [r for r in records if r.params["M"] == m]
+        for mode, tiles in (("layer-by-layer", 1), ("fused", 2), ("layer-by-layer", 2)):
+            objectives = sorted(
+                str(r.objective)
+                for r in mine
+                if r.params["mode"] == mode and r.params["tiles"] == tiles
+            )
+            assert objectives == sorted([MEMORY_OBJECTIVE, LATENCY_OBJECTIVE])
+        for r in mine:
+            assert r.status in ("optimal", "feasible")
+            assert r.params["N"] == 64 and r.params["hardware"] == "single_core"
+            # 7 layers (Q, K, V, Kt, QKt, softmax, xV), each in T tiles
+            assert r.num_tasks == 7 * int(r.params["tiles"] or 0)
+        lbl = next(r for r in mine if r.objective == MEMORY_OBJECTIVE and r.params["tiles"] == 1)
+        assert lbl.extra["alpha"] == 1.0 and lbl.extra["memory_proven"] is True
+    alphas = [r.extra["alpha"] for r in records if "alpha" in r.extra]
+    assert len(alphas) == 3 * len(QUICK_SEQUENCES)  # every least-peak solve
+    for alpha in alphas:
+        assert isinstance(alpha, float) and 0 < alpha <= 1.5
+    assert (quick_run / "fusion-memory-alpha.png").stat().st_size > 10_000
+    md = (quick_run / "fusion-memory.md").read_text()
+    assert "![α against M/N](fusion-memory-alpha.png)" in md
+    assert "## Where and why α differs from the closed forms" in md
+    assert "**What the closed forms assume.**" in md
+
+
+def test_quick_run_layer_by_layer_peak_at_m32_by_hand(quick_run: Path) -> None:
+    _, records = load_records(quick_run / "fusion-memory.json")
+    lbl = next(
+        r
+        for r in records
+        if r.params["M"] == 32 and r.params["tiles"] == 1 and r.objective == MEMORY_OBJECTIVE
+    )
+    # M = 32, N = H = 64, 1 byte per element. QKᵀ runs with its inputs Q (32×64 = 2,048) and
+    # Kᵀ (64×32 = 2,048) and its output (32×32 = 1,024) held: 5,120 bytes. Everything else
+    # holds less (K freed once Kᵀ exists, V computed after the softmax: softmax 2×1,024,
+    # ×V 1,024 + 2,048 + 2,048), so the least peak is 5,120 = M·(2N+M).
+    assert lbl.extra["activation_peak_bytes"] == 5120 == study_sets_bytes(32)[1]
+    assert lbl.extra["live_Q_bytes"] == 2048
+    assert lbl.extra["live_KT_bytes"] == 2048
+    assert lbl.extra["live_QKT_bytes"] == 1024
+
+
+def test_layer_by_layer_peak_at_m8_by_hand() -> None:
+    config = BenchConfig(suite="fusion-memory", quick=True)
+    lean, fast = run_point(Point(8, "single_core", "layer-by-layer", 1), config)
+    # M = 8: Q, Kᵀ 8×64 = 512 bytes each, QKᵀ 8×8 = 64: 512 + 512 + 64 = 1,088 (the softmax
+    # holds 64 + 64 and ×V 64 + 512 + 512 = 1,088 as well, when V is computed last)
+    assert lean.objective == MEMORY_OBJECTIVE and lean.extra["activation_peak_bytes"] == 1088
+    assert lean.extra["memory_proven"] is True
+    assert fast.objective == LATENCY_OBJECTIVE and fast.status == "optimal"
+    assert fast.latency_cycles is not None and lean.latency_cycles is not None
+    assert fast.latency_cycles <= lean.latency_cycles
+
+
+def test_closed_forms_meet_at_one_and_are_the_ratio_of_two_sets() -> None:
+    assert study_alpha(64) == 1.0
+    # (2N+M)/(3N) for M < N: 8 -> 136/192; 3N/(2N+M) for M > N: 512 -> 192/640
+    assert study_alpha(8) == pytest.approx(136 / 192)
+    assert study_alpha(512) == pytest.approx(192 / 640)
+    for m in (8, 16, 32, 64, 128, 256, 512):
+        p1, p2 = study_sets_bytes(m)
+        assert study_alpha(m) == pytest.approx(min(p1, p2) / max(p1, p2))
