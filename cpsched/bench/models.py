@@ -442,6 +442,9 @@ def findings(pairs: list[PairOutcome]) -> list[str]:
     for o in OBJECTIVES:
         compared = [p for p in fits if p.winners[o] != "–"]
         counts = {w: sum(1 for p in compared if p.winners[o] == w) for w in ("fused", "lbl", "tie")}
+        both_proven = sum(
+            1 for p in compared if p.proven["layer-by-layer", o] and p.proven["fused", o]
+        )
         ratios = [
             f / lbl
             for p in compared
@@ -453,8 +456,18 @@ def findings(pairs: list[PairOutcome]) -> list[str]:
         out.append(
             f"- {o}: fused better on {counts['fused']} of {len(compared)} pairs, "
             f"layer-by-layer better on {counts['lbl']}, equal on {counts['tie']}{median}"
-            + (f", lowest {min(ratios):.3f}." if ratios else ".")
+            + (f", lowest {min(ratios):.3f}" if ratios else "")
+            + f"; both sides proven optimal on {both_proven} of these pairs."
         )
+    for o in OBJECTIVES:
+        gains = sorted(
+            (f / lbl, p.name)
+            for p in fits
+            if (lbl := p.values["layer-by-layer", o]) and (f := p.values["fused", o]) is not None
+        )
+        best = [f"{name} ({ratio:.3f}×)" for ratio, name in gains[:3] if ratio < 1]
+        if best:
+            out.append(f"- Largest fused gains in {o}: {', '.join(best)}.")
     lbl_wins = [(p, o) for p in fits for o in OBJECTIVES if p.winners[o] == "lbl"]
     if not lbl_wins:
         out.append(
