@@ -355,7 +355,9 @@ def pareto_front(
         bool(second.stages) and second.stages[0]["status"] == "optimal"
     )  # no schedule holds less (the sweep needs no cap below it)
     if leanest.peak_bytes >= fastest.peak_bytes:
-        return finish("the fastest schedule is also the leanest", fastest.proven and leanest_proven)
+        proven = fastest.proven and leanest_proven
+        found_ = "" if proven else " found"
+        return finish(f"the fastest schedule{found_} is also the leanest{found_}", proven)
 
     grid: list[int] = []
     if max_points is not None:
@@ -370,7 +372,7 @@ def pareto_front(
             while grid and grid[0] >= previous_peak:
                 grid.pop(0)  # a cap at or above the last peak finds that point again
             if not grid or solves >= max_points:
-                return finish(f"{max_points} points: the grid of caps is done", False)
+                return finish(f"the grid of caps for {max_points} points is done", False)
             cap = grid.pop(0)
         else:
             cap = previous_peak - 1
