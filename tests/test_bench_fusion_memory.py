@@ -12,6 +12,8 @@ from cpsched.bench.fusion_memory import (
     MEMORY_OBJECTIVE,
     QUICK_SEQUENCES,
     Point,
+    attention_floor_bytes,
+    model_alpha_limit,
     run_point,
     study_alpha,
     study_sets_bytes,
@@ -93,3 +95,18 @@ def test_closed_forms_meet_at_one_and_are_the_ratio_of_two_sets() -> None:
     for m in (8, 16, 32, 64, 128, 256, 512):
         p1, p2 = study_sets_bytes(m)
         assert study_alpha(m) == pytest.approx(min(p1, p2) / max(p1, p2))
+
+
+def test_attention_floor_by_hand() -> None:
+    # M = 8, T = 8, N = H = 64: M·N = 512, M·M = 64. ×V before the last QKᵀ row:
+    # 2·512 + (64 + 512)/8 = 1,096; after it: 512 + 512/8 + 64 = 640. The floor is 640.
+    assert attention_floor_bytes(8, 8) == 640
+    # M = 512, T = 16: M·N = 32,768, M·M = 262,144: 65,536 + 294,912/16 = 83,968 against
+    # 32,768 + 2,048 + 262,144 = 296,960
+    assert attention_floor_bytes(512, 16) == 83_968
+    # T = 1 is the layer-by-layer least peak M·(2N+M) = 1,088 at M = 8
+    assert attention_floor_bytes(8, 1) == 1088
+    # many tiles: min(2N, N+M) / max(2N+M, 2M); at M = N: 2N / 3N
+    assert model_alpha_limit(1.0) == pytest.approx(2 / 3)
+    assert model_alpha_limit(8.0) == pytest.approx(1 / 8)  # N/M for M > 2N
+    assert model_alpha_limit(0.125) == pytest.approx(1.125 / 2.125)
