@@ -226,6 +226,8 @@ class _Interrupt:
         self._repeater: threading.Thread | None = None
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
+        if self._stop.is_set():
+            return  # the cases are over: the files are being written
         if not self.requested:
             self.requested = True
             self._repeater = threading.Thread(target=self._repeat, daemon=True)
@@ -331,6 +333,10 @@ def run_suite(
                 records.extend(found)
         except KeyboardInterrupt:
             interrupt.requested = True
+        try:
+            interrupt.stop()
+        except KeyboardInterrupt:  # one the repeater sent before it stopped
+            interrupt.stop()
     document: dict[str, Any] = {
         "suite": suite.name,
         "title": suite.title,
