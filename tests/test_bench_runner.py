@@ -22,6 +22,7 @@ from cpsched.bench.runner import (
     machine_info,
     record_from_result,
     record_from_schedule,
+    render_suite,
     run_suite,
 )
 from cpsched.cli import app
@@ -191,3 +192,11 @@ def test_cli_lists_the_suites() -> None:
     assert result.exit_code == 0
     for name in ("fusion-memory", "models", "pareto", "scaling", "heuristics", "milp"):
         assert name in result.output
+
+
+def test_render_suite_writes_the_same_md_from_the_json(toy: None, tmp_path: Path) -> None:
+    path = run_suite(BenchConfig(suite="toy"), tmp_path, "cpsched bench --suite toy")
+    written = (tmp_path / "toy.md").read_text()
+    (tmp_path / "toy.md").unlink()
+    assert render_suite(path) == tmp_path / "toy.md"
+    assert (tmp_path / "toy.md").read_text() == written

@@ -712,6 +712,7 @@ def findings(found: Sequence[Outcome]) -> list[str]:
             {r.energy_transfer_pj for r in (o.lbl_lean, *o.fused_all) if r is not None} - {None}
             for o in found
         ]
+        transfer = [t for t in transfer if t]  # points with at least one schedule
         same = sum(len(t) == 1 for t in transfer)
         out.append(
             f"**Traffic.** On {same} of {len(transfer)} (M, hardware) points every least-peak "

@@ -363,6 +363,19 @@ def run_suite(
     return json_path
 
 
+def render_suite(json_path: Path) -> Path:
+    """Write `<suite>.md` (and the suite's figures) again from a `<suite>.json`, without running
+    anything: the report of recorded results, e.g. after the report code changed."""
+    json_path = Path(json_path)
+    document, records = load_records(json_path)
+    suite = suite_def(document["suite"])
+    config = BenchConfig.model_validate(document["config"])
+    body = suite.report(records, config, json_path.parent)
+    md_path = json_path.with_suffix(".md")
+    write_text_atomic(md_path, _header(suite, document) + "\n" + body.strip() + "\n")
+    return md_path
+
+
 def load_records(path: Path) -> tuple[dict[str, Any], list[Record]]:
     """Read a suite's .json back: the document and its records as Record values."""
     document = json.loads(Path(path).read_text(encoding="utf-8"))
