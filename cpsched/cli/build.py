@@ -13,6 +13,31 @@ from cpsched.run import BuildOptions, build_from_options
 from cpsched.workload.load import parse_overrides
 
 
+def build_options(
+    workload: str,
+    set_: list[str] | None,
+    hardware: str,
+    tiles: int,
+    head_tiles: int,
+    split: list[str] | None,
+    mode: str,
+    allocation: str,
+    costs: Path | None,
+) -> BuildOptions:
+    """The build options as `build` and `solve` take them on the command line."""
+    return BuildOptions(
+        workload=workload,
+        overrides=parse_overrides(set_),
+        hardware=hardware,
+        tiles=tiles,
+        head_tiles=head_tiles,
+        split=tuple(split or ()),
+        mode=mode,
+        allocation=allocation,
+        costs=None if costs is None else str(costs),
+    )
+
+
 @app.command("build")
 def build_command(
     workload: Annotated[
@@ -55,16 +80,8 @@ def build_command(
 ) -> None:
     """Build a scheduling problem from a workload and a hardware description."""
     with user_errors():
-        options = BuildOptions(
-            workload=workload,
-            overrides=parse_overrides(set_),
-            hardware=hardware,
-            tiles=tiles,
-            head_tiles=head_tiles,
-            split=tuple(split or ()),
-            mode=mode,
-            allocation=allocation,
-            costs=None if costs is None else str(costs),
+        options = build_options(
+            workload, set_, hardware, tiles, head_tiles, split, mode, allocation, costs
         )
         problem = build_from_options(options)
         save_problem(problem, output)

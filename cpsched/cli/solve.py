@@ -25,6 +25,7 @@ from cpsched.cli.app import (
     stdout,
     user_errors,
 )
+from cpsched.cli.build import build_options
 from cpsched.cli.progress import LiveLine, PhaseLines, print_infeasibility, result_table
 from cpsched.cpsat.params import SolverParams
 from cpsched.objective import parse_objective
@@ -34,7 +35,6 @@ from cpsched.run import (
     DEFAULT_TILES,
     DEFAULT_TIME_LIMIT_S,
     DEFAULT_WORKLOAD,
-    BuildOptions,
     check_out_dir,
     default_run_dir,
     run_job,
@@ -42,7 +42,6 @@ from cpsched.run import (
     was_interrupted,
     write_run,
 )
-from cpsched.workload.load import parse_overrides
 
 
 @app.command("solve")
@@ -117,16 +116,8 @@ def solve_command(
     """Build a problem, solve it with CP-SAT and write the schedule, result, plots and trace."""
     with user_errors():
         obj = parse_objective(objective, "--objective")
-        options = BuildOptions(
-            workload=workload,
-            overrides=parse_overrides(set_),
-            hardware=hardware,
-            tiles=tiles,
-            head_tiles=head_tiles,
-            split=tuple(split or ()),
-            mode=mode,
-            allocation=allocation,
-            costs=None if costs is None else str(costs),
+        options = build_options(
+            workload, set_, hardware, tiles, head_tiles, split, mode, allocation, costs
         )
         if out is not None:
             check_out_dir(out, force)
