@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,3 +53,10 @@ class SolveResult(BaseModel):
 def relative_gap(objective: float, bound: float) -> float:
     """SPEC.md §6: (objective - bound) / max(1, objective)."""
     return (objective - bound) / max(1.0, abs(objective))
+
+
+def solver_versions() -> dict[str, str]:
+    """Versions of cpsched and OR-Tools, recorded in every result so a run can be repeated."""
+    import cpsched
+
+    return {"cpsched": cpsched.__version__, "ortools": version("ortools")}

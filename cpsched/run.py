@@ -14,13 +14,11 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-import cpsched
 from cpsched.build import build_problem, load_allocation, load_hardware, load_workload
 from cpsched.costs import load_cost_table
 from cpsched.cpsat.params import Progress, SolverParams
@@ -28,7 +26,7 @@ from cpsched.errors import input_error
 from cpsched.io import load_model, load_problem, load_schedule, save_model
 from cpsched.objective import Objective, as_objective
 from cpsched.problem import Problem, TaskId
-from cpsched.result import SolveResult, relative_gap
+from cpsched.result import SolveResult, relative_gap, solver_versions
 from cpsched.tiling import TilingSpec, parse_splits, tile_workload
 from cpsched.workload.spec import Workload
 
@@ -188,11 +186,6 @@ class RunOutcome(NamedTuple):
     result: SolveResult
 
 
-def versions() -> dict[str, str]:
-    """Versions of cpsched and its solver, recorded in every result."""
-    return {"cpsched": cpsched.__version__, "ortools": version("ortools")}
-
-
 def run_heuristics(problem: Problem) -> dict[str, SolveResult]:
     """Every heuristic's result on `problem` (a heuristic that breaks is skipped with a warning)."""
     from cpsched.heuristics import HEURISTICS, prepare
@@ -280,7 +273,7 @@ def run_job(
             wall_time_s=time.monotonic() - started,
             parameters=params.model_dump(),
             message="interrupted before any schedule was found",
-            versions=versions(),
+            versions=solver_versions(),
         )
     parameters: dict[str, Any] = {**result.parameters, "build": options.model_dump(mode="json")}
     if heuristics:

@@ -18,12 +18,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from importlib.metadata import version
 from typing import Any
 
 from ortools.sat.python import cp_model
 
-import cpsched
 from cpsched.cpsat.callbacks import ProgressCallback
 from cpsched.cpsat.evaluate import measure
 from cpsched.cpsat.model import BuiltModel, build_model
@@ -34,7 +32,13 @@ from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.infeasibility import find_infeasibility
 from cpsched.objective import Metric, Objective, as_objective
 from cpsched.problem import DRAM, CoreId, Problem, TaskId
-from cpsched.result import InfeasibilityReason, SolveResult, Status, relative_gap
+from cpsched.result import (
+    InfeasibilityReason,
+    SolveResult,
+    Status,
+    relative_gap,
+    solver_versions,
+)
 from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
 
@@ -281,10 +285,6 @@ def _status_name(status: int) -> str:
     return {int(k): v for k, v in names.items()}[int(status)]
 
 
-def _versions() -> dict[str, str]:
-    return {"cpsched": cpsched.__version__, "ortools": version("ortools")}
-
-
 def solve(
     problem: Problem,
     objective: str | Objective = "latency",
@@ -318,7 +318,7 @@ def solve(
             objective=str(obj),
             wall_time_s=time.monotonic() - started,
             parameters=parameters,
-            versions=_versions(),
+            versions=solver_versions(),
             **kw,
         )
 
