@@ -7,7 +7,7 @@ weights cut as the `models` suite cuts them until every tile fits), and, because
 M=128 gives no heuristic schedule and no CP-SAT schedule in minutes, BERT-base at M=32 as the
 nearest instance CP-SAT can work on. Ablation: on a few instances that prove quickly, each
 strengthening (`SolverParams`: use_hint, redundant, symmetry_breaking, and, where the solver
-has them, static_bounds and tile_symmetry) switched off in turn.
+has them, static_bounds, tile_symmetry and idle_bound) switched off in turn (15 s each).
 
 The report holds the issue's targets against what was measured.
 """
@@ -44,6 +44,7 @@ SWITCHES: tuple[str, ...] = (
     "symmetry_breaking",
     "static_bounds",
     "tile_symmetry",
+    "idle_bound",
 )
 
 
@@ -214,20 +215,20 @@ def instances(quick: bool, time_limit_s: float | None) -> list[ScalingInstance]:
     head = {"M": 256, "N": 64}
     out = [
         ScalingInstance("attention_head", "quad_bus", head, 2, lim(20)),
-        ScalingInstance("attention_head", "quad_bus", head, 4, lim(20), ablation=True),
+        ScalingInstance("attention_head", "quad_bus", head, 4, lim(15), ablation=True),
         ScalingInstance(
-            "attention_head", "quad_bus", head, 8, lim(20), ablation=True, target=T8_TARGET
+            "attention_head", "quad_bus", head, 8, lim(15), ablation=True, target=T8_TARGET
         ),
         ScalingInstance("attention_head", "quad_bus", head, 16, lim(60), target=T16_TARGET),
         ScalingInstance("attention_head", "quad_bus", head, 32, lim(60)),
-        ScalingInstance("mha", "quad_bus", {}, 4, lim(20), ablation=True),
+        ScalingInstance("mha", "quad_bus", {}, 4, lim(15), ablation=True),
         ScalingInstance("mha", "quad_bus", {}, 8, lim(30)),
         ScalingInstance(
             "synthetic",
             "4 interchangeable cores, one shared bounded memory",
             {},
             6,
-            lim(20),
+            lim(15),
             ablation=True,
             note="synthetic: a random layer-fused problem whose 4 cores are interchangeable "
             "(where symmetry breaking applies), from the former benchmarks/bench_solver.py",
