@@ -179,6 +179,47 @@ def test_ctrl_c_returns_the_best_schedule_so_far() -> None:
     assert validate(p, r.schedule) == []
 
 
+def test_ctrl_c_between_two_waits_still_stops_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The interrupt used to escape solve() when it landed on the wait loop's own test of the
+    # event, outside the try around the wait. Here the "user" presses Ctrl-C on the main thread's
+    # second look at the event after the search has found a schedule: the first look is the wait
+    # during which it was found, the second whatever the loop does next.
+    import cpsched.cpsat.solver as solver_module
+
+    found = threading.Event()
+
+    class InterruptedOnce(threading.Event):
+        looks = 0
+
+        def _look(self) -> None:
+            if threading.current_thread() is threading.main_thread() and found.is_set():
+                InterruptedOnce.looks += 1
+                if InterruptedOnce.looks == 2:
+                    raise KeyboardInterrupt
+
+        def is_set(self) -> bool:
+            self._look()
+            return super().is_set()
+
+        def wait(self, timeout: float | None = None) -> bool:
+            done = super().wait(timeout)
+            self._look()
+            return done
+
+    monkeypatch.setattr(solver_module.threading, "Event", InterruptedOnce)
+
+    def on_progress(progress: Progress) -> None:
+        if progress.solutions >= 1:
+            found.set()
+
+    p = _hard_problem()
+    r = solve(p, "latency", PARAMS.model_copy(update={"time_limit_s": 60}), on_progress=on_progress)
+    assert InterruptedOnce.looks >= 2
+    assert r.status == "feasible" and r.schedule is not None
+    assert "interrupted" in r.message
+    assert validate(p, r.schedule) == []
+
+
 def test_cli_writes_schedule_and_result(tmp_path: Path) -> None:
     p = tiled(2, 2)
     path = tmp_path / "p.yaml"

@@ -224,14 +224,20 @@ def _run(
     worker.start()
     interrupted = False
     # wait on an Event, not on join(): a KeyboardInterrupt inside Thread.join can leave the
-    # thread reported as dead while it still runs (CPython before 3.13)
-    while not finished.is_set():
+    # thread reported as dead while it still runs (CPython before 3.13). The whole wait is inside
+    # the try, so an interrupt landing between two waits stops the search too.
+    while True:
         try:
-            finished.wait(0.05)
+            if finished.wait(0.05):
+                break
         except KeyboardInterrupt:
             interrupted = True
             solver.stop_search()
-    worker.join()
+    try:
+        worker.join()
+    except KeyboardInterrupt:  # the search had just ended; the caller still hears of it
+        interrupted = True
+        worker.join()
     if "error" in outcome:
         raise outcome["error"]
     status = outcome["status"]
