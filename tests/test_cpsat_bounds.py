@@ -295,3 +295,54 @@ def test_first_start_order_keeps_the_optimum(
     assert on.status == off.status == "optimal"
     assert on.objective_value == off.objective_value
     assert on.parameters["symmetric_core_classes"] == [["c0", "c1"]]
+
+
+def _root_bound(problem: Problem, objective: str, redundant: bool) -> float:
+    """CP-SAT's bound on `objective` after presolve and root propagation (no conflict allowed)."""
+    from ortools.sat.python import cp_model
+
+    from cpsched.cpsat.model import build_model
+    from cpsched.objective import as_objective
+
+    space = build_space(problem)
+    built = build_model(
+        space, as_objective(objective), space.safe_horizon_cycles(), redundant=redundant
+    )
+    built.model.minimize(built.stages[0].expr)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_number_of_conflicts = 0
+    solver.solve(built.model)
+    return float(solver.best_objective_bound)
+
+
+def test_peak_floors_put_the_root_bound_at_the_largest_task_need() -> None:
+    # Q0 and Q1 each read two 100-byte inputs and write a 100-byte activation: 300 bytes held
+    # while each runs, wherever it runs, so every schedule's largest peak is at least 300 (and
+    # 300 is reached: one task per core). The cumulative alone lets a fractional
+    # placement hold less, so without the floors the root bound is lower.
+    p = two_private_cores(
+        [on_both(f"Q{i}", 10, inputs=[f"a{i}", f"b{i}"], outputs=[f"q{i}"]) for i in range(2)],
+        [
+            *(
+                {"id": f"{x}{i}", "size_bytes": 100, "kind": "input", "home": "dram"}
+                for x in "ab"
+                for i in range(2)
+            ),
+            *(
+                {
+                    "id": f"q{i}",
+                    "size_bytes": 100,
+                    "kind": "activation",
+                    "producer": f"Q{i}",
+                    "store": True,
+                }
+                for i in range(2)
+            ),
+        ],
+    )
+    assert _root_bound(p, "memory", redundant=True) >= 300
+    assert _root_bound(p, "activation-memory", redundant=True) >= 100
+    assert _root_bound(p, "memory", redundant=False) < 300
+    r = solve(p, "memory", PARAMS)
+    assert r.status == "optimal" and r.objective_value == 300

@@ -21,6 +21,7 @@ from cpsched.cpsat.objective import (
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.strengthen import (
     add_first_start_order,
+    add_peak_floors,
     add_redundant,
     add_static_bounds,
     add_symmetry_breaking,
@@ -83,6 +84,8 @@ def build_model(
         c.add_fixed_order(model, space, v, fixed_order)
     if redundant:
         add_redundant(model, space, v)
+        if peaks is not None:
+            add_peak_floors(model, space, v, peaks)
     bounds = compute_static_bounds(space, core_idle=idle_bound) if static_bounds else None
     if bounds is not None:
         add_static_bounds(model, space, v, bounds)

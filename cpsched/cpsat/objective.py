@@ -44,10 +44,13 @@ class StageExpr:
 
 @dataclass
 class PeakVariables:
-    """Peak bytes per bounded memory, in total and of activations alone (created on demand)."""
+    """Peak bytes per bounded memory, in total and of activations alone (created on demand), and
+    the largest of each over the memories (`None` when there are no such peaks)."""
 
     total: dict[MemoryId, cp_model.IntVar]
     activation: dict[MemoryId, cp_model.IntVar]
+    largest_total: cp_model.IntVar | None = None
+    largest_activation: cp_model.IntVar | None = None
 
 
 def exact_fraction(value: float) -> Fraction:
@@ -115,22 +118,36 @@ def create_peak_variables(
         if metrics & {"activation-memory", "activation-memory-sum"}:
             activation[m] = model.new_int_var(0, capacity, f"activation_peak[{m}]")
             model.add(activation[m] <= total[m])
-    return PeakVariables(total, activation)
+    upper = max((p.memory_by_id[m].capacity_bytes or 0 for m in space.bounded), default=0)
+    return PeakVariables(
+        total,
+        activation,
+        _largest(model, total, "peak_max", upper),
+        _largest(model, activation, "activation_peak_max", upper),
+    )
+
+
+def _largest(
+    model: cp_model.CpModel, peaks: dict[MemoryId, cp_model.IntVar], name: str, upper: int
+) -> cp_model.IntVar | None:
+    if not peaks:
+        return None
+    largest = model.new_int_var(0, upper, name)
+    model.add_max_equality(largest, list(peaks.values()))
+    return largest
 
 
 def _max_or_sum(
-    model: cp_model.CpModel,
     peaks: dict[MemoryId, cp_model.IntVar],
+    largest: cp_model.IntVar | None,
     use_max: bool,
-    name: str,
     upper: int,
 ) -> MetricExpr:
     if not peaks:
         return MetricExpr(0, Fraction(1), 0)
     if not use_max:
         return MetricExpr(sum(peaks.values()), Fraction(1), upper * len(peaks))
-    largest = model.new_int_var(0, upper, name)
-    model.add_max_equality(largest, list(peaks.values()))
+    assert largest is not None
     return MetricExpr(largest, Fraction(1), upper)
 
 
@@ -148,9 +165,9 @@ def metric_expr(
         (space.problem.memory_by_id[m].capacity_bytes or 0 for m in space.bounded), default=0
     )
     if metric in ("memory", "memory-sum"):
-        return _max_or_sum(model, peaks.total, metric == "memory", "peak_max", upper)
+        return _max_or_sum(peaks.total, peaks.largest_total, metric == "memory", upper)
     return _max_or_sum(
-        model, peaks.activation, metric == "activation-memory", "activation_peak_max", upper
+        peaks.activation, peaks.largest_activation, metric == "activation-memory", upper
     )
 
 

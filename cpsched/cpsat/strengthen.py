@@ -11,7 +11,10 @@ Redundant constraints (implied by the model, they tighten the LP relaxation and 
   their shortest durations, and the makespan is at least its end plus its longest chain of
   successors;
 - load bounds: the makespan is at least the work placed on each core and the transfer time
-  placed on each link.
+  placed on each link;
+- peak floors (memory objectives and caps only): while a task runs, its core's memory holds all
+  its inputs and outputs, so that memory's peak is at least their size whenever the task is
+  placed there.
 
 Symmetry breaking: cores that can be exchanged without changing anything (every task has the
 same option on both; they share a memory, or each owns a memory of the same capacity with
@@ -29,6 +32,7 @@ import networkx as nx
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.bounds import StaticBounds
+from cpsched.cpsat.objective import PeakVariables
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.tiles import TileRun
 from cpsched.cpsat.variables import Variables
@@ -91,6 +95,42 @@ def add_load_bounds(model: cp_model.CpModel, space: Space, v: Variables) -> None
     for loads in [*per_core.values(), *per_link.values()]:
         if len(loads) > 1:
             model.add(v.makespan >= sum(loads))
+
+
+def add_peak_floors(
+    model: cp_model.CpModel, space: Space, v: Variables, peaks: PeakVariables
+) -> None:
+    """Redundant: a memory's peak is at least the inputs and outputs of every task placed on one
+    of its cores (SPEC.md §4 rules 4 and 9: inputs are held from before the task starts, outputs
+    from its start, all until it ends), and its activation peak at least their activations; the
+    largest peak is at least that need wherever the task runs. Linear in the placement literals,
+    so the LP relaxation sees them (the cumulative alone lets a fractional placement hold less)."""
+    p = space.problem
+    bounded = set(space.bounded)
+    for t, cores in space.cores.items():
+        task = p.task_by_id[t]
+        tensors = [p.tensor_by_id[x] for x in dict.fromkeys((*task.inputs, *task.outputs))]
+        kinds = (
+            (sum(x.size_bytes for x in tensors), peaks.total, peaks.largest_total),
+            (
+                sum(x.size_bytes for x in tensors if x.kind == "activation"),
+                peaks.activation,
+                peaks.largest_activation,
+            ),
+        )
+        for need, per_memory, largest in kinds:
+            if need == 0 or not per_memory:
+                continue
+            # a zero-length run holds nothing at any instant; unbounded memories have no peak
+            placed = [
+                (k, v.on[(t, k)])
+                for k in cores
+                if p.memory_of(k) in bounded and space.duration(t, k) > 0
+            ]
+            for k, on in placed:
+                model.add(per_memory[p.memory_of(k)] >= need * on)
+            if largest is not None and placed:
+                model.add(largest >= sum(need * on for _, on in placed))
 
 
 def add_static_bounds(
