@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from functools import cached_property
-from typing import Literal, NewType
+from typing import Any, Literal, NewType
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -125,6 +125,15 @@ class Problem(_Data):
             raise ProblemReferenceError(problems)
         return self
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Problem:
+        """A copy with `update` applied, without the lookups cached on this problem (they would
+        describe the original: a copy with other links would keep the old transfer times)."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name, attr in vars(Problem).items():
+            if isinstance(attr, cached_property):
+                copy.__dict__.pop(name, None)
+        return copy
+
     # --- lookups (data access only; no scheduling semantics) ---
 
     @cached_property
@@ -180,12 +189,19 @@ class Problem(_Data):
         assert producer_core is not None
         return self.memory_of(producer_core)
 
+    @cached_property
+    def _transfer_cycles(self) -> dict[tuple[int, MemoryId, MemoryId], int]:
+        return {}  # (size, src, dst) -> cycles: many tensors share a size and a route
+
     def transfer_duration_cycles(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         """Cycles a transfer of `tensor` from `src` to `dst` takes (SPEC.md §3); needs a route."""
-        route = self.route_by_pair[(src, dst)]
-        return route_duration_cycles(
-            self.tensor_by_id[tensor].size_bytes, [self.link_by_id[lk] for lk in route.links]
-        )
+        key = (self.tensor_by_id[tensor].size_bytes, src, dst)
+        cycles = self._transfer_cycles.get(key)
+        if cycles is None:
+            route = self.route_by_pair[(src, dst)]
+            cycles = route_duration_cycles(key[0], [self.link_by_id[lk] for lk in route.links])
+            self._transfer_cycles[key] = cycles
+        return cycles
 
     def transfer_energy_pj(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> float:
         """Energy of a transfer of `tensor` from `src` to `dst` (SPEC.md §5)."""

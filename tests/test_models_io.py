@@ -47,3 +47,17 @@ def test_ft06_is_the_fisher_thompson_instance() -> None:
         chain = [problem.task_by_id[f"j{job}.o{k}"] for k in range(6)]  # type: ignore[index]
         assert {t.options[0].core for t in chain} == {f"m{i}" for i in range(6)}
         assert all(t.after == (f"j{job}.o{k - 1}",) for k, t in enumerate(chain) if k)
+
+
+def test_problem_copy_with_other_links_has_their_transfer_times() -> None:
+    # Lookups (links by id, routes, transfer times) are cached on a problem; a copy with other
+    # links used to keep the original's.
+    p = load_problem(EXAMPLES / "two_cores_private.yaml")
+    route = p.routes[0]
+    tensor = next(t.id for t in p.tensors if t.size_bytes > 0)
+    before = p.transfer_duration_cycles(tensor, route.src, route.dst)
+    slow = tuple(lk.model_copy(update={"bandwidth_bytes_per_cycle": 0.5}) for lk in p.links)
+    q = p.model_copy(update={"links": slow})
+    assert q.transfer_duration_cycles(tensor, route.src, route.dst) > before
+    assert q.link_by_id[p.links[0].id].bandwidth_bytes_per_cycle == 0.5
+    assert p.transfer_duration_cycles(tensor, route.src, route.dst) == before

@@ -72,19 +72,14 @@ def _route_links(space: Space, src: MemoryId, dst: MemoryId) -> tuple[LinkId, ..
 
 
 class _Moves:
-    """Transfer durations of one space, cached by (size, src, dst): many tensors share a size."""
+    """Transfer durations of one space (the problem caches them by size and route)."""
 
     def __init__(self, space: Space) -> None:
         self.space = space
-        self.cache: dict[tuple[int, MemoryId, MemoryId], int] = {}
 
     def transfer(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         """Duration of a transfer over the route from `src` to `dst` (which must exist)."""
-        key = (self.space.problem.tensor_by_id[tensor].size_bytes, src, dst)
-        d = self.cache.get(key)
-        if d is None:
-            d = self.cache[key] = self.space.problem.transfer_duration_cycles(tensor, src, dst)
-        return d
+        return self.space.problem.transfer_duration_cycles(tensor, src, dst)
 
     def move(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         """Shortest time to have `tensor` from `src` in `dst` (0 in place, INFINITY: no route)."""
