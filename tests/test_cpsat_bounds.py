@@ -312,6 +312,7 @@ def _root_bound(problem: Problem, objective: str, redundant: bool) -> float:
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.max_number_of_conflicts = 0
+    solver.parameters.catch_sigint_signal = False  # CP-SAT's own handler outlives the solve
     solver.solve(built.model)
     return float(solver.best_objective_bound)
 

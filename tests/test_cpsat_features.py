@@ -220,6 +220,105 @@ def test_ctrl_c_between_two_waits_still_stops_the_search(monkeypatch: pytest.Mon
     assert validate(p, r.schedule) == []
 
 
+def test_result_is_never_worse_than_its_hint_when_cpsat_finds_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On big models CP-SAT can end with no schedule of its own: it could not complete the hint
+    # in time, then presolve outlasted the limit. The hint is a schedule of the model; it used
+    # to be dropped (status unknown, no schedule) while every heuristic had one.
+    import cpsched.cpsat.solver as solver_module
+
+    def nothing_in_time(*args: Any, **kwargs: Any) -> Any:
+        return solver_module._StageRun(
+            status=solver_module.cp_model.UNKNOWN,
+            interrupted=False,
+            objective=None,
+            bound=None,
+            solution=None,
+            wall_time_s=0.0,
+        )
+
+    p = tiled(2, 3)
+    first = solve(p, "latency", PARAMS)
+    hint = first.schedule
+    assert hint is not None
+    monkeypatch.setattr(solver_module, "_complete_hint", lambda *a, **k: None)
+    monkeypatch.setattr(solver_module, "_run", nothing_in_time)
+    r = solve(p, "latency", PARAMS, hint=hint)
+    assert r.status == "feasible" and r.schedule is not None
+    assert validate(p, r.schedule) == []
+    assert r.objective_value == first.objective_value
+    assert "hint is returned" in r.message
+    assert r.bound is not None and 0 < r.bound <= r.objective_value  # the static bound
+    # a hint over a cap is no schedule of the model: nothing to return
+    capped = solve(p, "latency", PARAMS, hint=hint, caps={"latency": r.objective_value - 1})
+    assert capped.status == "unknown" and capped.schedule is None
+
+
+@pytest.mark.parametrize("presolve", ["full", "light"])
+def test_presolve_settings_keep_the_optimum(presolve: str) -> None:
+    p = tiled(2, 3)
+    r = solve(p, "latency,memory", PARAMS.model_copy(update={"presolve": presolve}))
+    assert r.status == "optimal"
+    assert r.parameters["presolve_used"] == presolve
+    best = solve(p, "latency,memory", PARAMS)
+    assert (r.objective_value, r.stages[1]["value"]) == (
+        best.objective_value,
+        best.stages[1]["value"],
+    )
+
+
+def test_auto_presolve_is_light_for_many_link_places() -> None:
+    from cpsched.cpsat.params import LIGHT_PRESOLVE_ABOVE
+    from cpsched.cpsat.solver import link_places
+
+    small = tiled(2, 3)
+    assert link_places(build_space(small)) <= LIGHT_PRESOLVE_ABOVE
+    assert solve(small, "latency", PARAMS).parameters["presolve_used"] == "full"
+    # 16 private cores, every pair linked by its own 2-link route: the mesh's shape
+    n = 16
+    cores = [f"c{i}" for i in range(n)]
+    big = problem(
+        memories=[{"id": "dram", "capacity_bytes": None}]
+        + [{"id": f"l{i}", "capacity_bytes": 4096} for i in range(n)],
+        cores=[{"id": k, "memory": f"l{i}"} for i, k in enumerate(cores)],
+        links=[{"id": f"e{i}", "bandwidth_bytes_per_cycle": 8} for i in range(n + 1)],
+        routes=[
+            {"src": a, "dst": b, "links": [f"e{i}", f"e{j}"]}
+            for i, a in enumerate(["dram", *[f"l{k}" for k in range(n)]])
+            for j, b in enumerate(["dram", *[f"l{k}" for k in range(n)]])
+            if a != b
+        ],
+        tensors=[{"id": "x", "size_bytes": 64, "kind": "input", "home": "dram"}]
+        + [
+            {"id": f"h{t}", "size_bytes": 64, "kind": "activation", "producer": f"a{t}"}
+            for t in range(24)
+        ]
+        + [{"id": "y", "size_bytes": 8, "kind": "activation", "producer": "z", "store": True}],
+        tasks=[
+            {
+                "id": f"a{t}",
+                "inputs": ["x"],
+                "outputs": [f"h{t}"],
+                "options": [{"core": k, "duration_cycles": 5} for k in cores],
+            }
+            for t in range(24)
+        ]
+        + [
+            {
+                "id": "z",
+                "inputs": [f"h{t}" for t in range(24)],
+                "outputs": ["y"],
+                "options": [{"core": k, "duration_cycles": 5} for k in cores],
+            }
+        ],
+    )
+    assert link_places(build_space(big)) > LIGHT_PRESOLVE_ABOVE
+    r = solve(big, "latency", PARAMS.model_copy(update={"time_limit_s": 5}))
+    assert r.parameters["presolve_used"] == "light"
+    assert r.schedule is not None and validate(big, r.schedule) == []
+
+
 def test_cli_writes_schedule_and_result(tmp_path: Path) -> None:
     p = tiled(2, 2)
     path = tmp_path / "p.yaml"

@@ -46,6 +46,7 @@ class BuiltModel:
     symmetric_classes: list[list[CoreId]] = field(default_factory=list)
     tile_runs: list[TileRun] = field(default_factory=list)
     symmetry_by_first_start: bool = False  # classes ordered by first start, not by first use
+    static_makespan_cycles: int = 0  # the static lower bound on the makespan (0: not computed)
 
 
 def build_model(
@@ -104,5 +105,13 @@ def build_model(
     add_caps(model, space, v, peaks, caps or {}, cache)
     stages = [stage_expr(model, space, v, peaks, s, cache) for s in objective.stages]
     return BuiltModel(
-        model, space, v, peaks, stages, classes, runs, symmetry_by_first_start=by_first_start
+        model,
+        space,
+        v,
+        peaks,
+        stages,
+        classes,
+        runs,
+        symmetry_by_first_start=by_first_start,
+        static_makespan_cycles=0 if bounds is None else bounds.makespan_cycles,
     )

@@ -25,7 +25,7 @@ from ortools.sat.python import cp_model
 from cpsched.cpsat.callbacks import ProgressCallback
 from cpsched.cpsat.evaluate import measure
 from cpsched.cpsat.model import BuiltModel, build_model
-from cpsched.cpsat.params import Progress, SolverParams
+from cpsched.cpsat.params import LIGHT_PRESOLVE_ABOVE, Progress, SolverParams
 from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.strengthen import canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
@@ -153,8 +153,23 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
     return values
 
 
+def _light_presolve(solver: cp_model.CpSolver) -> None:
+    """No probing and a single presolve pass: what keeps presolve of big models in seconds."""
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.max_presolve_iterations = 1
+
+
+def link_places(space: Space) -> int:
+    """Transfer options times the links of their routes: what makes CP-SAT's presolve slow."""
+    return sum(len(o.links) for options in space.transfers.values() for o in options)
+
+
 def _complete_hint(
-    built: BuiltModel, schedule: Schedule, params: SolverParams, time_limit_s: float
+    built: BuiltModel,
+    schedule: Schedule,
+    params: SolverParams,
+    time_limit_s: float,
+    light: bool = False,
 ) -> list[int] | None:
     """A full assignment of the model matching `schedule`, or None when the schedule is outside
     the model (then it is no hint at all)."""
@@ -170,6 +185,8 @@ def _complete_hint(
     solver.parameters.max_time_in_seconds = max(0.1, time_limit_s)
     solver.parameters.random_seed = params.seed
     solver.parameters.catch_sigint_signal = False
+    if light:
+        _light_presolve(solver)
     status = solver.solve(model)
     model.clear_hints()
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -197,10 +214,16 @@ class _StageRun:
 
 
 def _run(
-    model: cp_model.CpModel, params: SolverParams, time_limit_s: float, callback: ProgressCallback
+    model: cp_model.CpModel,
+    params: SolverParams,
+    time_limit_s: float,
+    callback: ProgressCallback,
+    light: bool = False,
 ) -> _StageRun:
     """Solve in a worker thread so Ctrl-C in the main thread stops the search and keeps the best."""
     solver = cp_model.CpSolver()
+    if light:
+        _light_presolve(solver)
     solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
     solver.parameters.num_workers = params.num_workers
     solver.parameters.random_seed = params.seed
@@ -307,8 +330,10 @@ def solve(
     on a core (re-timing a given schedule). `hint` (or, with `params.use_hint`, a heuristic
     schedule) seeds the search. `caps` are upper bounds on metrics, constraints of the model
     (`{"activation-memory": 65536}`: an epsilon-constraint of a Pareto sweep). Ctrl-C stops the
-    search and returns the best schedule so far as `feasible`. Every returned schedule has
-    passed the validator.
+    search and returns the best schedule so far as `feasible`. When CP-SAT ends with no
+    schedule of its own, a usable hint (valid, in the model's space, within the caps) is returned
+    as `feasible`, so a result is never worse than its hint. Every returned schedule has passed
+    the validator.
     """
     started = time.monotonic()
     obj = as_objective(objective)
@@ -343,6 +368,7 @@ def solve(
         hint_source = "heuristic" if hint is not None else "none"
     horizon = space.safe_horizon_cycles()
     usable_hint: Schedule | None = None
+    within_caps = False  # the usable hint is a schedule of the model (it obeys the caps too)
     if hint is not None:
         projected = project_hint(space, hint)
         if _respects_fixed(projected, fixed_cores, fixed_order) and _is_valid(problem, projected):
@@ -353,7 +379,12 @@ def solve(
                 horizon = min(horizon, measured.latency_cycles)
         else:
             hint_source += " (unusable: invalid or outside the search space)"
-    parameters.update(horizon_cycles=horizon, hint=hint_source)
+    light = params.presolve == "light" or (
+        params.presolve == "auto" and link_places(space) > LIGHT_PRESOLVE_ABOVE
+    )
+    parameters.update(
+        horizon_cycles=horizon, hint=hint_source, presolve_used="light" if light else "full"
+    )
 
     built = build_model(
         space,
@@ -381,7 +412,9 @@ def solve(
             usable_hint = canonical_first_start(space, built.symmetric_classes, usable_hint)
         elif built.symmetric_classes:
             usable_hint = canonical_hint(space, built.symmetric_classes, usable_hint)
-        solution = _complete_hint(built, usable_hint, params, min(2.0, params.time_limit_s / 4))
+        solution = _complete_hint(
+            built, usable_hint, params, min(2.0, params.time_limit_s / 4), light
+        )
         if solution is None:
             parameters["hint"] = hint_source + " (unusable: outside the model)"
 
@@ -397,7 +430,9 @@ def solve(
             _set_full_hint(built.model, solution)
         built.model.minimize(stage.expr)
         callback = ProgressCallback(str(stage.stage), stage.scale, started, on_progress)
-        run = _run(built.model, params, max(0.05, remaining) / (len(built.stages) - i), callback)
+        run = _run(
+            built.model, params, max(0.05, remaining) / (len(built.stages) - i), callback, light
+        )
         if run.status == cp_model.MODEL_INVALID:
             raise ModelInvalidError(built.model.validate() or "CP-SAT reported MODEL_INVALID")
         status = _status_name(run.status)
@@ -433,7 +468,15 @@ def solve(
             built.model.add(stage.expr <= round(run.objective))
     assert first is not None
 
-    if solution is None:
+    fallback = ""
+    hint_is_model_schedule = usable_hint is not None and within_caps
+    if solution is None and hint_is_model_schedule and statuses[0] != "infeasible":
+        # CP-SAT could not even complete the hint in time (big models); the hint is a schedule
+        # of the model all the same, so the result is never worse than its starting point
+        assert usable_hint is not None
+        schedule = usable_hint
+        fallback = "no schedule of CP-SAT's own within the limit; the hint is returned unimproved"
+    elif solution is None:
         if statuses[0] == "infeasible":
             why = [
                 InfeasibilityReason(
@@ -459,13 +502,16 @@ def solve(
             if interrupted
             else "no schedule found within the time limit",
         )
-
-    schedule = extract_schedule(built, solution)
+    else:
+        schedule = extract_schedule(built, solution)
     _validate(problem, schedule)
     measures = measure(problem, schedule)
     primary = obj.stages[0]
     value = measures.stage_value(primary)
     bound = None if first.bound is None else first.bound / float(built.stages[0].scale)
+    if obj.latency_first and obj.stages[0].terms[0].weight == 1 and built.static_makespan_cycles:
+        # the static bound holds even when CP-SAT stopped before it saw it (in presolve)
+        bound = max(bound or 0.0, float(min(built.static_makespan_cycles, value)))
     if bound is not None and bound > value:
         bound = value  # float noise from the integer scale
     all_optimal = len(statuses) == len(built.stages) and all(s == "optimal" for s in statuses)
@@ -478,6 +524,6 @@ def solve(
         gap=gap,
         stages=stages,
         schedule=schedule,
-        message="interrupted; best schedule so far" if interrupted else "",
+        message="interrupted; best schedule so far" if interrupted else fallback,
         **counts,
     )
