@@ -61,3 +61,19 @@ def test_problem_copy_with_other_links_has_their_transfer_times() -> None:
     assert q.transfer_duration_cycles(tensor, route.src, route.dst) > before
     assert q.link_by_id[p.links[0].id].bandwidth_bytes_per_cycle == 0.5
     assert p.transfer_duration_cycles(tensor, route.src, route.dst) == before
+
+
+def test_written_files_get_the_mode_a_plain_open_gives(tmp_path: Path) -> None:
+    # Atomic writes go through mkstemp, whose file is private (0600); outputs used to stay so.
+    import os
+
+    from cpsched.io import write_text_atomic
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    new = tmp_path / "new.json"
+    write_text_atomic(new, "{}")
+    assert new.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    os.chmod(new, 0o640)  # rewriting keeps a mode the user chose
+    write_text_atomic(new, "{}\n")
+    assert new.stat().st_mode & 0o777 == 0o640 and new.read_text() == "{}\n"
