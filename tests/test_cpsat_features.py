@@ -242,7 +242,7 @@ def test_result_is_never_worse_than_its_hint_when_cpsat_finds_nothing(
     first = solve(p, "latency", PARAMS)
     hint = first.schedule
     assert hint is not None
-    monkeypatch.setattr(solver_module, "_complete_hint", lambda *a, **k: None)
+    monkeypatch.setattr(solver_module, "_complete_hint", lambda *a, **k: (None, "not completed"))
     monkeypatch.setattr(solver_module, "_run", nothing_in_time)
     r = solve(p, "latency", PARAMS, hint=hint)
     assert r.status == "feasible" and r.schedule is not None

@@ -163,9 +163,10 @@ def run_instance(
                 num_tasks=len(problem.tasks),
                 params=_params(inst, built, "all on"),
                 extra={
-                    "reason": f"{len(problem.tasks)} tasks with {placements} (task, core) "
-                    f"placements, above this suite's {MAX_PLACEMENTS}: building the model alone "
-                    "would take minutes",
+                    "reason": f"{len(problem.tasks)} tasks with {placements:,} (task, core) "
+                    f"placements, above this suite's cap of {MAX_PLACEMENTS:,} (the model of "
+                    "15,232 placements takes 12 s to build and, with no heuristic hint, finds "
+                    "no schedule in its limit)",
                 },
             )
         ]

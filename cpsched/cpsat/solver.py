@@ -170,9 +170,9 @@ def _complete_hint(
     params: SolverParams,
     time_limit_s: float,
     light: bool = False,
-) -> list[int] | None:
-    """A full assignment of the model matching `schedule`, or None when the schedule is outside
-    the model (then it is no hint at all)."""
+) -> tuple[list[int] | None, str]:
+    """A full assignment of the model matching `schedule` (None when the schedule is outside the
+    model, or when it could not be completed in `time_limit_s`), and why there is none."""
     model = built.model
     model.clear_hints()
     for var, value in _hint_assignment(built, schedule).items():
@@ -189,9 +189,11 @@ def _complete_hint(
         _light_presolve(solver)
     status = solver.solve(model)
     model.clear_hints()
+    if status == cp_model.INFEASIBLE:
+        return None, "outside the model"
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
-    return list(solver.response_proto.solution)
+        return None, f"not completed into the model in {solver.parameters.max_time_in_seconds:g} s"
+    return list(solver.response_proto.solution), ""
 
 
 def _set_full_hint(model: cp_model.CpModel, solution: Sequence[int]) -> None:
@@ -412,11 +414,11 @@ def solve(
             usable_hint = canonical_first_start(space, built.symmetric_classes, usable_hint)
         elif built.symmetric_classes:
             usable_hint = canonical_hint(space, built.symmetric_classes, usable_hint)
-        solution = _complete_hint(
+        solution, missing = _complete_hint(
             built, usable_hint, params, min(2.0, params.time_limit_s / 4), light
         )
         if solution is None:
-            parameters["hint"] = hint_source + " (unusable: outside the model)"
+            parameters["hint"] = f"{hint_source} (not used by CP-SAT: {missing})"
 
     stages: list[dict[str, Any]] = []
     statuses: list[str] = []
