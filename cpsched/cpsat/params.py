@@ -33,6 +33,8 @@ class SolverParams(BaseModel):
     # with symmetry_breaking and static_bounds: order interchangeable cores by first start (and
     # bound each one's first start and load) instead of by first use
     first_start_order: bool = False  # sound, but no measured gain yet (noise on 2 cores)
+    # with no usable hint: branch on task starts, earliest first, to find a first schedule
+    start_order: bool = True
     # CP-SAT's presolve: "full" (its default), "light" (no probing, one pass) or "auto" (light
     # for models whose transfers take more than LIGHT_PRESOLVE_ABOVE link places: on the mesh,
     # full presolve alone outlasts a time limit of seconds and the solve ends with no bound)

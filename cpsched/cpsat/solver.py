@@ -27,7 +27,7 @@ from cpsched.cpsat.evaluate import measure
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.params import LIGHT_PRESOLVE_ABOVE, Progress, SolverParams
 from cpsched.cpsat.space import Space, build_space
-from cpsched.cpsat.strengthen import canonical_first_start, canonical_hint
+from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.infeasibility import find_infeasibility
 from cpsched.objective import Metric, Objective, as_objective
@@ -419,6 +419,8 @@ def solve(
         )
         if solution is None:
             parameters["hint"] = f"{hint_source} (not used by CP-SAT: {missing})"
+    if solution is None and params.start_order:
+        add_start_order(built.model, space, built.vars)
 
     stages: list[dict[str, Any]] = []
     statuses: list[str] = []

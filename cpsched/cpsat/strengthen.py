@@ -161,6 +161,19 @@ def add_static_bounds(
         model.add(v.makespan >= min(bounds.makespan_cycles, v.horizon_cycles + 1))
 
 
+def add_start_order(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Search guidance for a solve with no hint: branch on task starts in precedence order, the
+    task that can start earliest first, at its earliest start (a serial schedule generation).
+    Without it CP-SAT found no schedule of a 28-task attention head in 15 s; with it, one within
+    4 % of the bound (`scaling` ablation, "no use_hint"). Changes no schedule's feasibility."""
+    graph = precedence_graph(space)
+    order = list(nx.topological_sort(graph)) if nx.is_directed_acyclic_graph(graph) else []
+    if order:
+        model.add_decision_strategy(
+            [v.start[t] for t in order], cp_model.CHOOSE_LOWEST_MIN, cp_model.SELECT_MIN_VALUE
+        )
+
+
 def add_tile_symmetry(
     model: cp_model.CpModel, space: Space, v: Variables, runs: list[TileRun]
 ) -> None:
