@@ -19,11 +19,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cpsched.build import build_problem, load_hardware, load_workload
-from cpsched.catalog import bundled_workloads
-from cpsched.io import write_text_atomic
-from cpsched.problem import Problem, Task
-from cpsched.tiling import TilingSpec
+from cpsched.frontend.build import build_problem, load_hardware, load_workload
+from cpsched.frontend.catalog import bundled_workloads
+from cpsched.frontend.tiling import TilingSpec
+from cpsched.model.io import write_text_atomic
+from cpsched.model.problem import Problem, Task
 
 
 def bert_build_s(runs: int) -> tuple[float, Problem]:

@@ -18,10 +18,10 @@ import statistics
 import time
 from typing import Any
 
+from cpsched.check.validate import validate
 from cpsched.heuristics import HEURISTICS, run_heuristic
 from cpsched.heuristics.synthetic import random_problem
-from cpsched.io import write_text_atomic
-from cpsched.validate import validate
+from cpsched.model.io import write_text_atomic
 
 
 def speed(args: argparse.Namespace) -> dict[str, Any]:

@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cpsched.io import write_text_atomic
-from cpsched.metrics import metrics
-from cpsched.problem import Problem
-from cpsched.schedule import Schedule
-from cpsched.validate import validate
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
+from cpsched.model.io import write_text_atomic
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule
 
 NUM_CORES = 4
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cpsched.bench.pareto import SUITE, instances
 from cpsched.bench.runner import BenchConfig, run_suite
-from cpsched.validate import validate
+from cpsched.check.validate import validate
 
 
 def test_quick_pareto_suite_writes_files_and_records(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_quick_pareto_suite_writes_files_and_records(tmp_path: Path) -> None:
 def test_instances_build_valid_problems_with_schedules_in_both_modes() -> None:
     # the full suite's instances build (the BERT-base cut fits every tile into 256 KiB)
     from cpsched.heuristics import best_heuristic_schedule
-    from cpsched.run import check_tiles_fit
+    from cpsched.pipeline import check_tiles_fit
 
     for instance in instances(quick=False):
         for mode in ("fused", "layer-by-layer"):

@@ -25,10 +25,10 @@ from cpsched.bench.runner import (
     render_suite,
     run_suite,
 )
+from cpsched.check.metrics import metrics
 from cpsched.cli import app
 from cpsched.cpsat import SolverParams, solve
-from cpsched.io import load_problem, load_schedule
-from cpsched.metrics import metrics
+from cpsched.model.io import load_problem, load_schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

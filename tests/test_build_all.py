@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from cpsched.build import build_problem, load_allocation, load_hardware, load_workload
-from cpsched.catalog import bundled_hardware, bundled_workloads, models_dir
-from cpsched.errors import InputError
-from cpsched.io import dump_model
-from cpsched.problem import Problem
-from cpsched.tiling import TilingSpec
+from cpsched.frontend.build import build_problem, load_allocation, load_hardware, load_workload
+from cpsched.frontend.catalog import bundled_hardware, bundled_workloads, models_dir
+from cpsched.frontend.tiling import TilingSpec
+from cpsched.model.errors import InputError
+from cpsched.model.io import dump_model
+from cpsched.model.problem import Problem
 
 WORKLOADS = bundled_workloads()
 HARDWARE = bundled_hardware()
@@ -137,8 +137,8 @@ def test_heads_and_tokens_tiling() -> None:
 
 @pytest.mark.parametrize("hw_name", ["quad_bus", "hetero_quad", "mesh4x4", "edge_npu"])
 def test_built_problem_is_schedulable_and_valid(hw_name: str) -> None:
+    from cpsched.check.validate import validate
     from cpsched.heuristics import best_heuristic_schedule
-    from cpsched.validate import validate
 
     p = build_problem(
         load_workload("edge_transformer", {}), load_hardware(hw_name), TilingSpec(tiles=2)

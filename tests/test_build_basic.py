@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from cpsched.build import build_problem, load_hardware, load_workload
-from cpsched.problem import Problem
-from cpsched.tiling import TilingSpec
+from cpsched.frontend.build import build_problem, load_hardware, load_workload
+from cpsched.frontend.tiling import TilingSpec
+from cpsched.model.problem import Problem
 
 
 def test_attention_head_on_quad_bus_has_exact_dependencies() -> None:

@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from typer.testing import CliRunner
 
 from cpsched.cli import app
-from cpsched.io import load_problem
+from cpsched.model.io import load_problem
 
 runner = CliRunner()
 

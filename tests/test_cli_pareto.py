@@ -9,9 +9,9 @@ import pytest
 from test_pareto import parallel_outputs
 from typer.testing import CliRunner
 
+from cpsched.check.validate import validate
 from cpsched.cli import app
-from cpsched.io import load_schedule, save_problem
-from cpsched.validate import validate
+from cpsched.model.io import load_schedule, save_problem
 
 runner = CliRunner()
 FAST = ["--time-limit", "5", "--workers", "2", "--seed", "0"]

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import cpsched.run
+import cpsched.pipeline
+from cpsched.check.validate import validate
 from cpsched.cli import app
 from cpsched.cli.progress import LiveLine
 from cpsched.cpsat.params import Progress
-from cpsched.io import load_problem, load_schedule
-from cpsched.result import SolveResult
-from cpsched.validate import validate
+from cpsched.model.io import load_problem, load_schedule
+from cpsched.model.result import SolveResult
 
 ALL_FILES = {
     "problem.json",
@@ -214,7 +214,7 @@ def test_proven_infeasible_exits_3_with_the_explanation(tmp_path: Path) -> None:
     workload = tmp_path / "fork.yaml"
     workload.write_text(FORK_YAML)
     hardware = tmp_path / "small_core.yaml"
-    source = Path(cpsched.run.__file__).parents[1] / "models" / "hardware" / "single_core.yaml"
+    source = Path(cpsched.pipeline.__file__).parents[1] / "models" / "hardware" / "single_core.yaml"
     hardware.write_text(source.read_text().replace("1048576", "2048"))
     out = tmp_path / "run"
     r = CliRunner().invoke(
@@ -285,7 +285,7 @@ def test_ctrl_c_before_any_schedule_exits_4(
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cpsched.run, "run_heuristics", interrupted)
+    monkeypatch.setattr(cpsched.pipeline, "run_heuristics", interrupted)
     out = tmp_path / "run"
     r = CliRunner().invoke(app, one_matmul_args(tmp_path, out))
     assert r.exit_code == 4, r.output
@@ -296,7 +296,7 @@ def test_ctrl_c_before_any_schedule_exits_4(
     assert result["parameters"]["build"]["hardware"] == "single_core"
 
     # while building there is nothing to keep: nothing is written
-    monkeypatch.setattr(cpsched.run, "load_and_build", interrupted)
+    monkeypatch.setattr(cpsched.pipeline, "load_and_build", interrupted)
     out = tmp_path / "early"
     r = CliRunner().invoke(app, one_matmul_args(tmp_path, out))
     assert r.exit_code == 4

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cpsched.catalog import models_dir
 from cpsched.cli import app
+from cpsched.frontend.catalog import models_dir
 
 DIVISORS_256 = "use a divisor of 256: 1, 2, 4, 8, 16, 32, 64, 128, 256"
 

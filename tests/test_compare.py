@@ -10,16 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from cpsched.analysis.compare import CompareParams, CompareReport, compare, cores_and_order, retime
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
 from cpsched.cli import app
-from cpsched.compare import CompareParams, CompareReport, compare, cores_and_order, retime
 from cpsched.cpsat import SolverParams
 from cpsched.heuristics import run_all_heuristics, run_heuristic
 from cpsched.heuristics.synthetic import random_problem
-from cpsched.io import dump_model, load_schedule, save_problem, save_schedule
-from cpsched.metrics import metrics
-from cpsched.problem import Problem
-from cpsched.schedule import Schedule
-from cpsched.validate import validate
+from cpsched.model.io import dump_model, load_schedule, save_problem, save_schedule
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule
 
 FAST = CompareParams(time_limit_s=10, retime_time_limit_s=10, num_workers=2, seed=0)
 

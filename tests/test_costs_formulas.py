@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from cpsched.build import build_problem
-from cpsched.costs import Cost, CostModel, analytic_cost, load_cost_table
-from cpsched.errors import InputError
-from cpsched.hardware import CoreSpec, Hardware, MemorySpec, Topology, Unroll
-from cpsched.tiling import TilingSpec, tile_workload
-from cpsched.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
+from cpsched.frontend.build import build_problem
+from cpsched.frontend.costs import Cost, CostModel, analytic_cost, load_cost_table
+from cpsched.frontend.hardware import CoreSpec, Hardware, MemorySpec, Topology, Unroll
+from cpsched.frontend.tiling import TilingSpec, tile_workload
+from cpsched.frontend.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
+from cpsched.model.errors import InputError
 
 
 def mem(read: float = 8, write: float = 4, energy: float = 0.25) -> MemorySpec:

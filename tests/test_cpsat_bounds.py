@@ -10,15 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cpsat_bruteforce import problems
 
+from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.bounds import _least_sums, first_start_positions, static_bounds
 from cpsched.cpsat.space import build_space
 from cpsched.cpsat.strengthen import canonical_first_start
 from cpsched.cpsat.tiles import canonical_tiles, tile_runs
 from cpsched.heuristics import run_all_heuristics
-from cpsched.problem import CoreId, Problem
-from cpsched.schedule import Schedule
-from cpsched.validate import validate
+from cpsched.model.problem import CoreId, Problem
+from cpsched.model.schedule import Schedule
 
 PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
 
@@ -302,7 +302,7 @@ def _root_bound(problem: Problem, objective: str, redundant: bool) -> float:
     from ortools.sat.python import cp_model
 
     from cpsched.cpsat.model import build_model
-    from cpsched.objective import as_objective
+    from cpsched.model.objective import as_objective
 
     space = build_space(problem)
     built = build_model(

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cpsched.cpsat import SolverParams, solve
-from cpsched.problem import Problem
+from cpsched.model.problem import Problem
 
 PARAMS = SolverParams(time_limit_s=20, num_workers=2, seed=0)
 

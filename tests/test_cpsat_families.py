@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
-from cpsched.problem import CoreId, Problem, TaskId
-from cpsched.result import SolveResult
-from cpsched.validate import validate
+from cpsched.model.problem import CoreId, Problem, TaskId
+from cpsched.model.result import SolveResult
 
 PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from cpsched.check.validate import validate
 from cpsched.cli import app
 from cpsched.cpsat import Progress, SolverParams, solve
 from cpsched.cpsat.space import build_space
 from cpsched.cpsat.strengthen import interchangeable_classes
-from cpsched.io import save_problem, save_schedule
-from cpsched.problem import Problem
-from cpsched.validate import validate
+from cpsched.model.io import save_problem, save_schedule
+from cpsched.model.problem import Problem
 
 PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
 
@@ -111,8 +111,8 @@ def test_strengthenings_do_not_change_the_optimum(switch: dict[str, bool]) -> No
 def test_without_a_hint_the_start_order_finds_a_schedule() -> None:
     # The 28-task attention head on quad_bus with no hint: CP-SAT's own first-solution search
     # found nothing in 3 s here (nor in 15 s); branching on starts, earliest first, finds one.
-    from cpsched.build import build_problem, load_hardware, load_workload
-    from cpsched.tiling import TilingSpec
+    from cpsched.frontend.build import build_problem, load_hardware, load_workload
+    from cpsched.frontend.tiling import TilingSpec
 
     p = build_problem(
         load_workload("attention_head", {}), load_hardware("quad_bus"), TilingSpec(tiles=4)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cpsched.build import load_hardware
-from cpsched.errors import InputError
-from cpsched.hardware import derive_routes, hardware_links
+from cpsched.frontend.build import load_hardware
+from cpsched.frontend.hardware import derive_routes, hardware_links
+from cpsched.model.errors import InputError
 
 
 def routes(name: str) -> dict[tuple[str, str], tuple[str, ...]]:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
 from cpsched.heuristics import HEURISTICS, best_heuristic_schedule, run_heuristic
 from cpsched.heuristics.list_scheduler import list_schedule
 from cpsched.heuristics.timeline import IntervalTimeline, MemoryProfile, common_window
-from cpsched.metrics import metrics
-from cpsched.problem import Problem
-from cpsched.validate import validate
+from cpsched.model.problem import Problem
 
 
 def problem(**fields: Any) -> Problem:

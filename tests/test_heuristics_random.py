@@ -5,12 +5,12 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.heuristics import HEURISTICS, best_heuristic_schedule, run_all_heuristics
 from cpsched.heuristics.synthetic import random_problem
-from cpsched.metrics import metrics
-from cpsched.problem import Problem
-from cpsched.validate import validate
+from cpsched.model.problem import Problem
 
 
 @st.composite

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cpsched.check.infeasibility import find_infeasibility
 from cpsched.cpsat import SolverParams, solve
-from cpsched.infeasibility import find_infeasibility
-from cpsched.problem import Problem
+from cpsched.model.problem import Problem
 
 PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
 

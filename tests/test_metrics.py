@@ -9,10 +9,10 @@ import pytest
 from tiny_example import TINY_PROBLEM as PROBLEM
 from tiny_example import TINY_SCHEDULE as SCHEDULE
 
-from cpsched.io import load_problem, load_schedule
-from cpsched.metrics import memory_timeline, metrics
-from cpsched.problem import CoreId, MemoryId, Problem
-from cpsched.schedule import Schedule
+from cpsched.check.metrics import memory_timeline, metrics
+from cpsched.model.io import load_problem, load_schedule
+from cpsched.model.problem import CoreId, MemoryId, Problem
+from cpsched.model.schedule import Schedule
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "models" / "problems"
 

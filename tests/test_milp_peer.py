@@ -15,11 +15,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.peers.milp import Backend, MilpResult, solve_milp  # noqa: E402
+from cpsched.check.validate import validate  # noqa: E402
 from cpsched.cpsat import SolverParams, solve  # noqa: E402
 from cpsched.heuristics.synthetic import random_problem  # noqa: E402
-from cpsched.io import load_problem  # noqa: E402
-from cpsched.problem import Problem  # noqa: E402
-from cpsched.validate import validate  # noqa: E402
+from cpsched.model.io import load_problem  # noqa: E402
+from cpsched.model.problem import Problem  # noqa: E402
 
 BACKENDS: tuple[Backend, ...] = ("SCIP", "HIGHS")
 PARAMS = SolverParams(time_limit_s=20, num_workers=2, seed=0)

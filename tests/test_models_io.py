@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cpsched.io import load_problem, load_schedule, save_problem, save_schedule
+from cpsched.model.io import load_problem, load_schedule, save_problem, save_schedule
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "models" / "problems"
 PROBLEMS = sorted(p for p in EXAMPLES.glob("*.yaml") if not p.name.endswith(".schedule.yaml"))
@@ -67,7 +67,7 @@ def test_written_files_get_the_mode_a_plain_open_gives(tmp_path: Path) -> None:
     # Atomic writes go through mkstemp, whose file is private (0600); outputs used to stay so.
     import os
 
-    from cpsched.io import write_text_atomic
+    from cpsched.model.io import write_text_atomic
 
     plain = tmp_path / "plain.txt"
     plain.write_text("x")

@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from cpsched.errors import InputError
-from cpsched.objective import Term, parse_objective
+from cpsched.model.errors import InputError
+from cpsched.model.objective import Term, parse_objective
 
 
 def test_plain_lexicographic_and_weighted() -> None:

@@ -11,10 +11,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from cpsched.build import build_problem, load_hardware, load_workload
-from cpsched.errors import InputError
-from cpsched.tiling import TilingSpec
-from cpsched.workload.onnx_import import load_onnx, workload_from_onnx
+from cpsched.frontend.build import build_problem, load_hardware, load_workload
+from cpsched.frontend.tiling import TilingSpec
+from cpsched.frontend.workload.onnx_import import load_onnx, workload_from_onnx
+from cpsched.model.errors import InputError
 
 
 def model(

@@ -1,4 +1,4 @@
-"""The latency / peak-memory Pareto front (cpsched.pareto), on problems small enough to work out
+"""The latency / peak-memory Pareto front (cpsched.analysis.pareto), on problems small enough to work out
 by hand.
 
 `parallel_outputs(n)`: n independent tasks, each 10 cycles, each writing a 100-byte activation
@@ -15,10 +15,7 @@ from typing import Any
 
 import pytest
 
-from cpsched.cpsat import SolverParams, solve
-from cpsched.errors import InputError
-from cpsched.io import load_schedule, parse_model
-from cpsched.pareto import (
+from cpsched.analysis.pareto import (
     ParetoPoint,
     dominates,
     memory_metric,
@@ -28,9 +25,12 @@ from cpsched.pareto import (
     split_dominated,
     write_front,
 )
-from cpsched.problem import Problem
-from cpsched.result import SolveResult
-from cpsched.validate import validate
+from cpsched.check.validate import validate
+from cpsched.cpsat import SolverParams, solve
+from cpsched.model.errors import InputError
+from cpsched.model.io import load_schedule, parse_model
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
 
 PARAMS = SolverParams(time_limit_s=5, num_workers=2, seed=0)
 

@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
 from cpsched.heuristics import best_heuristic_schedule
 from cpsched.heuristics.synthetic import random_problem
-from cpsched.io import load_problem, load_schedule
-from cpsched.metrics import metrics
-from cpsched.problem import Problem
+from cpsched.model.io import load_problem, load_schedule
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule, ScheduledTask
 from cpsched.report.files import REPORT_FILES, write_reports
 from cpsched.report.gantt import gantt_figure, plot_gantt
 from cpsched.report.memory_plot import memory_figure, plot_memory
-from cpsched.schedule import Schedule, ScheduledTask
-from cpsched.validate import validate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MODELS = Path(__file__).resolve().parent.parent / "models" / "problems"

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from cpsched.io import load_problem, load_schedule
-from cpsched.problem import Problem
+from cpsched.model.io import load_problem, load_schedule
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
+from cpsched.model.schedule import Schedule
 from cpsched.report.summary import summary_markdown, summary_rows, summary_table
-from cpsched.result import SolveResult
-from cpsched.schedule import Schedule
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "models" / "problems"
 

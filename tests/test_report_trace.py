@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cpsched.problem import Problem
+from cpsched.check.validate import validate
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule
 from cpsched.report.trace import CORES_PID, LINKS_PID, MEMORIES_PID, chrome_trace, write_trace
-from cpsched.schedule import Schedule
-from cpsched.validate import validate
 
 # Two cores with private memories m0 and m1; x (graph input) comes from dram over L0, A on c0
 # makes a, a moves m0 -> m1 over L0 and L1 at once, B on c1 makes y, y is stored over L1.

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from cpsched.check.validate import validate
 from cpsched.cpsat.params import SolverParams
-from cpsched.errors import InputError
-from cpsched.problem import Problem
-from cpsched.result import SolveResult
-from cpsched.run import (
+from cpsched.model.errors import InputError
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
+from cpsched.pipeline import (
     BuildOptions,
     PhaseEvent,
     build_from_options,
@@ -21,7 +22,6 @@ from cpsched.run import (
     run_job,
     write_run,
 )
-from cpsched.validate import validate
 
 PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
 

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpsched.errors import InputError
-from cpsched.tiling import (
+from cpsched.frontend.tiling import (
     TiledWorkload,
     TilingSpec,
     box_volume,
@@ -19,7 +18,8 @@ from cpsched.tiling import (
     tile_dependencies,
     tile_workload,
 )
-from cpsched.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
+from cpsched.frontend.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
+from cpsched.model.errors import InputError
 
 
 def _layer(

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from tiny_example import TINY_PROBLEM as BASE_PROBLEM
 from tiny_example import TINY_SCHEDULE as BASE_SCHEDULE
 
-from cpsched.metrics import metrics
-from cpsched.problem import MemoryId, Problem, TensorId
-from cpsched.schedule import Schedule
-from cpsched.validate import validate
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
+from cpsched.model.problem import MemoryId, Problem, TensorId
+from cpsched.model.schedule import Schedule
 
 
 def problem_with_l1a(capacity_bytes: int, data: dict[str, Any] | None = None) -> Problem:

@@ -35,9 +35,9 @@ from typing import Any
 from tiny_example import TINY_PROBLEM as BASE_PROBLEM
 from tiny_example import TINY_SCHEDULE as BASE_SCHEDULE
 
-from cpsched.problem import Problem
-from cpsched.schedule import Schedule
-from cpsched.validate import RULE_NAMES, Violation, validate
+from cpsched.check.validate import RULE_NAMES, Violation, validate
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule
 
 
 def problem(**changes: Any) -> Problem:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cpsched.build import load_workload
-from cpsched.errors import InputError
-from cpsched.workload.load import eval_size, parse_overrides
+from cpsched.frontend.build import load_workload
+from cpsched.frontend.workload.load import eval_size, parse_overrides
+from cpsched.model.errors import InputError
 
 HEAD = """
 name: tiny

@@ -43,8 +43,8 @@ from ortools.math_opt.python import mathopt
 
 from cpsched.cpsat.space import Space, TransferOption, build_space
 from cpsched.cpsat.strengthen import canonical_hint, interchangeable_classes, precedence_graph
-from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
-from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
+from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
 Backend = Literal["SCIP", "HIGHS"]
 MilpStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
@@ -478,9 +478,9 @@ def _missing(task: TaskId) -> Any:
 def start_schedule(problem: Problem, space: Space) -> Schedule | None:
     """The heuristics' best schedule, cut down to the model's space (as CP-SAT's hint is), or
     None when there is none or it is not valid once cut."""
+    from cpsched.check.validate import validate
     from cpsched.cpsat.solver import project_hint
     from cpsched.heuristics import best_heuristic_schedule
-    from cpsched.validate import validate
 
     schedule = best_heuristic_schedule(problem)
     if schedule is None:
@@ -756,7 +756,7 @@ def _ceil(bound: float | None) -> float | None:
 
 
 def _validate(problem: Problem, schedule: Schedule, backend: str) -> None:
-    from cpsched.validate import validate
+    from cpsched.check.validate import validate
 
     violations = validate(problem, schedule)
     if violations:

@@ -31,18 +31,18 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from cpsched.analysis.pareto import peak_floor
 from cpsched.bench.runner import BenchConfig, Case, Record, SuiteDef, record_from_result
-from cpsched.build import build_problem, load_hardware, load_workload
+from cpsched.check.infeasibility import find_infeasibility
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import memory_holds, timed_schedule
 from cpsched.cpsat import SolverParams, solve
-from cpsched.infeasibility import find_infeasibility
-from cpsched.metrics import metrics
-from cpsched.pareto import peak_floor
-from cpsched.problem import CoreId, Problem, TaskId
+from cpsched.frontend.build import build_problem, load_hardware, load_workload
+from cpsched.frontend.tiling import ExecutionMode, TilingSpec, task_id
+from cpsched.model.problem import CoreId, Problem, TaskId
+from cpsched.model.result import SolveResult
+from cpsched.model.schedule import Schedule
 from cpsched.report._common import save_png
-from cpsched.result import SolveResult
-from cpsched.schedule import Schedule
-from cpsched.tiling import ExecutionMode, TilingSpec, task_id
-from cpsched.validate import memory_holds, timed_schedule
 
 SUITE_NAME = "fusion-memory"
 WORKLOAD = "attention_head"

@@ -3,7 +3,7 @@ for latency: the gap distribution of each, how much of it the allocation explain
 the timing (re-timing with CP-SAT), and whether CP-SAT is ever worse than a heuristic.
 
 With L a heuristic's latency, L_order its best re-timing with its cores and per-core order kept,
-L_cores with only its cores kept, and L* CP-SAT's latency (cpsched.compare):
+L_cores with only its cores kept, and L* CP-SAT's latency (cpsched.analysis.compare):
 
     L - L* = (L - L_order)        timing: idle time the order did not need
            + (L_order - L_cores)  order on each core
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from cpsched.analysis.compare import retime
 from cpsched.bench.models import DOES_NOT_FIT, Pair, instance, pairs, time_limit
 from cpsched.bench.runner import (
     BenchConfig,
@@ -29,12 +30,11 @@ from cpsched.bench.runner import (
     record_from_result,
     record_from_schedule,
 )
-from cpsched.compare import retime
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.heuristics import HEURISTICS, prepare
-from cpsched.metrics import metrics
-from cpsched.result import SolveResult
-from cpsched.validate import validate
+from cpsched.model.result import SolveResult
 
 OBJECTIVE = "latency"
 FULL_TIME_LIMIT_S = 4.0  # the CP-SAT solve of each instance

@@ -30,14 +30,14 @@ from cpsched.bench.runner import (
     record_from_result,
     record_from_schedule,
 )
-from cpsched.build import build_problem, load_hardware, load_workload
-from cpsched.catalog import models_dir
+from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
+from cpsched.frontend.build import build_problem, load_hardware, load_workload
+from cpsched.frontend.catalog import models_dir
+from cpsched.frontend.tiling import TilingSpec
 from cpsched.heuristics.synthetic import random_problem
-from cpsched.io import load_problem
-from cpsched.problem import Problem
-from cpsched.tiling import TilingSpec
-from cpsched.validate import validate
+from cpsched.model.io import load_problem
+from cpsched.model.problem import Problem
 
 OBJECTIVE = "latency"
 BACKENDS: tuple[str, ...] = ("SCIP", "HIGHS")

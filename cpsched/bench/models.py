@@ -22,16 +22,16 @@ from functools import partial
 from pathlib import Path
 
 from cpsched.bench.runner import BenchConfig, Case, Record, SuiteDef, record_from_result
-from cpsched.build import build_problem, load_hardware, load_workload
-from cpsched.catalog import bundled_hardware, bundled_workloads
+from cpsched.check.infeasibility import find_infeasibility
+from cpsched.check.metrics import metrics
 from cpsched.cpsat import SolverParams, solve
-from cpsched.errors import InputError
+from cpsched.frontend.build import build_problem, load_hardware, load_workload
+from cpsched.frontend.catalog import bundled_hardware, bundled_workloads
+from cpsched.frontend.tiling import ExecutionMode, TilingSpec
 from cpsched.heuristics import best_heuristic_schedule
-from cpsched.infeasibility import find_infeasibility
-from cpsched.metrics import metrics
-from cpsched.problem import Problem
-from cpsched.schedule import Schedule
-from cpsched.tiling import ExecutionMode, TilingSpec
+from cpsched.model.errors import InputError
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule
 
 MODES: tuple[ExecutionMode, ...] = ("layer-by-layer", "fused")
 OBJECTIVES: tuple[str, ...] = ("latency", "energy", "memory")
@@ -175,7 +175,7 @@ def _note(tiling: Tiling, rung: int) -> str:
 
 def choose(workload: str, hardware: str) -> ModelInstance:
     """The first tiling of `ladder(workload)` that fits `hardware` in both modes, or the reason
-    none does (from cpsched.infeasibility, or the heuristics' message when every tile fits on its
+    none does (from cpsched.check.infeasibility, or the heuristics' message when every tile fits on its
     own but the heuristics cannot schedule them together)."""
     reason = "no tiling of the ladder builds"
     last: Tiling | None = None

@@ -1,5 +1,5 @@
 """Suite `pareto`: the latency / peak-memory Pareto fronts of fused schedules, by the
-epsilon-constraint sweep of :mod:`cpsched.pareto`, with the layer-by-layer extremes of the same
+epsilon-constraint sweep of :mod:`cpsched.analysis.pareto`, with the layer-by-layer extremes of the same
 tiling as reference points.
 
 Instances: the single attention head (N = 64) at three sequence lengths M (M/N = 1/2, 1 and 4)
@@ -20,14 +20,20 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from cpsched.analysis.pareto import (
+    MemoryKind,
+    ParetoFront,
+    ParetoPoint,
+    pareto_front,
+    reference_points,
+)
 from cpsched.bench.runner import BenchConfig, Case, Record, SuiteDef, record_from_result
-from cpsched.build import build_problem, load_hardware, load_workload
 from cpsched.cpsat import SolverParams
-from cpsched.pareto import MemoryKind, ParetoFront, ParetoPoint, pareto_front, reference_points
-from cpsched.problem import Problem
+from cpsched.frontend.build import build_problem, load_hardware, load_workload
+from cpsched.frontend.tiling import ExecutionMode, TilingSpec
+from cpsched.model.problem import Problem
 from cpsched.report._common import format_bytes, save_png
 from cpsched.report.pareto_plot import PlotPoint, front_figure
-from cpsched.tiling import ExecutionMode, TilingSpec
 
 SUITE_NAME = "pareto"
 HARDWARE = "quad_bus"

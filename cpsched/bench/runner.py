@@ -25,12 +25,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from cpsched.errors import input_error
-from cpsched.io import write_text_atomic
-from cpsched.metrics import metrics
-from cpsched.problem import Problem
-from cpsched.result import SolveResult
-from cpsched.schedule import Schedule
+from cpsched.check.metrics import metrics
+from cpsched.model.errors import input_error
+from cpsched.model.io import write_text_atomic
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
+from cpsched.model.schedule import Schedule
 
 Scalar = str | int | float | bool | None
 VERSIONED_PACKAGES = ("cpsched", "ortools", "numpy", "pydantic", "matplotlib", "highspy")

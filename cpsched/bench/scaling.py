@@ -23,12 +23,12 @@ from matplotlib.figure import Figure
 
 from cpsched.bench.models import Tiling, ladder
 from cpsched.bench.runner import BenchConfig, Case, Record, SuiteDef, record_from_result
-from cpsched.build import build_problem, load_hardware, load_workload
+from cpsched.check.infeasibility import find_infeasibility
 from cpsched.cpsat import SolverParams, solve
-from cpsched.errors import InputError
+from cpsched.frontend.build import build_problem, load_hardware, load_workload
 from cpsched.heuristics.synthetic import random_problem
-from cpsched.infeasibility import find_infeasibility
-from cpsched.problem import Problem
+from cpsched.model.errors import InputError
+from cpsched.model.problem import Problem
 from cpsched.report._common import save_png
 
 OBJECTIVE = "latency"

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
-from cpsched.errors import InputError
+from cpsched.model.errors import InputError
 
 app = typer.Typer(
     name="cpsched",

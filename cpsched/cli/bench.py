@@ -20,7 +20,7 @@ from rich.table import Table
 
 from cpsched.bench.runner import BenchConfig, Record, load_records, run_suite, suite_def
 from cpsched.cli.app import app, stderr, stdout, user_errors
-from cpsched.errors import input_error
+from cpsched.model.errors import input_error
 
 EXIT_INTERRUPTED = 130
 DEFAULT_OUT = Path("bench-results")

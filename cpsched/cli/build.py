@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from cpsched.cli.app import app, stdout, user_errors
-from cpsched.io import save_problem
-from cpsched.run import BuildOptions, build_from_options
-from cpsched.workload.load import parse_overrides
+from cpsched.frontend.workload.load import parse_overrides
+from cpsched.model.io import save_problem
+from cpsched.pipeline import BuildOptions, build_from_options
 
 
 def build_options(

@@ -15,12 +15,18 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from cpsched.analysis.compare import CompareParams, CompareReport, CompareRow, compare
 from cpsched.cli.app import EXIT_INVALID, EXIT_OK, app, stdout, user_errors
-from cpsched.compare import CompareParams, CompareReport, CompareRow, compare
-from cpsched.errors import input_error
 from cpsched.heuristics import HEURISTICS
-from cpsched.io import dump_model, load_problem, load_schedule, save_schedule, write_text_atomic
-from cpsched.schedule import Schedule
+from cpsched.model.errors import input_error
+from cpsched.model.io import (
+    dump_model,
+    load_problem,
+    load_schedule,
+    save_schedule,
+    write_text_atomic,
+)
+from cpsched.model.schedule import Schedule
 
 
 def _pct(x: float | None) -> str:

@@ -1,7 +1,7 @@
 """`cpsched pareto PROBLEM`: the latency / peak-memory Pareto front of a problem file.
 
 Solves the two extremes and then minimizes latency under decreasing memory caps (see
-:mod:`cpsched.pareto`); with `--layer-by-layer`, also the fastest and the leanest schedule of
+:mod:`cpsched.analysis.pareto`); with `--layer-by-layer`, also the fastest and the leanest schedule of
 the layer-by-layer build of the same workload, as reference points. Writes `front.json`, one
 schedule file per point and `pareto.png` into `--out`, and prints a table (or, with `--json`,
 the front as JSON). Exit codes: 0 with a front, 2 for bad input, 3 when the problem is proven
@@ -19,6 +19,16 @@ import typer
 from rich import box
 from rich.table import Table
 
+from cpsched.analysis.pareto import (
+    MemoryKind,
+    ParetoFront,
+    ParetoPoint,
+    front_summary,
+    memory_metric,
+    pareto_front,
+    reference_points,
+    write_front,
+)
 from cpsched.cli.app import (
     EXIT_INFEASIBLE,
     EXIT_NO_SOLUTION,
@@ -29,18 +39,8 @@ from cpsched.cli.app import (
 )
 from cpsched.cli.progress import number
 from cpsched.cpsat.params import SolverParams
-from cpsched.errors import input_error
-from cpsched.io import load_problem
-from cpsched.pareto import (
-    MemoryKind,
-    ParetoFront,
-    ParetoPoint,
-    front_summary,
-    memory_metric,
-    pareto_front,
-    reference_points,
-    write_front,
-)
+from cpsched.model.errors import input_error
+from cpsched.model.io import load_problem
 from cpsched.report._common import format_bytes
 
 

@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 
+from cpsched.check.validate import validate
 from cpsched.cli.app import EXIT_INVALID, app, fail, stdout, user_errors
-from cpsched.io import load_problem, load_schedule
+from cpsched.model.io import load_problem, load_schedule
 from cpsched.report.summary import summary_table
-from cpsched.validate import validate
 
 
 @app.command("plot")

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
+from cpsched.check.metrics import metrics
 from cpsched.cpsat.params import Progress
-from cpsched.metrics import metrics
-from cpsched.problem import Problem
-from cpsched.result import SolveResult
-from cpsched.run import PhaseEvent
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
+from cpsched.pipeline import PhaseEvent
 
 
 def number(x: float | None, digits: int = 6) -> str:

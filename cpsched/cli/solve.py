@@ -28,8 +28,8 @@ from cpsched.cli.app import (
 from cpsched.cli.build import build_options
 from cpsched.cli.progress import LiveLine, PhaseLines, print_infeasibility, result_table
 from cpsched.cpsat.params import SolverParams
-from cpsched.objective import parse_objective
-from cpsched.run import (
+from cpsched.model.objective import parse_objective
+from cpsched.pipeline import (
     DEFAULT_HARDWARE,
     DEFAULT_OBJECTIVE,
     DEFAULT_TILES,

@@ -24,8 +24,8 @@ from cpsched.cli.app import (
 )
 from cpsched.cli.progress import LiveLine, print_infeasibility, result_table
 from cpsched.cpsat.params import SolverParams
-from cpsched.io import load_problem, load_schedule, save_model
-from cpsched.objective import parse_objective
+from cpsched.model.io import load_problem, load_schedule, save_model
+from cpsched.model.objective import parse_objective
 
 
 @app.command("solve-problem")

@@ -12,10 +12,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cpsched.check.metrics import Metrics, metrics
+from cpsched.check.validate import Violation, validate
 from cpsched.cli.app import EXIT_INVALID, EXIT_OK, app, stdout, user_errors
-from cpsched.io import load_problem, load_schedule
-from cpsched.metrics import Metrics, metrics
-from cpsched.validate import Violation, validate
+from cpsched.model.io import load_problem, load_schedule
 
 
 def _metrics_table(m: Metrics) -> Table:

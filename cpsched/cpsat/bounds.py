@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cpsched.cpsat.space import Space
-from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, TaskId, TensorId
+from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId, TensorId
 
 INFINITY = 1 << 62  # a head or tail that no placement reaches (the placement is infeasible)
 

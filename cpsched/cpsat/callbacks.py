@@ -9,7 +9,7 @@ from fractions import Fraction
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.params import Progress
-from cpsched.result import relative_gap
+from cpsched.model.result import relative_gap
 
 
 class ProgressCallback(cp_model.CpSolverSolutionCallback):

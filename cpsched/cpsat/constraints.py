@@ -15,7 +15,7 @@ from ortools.sat.python import cp_model
 
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.variables import Variables
-from cpsched.problem import CoreId, LinkId, MemoryId, TaskId, TensorId
+from cpsched.model.problem import CoreId, LinkId, MemoryId, TaskId, TensorId
 
 
 def add_assignment(model: cp_model.CpModel, space: Space, v: Variables) -> None:

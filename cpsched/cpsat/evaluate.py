@@ -11,9 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
 
-from cpsched.objective import Metric, Stage
-from cpsched.problem import MemoryId, Problem, TensorId
-from cpsched.schedule import Schedule
+from cpsched.model.objective import Metric, Stage
+from cpsched.model.problem import MemoryId, Problem, TensorId
+from cpsched.model.schedule import Schedule
 
 
 @dataclass(frozen=True)

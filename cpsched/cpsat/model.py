@@ -30,8 +30,8 @@ from cpsched.cpsat.strengthen import (
 )
 from cpsched.cpsat.tiles import TileRun, tile_runs
 from cpsched.cpsat.variables import Variables, create_variables
-from cpsched.objective import Metric, Objective
-from cpsched.problem import CoreId, TaskId
+from cpsched.model.objective import Metric, Objective
+from cpsched.model.problem import CoreId, TaskId
 
 
 @dataclass

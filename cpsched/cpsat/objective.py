@@ -1,5 +1,5 @@
 """The objective of the CP-SAT model: each metric as an integer linear expression, and the
-stages of an :class:`cpsched.objective.Objective` built from them.
+stages of an :class:`cpsched.model.objective.Objective` built from them.
 
 CP-SAT minimizes integers. Energies (pJ, floats) are multiplied by the least common multiple of
 their exact decimal denominators, so the integer objective orders solutions exactly as the real
@@ -18,8 +18,8 @@ from ortools.sat.python import cp_model
 
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.variables import Variables
-from cpsched.objective import Metric, Objective, Stage
-from cpsched.problem import MemoryId
+from cpsched.model.objective import Metric, Objective, Stage
+from cpsched.model.problem import MemoryId
 
 _MAX_COEFFICIENT = 2**50  # keep every objective comfortably inside int64
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from cpsched.check.infeasibility import find_infeasibility
 from cpsched.cpsat.callbacks import ProgressCallback
 from cpsched.cpsat.evaluate import measure
 from cpsched.cpsat.model import BuiltModel, build_model
@@ -29,17 +30,16 @@ from cpsched.cpsat.params import LIGHT_PRESOLVE_ABOVE, Progress, SolverParams
 from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
-from cpsched.infeasibility import find_infeasibility
-from cpsched.objective import Metric, Objective, as_objective
-from cpsched.problem import DRAM, CoreId, Problem, TaskId
-from cpsched.result import (
+from cpsched.model.objective import Metric, Objective, as_objective
+from cpsched.model.problem import DRAM, CoreId, Problem, TaskId
+from cpsched.model.result import (
     InfeasibilityReason,
     SolveResult,
     Status,
     relative_gap,
     solver_versions,
 )
-from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
 
 class ModelInvalidError(RuntimeError):
@@ -52,7 +52,7 @@ class InvalidScheduleError(RuntimeError):
 
 def _validate(problem: Problem, schedule: Schedule) -> None:
     """Run the validator; a violation here is a bug, so it raises."""
-    from cpsched.validate import validate
+    from cpsched.check.validate import validate
 
     violations = validate(problem, schedule)
     if violations:
@@ -63,7 +63,7 @@ def _validate(problem: Problem, schedule: Schedule) -> None:
 
 
 def _is_valid(problem: Problem, schedule: Schedule) -> bool:
-    from cpsched.validate import validate
+    from cpsched.check.validate import validate
 
     return not validate(problem, schedule)
 

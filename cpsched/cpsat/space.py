@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cpsched.errors import input_error
-from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
+from cpsched.model.errors import input_error
+from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
 
 
 @dataclass(frozen=True)

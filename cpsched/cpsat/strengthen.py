@@ -36,8 +36,8 @@ from cpsched.cpsat.objective import PeakVariables
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.tiles import TileRun
 from cpsched.cpsat.variables import Variables
-from cpsched.problem import DRAM, CoreId, LinkId, MemoryId, TaskId
-from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId
+from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
 
 def add_task_cumulative(model: cp_model.CpModel, space: Space, v: Variables) -> None:

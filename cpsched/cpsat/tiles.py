@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from cpsched.cpsat.space import Space
-from cpsched.problem import TaskId, TensorId
-from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.problem import TaskId, TensorId
+from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Literal
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.space import Space, TransferOption
-from cpsched.problem import CoreId, MemoryId, TaskId, TensorId
+from cpsched.model.problem import CoreId, MemoryId, TaskId, TensorId
 
 CopyKind = Literal["source", "dest"]
 

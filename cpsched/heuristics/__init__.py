@@ -1,6 +1,6 @@
 """Heuristic schedulers: fast valid schedules, as baselines and as CP-SAT's hint and horizon.
 
-Every heuristic returns a :class:`~cpsched.result.SolveResult` whose schedule has passed the
+Every heuristic returns a :class:`~cpsched.model.result.SolveResult` whose schedule has passed the
 validator, or `schedule=None` with the reason it could not build one.
 """
 
@@ -13,9 +13,9 @@ from cpsched.heuristics.engine import InvalidHeuristicSchedule, Prepared, prepar
 from cpsched.heuristics.heft import heft_schedule
 from cpsched.heuristics.layer_by_layer import layer_by_layer_schedule
 from cpsched.heuristics.list_scheduler import list_schedule
-from cpsched.problem import Problem
-from cpsched.result import SolveResult
-from cpsched.schedule import Schedule
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
+from cpsched.model.schedule import Schedule
 
 
 def _list_depth_first(problem: Problem, prep: Prepared | None = None) -> SolveResult:

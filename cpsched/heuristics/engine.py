@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from cpsched.heuristics.timeline import IntervalTimeline, MemoryProfile, common_window
-from cpsched.problem import (
+from cpsched.model.problem import (
     DRAM,
     CoreId,
     MemoryId,
@@ -36,8 +36,8 @@ from cpsched.problem import (
     TensorId,
     route_duration_cycles,
 )
-from cpsched.result import InfeasibilityReason, SolveResult
-from cpsched.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.result import InfeasibilityReason, SolveResult
+from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
 Key = tuple[float, ...]
 
@@ -983,7 +983,7 @@ def to_result(
             infeasibility=outcome.reasons,
             message=outcome.message,
         )
-    from cpsched.validate import validate  # the validator shares no code with the heuristics
+    from cpsched.check.validate import validate  # the validator shares no code with the heuristics
 
     violations = validate(problem, outcome.schedule)
     if violations:

@@ -16,8 +16,8 @@ from cpsched.heuristics.engine import (
     run_list_schedule,
     to_result,
 )
-from cpsched.problem import Problem, route_duration_cycles
-from cpsched.result import SolveResult
+from cpsched.model.problem import Problem, route_duration_cycles
+from cpsched.model.result import SolveResult
 
 
 def upward_ranks(prep: Prepared) -> list[float]:

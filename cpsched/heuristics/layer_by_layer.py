@@ -17,8 +17,8 @@ from cpsched.heuristics.engine import (
     run_list_schedule,
     to_result,
 )
-from cpsched.problem import Problem
-from cpsched.result import SolveResult
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
 
 
 def layer_order(prep: Prepared) -> list[str] | None:

@@ -26,8 +26,8 @@ from cpsched.heuristics.engine import (
     run_list_schedule,
     to_result,
 )
-from cpsched.problem import CoreId, Problem, TaskId
-from cpsched.result import SolveResult
+from cpsched.model.problem import CoreId, Problem, TaskId
+from cpsched.model.result import SolveResult
 
 Order = Literal["depth-first", "breadth-first"]
 

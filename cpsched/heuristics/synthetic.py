@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from cpsched.problem import Problem
+from cpsched.model.problem import Problem
 
 
 def random_problem(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from cpsched.io import write_bytes_atomic
-from cpsched.problem import TENSOR_KINDS, Problem, TensorKind
+from cpsched.model.io import write_bytes_atomic
+from cpsched.model.problem import TENSOR_KINDS, Problem, TensorKind
 
 DPI = 110
 FIGURE_WIDTH_IN = 14.0

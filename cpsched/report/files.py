@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cpsched.io import write_text_atomic
-from cpsched.problem import Problem
+from cpsched.model.io import write_text_atomic
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
+from cpsched.model.schedule import Schedule
 from cpsched.report.gantt import plot_gantt
 from cpsched.report.memory_plot import plot_memory
 from cpsched.report.summary import summary_markdown
 from cpsched.report.trace import write_trace
-from cpsched.result import SolveResult
-from cpsched.schedule import Schedule
 
 GANTT_FILE = "gantt.png"
 MEMORY_FILE = "memory.png"

@@ -14,7 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from cpsched.problem import CoreId, LinkId, Problem, TensorKind
+from cpsched.check.validate import timed_schedule
+from cpsched.model.problem import CoreId, LinkId, Problem, TensorKind
+from cpsched.model.schedule import Schedule
 from cpsched.report._common import (
     DPI,
     FIGURE_WIDTH_IN,
@@ -23,8 +25,6 @@ from cpsched.report._common import (
     save_png,
     thousands,
 )
-from cpsched.schedule import Schedule
-from cpsched.validate import timed_schedule
 
 ROW_HEIGHT_IN = 0.42
 MANY_ROWS = 24  # above this many rows, rows get thinner

@@ -1,7 +1,7 @@
 """Memory occupancy over time: one panel per bounded memory, stacked by tensor kind.
 
 The bytes held follow SPEC.md §4 rule 9 exactly as the validator counts them (taken from
-:func:`cpsched.metrics.memory_timeline`), drawn as steps with the capacity as a dashed line
+:func:`cpsched.check.metrics.memory_timeline`), drawn as steps with the capacity as a dashed line
 and the peak marked.
 """
 
@@ -14,8 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from cpsched.metrics import MemoryTimeline, PeakMemory, memory_timeline, metrics
-from cpsched.problem import TENSOR_KINDS, Problem
+from cpsched.check.metrics import MemoryTimeline, PeakMemory, memory_timeline, metrics
+from cpsched.model.problem import TENSOR_KINDS, Problem
+from cpsched.model.schedule import Schedule
 from cpsched.report._common import (
     DPI,
     FIGURE_WIDTH_IN,
@@ -25,7 +26,6 @@ from cpsched.report._common import (
     save_png,
     thousands,
 )
-from cpsched.schedule import Schedule
 
 PANEL_HEIGHT_IN = 2.2
 OFF_SCALE_SHARE = 0.25  # below this share of the capacity, the y axis follows the peak

@@ -2,7 +2,7 @@
 (filled when proven, hollow with the gap when not) and the layer-by-layer reference points.
 
 The plot takes plain points (:class:`PlotPoint`), so that the `pareto` command (from a
-:class:`cpsched.pareto.ParetoFront`) and the benchmark report (from its records) draw alike.
+:class:`cpsched.analysis.pareto.ParetoFront`) and the benchmark report (from its records) draw alike.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter
 from cpsched.report._common import DPI, byte_unit, save_png, thousands
 
 if TYPE_CHECKING:
-    from cpsched.pareto import ParetoFront, ParetoPoint
+    from cpsched.analysis.pareto import ParetoFront, ParetoPoint
 
 FRONT_COLOUR = "#1f77b4"
 REFERENCE_COLOUR = "#d62728"

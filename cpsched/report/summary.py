@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from cpsched.metrics import metrics
-from cpsched.problem import Problem
-from cpsched.result import SolveResult
-from cpsched.schedule import Schedule
+from cpsched.check.metrics import metrics
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
+from cpsched.model.schedule import Schedule
 
 
 def _count(n: int, noun: str) -> str:

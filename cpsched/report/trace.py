@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cpsched.io import write_text_atomic
-from cpsched.metrics import memory_timeline
-from cpsched.problem import TENSOR_KINDS, Problem
-from cpsched.schedule import Schedule
-from cpsched.validate import timed_schedule
+from cpsched.check.metrics import memory_timeline
+from cpsched.check.validate import timed_schedule
+from cpsched.model.io import write_text_atomic
+from cpsched.model.problem import TENSOR_KINDS, Problem
+from cpsched.model.schedule import Schedule
 
 TRACE_FORMAT = "cpsched-trace/1"
 CORES_PID = 1

@@ -11,9 +11,9 @@ from collections import defaultdict
 
 from pydantic import BaseModel, ConfigDict
 
-from cpsched.problem import DRAM, TENSOR_KINDS, CoreId, LinkId, MemoryId, Problem, TensorKind
-from cpsched.schedule import Schedule
-from cpsched.validate import Hold, Timing, held_bytes_timeline, memory_holds, timed_schedule
+from cpsched.check.validate import Hold, Timing, held_bytes_timeline, memory_holds, timed_schedule
+from cpsched.model.problem import DRAM, TENSOR_KINDS, CoreId, LinkId, MemoryId, Problem, TensorKind
+from cpsched.model.schedule import Schedule
 
 
 class _Value(BaseModel):

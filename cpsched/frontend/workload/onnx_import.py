@@ -27,9 +27,9 @@ from typing import Any
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
-from cpsched.errors import FieldProblem, InputError, input_error
-from cpsched.workload.load import check_workload
-from cpsched.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
+from cpsched.frontend.workload.load import check_workload
+from cpsched.frontend.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
+from cpsched.model.errors import FieldProblem, InputError, input_error
 
 SHAPE_ONLY = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 ACTIVATIONS = {"Gelu": "gelu", "Erf": "erf", "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from cpsched.errors import FieldProblem, InputError, input_error
-from cpsched.problem import Problem, ProblemReferenceError
-from cpsched.schedule import Schedule
+from cpsched.model.errors import FieldProblem, InputError, input_error
+from cpsched.model.problem import Problem, ProblemReferenceError
+from cpsched.model.schedule import Schedule
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -18,9 +18,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cpsched.errors import FieldProblem, InputError
-from cpsched.problem import TaskId, TensorId, TensorKind
-from cpsched.workload.spec import Layer, Workload
+from cpsched.frontend.workload.spec import Layer, Workload
+from cpsched.model.errors import FieldProblem, InputError
+from cpsched.model.problem import TaskId, TensorId, TensorKind
 
 Box = tuple[tuple[int, int], ...]  # half-open [lo, hi) per tensor dim
 

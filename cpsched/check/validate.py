@@ -3,7 +3,7 @@
 This module is the executable form of the validity rules. It derives end times, availability
 and memory holds from the problem data itself and shares no code with any solver (it does not
 call ``Problem.transfer_duration_cycles`` either), so a solver bug cannot hide behind a matching
-bug here. :mod:`cpsched.metrics` reuses the derived timing and holds: both are the checking side.
+bug here. :mod:`cpsched.check.metrics` reuses the derived timing and holds: both are the checking side.
 
 Rule numbers follow SPEC.md §4. Rule 3 (availability) is a definition; its failures are reported
 under rule 4 (a task's input) or rule 5 (a transfer's source). A schedule written for another
@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from cpsched.problem import (
+from cpsched.model.problem import (
     DRAM,
     TENSOR_KINDS,
     CoreId,
@@ -32,7 +32,7 @@ from cpsched.problem import (
     TensorId,
     TensorKind,
 )
-from cpsched.schedule import Schedule
+from cpsched.model.schedule import Schedule
 
 RULE_NAMES: dict[int, str] = {
     0: "problem-name",
@@ -81,7 +81,7 @@ def _violation(rule: int, message: str, **objects: tuple[str, ...] | tuple[int, 
 
 
 # --------------------------------------------------------------------------------------------
-# Timing: what the schedule means in cycles (shared with cpsched.metrics)
+# Timing: what the schedule means in cycles (shared with cpsched.check.metrics)
 # --------------------------------------------------------------------------------------------
 
 

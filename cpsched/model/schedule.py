@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from cpsched.problem import CoreId, MemoryId, TaskId, TensorId
+from cpsched.model.problem import CoreId, MemoryId, TaskId, TensorId
 
 SCHEDULE_FORMAT: Literal["cpsched-schedule/1"] = "cpsched-schedule/1"
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cpsched.schedule import Schedule
+from cpsched.model.schedule import Schedule
 
 RESULT_FORMAT: Literal["cpsched-result/1"] = "cpsched-result/1"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal, get_args
 
-from cpsched.errors import input_error
+from cpsched.model.errors import input_error
 
 Metric = Literal[
     "latency", "energy", "memory", "memory-sum", "activation-memory", "activation-memory-sum"

@@ -1,7 +1,7 @@
 """From workload, hardware and tiling to a Problem (SPEC.md §2): the front half of the pipeline.
 
 `load_workload` and `load_hardware` read bundled models by name or files by path;
-`tile_workload` (in :mod:`cpsched.tiling`) cuts layers into tiles with exact tensors;
+`tile_workload` (in :mod:`cpsched.frontend.tiling`) cuts layers into tiles with exact tensors;
 `build_problem` adds memories, cores, links, derived routes, per-core costs, groups and
 barriers.
 """
@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from cpsched.catalog import hardware_path, workload_path
-from cpsched.costs import CostModel, CostTable
-from cpsched.errors import FieldProblem, InputError, input_error
-from cpsched.hardware import Hardware, derive_routes, hardware_links, load_hardware_file
-from cpsched.io import read_data
-from cpsched.problem import (
+from cpsched.frontend.catalog import hardware_path, workload_path
+from cpsched.frontend.costs import CostModel, CostTable
+from cpsched.frontend.hardware import Hardware, derive_routes, hardware_links, load_hardware_file
+from cpsched.frontend.tiling import TiledWorkload, TilingSpec, tile_workload
+from cpsched.frontend.workload.load import load_workload_file
+from cpsched.frontend.workload.spec import Workload
+from cpsched.model.errors import FieldProblem, InputError, input_error
+from cpsched.model.io import read_data
+from cpsched.model.problem import (
     DRAM,
     PROBLEM_FORMAT,
     Barrier,
@@ -29,9 +32,6 @@ from cpsched.problem import (
     TaskOption,
     Tensor,
 )
-from cpsched.tiling import TiledWorkload, TilingSpec, tile_workload
-from cpsched.workload.load import load_workload_file
-from cpsched.workload.spec import Workload
 
 __all__ = [
     "TilingSpec",
@@ -46,7 +46,7 @@ __all__ = [
 def load_workload(name_or_path: str, overrides: Mapping[str, int] | None = None) -> Workload:
     """A bundled workload by name, or a workload YAML or ONNX file, with parameter overrides."""
     if name_or_path.lower().endswith(".onnx"):
-        from cpsched.workload.onnx_import import load_onnx
+        from cpsched.frontend.workload.onnx_import import load_onnx
 
         if overrides:
             raise input_error(

@@ -19,16 +19,16 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cpsched.build import build_problem, load_allocation, load_hardware, load_workload
-from cpsched.costs import load_cost_table
 from cpsched.cpsat.params import Progress, SolverParams
-from cpsched.errors import input_error
-from cpsched.io import load_model, load_problem, load_schedule, save_model
-from cpsched.objective import Objective, as_objective
-from cpsched.problem import Problem, TaskId
-from cpsched.result import SolveResult, relative_gap, solver_versions
-from cpsched.tiling import TilingSpec, parse_splits, tile_workload
-from cpsched.workload.spec import Workload
+from cpsched.frontend.build import build_problem, load_allocation, load_hardware, load_workload
+from cpsched.frontend.costs import load_cost_table
+from cpsched.frontend.tiling import TilingSpec, parse_splits, tile_workload
+from cpsched.frontend.workload.spec import Workload
+from cpsched.model.errors import input_error
+from cpsched.model.io import load_model, load_problem, load_schedule, save_model
+from cpsched.model.objective import Objective, as_objective
+from cpsched.model.problem import Problem, TaskId
+from cpsched.model.result import SolveResult, relative_gap, solver_versions
 
 DEFAULT_WORKLOAD = "attention_head"
 DEFAULT_HARDWARE = "quad_bus"
@@ -130,7 +130,7 @@ def check_tiles_fit(problem: Problem, workload: Workload | None = None) -> None:
     The message names the hungriest tile, its bytes, its largest tensor, the largest memory it
     may use and its capacity, and (given the workload) the loops its layer could be split along.
     """
-    from cpsched.infeasibility import task_too_big
+    from cpsched.check.infeasibility import task_too_big
 
     cores = {t.id: tuple(o.core for o in t.options) for t in problem.tasks}
     reasons = task_too_big(problem, cores)
@@ -446,7 +446,7 @@ def run_json(
     run_dir: Path, problem: Problem, result: SolveResult, files: dict[str, Path]
 ) -> dict[str, Any]:
     """A run as one JSON value: its folder and files, the metrics of its schedule, the result."""
-    from cpsched.metrics import metrics
+    from cpsched.check.metrics import metrics
 
     return {
         "run_dir": str(run_dir),

@@ -32,15 +32,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from cpsched.check.metrics import Metrics, metrics
+from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
-from cpsched.errors import input_error
-from cpsched.io import save_model, write_text_atomic
-from cpsched.metrics import Metrics, metrics
-from cpsched.objective import Metric
-from cpsched.problem import Problem
-from cpsched.result import SolveResult, relative_gap
-from cpsched.schedule import Schedule
-from cpsched.validate import validate
+from cpsched.model.errors import input_error
+from cpsched.model.io import save_model, write_text_atomic
+from cpsched.model.objective import Metric
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult, relative_gap
+from cpsched.model.schedule import Schedule
 
 MemoryKind = Literal["all", "activation"]
 MEMORY_KINDS: tuple[MemoryKind, ...] = ("all", "activation")

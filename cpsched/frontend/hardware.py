@@ -17,10 +17,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cpsched.errors import FieldProblem, InputError
-from cpsched.io import load_model
-from cpsched.problem import DRAM, Link, LinkId, MemoryId, Route
-from cpsched.workload.spec import OP_KINDS, OpKind
+from cpsched.frontend.workload.spec import OP_KINDS, OpKind
+from cpsched.model.errors import FieldProblem, InputError
+from cpsched.model.io import load_model
+from cpsched.model.problem import DRAM, Link, LinkId, MemoryId, Route
 
 CoreKind = Literal["mac_array", "vector"]
 MatmulRole = Literal["m", "n", "k"]

@@ -11,8 +11,8 @@ from itertools import pairwise
 
 import networkx as nx
 
-from cpsched.problem import DRAM, CoreId, MemoryId, Problem, TaskId
-from cpsched.result import InfeasibilityReason
+from cpsched.model.problem import DRAM, CoreId, MemoryId, Problem, TaskId
+from cpsched.model.result import InfeasibilityReason
 
 
 def _candidate_cores(

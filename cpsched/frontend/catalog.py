@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cpsched.errors import input_error
+from cpsched.model.errors import input_error
 
 
 def models_dir() -> Path:
     """The repository's models/ folder."""
-    return Path(__file__).resolve().parents[1] / "models"
+    return Path(__file__).resolve().parents[2] / "models"
 
 
 def bundled_workloads() -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any, Literal, NewType
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cpsched.errors import FieldProblem
+from cpsched.model.errors import FieldProblem
 
 PROBLEM_FORMAT = "cpsched-problem/1"
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cpsched.errors import FieldProblem, InputError, input_error
-from cpsched.io import parse_model, read_data
-from cpsched.workload.spec import ROW_REDUCING_OPS, Workload
+from cpsched.frontend.workload.spec import ROW_REDUCING_OPS, Workload
+from cpsched.model.errors import FieldProblem, InputError, input_error
+from cpsched.model.io import parse_model, read_data
 
 
 class Param(BaseModel):

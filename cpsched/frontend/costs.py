@@ -39,11 +39,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cpsched.errors import FieldProblem, InputError, input_error
-from cpsched.hardware import CoreSpec, Hardware, MemorySpec, core_type_key
-from cpsched.io import parse_text, validation_problems
-from cpsched.tiling import Tile, box_bytes, operand_box
-from cpsched.workload.spec import Layer, Workload
+from cpsched.frontend.hardware import CoreSpec, Hardware, MemorySpec, core_type_key
+from cpsched.frontend.tiling import Tile, box_bytes, operand_box
+from cpsched.frontend.workload.spec import Layer, Workload
+from cpsched.model.errors import FieldProblem, InputError, input_error
+from cpsched.model.io import parse_text, validation_problems
 
 
 @dataclass(frozen=True)

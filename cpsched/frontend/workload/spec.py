@@ -4,7 +4,7 @@ A layer names its loop dimensions and their sizes; each operand maps tensor dime
 dimensions (``dims: [m, h]`` means tensor dim 0 is indexed by loop ``m``, dim 1 by ``h``), so a
 transpose is a layer whose output lists the same loops in another order, and QKᵀ is an ordinary
 matmul between two activations. Sizes in a workload file may be expressions of its parameters;
-:mod:`cpsched.workload.load` resolves them into the concrete :class:`Workload` used downstream.
+:mod:`cpsched.frontend.workload.load` resolves them into the concrete :class:`Workload` used downstream.
 """
 
 from __future__ import annotations

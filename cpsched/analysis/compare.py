@@ -24,13 +24,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.heuristics import HEURISTICS, prepare
-from cpsched.metrics import metrics
-from cpsched.problem import CoreId, MemoryId, Problem, TaskId
-from cpsched.result import SolveResult, relative_gap
-from cpsched.schedule import Schedule
-from cpsched.validate import validate
+from cpsched.model.problem import CoreId, MemoryId, Problem, TaskId
+from cpsched.model.result import SolveResult, relative_gap
+from cpsched.model.schedule import Schedule
 
 COMPARE_FORMAT = "cpsched-compare/1"
 

@@ -1,0 +1,1 @@
+"""From a workload and a hardware description to a Problem: load, tile, cost, build."""
