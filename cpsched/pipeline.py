@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shlex
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from cpsched.frontend.build import build_problem, load_allocation, load_hardware
 from cpsched.frontend.costs import load_cost_table
 from cpsched.frontend.tiling import TilingSpec, parse_splits, tile_workload
 from cpsched.frontend.workload.spec import Workload
+from cpsched.heuristics import best_heuristic, run_heuristics
 from cpsched.model.errors import input_error
 from cpsched.model.io import load_model, load_problem, load_schedule, save_model
 from cpsched.model.objective import Objective, as_objective
@@ -184,31 +184,6 @@ class RunOutcome(NamedTuple):
     problem: Problem
     heuristics: dict[str, SolveResult]
     result: SolveResult
-
-
-def run_heuristics(problem: Problem) -> dict[str, SolveResult]:
-    """Every heuristic's result on `problem` (a heuristic that breaks is skipped with a warning)."""
-    from cpsched.heuristics import HEURISTICS, prepare
-    from cpsched.heuristics.engine import InvalidHeuristicSchedule
-
-    prep = prepare(problem)
-    out: dict[str, SolveResult] = {}
-    for name, fn in HEURISTICS.items():
-        try:
-            out[name] = fn(problem, prep=prep)
-        except InvalidHeuristicSchedule as exc:  # a heuristic bug must not stop the job
-            warnings.warn(f"skipping heuristic {name}: {exc}", RuntimeWarning, stacklevel=2)
-    return out
-
-
-def best_heuristic(results: dict[str, SolveResult]) -> str | None:
-    """The name of the lowest-latency heuristic that found a schedule, or None."""
-    found = {
-        name: r.objective_value
-        for name, r in results.items()
-        if r.schedule is not None and r.objective_value is not None
-    }
-    return min(found, key=lambda name: found[name]) if found else None
 
 
 def run_job(

@@ -15,7 +15,7 @@ from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cli import app
 from cpsched.cpsat import SolverParams
-from cpsched.heuristics import run_all_heuristics, run_heuristic
+from cpsched.heuristics import run_heuristics, run_heuristic
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.io import dump_model, load_schedule, save_problem, save_schedule
 from cpsched.model.problem import Problem
@@ -203,7 +203,7 @@ def test_retiming_is_never_worse_than_the_schedule_given(
     p: Problem, keep_order: bool, limit_s: float
 ) -> None:
     params = SolverParams(time_limit_s=limit_s, num_workers=2, seed=0)
-    for result in run_all_heuristics(p).values():
+    for result in run_heuristics(p).values():
         if result.schedule is None:
             continue
         retimed = retime(p, result.schedule, keep_order=keep_order, params=params)

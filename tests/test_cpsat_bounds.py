@@ -16,7 +16,7 @@ from cpsched.cpsat.bounds import _least_sums, first_start_positions, static_boun
 from cpsched.cpsat.space import build_space
 from cpsched.cpsat.strengthen import canonical_first_start
 from cpsched.cpsat.tiles import canonical_tiles, tile_runs
-from cpsched.heuristics import run_all_heuristics
+from cpsched.heuristics import run_heuristics
 from cpsched.model.problem import CoreId, Problem
 from cpsched.model.schedule import Schedule
 
@@ -142,7 +142,7 @@ def _holds(p: Problem, schedule: Schedule) -> None:
 @given(problems())
 def test_static_bounds_hold_in_valid_schedules(data: dict[str, Any]) -> None:
     p = Problem.model_validate(data)
-    for result in run_all_heuristics(p).values():
+    for result in run_heuristics(p).values():
         if result.schedule is not None:
             _holds(p, result.schedule)
     off = solve(p, "latency", PARAMS.model_copy(update={"static_bounds": False}))
@@ -214,7 +214,7 @@ def test_canonical_tiles_orders_a_heuristic_schedule() -> None:
     p = layered([5, 7], 3, 16, shared_read=False, private=True)
     space = build_space(p)
     runs = tile_runs(space)
-    for result in run_all_heuristics(p).values():
+    for result in run_heuristics(p).values():
         assert result.schedule is not None
         renamed = canonical_tiles(space, runs, result.schedule)
         assert validate(p, renamed) == []
@@ -263,7 +263,7 @@ def test_first_start_positions_count_turns_on_the_bus() -> None:
     assert b is not None
     assert first_start_positions(space, b.head) == [1, 2]
     # a heuristic schedule relabelled by first start obeys the order and stays valid
-    for result in run_all_heuristics(p).values():
+    for result in run_heuristics(p).values():
         assert result.schedule is not None
         c0, c1 = CoreId("c0"), CoreId("c1")
         relabelled = canonical_first_start(space, [[c0, c1]], result.schedule)

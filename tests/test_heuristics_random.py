@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
-from cpsched.heuristics import HEURISTICS, best_heuristic_schedule, run_all_heuristics
+from cpsched.heuristics import HEURISTICS, best_heuristic_schedule, run_heuristics
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.problem import Problem
 
@@ -31,7 +31,7 @@ def problems(
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(problems())
 def test_every_heuristic_schedule_is_valid_or_explained(p: Problem) -> None:
-    results = run_all_heuristics(p)
+    results = run_heuristics(p)
     assert set(results) == set(HEURISTICS)
     for name, result in results.items():
         assert result.method == name
@@ -61,14 +61,14 @@ def test_with_room_to_spare_every_heuristic_finds_a_schedule(
         bounded_memory=factor is not None,
         capacity_factor=factor,
     )
-    for name, result in run_all_heuristics(roomy).items():
+    for name, result in run_heuristics(roomy).items():
         assert result.schedule is not None, (name, result.message)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(problems(max_cores=3, max_layers=4, max_tiles=3))
 def test_cpsat_optimum_is_never_worse_than_any_heuristic(p: Problem) -> None:
-    results = run_all_heuristics(p)
+    results = run_heuristics(p)
     best = best_heuristic_schedule(p)
     found = [r.objective_value for r in results.values() if r.objective_value is not None]
     if best is not None:

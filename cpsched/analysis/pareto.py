@@ -268,11 +268,11 @@ def reference_points(
 def _heuristic_schedules(problem: Problem) -> list[Schedule]:
     """Every heuristic's schedule: candidates for the min-memory hint (one of them may hold
     less memory than CP-SAT finds on its own in a short time)."""
-    from cpsched.heuristics import run_all_heuristics
+    from cpsched.heuristics import run_heuristics
     from cpsched.heuristics.engine import InvalidHeuristicSchedule
 
     try:
-        results = run_all_heuristics(problem)
+        results = run_heuristics(problem)
     except InvalidHeuristicSchedule:  # a heuristic bug only loses hints, never the front
         return []
     return [r.schedule for r in results.values() if r.schedule is not None]

@@ -6,8 +6,9 @@ validator, or `schedule=None` with the reason it could not build one.
 
 from __future__ import annotations
 
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from cpsched.heuristics.engine import InvalidHeuristicSchedule, Prepared, prepare
 from cpsched.heuristics.heft import heft_schedule
@@ -34,41 +35,67 @@ HEURISTICS: dict[str, Callable[..., SolveResult]] = {
 }
 
 
-def run_heuristic(problem: Problem, name: str) -> SolveResult:
-    """Run the heuristic called `name` (a key of HEURISTICS) on `problem`."""
-    if name not in HEURISTICS:
-        raise KeyError(f"unknown heuristic {name!r}; known: {', '.join(HEURISTICS)}")
-    return HEURISTICS[name](problem)
+def run_heuristics(
+    problem: Problem, names: Sequence[str] | None = None
+) -> dict[str, SolveResult]:
+    """The result of each heuristic in `names` (default: all, in HEURISTICS order) on `problem`,
+    sharing one analysis of the problem.
 
-
-def run_all_heuristics(problem: Problem) -> dict[str, SolveResult]:
-    """Every heuristic's result on `problem`, sharing one analysis of the problem."""
+    The one failure rule: a heuristic that finds no schedule returns a result with
+    `schedule=None` and says why; a heuristic that builds a schedule the validator rejects has a
+    bug, which is reported as a RuntimeWarning and as a result with `schedule=None` and status
+    `unknown`, so that one broken heuristic never stops a solve.
+    """
+    chosen = tuple(HEURISTICS) if names is None else tuple(names)
+    unknown = [n for n in chosen if n not in HEURISTICS]
+    if unknown:
+        raise KeyError(f"unknown heuristic {unknown[0]!r}; known: {', '.join(HEURISTICS)}")
     prep = prepare(problem)
-    return {name: fn(problem, prep=prep) for name, fn in HEURISTICS.items()}
+    out: dict[str, SolveResult] = {}
+    for name in chosen:
+        started = time.perf_counter()
+        try:
+            out[name] = HEURISTICS[name](problem, prep=prep)
+        except InvalidHeuristicSchedule as exc:
+            warnings.warn(f"heuristic {name} failed: {exc}", RuntimeWarning, stacklevel=2)
+            out[name] = SolveResult(
+                method=name,
+                status="unknown",
+                objective="latency",
+                wall_time_s=time.perf_counter() - started,
+                message=f"internal error, no schedule: {exc}",
+            )
+    return out
+
+
+def run_heuristic(problem: Problem, name: str) -> SolveResult:
+    """The result of the heuristic called `name` (a key of HEURISTICS) on `problem`."""
+    return run_heuristics(problem, [name])[name]
+
+
+def best_heuristic(results: Mapping[str, SolveResult]) -> str | None:
+    """The name of the lowest-latency result that has a schedule (the first on ties), or None."""
+    found = {
+        name: r.objective_value
+        for name, r in results.items()
+        if r.schedule is not None and r.objective_value is not None
+    }
+    return min(found, key=lambda name: found[name]) if found else None
 
 
 def best_heuristic_schedule(problem: Problem) -> Schedule | None:
     """The lowest-latency valid schedule any heuristic finds (CP-SAT's hint, horizon), or None."""
-    best: SolveResult | None = None
-    prep = prepare(problem)
-    for name, fn in HEURISTICS.items():
-        try:
-            result = fn(problem, prep=prep)
-        except InvalidHeuristicSchedule as exc:  # a heuristic bug must not break the solver
-            warnings.warn(f"skipping heuristic {name}: {exc}", RuntimeWarning, stacklevel=2)
-            continue
-        if result.schedule is None or result.objective_value is None:
-            continue
-        if best is None or result.objective_value < (best.objective_value or 0.0):
-            best = result
-    return best.schedule if best is not None else None
+    results = run_heuristics(problem)
+    best = best_heuristic(results)
+    return None if best is None else results[best].schedule
 
 
 __all__ = [
     "HEURISTICS",
     "Prepared",
+    "best_heuristic",
     "best_heuristic_schedule",
     "prepare",
-    "run_all_heuristics",
     "run_heuristic",
+    "run_heuristics",
 ]
