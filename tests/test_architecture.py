@@ -32,6 +32,7 @@ literal name.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,8 +182,10 @@ def _python_files(*folders: str) -> list[Path]:
     return out
 
 
+@functools.cache
 def repository_imports(*folders: str) -> list[Import]:
-    """Every import of every Python file under `folders` (relative to the repository root)."""
+    """Every import of every Python file under `folders` (relative to the repository root);
+    read once per test session."""
     files = _python_files(*folders)
     known = {module_name(p) for p in _python_files(PACKAGE, "benchmarks")}
     out: list[Import] = []
