@@ -40,7 +40,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cpsched.frontend.hardware import CoreSpec, Hardware, MemorySpec, core_type_key
-from cpsched.frontend.tiling import Tile, box_bytes, operand_box
+from cpsched.frontend.tiling import Tile, box_bytes, operand_box, read_box
 from cpsched.frontend.workload.spec import Layer, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
 from cpsched.model.io import parse_text, validation_problems
@@ -74,10 +74,12 @@ def matmul_roles(layer: Layer) -> dict[str, str]:
 
 def tile_bytes(workload: Workload, layer: Layer, tile: Tile) -> tuple[int, int]:
     """(bytes read, bytes written) by a tile in its core's memory."""
-    read = sum(
-        box_bytes(operand_box(tile, op.dims), workload.tensor_bits(op.tensor))
-        for op in layer.inputs
-    )
+    read = 0
+    for op in layer.inputs:
+        shape = workload.tensor_shape(op.tensor) if op.offsets else ()
+        box = read_box(tile, op.dims, op.offsets, shape)
+        if box is not None:
+            read += box_bytes(box, workload.tensor_bits(op.tensor))
     written = box_bytes(operand_box(tile, layer.output.dims), layer.output.bits)
     return read, written
 
@@ -237,6 +239,9 @@ class CostModel:
             tile.shape(),
             tuple((op.dims, self.workload.tensor_bits(op.tensor)) for op in layer.inputs),
             (layer.output.dims, layer.output.bits),
+            # with offsets, what a tile reads depends on where it is, not only on its shape
+            tuple(op.offsets for op in layer.inputs),
+            tuple(tile.ranges.items()) if any(op.offsets for op in layer.inputs) else (),
             self.core_types[core.id],
         )
         hit = self.cache.get(key)

@@ -235,6 +235,20 @@ def operand_box(tile: Tile, dims: tuple[str, ...]) -> Box:
     return tuple(tile.ranges[d] for d in dims)
 
 
+def read_box(
+    tile: Tile, dims: tuple[str, ...], offsets: tuple[int, ...], shape: tuple[int, ...]
+) -> Box | None:
+    """The box of a tensor of `shape` that `tile` reads through an index map shifted by
+    `offsets` (tensor index = loop index + offset), clipped to the tensor; None when empty."""
+    if not offsets:
+        return operand_box(tile, dims)
+    box = tuple(
+        (max(tile.ranges[d][0] + o, 0), min(tile.ranges[d][1] + o, s))
+        for d, o, s in zip(dims, offsets, shape, strict=True)
+    )
+    return box if all(lo < hi for lo, hi in box) else None
+
+
 def _box_label(box: Box) -> str:
     return "[" + ",".join(f"{lo}:{hi}" for lo, hi in box) + "]"
 
@@ -284,8 +298,12 @@ def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") 
     operand_of: dict[tuple[TaskId, str], int] = {}
     for layer in workload.layers:
         for j, op in enumerate(layer.inputs):
+            shape = workload.tensor_shape(op.tensor) if op.offsets else ()
             for t in by_layer[layer.name]:
-                reads.setdefault(op.tensor, []).append((t.task, operand_box(t, op.dims)))
+                box = read_box(t, op.dims, op.offsets, shape)
+                if box is None:
+                    continue  # this tile's part of a concatenation comes from another operand
+                reads.setdefault(op.tensor, []).append((t.task, box))
                 operand_of.setdefault((t.task, op.tensor), j)
     order: dict[TensorId, tuple[str, Box]] = {}
     graph_outputs = set(workload.graph_outputs())

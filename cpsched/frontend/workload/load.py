@@ -230,7 +230,27 @@ def workload_problems(w: Workload) -> list[FieldProblem]:
                 )
                 continue
             want = tuple(layer.loops.get(d, 0) for d in op.dims)
-            if want != shape:
+            if op.offsets:
+                if len(op.offsets) != len(op.dims):
+                    out.append(
+                        FieldProblem(
+                            f"{p}.inputs[{j}].offsets",
+                            f"{len(op.offsets)} offsets for {len(op.dims)} dims",
+                        )
+                    )
+                elif any(
+                    o >= s or o + n <= 0
+                    for o, n, s in zip(op.offsets, want, shape, strict=True)
+                ):
+                    out.append(
+                        FieldProblem(
+                            f"{p}.inputs[{j}]",
+                            f"loops {list(op.dims)} (sizes {list(want)}) shifted by "
+                            f"{list(op.offsets)} read nothing of tensor {op.tensor!r} of shape "
+                            f"{list(shape)}",
+                        )
+                    )
+            elif want != shape:
                 out.append(
                     FieldProblem(
                         f"{p}.inputs[{j}]",

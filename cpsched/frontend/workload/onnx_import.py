@@ -28,23 +28,63 @@ import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 from cpsched.frontend.workload.load import check_workload
+from cpsched.frontend.workload.onnx_fold import fold_constants
+from cpsched.frontend.workload.precision import Precision
 from cpsched.frontend.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
 
-SHAPE_ONLY = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
-ACTIVATIONS = {"Gelu": "gelu", "Erf": "erf", "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
-ELEMENTWISE = {"Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Sqrt": "sqrt"}
+SHAPE_ONLY = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout")
+# Nodes that select part of a tensor: no task; a consumer reads the part through an offset map.
+VIEWS = ("Split", "Slice", "Gather")
+ACTIVATIONS = {
+    "Gelu": "gelu",
+    "Erf": "erf",
+    "Relu": "relu",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Softplus": "softplus",
+    "HardSigmoid": "hard_sigmoid",
+}
+ELEMENTWISE = {
+    "Sub": "sub",
+    "Mul": "mul",
+    "Div": "div",
+    "Pow": "pow",
+    "Sqrt": "sqrt",
+    "Reciprocal": "reciprocal",
+    "Neg": "neg",
+    "Exp": "exp",
+    "Log": "log",
+    "Abs": "abs",
+    "Sin": "sin",
+    "Cos": "cos",
+    "Cast": "cast",
+    "Max": "max",
+    "Min": "min",
+    "Where": "where",
+    "Equal": "equal",
+    "Less": "less",
+    "Greater": "greater",
+    "And": "and",
+    "Or": "or",
+    "Not": "not",
+}
+REDUCTIONS = {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max"}
+# Data movement: a layer that copies elements (cost: bytes moved), op kind "transpose".
+MOVEMENT = ("Transpose", "Concat", "Expand")
 SUPPORTED = sorted(
     {
         "MatMul",
         "Gemm",
-        "Transpose",
         "Softmax",
         "Add",
-        "ReduceMean",
         "LayerNormalization",
+        "RMSNormalization",
         "Constant",
         *SHAPE_ONLY,
+        *VIEWS,
+        *MOVEMENT,
+        *REDUCTIONS,
         *ACTIVATIONS,
         *ELEMENTWISE,
     }
@@ -81,6 +121,19 @@ class _PendingLayer:
     output: str
     out_dims: list[str]
     row_dims: tuple[str, ...]
+    # Concat: per operand, the [start, stop) it fills along the output's axis `concat_axis`
+    concat: list[tuple[int, int]] | None = None
+    concat_axis: int = 0
+
+
+@dataclass(frozen=True)
+class _View:
+    """A tensor that is part of another along one axis: [start, stop), both cut by `grain`."""
+
+    axis: int
+    start: int
+    stop: int
+    grain: int
 
 
 class _Atoms:
@@ -194,9 +247,10 @@ def _attr(node: onnx.NodeProto, name: str, default: Any) -> Any:
 
 
 class _Importer:
-    def __init__(self, model: onnx.ModelProto, source: str, bits: int | None) -> None:
+    def __init__(self, model: onnx.ModelProto, source: str, precision: Precision) -> None:
         self.source = source
-        self.bits_override = bits
+        self.precision = precision
+        model = fold_constants(model, source)
         try:
             model = shape_inference.infer_shapes(model, strict_mode=True)
         except Exception as exc:  # onnx raises its own error types
@@ -219,6 +273,9 @@ class _Importer:
         self.ties: list[tuple[list[tuple[str, int]], list[tuple[str, int]], str]] = []
         self.atoms = _Atoms()
         self.used: set[str] = set()
+        # a tensor read through another: (the other, None) for a reshape, (the other, view)
+        self.parent_of: dict[str, tuple[str, _View | None]] = {}
+        self.kind_of: dict[str, str] = {}  # declared ONNX tensor -> "input" | "weight"
 
     def _record(self, vi: onnx.ValueInfoProto) -> None:
         t = vi.type.tensor_type
@@ -242,13 +299,16 @@ class _Importer:
             )
         return self.shapes[name]
 
-    def _bits(self, name: str) -> int:
-        return self.bits_override or self.bits.get(name, 32)
+    def _bits(self, name: str, kind: str) -> int:
+        """Bits of a tensor: the precision given for its kind, else its ONNX element type."""
+        given = self.precision.weights if kind == "weight" else self.precision.activations
+        return given or self.bits.get(name, 32)
 
     def _declare(self, name: str, kind: str) -> None:
         tname = _ident(name, self.used)
         self.pending_tensors.append((name, tname, kind))
         self.source_of[name] = tname
+        self.kind_of[name] = kind
         rank = len(self.shapes[name])
         self.token_axis[name] = None if kind == "weight" else (max(rank - 2, 0) if rank else None)
 
@@ -271,6 +331,7 @@ class _Importer:
         for init in self.graph.initializer:
             if init.dims:
                 self._declare(init.name, "weight")
+        self._check_operators()
         for index, node in enumerate(self.graph.node):
             self._node(index, node)
         for left, right, label in self.ties:
@@ -281,6 +342,142 @@ class _Importer:
                 f"node {label!r}",
             )
         return self._materialize(name)
+
+    def _check_operators(self) -> None:
+        """Every unsupported operator in one error: its op type, how many nodes, the first."""
+        found: dict[str, list[str]] = {}
+        for index, node in enumerate(self.graph.node):
+            if node.op_type not in SUPPORTED:
+                found.setdefault(node.op_type, []).append(node.name or f"{node.op_type}_{index}")
+        problems = []
+        for op, labels in found.items():
+            count = "" if len(labels) == 1 else f" ({len(labels)} nodes, the first named)"
+            problems.append(
+                FieldProblem(f"node {labels[0]!r}", f"unsupported ONNX operator {op!r}{count}")
+            )
+        if problems:
+            first = problems[0]
+            problems[0] = FieldProblem(
+                first.path, f"{first.message}; supported: {', '.join(SUPPORTED)}"
+            )
+            raise InputError(self.source, tuple(problems))
+
+    def _leaf_roots(self, name: str) -> list[int]:
+        """The atoms of a tensor, all axes, outermost first."""
+        return [
+            self.atoms.find(a) for k in range(len(self.shapes[name])) for a in self._leaves(name, k)
+        ]
+
+    def _chain(self, name: str, label: str) -> list[tuple[int | None, int]]:
+        """How a tensor read through reshapes and views maps onto the tensor that holds it: for
+        each atom of that tensor, the atom of `name` that indexes it (None: a fixed index) and
+        the offset added."""
+        if name not in self.parent_of:
+            return [(i, 0) for i in range(len(self._leaf_roots(name)))]
+        src, view = self.parent_of[name]
+        base = self._chain(src, label)
+        if view is None:
+            if self._leaf_roots(src) != self._leaf_roots(name):
+                raise input_error(
+                    self.source, f"node {label!r}", "a reshape regroups dims out of order"
+                )
+            return base
+        step = self._view_map(src, name, view, label)
+        out: list[tuple[int | None, int]] = []
+        for pos, off in base:
+            if pos is None:
+                out.append((None, off))
+            else:
+                out.append((step[pos][0], off + step[pos][1]))
+        return out
+
+    def _view_map(
+        self, src: str, name: str, view: _View, label: str
+    ) -> list[tuple[int | None, int]]:
+        """For each atom of `src`, the atom of its view `name` that indexes it (or None) and
+        the offset: a slice [start, stop) of an axis whose atoms are (outer..., inner...) with
+        the inner atoms shared is a box in the outer atoms' grid, or not exact."""
+        out: list[tuple[int | None, int]] = []
+        pos = 0
+        for k in range(len(self.shapes[src])):
+            if k != view.axis:
+                n = len(self._leaves(src, k))
+                out += [(pos + i, 0) for i in range(n)]
+                pos += n
+                continue
+            radix = [self.atoms.size[a] for a in self._leaves(f"{name}#s", 0)]
+            view_outer = [self.atoms.size[a] for a in self._leaves(f"{name}#v", 0)]
+            start, length = view.start // view.grain, (view.stop - view.start) // view.grain
+            strides = [math.prod(radix[i + 1 :]) for i in range(len(radix))]
+            for j, st in enumerate(strides):
+                if length % st == 0 and length // st <= radix[j]:
+                    break
+            else:  # pragma: no cover - the last stride is 1
+                j = len(radix) - 1
+            q = length // strides[j]
+            first = (start // strides[j]) % radix[j]
+            want = ([q] if q > 1 else []) + radix[j + 1 :]
+            if start % strides[j] or first + q > radix[j] or want != view_outer:
+                raise input_error(
+                    self.source,
+                    f"node {label!r}",
+                    f"a slice [{view.start}:{view.stop}] of a dim cut into {radix} x "
+                    f"{view.grain} is not a box of its parts; cannot keep index maps exact",
+                )
+            for i in range(len(radix)):
+                if i < j:
+                    out.append((None, (start // strides[i]) % radix[i]))
+                elif i == j:
+                    out.append((pos, first) if q > 1 else (None, first))
+                else:
+                    out.append((pos + i - j - (0 if q > 1 else 1), 0))
+            pos += len(view_outer)
+            inner = len(self._leaves(f"{name}#v", 1))
+            out += [(pos + i, 0) for i in range(inner)]
+            pos += inner
+        return out
+
+    def _concat_names(
+        self,
+        pl: _PendingLayer,
+        j: int,
+        tensor: str,
+        sub: dict[str, list[tuple[str, int]]],
+    ) -> tuple[list[str], list[int], list[str]]:
+        """A Concat's operand `j`: the layer loop indexing each atom of `tensor`, the offset on
+        it, and the output's loops this operand has no dim for (they must stay whole)."""
+        assert pl.concat is not None
+        axis = pl.concat_axis
+        names: list[str] = []
+        offsets: list[int] = []
+        hidden: list[str] = []
+        out_loops = [nm for nm, _ in sub.get(f"a{axis}", [])]
+        n_outer = len(self._leaves(f"{pl.output}#c", 0))
+        for k in range(len(self.shapes[tensor])):
+            if k != axis:
+                leaves = self._leaves(tensor, k)
+                loops = [nm for nm, _ in sub[f"a{k}"]] if leaves else []
+                names += loops
+                offsets += [0] * len(loops)
+                continue
+            own_outer = self._leaves(f"{pl.output}#c{j}", 0)
+            inner = out_loops[n_outer:]
+            start = pl.concat[j][0] // (self.shapes[f"{pl.output}#c"][1])
+            if not own_outer:
+                hidden += out_loops[:n_outer]
+            elif len(own_outer) == 1 and n_outer == 1:
+                names.append(out_loops[0])
+                offsets.append(-start)
+            else:
+                raise input_error(
+                    self.source,
+                    f"node {pl.label!r}",
+                    "a Concat along a dim that is reshaped differently on its two sides; "
+                    "cannot keep index maps exact",
+                )
+            names += inner
+            offsets += [0] * len(inner)
+        return names, offsets, hidden
 
     def _materialize(self, name: str) -> Workload:
         """Declared tensors and layers with every dim cut into the atoms the graph needs."""
@@ -298,7 +495,7 @@ class _Importer:
                 declared[tname] = DeclaredTensor(
                     kind=kind,
                     shape=shape,
-                    bits=self._bits(onnx_name),
+                    bits=self._bits(onnx_name, kind),
                 )
         layers: list[Layer] = []
         for pl in self.pending_layers:
@@ -328,14 +525,40 @@ class _Importer:
 
             inputs: list[Operand] = []
             token: str | None = None
-            for tensor, dims in pl.operands:
+            fixed: dict[str, int] = {}  # size-1 loops for the fixed indices of views
+            hidden: list[str] = []  # a Concat's loops that an operand has no dim for
+            for j, (tensor, dims) in enumerate(pl.operands):
                 source = self.source_of[tensor]
                 if source not in declared and source not in {lay.name for lay in layers}:
                     continue  # a constant with no dims of size > 1: folded into the operation
-                op_dims = dims_of(tensor, dims)
-                inputs.append(Operand(tensor=source, dims=op_dims))
+                if pl.concat is None:
+                    names = list(dims_of(tensor, dims))
+                    shifts = [0] * len(names)
+                else:
+                    names, shifts, more = self._concat_names(pl, j, tensor, sub)
+                    hidden += more
+                op_dims: list[str] = []
+                offsets: list[int] = []
+                chain = self._chain(tensor, pl.label)
+                for pos, off in chain:
+                    if pos is None:
+                        loop = f"x{len(fixed)}"
+                        fixed[loop] = 1
+                        op_dims.append(loop)
+                        offsets.append(off)
+                    else:
+                        op_dims.append(names[pos])
+                        offsets.append(off + shifts[pos])
+                shifted = any(pos is None for pos, _ in chain) or any(offsets)
+                inputs.append(
+                    Operand(
+                        tensor=source,
+                        dims=tuple(op_dims),
+                        offsets=tuple(offsets) if shifted else (),
+                    )
+                )
                 pos = token_pos.get(source)
-                if token is None and pos is not None:
+                if token is None and pos is not None and op_dims[pos] not in fixed:
                     token = op_dims[pos]
             out_dims = dims_of(pl.output, pl.out_dims)
             if not inputs or not out_dims:
@@ -345,6 +568,7 @@ class _Importer:
                     "needs a tensor input and an output with a dim larger than 1",
                 )
             loops = {nm: self.atoms.size[a] for lg in pl.loops for nm, a in sub.get(lg, [])}
+            loops.update(fixed)
             layers.append(
                 Layer(
                     name=pl.name,
@@ -352,9 +576,13 @@ class _Importer:
                     function=pl.function,
                     loops=loops,
                     inputs=tuple(inputs),
-                    output=Output(dims=out_dims, bits=self._bits(pl.output)),
+                    output=Output(dims=out_dims, bits=self._bits(pl.output, "activation")),
                     token_dim=token,
-                    row_dims=tuple(nm for lg in pl.row_dims for nm, _ in sub.get(lg, [])),
+                    row_dims=tuple(
+                        dict.fromkeys(
+                            [*(nm for lg in pl.row_dims for nm, _ in sub.get(lg, [])), *hidden]
+                        )
+                    ),
                 )
             )
             token_pos[pl.name] = out_dims.index(token) if token in out_dims else None
@@ -404,6 +632,9 @@ class _Importer:
         if op in SHAPE_ONLY:
             self._alias(label, node)
             return
+        if op in VIEWS:
+            self._view_node(label, node)
+            return
         out_name = node.output[0]
         out_shape = self._shape(out_name, node)
         layer_name = _ident(node.name or f"{op}_{index}", self.used)
@@ -438,7 +669,13 @@ class _Importer:
                 list(loops),
                 (f"a{axis}",),
             )
-        elif op == "LayerNormalization":
+        elif op == "Concat":
+            self._concat(layer_name, node, ins, out_shape)
+        elif op == "Expand":
+            loops = {f"a{k}": s for k, s in enumerate(out_shape)}
+            operands = [(ins[0], self._broadcast_dims(ins[0], loops, node))]
+            self._emit(layer_name, node, "transpose", "expand", loops, operands, list(loops), ())
+        elif op in ("LayerNormalization", "RMSNormalization"):
             rank = len(out_shape)
             axis = int(_attr(node, "axis", -1)) % rank
             loops = {f"a{k}": s for k, s in enumerate(out_shape)}
@@ -447,20 +684,24 @@ class _Importer:
             self._emit(
                 layer_name,
                 node,
-                "layernorm",
+                "layernorm" if op == "LayerNormalization" else "rmsnorm",
                 "",
                 loops,
                 operands,
                 out_dims,
                 tuple(f"a{k}" for k in range(axis, rank)),
             )
-        elif op == "ReduceMean":
+        elif op in REDUCTIONS:
             in_shape = self._shape(ins[0], node)
             rank = len(in_shape)
             axes_attr = _attr(node, "axes", None)
             if axes_attr is None and len(ins) > 1:
                 axes_attr = [int(v) for v in numpy_helper.to_array(self._initializer(ins[1], node))]
                 ins = ins[:1]
+            if not axes_attr and int(_attr(node, "noop_with_empty_axes", 0)):
+                raise input_error(
+                    self.source, f"node {label!r}", f"{op} with no axes and noop_with_empty_axes"
+                )
             axes = sorted({int(a) % rank for a in (axes_attr or range(rank))})
             keep = int(_attr(node, "keepdims", 1))
             loops = {f"a{k}": s for k, s in enumerate(in_shape)}
@@ -475,7 +716,7 @@ class _Importer:
                 layer_name,
                 node,
                 "elementwise",
-                "reduce_mean",
+                REDUCTIONS[op],
                 loops,
                 [(ins[0], [f"a{k}" for k in range(rank)])],
                 kept,
@@ -578,7 +819,176 @@ class _Importer:
                 self.source, f"node {label!r}", f"input {src_name!r} is not produced before use"
             )
         self.source_of[out_name] = self.source_of[src_name]
+        self.parent_of[out_name] = (src_name, None)
         self.ties.append((self._axes(src_name), self._axes(out_name), label))
+
+    def _constant(self, name: str, node: onnx.NodeProto, what: str) -> list[int]:
+        """The integer values of a constant input (an initializer once constants are folded)."""
+        for init in self.graph.initializer:
+            if init.name == name:
+                return [int(v) for v in numpy_helper.to_array(init).reshape(-1)]
+        raise input_error(
+            self.source,
+            f"node {node.name or node.op_type!r}",
+            f"{what} {name!r} is computed at run time; only constant {what}s are supported",
+        )
+
+    def _view_node(self, label: str, node: onnx.NodeProto) -> None:
+        """Split, Slice, Gather with constant indices: parts of a tensor, read in place."""
+        op, src = node.op_type, node.input[0]
+        shape = self._shape(src, node)
+        rank = len(shape)
+        if src not in self.source_of:
+            raise input_error(
+                self.source, f"node {label!r}", f"input {src!r} is not produced before use"
+            )
+        if op == "Split":
+            axis = int(_attr(node, "axis", 0)) % rank
+            start = 0
+            for out in node.output:
+                if not out:
+                    continue
+                size = self._shape(out, node)[axis]
+                self._make_view(src, out, [(axis, start, start + size)], label)
+                start += size
+            return
+        out = node.output[0]
+        if op == "Slice":
+            starts = self._constant(node.input[1], node, "Slice start")
+            ends = self._constant(node.input[2], node, "Slice end")
+            given = [n for n in node.input[3:] if n]
+            axes = self._constant(node.input[3], node, "Slice axis") if given else None
+            steps = (
+                self._constant(node.input[4], node, "Slice step")
+                if len(node.input) > 4 and node.input[4]
+                else [1] * len(starts)
+            )
+            cuts: list[tuple[int, int, int]] = []
+            for k, (b, e, st) in enumerate(zip(starts, ends, steps, strict=True)):
+                axis = (axes[k] if axes is not None else k) % rank
+                if st != 1:
+                    raise input_error(
+                        self.source,
+                        f"node {label!r}",
+                        f"Slice with step {st}: only step 1 (a contiguous part) is supported",
+                    )
+                n = shape[axis]
+                b = min(max(b + n if b < 0 else b, 0), n)
+                e = min(max(e + n if e < 0 else e, 0), n)
+                if (b, e) != (0, n):
+                    cuts.append((axis, b, e))
+            self._make_view(src, out, cuts, label)
+            return
+        # Gather with constant indices: one index drops the axis, a run of indices is a slice.
+        axis = int(_attr(node, "axis", 0)) % rank
+        values = self._constant(node.input[1], node, "Gather index")
+        values = [v + shape[axis] if v < 0 else v for v in values]
+        scalar = not self._shape(node.input[1], node)
+        if not values or values != list(range(values[0], values[0] + len(values))):
+            raise input_error(
+                self.source,
+                f"node {label!r}",
+                f"Gather of indices {values[:8]} on an activation: only one index or a run of "
+                "consecutive indices (a slice) is supported",
+            )
+        if not scalar and len(self._shape(node.input[1], node)) > 1:
+            raise input_error(
+                self.source, f"node {label!r}", "Gather with indices of rank > 1 is not supported"
+            )
+        if not scalar:
+            self._make_view(src, out, [(axis, values[0], values[-1] + 1)], label)
+            return
+        kept = f"{out}#g"  # the slice with its axis of size 1, before the axis is dropped
+        self.shapes[kept] = tuple(1 if k == axis else s for k, s in enumerate(shape))
+        self._make_view(src, kept, [(axis, values[0], values[0] + 1)], label)
+        self._shape(out, node)
+        self.source_of[out] = self.source_of[src]
+        self.parent_of[out] = (kept, None)
+        self.ties.append((self._axes(kept), self._axes(out), label))
+
+    def _make_view(self, src: str, out: str, cuts: list[tuple[int, int, int]], label: str) -> None:
+        """`out` is `src` cut to [start, stop) along each (axis, start, stop) of `cuts`.
+
+        Each axis cut becomes a view: the axis of size n is tied to atoms (n/g, g) and the cut
+        to (len/g, g) with g the gcd of the bounds, the inner g shared, so a later reshape of
+        the part cuts the whole consistently (a fused QKV becomes [tokens, 3, heads, size]).
+        """
+        shape = list(self.shapes[src])
+        current = src
+        if not cuts:
+            self.source_of[out] = self.source_of[src]
+            self.parent_of[out] = (src, None)
+            self.ties.append((self._axes(src), self._axes(out), label))
+            return
+        for i, (axis, start, stop) in enumerate(cuts):
+            n = shape[axis]
+            if stop <= start:
+                raise input_error(self.source, f"node {label!r}", "an empty slice")
+            shape[axis] = stop - start
+            name = out if i == len(cuts) - 1 else f"{out}#{i}"
+            self.shapes[name] = tuple(shape)
+            grain = math.gcd(start, stop, n)
+            self.shapes[f"{name}#s"] = (n // grain, grain)
+            self.shapes[f"{name}#v"] = ((stop - start) // grain, grain)
+            self.ties.append(([(current, axis)], [(f"{name}#s", 0), (f"{name}#s", 1)], label))
+            self.ties.append(([(name, axis)], [(f"{name}#v", 0), (f"{name}#v", 1)], label))
+            self.ties.append(([(f"{name}#s", 1)], [(f"{name}#v", 1)], label))
+            for k in range(len(shape)):
+                if k != axis:
+                    self.ties.append(([(current, k)], [(name, k)], label))
+            self.source_of[name] = self.source_of[src]
+            self.parent_of[name] = (current, _View(axis, start, stop, grain))
+            current = name
+        if tuple(shape) != self.shapes.get(out, tuple(shape)):
+            raise input_error(
+                self.source,
+                f"node {label!r}",
+                f"the part {shape} does not match the inferred shape {list(self.shapes[out])}",
+            )
+
+    def _concat(
+        self, layer_name: str, node: onnx.NodeProto, ins: list[str], out_shape: tuple[int, ...]
+    ) -> None:
+        """Concat: a movement layer; each operand fills [start, stop) of the output's axis.
+
+        The axis is cut into atoms (n/g, g), g the gcd of the bounds, and each input's into
+        (len/g, g), the inner g shared, so each operand reads only its own part.
+        """
+        rank = len(out_shape)
+        axis = int(_attr(node, "axis", 0)) % rank
+        out = node.output[0]
+        label = node.name or node.op_type
+        sizes = [self._shape(t, node)[axis] for t in ins]
+        bounds = [sum(sizes[:j]) for j in range(len(sizes) + 1)]
+        grain = math.gcd(*bounds)
+        n = out_shape[axis]
+        self.shapes[f"{out}#c"] = (n // grain, grain)
+        self.ties.append(([(out, axis)], [(f"{out}#c", 0), (f"{out}#c", 1)], label))
+        operands: list[tuple[str, list[str]]] = []
+        parts: list[tuple[int, int]] = []
+        for j, tensor in enumerate(ins):
+            if not sizes[j]:
+                continue
+            virt = f"{out}#c{len(operands)}"
+            self.shapes[virt] = (sizes[j] // grain, grain)
+            self.ties.append(([(tensor, axis)], [(virt, 0), (virt, 1)], label))
+            self.ties.append(([(virt, 1)], [(f"{out}#c", 1)], label))
+            operands.append(
+                (tensor, [f"a{k}" if k != axis else f"c{len(operands)}" for k in range(rank)])
+            )
+            parts.append((bounds[j], bounds[j + 1]))
+        loops = {f"a{k}": s for k, s in enumerate(out_shape)}
+        self._emit(
+            layer_name,
+            node,
+            "transpose",
+            "concat",
+            loops,
+            operands,
+            list(loops),
+            (),
+            concat=(parts, axis),
+        )
 
     def _emit(
         self,
@@ -590,6 +1000,7 @@ class _Importer:
         operands: Sequence[tuple[str, list[str]]],
         out_dims: list[str],
         row_dims: tuple[str, ...],
+        concat: tuple[list[tuple[int, int]], int] | None = None,
     ) -> None:
         """Record a layer; its dims are cut into atoms once the whole graph has been read."""
         label = node.name or node.op_type
@@ -622,6 +1033,8 @@ class _Importer:
                 output=out_name,
                 out_dims=list(out_dims),
                 row_dims=row_dims,
+                concat=None if concat is None else concat[0],
+                concat_axis=0 if concat is None else concat[1],
             )
         )
         self.source_of[out_name] = layer_name
@@ -631,15 +1044,20 @@ def workload_from_onnx(
     model: onnx.ModelProto,
     source: str = "model.onnx",
     *,
-    bits: int | None = None,
+    precision: Precision | None = None,
     name: str | None = None,
 ) -> Workload:
-    """Turn an in-memory ONNX model into a workload (`bits` overrides every tensor's precision)."""
-    return _Importer(model, source, bits).run(name or model.graph.name or Path(source).stem)
+    """Turn an in-memory ONNX model into a workload.
+
+    Constants are folded first (:func:`fold_constants`); `precision` replaces the element
+    types' bit widths per kind (weights, activations), None keeps the model's types.
+    """
+    importer = _Importer(model, source, precision or Precision())
+    return importer.run(name or model.graph.name or Path(source).stem)
 
 
-def load_onnx(path: str | Path, *, bits: int | None = None) -> Workload:
-    """Load an ONNX file as a workload; unsupported operators are errors naming the node."""
+def load_onnx(path: str | Path, *, precision: Precision | None = None) -> Workload:
+    """Load an ONNX file as a workload; every unsupported operator is named in one error."""
     path = Path(path)
     try:
         model = onnx.load(str(path))
@@ -647,7 +1065,14 @@ def load_onnx(path: str | Path, *, bits: int | None = None) -> Workload:
         raise input_error(str(path), "", "file not found") from None
     except Exception as exc:  # onnx's protobuf decode errors have no common base
         raise input_error(str(path), "", f"not a readable ONNX model: {exc}") from None
-    return workload_from_onnx(model, str(path), bits=bits, name=path.stem)
+    return workload_from_onnx(model, str(path), precision=precision, name=path.stem)
 
 
-__all__ = ["SUPPORTED", "FieldProblem", "InputError", "load_onnx", "workload_from_onnx"]
+__all__ = [
+    "SUPPORTED",
+    "FieldProblem",
+    "InputError",
+    "Precision",
+    "load_onnx",
+    "workload_from_onnx",
+]

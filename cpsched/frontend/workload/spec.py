@@ -37,10 +37,16 @@ class _Strict(BaseModel):
 
 
 class Operand(_Strict):
-    """One input of a layer: which tensor it reads and the loop dimension of each tensor dim."""
+    """One input of a layer: which tensor it reads and the loop dimension of each tensor dim.
+
+    `offsets` (one per tensor dim, or none for all zeros) shift the index map: the tensor index
+    is the loop index plus the offset, and a read is clipped to the tensor. This is how a layer
+    reads a slice of a tensor (a split of a fused projection) or one part of a concatenation.
+    """
 
     tensor: str = Field(min_length=1)
     dims: tuple[str, ...] = Field(min_length=1)
+    offsets: tuple[int, ...] = ()
 
 
 class Output(_Strict):
