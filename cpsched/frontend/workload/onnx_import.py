@@ -594,10 +594,11 @@ class _Importer:
                 if self.source_of.get(o.name) in layer_names
             )
         )
+        read = {op.tensor for layer in layers for op in layer.inputs}
         wl = Workload(
             name=name,
             description=f"imported from {self.source}",
-            tensors=declared,
+            tensors={k: v for k, v in declared.items() if k in read},  # not Reshape targets
             layers=tuple(layers),
             outputs=outputs,
         )
@@ -673,8 +674,9 @@ class _Importer:
             self._concat(layer_name, node, ins, out_shape)
         elif op == "Expand":
             loops = {f"a{k}": s for k, s in enumerate(out_shape)}
+            out_dims = list(loops)
             operands = [(ins[0], self._broadcast_dims(ins[0], loops, node))]
-            self._emit(layer_name, node, "transpose", "expand", loops, operands, list(loops), ())
+            self._emit(layer_name, node, "transpose", "expand", loops, operands, out_dims, ())
         elif op in ("LayerNormalization", "RMSNormalization"):
             rank = len(out_shape)
             axis = int(_attr(node, "axis", -1)) % rank
