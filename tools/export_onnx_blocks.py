@@ -125,6 +125,20 @@ class MHA(nn.Module):
         return self.mha(x, x, x, need_weights=False)[0]
 
 
+class Encoder(nn.Module):
+    """nn.TransformerEncoderLayer called with its input only: exported directly, the
+    TorchScript exporter fails on its `is_causal` argument ("must be bool, not Tensor")."""
+
+    def __init__(self, d: int, heads: int, ff: int, norm_first: bool) -> None:
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(
+            d, heads, ff, dropout=0.0, batch_first=True, norm_first=norm_first
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+
 def make_block(block: str, d: int, seq: int) -> nn.Module:
     """One of the blocks, in eval mode, with fixed random weights."""
     torch.manual_seed(0)
@@ -132,11 +146,9 @@ def make_block(block: str, d: int, seq: int) -> nn.Module:
     ff = d  # small files: the MLP as wide as the model
     made: nn.Module
     if block == "encoder_post":
-        made = nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, batch_first=True)
+        made = Encoder(d, heads, ff, norm_first=False)
     elif block == "encoder_pre":
-        made = nn.TransformerEncoderLayer(
-            d, heads, ff, dropout=0.0, batch_first=True, norm_first=True
-        )
+        made = Encoder(d, heads, ff, norm_first=True)
     elif block == "mha":
         made = MHA(d, heads)
     elif block == "gpt2":
@@ -156,7 +168,9 @@ def export(
     x = torch.randn(1, seq, d)
     name = f"{block}_{exporter}{opset}{'' if fold else '_nofold'}{'_sim' if sim else ''}"
     path = out / f"{name}_d{d}_s{seq}.onnx"
-    with warnings.catch_warnings(), torch.no_grad():
+    # Not under no_grad: PyTorch would take the fused fast path (aten::_transformer_encoder_
+    # layer_fwd, _native_multi_head_attention), which the TorchScript exporter cannot export.
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if exporter == "ts":
             torch.onnx.export(

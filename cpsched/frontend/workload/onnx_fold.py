@@ -76,11 +76,99 @@ def fold_constants(model: onnx.ModelProto, source: str = "model.onnx") -> onnx.M
     if model.functions:
         model = inliner.inline_local_functions(model)
     for _ in range(len(model.graph.node) + 1):
-        folded = _fold_once(model, source)
+        folded = _rewrite_sequences(_fold_once(model, source), source)
         if folded is model:
             break
         model = folded
     return model
+
+
+def _rewrite_sequences(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
+    """`SequenceAt(SplitToSequence(x), i)` with constant splits and index becomes `Slice(x)`
+    (and a `Squeeze` where the split drops the axis): the same part, read as a view.
+
+    The dynamo exporter writes `torch.split` this way when its optimizer is off.
+    """
+    graph = model.graph
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    targets = [
+        n
+        for n in graph.node
+        if n.op_type == "SequenceAt"
+        and n.input[0] in producer
+        and producer[n.input[0]].op_type == "SplitToSequence"
+        and n.input[1] in consts
+        and (len(producer[n.input[0]].input) < 2 or producer[n.input[0]].input[1] in consts)
+    ]
+    if not targets:
+        return model
+    try:
+        inferred = shape_inference.infer_shapes(model)
+    except Exception as exc:  # onnx raises its own error types
+        raise input_error(source, "", f"ONNX shape inference failed: {exc}") from None
+    shapes = _static_shapes(inferred.graph)
+    replace: dict[int, list[onnx.NodeProto]] = {}
+    extra: list[onnx.TensorProto] = []
+    for at in targets:
+        split = producer[at.input[0]]
+        x = split.input[0]
+        if x not in shapes:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in split.attribute}
+        rank = len(shapes[x])
+        axis = int(attrs.get("axis", 0)) % rank
+        n = shapes[x][axis]
+        keepdims = int(attrs.get("keepdims", 1))
+        given = len(split.input) > 1 and split.input[1]
+        if not given:
+            sizes = [1] * n
+        else:
+            value = consts[split.input[1]]
+            if value.ndim == 0:
+                chunk = int(value)
+                sizes = [min(chunk, n - b) for b in range(0, n, chunk)]
+            else:
+                sizes = [int(v) for v in value]
+            keepdims = 1
+        index = int(consts[at.input[1]]) % len(sizes)
+        start = sum(sizes[:index])
+        stem = f"{at.output[0]}#seq"
+        extra += [
+            numpy_helper.from_array(np.array([start], np.int64), f"{stem}_starts"),
+            numpy_helper.from_array(np.array([start + sizes[index]], np.int64), f"{stem}_ends"),
+            numpy_helper.from_array(np.array([axis], np.int64), f"{stem}_axes"),
+        ]
+        sliced = at.output[0] if keepdims else f"{stem}_part"
+        nodes = [
+            helper.make_node(
+                "Slice",
+                [x, f"{stem}_starts", f"{stem}_ends", f"{stem}_axes"],
+                [sliced],
+                name=at.name or stem,
+            )
+        ]
+        if not keepdims:
+            nodes.append(
+                helper.make_node(
+                    "Squeeze", [sliced, f"{stem}_axes"], [at.output[0]], name=f"{stem}_squeeze"
+                )
+            )
+        replace[id(at)] = nodes
+    if not replace:
+        return model
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    del out.graph.node[:]
+    for n in graph.node:
+        out.graph.node.extend(replace.get(id(n), [n]))
+    out.graph.initializer.extend(extra)
+    read = {i for n in out.graph.node for i in n.input}
+    kept = [n for n in out.graph.node if n.op_type != "SplitToSequence" or n.output[0] in read]
+    del out.graph.node[:]
+    out.graph.node.extend(kept)
+    del out.graph.value_info[:]
+    return out
 
 
 def _fold_once(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
@@ -96,8 +184,20 @@ def _fold_once(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
     values: dict[str, np.ndarray] = {}  # Shape/Size results
     folded: list[onnx.NodeProto] = []
     kept: list[onnx.NodeProto] = []
+    types = {
+        vi.name: vi.type.tensor_type.elem_type
+        for vi in [*graph.input, *graph.value_info, *graph.output]
+        if vi.type.tensor_type.elem_type
+    }
+    types.update({i.name: i.data_type for i in graph.initializer})
     for node in graph.node:
         ins = [i for i in node.input if i]
+        if node.op_type == "CastLike" and ins[0] in known and ins[1] not in known:
+            if ins[1] in types:  # only the type of the second input matters
+                cast = helper.make_node("Cast", ins[:1], list(node.output), to=types[ins[1]])
+                folded.append(cast)
+                known.update(node.output)
+                continue
         if node.op_type in ("Shape", "Size") and ins[0] in shapes:
             values[node.output[0]] = _shape_value(node, shapes[ins[0]])
             known.add(node.output[0])

@@ -59,6 +59,7 @@ ELEMENTWISE = {
     "Sin": "sin",
     "Cos": "cos",
     "Cast": "cast",
+    "CastLike": "cast",
     "Max": "max",
     "Min": "min",
     "Where": "where",
@@ -725,6 +726,8 @@ class _Importer:
                 (),
             )
         else:
+            if op == "CastLike":
+                ins = ins[:1]  # the second input gives only the element type
             kind = "add" if op == "Add" else ("activation" if op in ACTIVATIONS else "elementwise")
             function = "add" if op == "Add" else ACTIVATIONS.get(op) or ELEMENTWISE[op]
             loops = {f"a{k}": s for k, s in enumerate(out_shape)}
