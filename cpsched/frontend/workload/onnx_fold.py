@@ -192,12 +192,16 @@ def _fold_once(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
     types.update({i.name: i.data_type for i in graph.initializer})
     for node in graph.node:
         ins = [i for i in node.input if i]
-        if node.op_type == "CastLike" and ins[0] in known and ins[1] not in known:
-            if ins[1] in types:  # only the type of the second input matters
-                cast = helper.make_node("Cast", ins[:1], list(node.output), to=types[ins[1]])
-                folded.append(cast)
-                known.update(node.output)
-                continue
+        if (
+            node.op_type == "CastLike"
+            and ins[0] in known
+            and ins[1] not in known
+            and ins[1] in types  # only the type of the second input matters
+        ):
+            cast = helper.make_node("Cast", ins[:1], list(node.output), to=types[ins[1]])
+            folded.append(cast)
+            known.update(node.output)
+            continue
         if node.op_type in ("Shape", "Size") and ins[0] in shapes:
             values[node.output[0]] = _shape_value(node, shapes[ins[0]])
             known.add(node.output[0])
