@@ -22,6 +22,7 @@ from cpsched.cpsat.params import Progress, SolverParams
 from cpsched.frontend.build import build_problem, load_allocation, load_hardware, load_workload
 from cpsched.frontend.costs import load_cost_table
 from cpsched.frontend.tiling import TilingSpec, parse_splits, tile_workload
+from cpsched.frontend.workload.precision import Precision
 from cpsched.frontend.workload.spec import Workload
 from cpsched.heuristics import best_heuristic, run_heuristics
 from cpsched.model.errors import input_error
@@ -60,6 +61,7 @@ class BuildOptions(BaseModel):
     mode: str = "fused"  # fused | layer-by-layer
     allocation: str = "tile"  # tile | layer | a file mapping layer -> core
     costs: str | None = None  # cost table file overriding the analytic model
+    precision: Precision | None = None  # --bits: weights / activations bits of an ONNX graph
 
 
 def build_from_options(options: BuildOptions) -> Problem:
@@ -94,7 +96,7 @@ def load_and_build(options: BuildOptions) -> tuple[Workload, Problem]:
     for option, value in (("--workload", options.workload), ("--hardware", options.hardware)):
         if Path(value).is_dir():
             raise input_error(option, "", f"{value!r} is a folder; expected a name or a file")
-    workload = load_workload(options.workload, options.overrides)
+    workload = load_workload(options.workload, options.overrides, options.precision)
     for count, dim, option in (
         (options.tiles, "token_dim", "--tiles"),
         (options.head_tiles, "head_dim", "--head-tiles"),

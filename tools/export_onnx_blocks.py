@@ -3,7 +3,7 @@
 Not part of the package and not needed by CI: it needs torch (and onnxsim for the simplified
 variants), which cpsched does not depend on. Run it in a separate environment::
 
-    python tools/export_onnx_blocks.py --out tests/data/onnx              # the committed set
+    python tools/export_onnx_blocks.py --out tests/data/onnx --zero-weights   # the committed set
     python tools/export_onnx_blocks.py --out /tmp/onnx --all --d-model 256 --seq 64 128
 
 Blocks: nn.TransformerEncoderLayer (post- and pre-LN), nn.MultiheadAttention, a nanoGPT-style
@@ -20,8 +20,10 @@ import math
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
+from onnx import numpy_helper
 from torch import nn
 
 
@@ -161,7 +163,15 @@ def make_block(block: str, d: int, seq: int) -> nn.Module:
 
 
 def export(
-    block: str, d: int, seq: int, exporter: str, opset: int, fold: bool, sim: bool, out: Path
+    block: str,
+    d: int,
+    seq: int,
+    exporter: str,
+    opset: int,
+    fold: bool,
+    sim: bool,
+    out: Path,
+    zero_weights: bool = False,
 ) -> Path:
     """Export one block to `out` and return the file's path."""
     model = make_block(block, d, seq)
@@ -195,8 +205,24 @@ def export(
         simplified, ok = onnxsim.simplify(onnx.load(str(path)))
         assert ok, path
         onnx.save(simplified, str(path))
+    if zero_weights:
+        zero_large_initializers(path)
     onnx.checker.check_model(str(path))
     return path
+
+
+def zero_large_initializers(path: Path, min_elements: int = 256) -> None:
+    """Set every float initializer of at least `min_elements` to zeros, in place.
+
+    The import reads shapes, not values; zeros keep the graph as exported while git stores
+    the committed files in a few KB each.
+    """
+    model = onnx.load(str(path))
+    for init in model.graph.initializer:
+        if init.data_type == onnx.TensorProto.FLOAT and math.prod(init.dims) >= min_elements:
+            zeros = numpy_helper.from_array(np.zeros(tuple(init.dims), np.float32), init.name)
+            init.CopyFrom(zeros)
+    onnx.save(model, str(path))
 
 
 BLOCKS = ("encoder_post", "encoder_pre", "mha", "gpt2", "llama")
@@ -220,6 +246,9 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=64)
     parser.add_argument("--seq", type=int, nargs="+", default=[16])
     parser.add_argument("--all", action="store_true", help="every variant, not the committed set")
+    parser.add_argument(
+        "--zero-weights", action="store_true", help="zero large weights (the committed set)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     variants = COMMITTED
@@ -234,7 +263,17 @@ def main() -> None:
     for seq in args.seq:
         for block, exporter, opset, fold, sim in variants:
             try:
-                path = export(block, args.d_model, seq, exporter, opset, fold, sim, args.out)
+                path = export(
+                    block,
+                    args.d_model,
+                    seq,
+                    exporter,
+                    opset,
+                    fold,
+                    sim,
+                    args.out,
+                    zero_weights=args.zero_weights,
+                )
             except Exception as exc:  # report and go on: one exporter failing is data too
                 print(f"FAILED {block} {exporter}{opset} fold={fold} sim={sim}: {exc!r}"[:300])
             else:

@@ -9,8 +9,14 @@ import typer
 
 from cpsched.cli.app import app, stdout, user_errors
 from cpsched.frontend.workload.load import parse_overrides
+from cpsched.frontend.workload.precision import parse_precision
 from cpsched.model.io import save_problem
 from cpsched.pipeline import BuildOptions, build_from_options
+
+BITS_HELP = (
+    "Precision of an ONNX workload: N bits for every tensor, or weights=N,activations=M "
+    "(either may be left out; default: the model's element types)."
+)
 
 
 def build_options(
@@ -23,6 +29,7 @@ def build_options(
     mode: str,
     allocation: str,
     costs: Path | None,
+    bits: str | None = None,
 ) -> BuildOptions:
     """The build options as `build` and `solve` take them on the command line."""
     return BuildOptions(
@@ -35,6 +42,7 @@ def build_options(
         mode=mode,
         allocation=allocation,
         costs=None if costs is None else str(costs),
+        precision=None if bits is None else parse_precision(bits),
     )
 
 
@@ -77,11 +85,12 @@ def build_command(
         Path | None,
         typer.Option("--costs", help="Cost table (CSV or JSON) overriding the analytic model."),
     ] = None,
+    bits: Annotated[str | None, typer.Option("--bits", help=BITS_HELP)] = None,
 ) -> None:
     """Build a scheduling problem from a workload and a hardware description."""
     with user_errors():
         options = build_options(
-            workload, set_, hardware, tiles, head_tiles, split, mode, allocation, costs
+            workload, set_, hardware, tiles, head_tiles, split, mode, allocation, costs, bits
         )
         problem = build_from_options(options)
         save_problem(problem, output)

@@ -25,7 +25,7 @@ from cpsched.cli.app import (
     stdout,
     user_errors,
 )
-from cpsched.cli.build import build_options
+from cpsched.cli.build import BITS_HELP, build_options
 from cpsched.cli.progress import LiveLine, PhaseLines, print_infeasibility, result_table
 from cpsched.cpsat.params import SolverParams
 from cpsched.model.objective import parse_objective
@@ -112,12 +112,13 @@ def solve_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON on stdout (no tables).")
     ] = False,
+    bits: Annotated[str | None, typer.Option("--bits", help=BITS_HELP)] = None,
 ) -> None:
     """Build a problem, solve it with CP-SAT and write the schedule, result, plots and trace."""
     with user_errors():
         obj = parse_objective(objective, "--objective")
         options = build_options(
-            workload, set_, hardware, tiles, head_tiles, split, mode, allocation, costs
+            workload, set_, hardware, tiles, head_tiles, split, mode, allocation, costs, bits
         )
         if out is not None:
             check_out_dir(out, force)

@@ -16,6 +16,7 @@ from cpsched.frontend.costs import CostModel, CostTable
 from cpsched.frontend.hardware import Hardware, derive_routes, hardware_links, load_hardware_file
 from cpsched.frontend.tiling import TiledWorkload, TilingSpec, tile_workload
 from cpsched.frontend.workload.load import load_workload_file
+from cpsched.frontend.workload.precision import Precision
 from cpsched.frontend.workload.spec import Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
 from cpsched.model.io import read_data
@@ -43,16 +44,31 @@ __all__ = [
 ]
 
 
-def load_workload(name_or_path: str, overrides: Mapping[str, int] | None = None) -> Workload:
-    """A bundled workload by name, or a workload YAML or ONNX file, with parameter overrides."""
+def load_workload(
+    name_or_path: str,
+    overrides: Mapping[str, int] | None = None,
+    precision: Precision | None = None,
+) -> Workload:
+    """A bundled workload by name, or a workload YAML or ONNX file, with parameter overrides
+    (YAML) or a precision per kind of tensor (ONNX, whose graph has fixed shapes and types)."""
     if name_or_path.lower().endswith(".onnx"):
         from cpsched.frontend.workload.onnx_import import load_onnx
 
         if overrides:
             raise input_error(
-                "--set", "", "parameters apply to YAML workloads; an ONNX graph has fixed shapes"
+                "--set",
+                "",
+                "parameters apply to YAML workloads; an ONNX graph has fixed shapes (its "
+                "precision is set by --bits)",
             )
-        return load_onnx(name_or_path)
+        return load_onnx(name_or_path, precision=precision)
+    if precision is not None and precision != Precision():
+        raise input_error(
+            "--bits",
+            "",
+            "applies to ONNX workloads; a YAML workload's precision is a parameter "
+            "(e.g. --set BITS=8)",
+        )
     return load_workload_file(workload_path(name_or_path), overrides or {})
 
 
