@@ -21,7 +21,8 @@ from cpsched.cli import app
 from cpsched.frontend.build import build_problem, load_hardware, load_workload
 from cpsched.frontend.tiling import TilingSpec
 from cpsched.frontend.workload.onnx_fold import fold_constants
-from cpsched.frontend.workload.onnx_import import SHAPE_ONLY, VIEWS, load_onnx
+from cpsched.frontend.workload.onnx_import import load_onnx
+from cpsched.frontend.workload.onnx_ops import SHAPE_ONLY, VIEWS
 from cpsched.frontend.workload.precision import Precision
 from cpsched.model.errors import InputError
 

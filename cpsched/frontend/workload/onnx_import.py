@@ -1,13 +1,20 @@
 """Importing an ONNX graph as a workload: one layer per compute node, shapes by ONNX inference.
 
-Supported: MatMul, Gemm, Transpose, Softmax, Add, Sub, Mul, Div, Sqrt, Pow, ReduceMean,
-LayerNormalization, Gelu, Erf, Relu, Sigmoid, Tanh, Constant, and the shape-only nodes
-Reshape, Flatten, Squeeze, Unsqueeze, Identity, which become no task: a consumer reads the
-producer's tensor through them. To keep every index map exact through a Reshape, dims are cut
-into their common refinement ("atoms") across the graph: a Reshape of [M, D] into [M, H, D/H]
-makes D two dims (H, D/H) in every tensor and loop it is tied to (the projection weights, the
-producer's output), so head-wise tiles read exactly their heads. A Reshape that cuts a dim at a
-size that does not divide it (e.g. [6, 4] -> [4, 6]) is an error. Size-1 dims are dropped.
+The graph is first folded (:mod:`.onnx_fold`): every node whose inputs are known before run time
+(shape chains, masks, picked weight rows) becomes an initializer. The operators read after that
+are listed in :mod:`.onnx_ops`. Shape-only nodes (Reshape, Flatten, Squeeze, Unsqueeze, Identity,
+Dropout) become no task: a consumer reads the producer's tensor through them. To keep every
+index map exact through a Reshape, dims are cut into their common refinement ("atoms") across
+the graph: a Reshape of [M, D] into [M, H, D/H] makes D two dims (H, D/H) in every tensor and loop
+it is tied to (the projection weights, the producer's output), so head-wise tiles read exactly
+their heads. A Reshape that cuts a dim at a size that does not divide it (e.g. [6, 4] -> [4, 6])
+is an error. Size-1 dims are dropped.
+
+Views (Split, Slice, Gather with constant indices) are no task either: a part [start, stop) of
+an axis of size n cuts it into atoms (n/g, g), g = gcd(start, stop, n), and the consumer reads
+the whole tensor through offsets (a fixed index in the outer atoms): the q of a fused QKV
+projection [T, 3D] is index 0 of [T, 3, H, D/H]. Concat is a movement layer whose operands fill
+their parts of the output, Expand one that broadcasts.
 
 Initializers (and Constant outputs) are weights, the other graph inputs are graph inputs;
 rank-0 constants (scales, exponents) are folded into the operation. The token dim of a graph
@@ -29,67 +36,17 @@ from onnx import helper, numpy_helper, shape_inference
 
 from cpsched.frontend.workload.load import check_workload
 from cpsched.frontend.workload.onnx_fold import fold_constants
+from cpsched.frontend.workload.onnx_ops import (
+    ACTIVATIONS,
+    ELEMENTWISE,
+    REDUCTIONS,
+    SHAPE_ONLY,
+    SUPPORTED,
+    VIEWS,
+)
 from cpsched.frontend.workload.precision import Precision
 from cpsched.frontend.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
-
-SHAPE_ONLY = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout")
-# Nodes that select part of a tensor: no task; a consumer reads the part through an offset map.
-VIEWS = ("Split", "Slice", "Gather")
-ACTIVATIONS = {
-    "Gelu": "gelu",
-    "Erf": "erf",
-    "Relu": "relu",
-    "Sigmoid": "sigmoid",
-    "Tanh": "tanh",
-    "Softplus": "softplus",
-    "HardSigmoid": "hard_sigmoid",
-}
-ELEMENTWISE = {
-    "Sub": "sub",
-    "Mul": "mul",
-    "Div": "div",
-    "Pow": "pow",
-    "Sqrt": "sqrt",
-    "Reciprocal": "reciprocal",
-    "Neg": "neg",
-    "Exp": "exp",
-    "Log": "log",
-    "Abs": "abs",
-    "Sin": "sin",
-    "Cos": "cos",
-    "Cast": "cast",
-    "CastLike": "cast",
-    "Max": "max",
-    "Min": "min",
-    "Where": "where",
-    "Equal": "equal",
-    "Less": "less",
-    "Greater": "greater",
-    "And": "and",
-    "Or": "or",
-    "Not": "not",
-}
-REDUCTIONS = {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max"}
-# Data movement: a layer that copies elements (cost: bytes moved), op kind "transpose".
-MOVEMENT = ("Transpose", "Concat", "Expand")
-SUPPORTED = sorted(
-    {
-        "MatMul",
-        "Gemm",
-        "Softmax",
-        "Add",
-        "LayerNormalization",
-        "RMSNormalization",
-        "Constant",
-        *SHAPE_ONLY,
-        *VIEWS,
-        *MOVEMENT,
-        *REDUCTIONS,
-        *ACTIVATIONS,
-        *ELEMENTWISE,
-    }
-)
 
 # Bits per element of ONNX element types.
 _BITS: dict[int, int] = {
