@@ -405,3 +405,18 @@ def test_parse_precision(text: str, want: Precision) -> None:
 def test_parse_precision_rejects(text: str) -> None:
     with pytest.raises(InputError, match=r"^--bits: .*expected N or weights=N,activations=M"):
         parse_precision(text)
+
+
+def test_weights_declared_by_shape_only_import() -> None:
+    """Stream's example files give initializers dims and no data: regression for a ValueError
+    ("cannot reshape array of size 0") raised while folding, instead of importing."""
+    s, d, f = 4, 8, 16
+    nodes = [
+        node("Gemm", ["X", "W1"], ["h"], name="h"),
+        node("Relu", ["h"], ["y"], name="y"),
+    ]
+    m = graph(nodes, {"X": [s, d]}, {}, ["y"])
+    m.graph.initializer.append(helper.make_tensor("W1", TensorProto.FLOAT, [d, f], []))
+    w = workload_from_onnx(m, "stream.onnx")
+    assert [layer.name for layer in w.layers] == ["h", "y"] and macs(w) == s * d * f
+    assert w.tensors["W1"].shape == (d, f)

@@ -11,6 +11,8 @@ nodes that compute on activations.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from onnx import helper, inliner, numpy_helper, shape_inference
@@ -58,6 +60,15 @@ def _shape_value(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
     return np.array(shape[start:end], dtype=np.int64)
 
 
+def has_data(init: onnx.TensorProto) -> bool:
+    """Whether an initializer holds its values: some files (Stream's examples) declare weights
+    by shape only, which is all the import needs but nothing a node can be folded with."""
+    if init.data_location == onnx.TensorProto.EXTERNAL or init.raw_data:
+        return True
+    fields = ("float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data")
+    return any(len(getattr(init, f)) for f in fields) or math.prod(init.dims) == 0
+
+
 def _has_subgraph(node: onnx.NodeProto) -> bool:
     return any(
         a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute
@@ -90,7 +101,8 @@ def _rewrite_sequences(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
     The dynamo exporter writes `torch.split` this way when its optimizer is off.
     """
     graph = model.graph
-    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    small = {i.name: i for i in graph.initializer if has_data(i) and math.prod(i.dims) <= 64}
+    consts = {name: numpy_helper.to_array(init) for name, init in small.items()}
     producer = {o: n for n in graph.node for o in n.output}
     targets = [
         n
@@ -179,7 +191,7 @@ def _fold_once(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
         raise input_error(source, "", f"ONNX shape inference failed: {exc}") from None
     graph = inferred.graph
     shapes = _static_shapes(graph)
-    known: set[str] = {init.name for init in graph.initializer}
+    known: set[str] = {init.name for init in graph.initializer if has_data(init)}
     known.discard("")
     values: dict[str, np.ndarray] = {}  # Shape/Size results
     folded: list[onnx.NodeProto] = []
