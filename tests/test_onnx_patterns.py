@@ -416,7 +416,7 @@ def test_weights_declared_by_shape_only_import() -> None:
         node("Relu", ["h"], ["y"], name="y"),
     ]
     m = graph(nodes, {"X": [s, d]}, {}, ["y"])
-    m.graph.initializer.append(helper.make_tensor("W1", TensorProto.FLOAT, [d, f], []))
+    m.graph.initializer.append(TensorProto(name="W1", data_type=TensorProto.FLOAT, dims=[d, f]))
     w = workload_from_onnx(m, "stream.onnx")
     assert [layer.name for layer in w.layers] == ["h", "y"] and macs(w) == s * d * f
     assert w.tensors["W1"].shape == (d, f)
