@@ -223,7 +223,7 @@ def test_split_views_match_enumeration_under_head_tiles() -> None:
         op = layer.inputs[0]
         shape = w.tensor_shape(op.tensor)
         for tile in tw.tiles_of(name):
-            box = read_box(tile, op.dims, op.offsets, shape)
+            box = read_box(tile, op, shape)
             points = {
                 tuple(p[d] + o for d, o in zip(op.dims, op.offsets, strict=True))
                 for p in (
@@ -353,17 +353,18 @@ def test_where_with_runtime_mask_and_silu_gating() -> None:
 
 def test_every_unsupported_operator_in_one_message() -> None:
     nodes = [
-        node("Conv", ["X", "W"], ["c1"], name="conv1"),
-        node("Conv", ["c1", "W"], ["c2"], name="conv2"),
+        node("MaxPool", ["X"], ["c1"], name="pool1", kernel_shape=[1, 1]),
+        node("MaxPool", ["c1"], ["c2"], name="pool2", kernel_shape=[1, 1]),
         node("TopK", ["c2", "k"], ["v", "i"], name="topk"),
     ]
-    m = graph(nodes, {"X": [1, 1, 4, 4]}, {"W": rand(1, 1, 1, 1), "k": i64(2)}, ["v"])
+    m = graph(nodes, {"X": [1, 1, 4, 4]}, {"k": i64(2)}, ["v"])
     with pytest.raises(InputError) as err:
         workload_from_onnx(m, "net.onnx")
     lines = str(err.value).splitlines()
     assert lines[0] == "net.onnx: 2 problems"
     assert lines[1].startswith(
-        "  - node 'conv1': unsupported ONNX operator 'Conv' (2 nodes, the first named); supported: "
+        "  - node 'pool1': unsupported ONNX operator 'MaxPool' (2 nodes, the first named); "
+        "supported: "
     )
     assert lines[2] == "  - node 'topk': unsupported ONNX operator 'TopK'"
 

@@ -77,7 +77,7 @@ def tile_bytes(workload: Workload, layer: Layer, tile: Tile) -> tuple[int, int]:
     read = 0
     for op in layer.inputs:
         shape = workload.tensor_shape(op.tensor) if op.offsets else ()
-        box = read_box(tile, op.dims, op.offsets, shape)
+        box = read_box(tile, op, shape)
         if box is not None:
             read += box_bytes(box, workload.tensor_bits(op.tensor))
     written = box_bytes(operand_box(tile, layer.output.dims), layer.output.bits)
@@ -240,7 +240,7 @@ class CostModel:
             tuple((op.dims, self.workload.tensor_bits(op.tensor)) for op in layer.inputs),
             (layer.output.dims, layer.output.bits),
             # with offsets, what a tile reads depends on where it is, not only on its shape
-            tuple(op.offsets for op in layer.inputs),
+            tuple((op.offsets, op.strides, op.kernel) for op in layer.inputs),
             tuple(tile.ranges.items()) if any(op.offsets for op in layer.inputs) else (),
             self.core_types[core.id],
         )

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cpsched.frontend.workload.spec import Layer, Workload
+from cpsched.frontend.workload.spec import Layer, Operand, Workload
 from cpsched.model.errors import FieldProblem, InputError
 from cpsched.model.problem import TaskId, TensorId, TensorKind
 
@@ -235,18 +235,20 @@ def operand_box(tile: Tile, dims: tuple[str, ...]) -> Box:
     return tuple(tile.ranges[d] for d in dims)
 
 
-def read_box(
-    tile: Tile, dims: tuple[str, ...], offsets: tuple[int, ...], shape: tuple[int, ...]
-) -> Box | None:
-    """The box of a tensor of `shape` that `tile` reads through an index map shifted by
-    `offsets` (tensor index = loop index + offset), clipped to the tensor; None when empty."""
-    if not offsets:
-        return operand_box(tile, dims)
-    box = tuple(
-        (max(tile.ranges[d][0] + o, 0), min(tile.ranges[d][1] + o, s))
-        for d, o, s in zip(dims, offsets, shape, strict=True)
-    )
-    return box if all(lo < hi for lo, hi in box) else None
+def read_box(tile: Tile, op: Operand, shape: tuple[int, ...]) -> Box | None:
+    """The box of a tensor of `shape` that `tile` reads through an operand's index map
+    (tensor index = stride * loop + kernel loop + offset), clipped to the tensor; None when
+    empty. Exact when a stride is at most its kernel's size (the rows read are contiguous)."""
+    if not op.offsets:
+        return operand_box(tile, op.dims)
+    box = []
+    for k, (d, o, s) in enumerate(zip(op.dims, op.offsets, shape, strict=True)):
+        stride = op.strides[k] if op.strides else 1
+        kernel = op.kernel[k] if op.kernel else ""
+        lo, hi = tile.ranges[d]
+        klo, khi = tile.ranges[kernel] if kernel else (0, 1)
+        box.append((max(stride * lo + klo + o, 0), min(stride * (hi - 1) + khi + o, s)))
+    return tuple(box) if all(lo < hi for lo, hi in box) else None
 
 
 def _box_label(box: Box) -> str:
@@ -300,7 +302,7 @@ def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") 
         for j, op in enumerate(layer.inputs):
             shape = workload.tensor_shape(op.tensor) if op.offsets else ()
             for t in by_layer[layer.name]:
-                box = read_box(t, op.dims, op.offsets, shape)
+                box = read_box(t, op, shape)
                 if box is None:
                     continue  # this tile's part of a concatenation comes from another operand
                 reads.setdefault(op.tensor, []).append((t.task, box))

@@ -231,6 +231,28 @@ def workload_problems(w: Workload) -> list[FieldProblem]:
                 continue
             want = tuple(layer.loops.get(d, 0) for d in op.dims)
             if op.offsets:
+                span = list(want)
+                for name, count in (("strides", len(op.strides)), ("kernel", len(op.kernel))):
+                    if count and count != len(op.dims):
+                        out.append(
+                            FieldProblem(
+                                f"{p}.inputs[{j}].{name}",
+                                f"{count} {name} for {len(op.dims)} dims",
+                            )
+                        )
+                if op.strides and len(op.strides) == len(op.dims):
+                    span = [st * (n - 1) + 1 for st, n in zip(op.strides, span, strict=True)]
+                if op.kernel and len(op.kernel) == len(op.dims):
+                    for k, kernel_loop in enumerate(op.kernel):
+                        if kernel_loop and kernel_loop not in loops:
+                            out.append(
+                                FieldProblem(
+                                    f"{p}.inputs[{j}].kernel[{k}]",
+                                    f"{kernel_loop!r} is not a loop; loops: {sorted(loops)}",
+                                )
+                            )
+                        elif kernel_loop:
+                            span[k] += layer.loops[kernel_loop] - 1
                 if len(op.offsets) != len(op.dims):
                     out.append(
                         FieldProblem(
@@ -239,13 +261,12 @@ def workload_problems(w: Workload) -> list[FieldProblem]:
                         )
                     )
                 elif any(
-                    o >= s or o + n <= 0
-                    for o, n, s in zip(op.offsets, want, shape, strict=True)
+                    o >= s or o + n <= 0 for o, n, s in zip(op.offsets, span, shape, strict=True)
                 ):
                     out.append(
                         FieldProblem(
                             f"{p}.inputs[{j}]",
-                            f"loops {list(op.dims)} (sizes {list(want)}) shifted by "
+                            f"loops {list(op.dims)} (spanning {span}) shifted by "
                             f"{list(op.offsets)} read nothing of tensor {op.tensor!r} of shape "
                             f"{list(shape)}",
                         )

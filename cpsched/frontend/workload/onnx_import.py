@@ -82,6 +82,8 @@ class _PendingLayer:
     # Concat: per operand, the [start, stop) it fills along the output's axis `concat_axis`
     concat: list[tuple[int, int]] | None = None
     concat_axis: int = 0
+    # Conv: operand -> {axis: (output loop, stride, kernel loop, padding before)}
+    windows: dict[int, dict[int, tuple[str, int, str, int]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -437,6 +439,58 @@ class _Importer:
             offsets += [0] * len(inner)
         return names, offsets, hidden
 
+    def _window_names(
+        self,
+        pl: _PendingLayer,
+        tensor: str,
+        dims: list[str],
+        window: dict[int, tuple[str, int, str, int]],
+        sub: dict[str, list[tuple[str, int]]],
+        fixed: dict[str, int],
+    ) -> tuple[list[str], list[int], list[int], list[str]]:
+        """A Conv input: per atom of `tensor`, the loop, offset, stride and kernel loop of its
+        index map; a windowed axis must be one atom (row = stride * out + kernel - pad)."""
+        names: list[str] = []
+        shifts: list[int] = []
+        steps: list[int] = []
+        kernels: list[str] = []
+        for k, logical in enumerate(dims):
+            leaves = self._leaves(tensor, k)
+            if k not in window:
+                loops = [nm for nm, _ in sub[logical]] if leaves else []
+                names += loops
+                shifts += [0] * len(loops)
+                steps += [1] * len(loops)
+                kernels += [""] * len(loops)
+                continue
+            if not leaves:
+                continue
+            out_loop, stride, kernel_loop, pad = window[k]
+            out_names = [nm for nm, _ in sub.get(out_loop, [])]
+            kernel_names = [nm for nm, _ in sub.get(kernel_loop, [])]
+            if len(leaves) > 1 or len(out_names) > 1 or len(kernel_names) > 1:
+                raise input_error(
+                    self.source,
+                    f"node {pl.label!r}",
+                    "a convolution over a dim that a reshape cuts; cannot keep index maps exact",
+                )
+            if out_names:
+                names.append(out_names[0])
+                steps.append(stride)
+                kernels.append(kernel_names[0] if kernel_names else "")
+            elif kernel_names:  # one output position: the kernel loop walks the rows
+                names.append(kernel_names[0])
+                steps.append(1)
+                kernels.append("")
+            else:
+                loop = f"x{len(fixed)}"
+                fixed[loop] = 1
+                names.append(loop)
+                steps.append(1)
+                kernels.append("")
+            shifts.append(-pad)
+        return names, shifts, steps, kernels
+
     def _materialize(self, name: str) -> Workload:
         """Declared tensors and layers with every dim cut into the atoms the graph needs."""
         declared: dict[str, DeclaredTensor] = {}
@@ -489,7 +543,14 @@ class _Importer:
                 source = self.source_of[tensor]
                 if source not in declared and source not in {lay.name for lay in layers}:
                     continue  # a constant with no dims of size > 1: folded into the operation
-                if pl.concat is None:
+                window = (pl.windows or {}).get(j)
+                steps: list[int] = []
+                kernels: list[str] = []
+                if window is not None:
+                    names, shifts, steps, kernels = self._window_names(
+                        pl, tensor, dims, window, sub, fixed
+                    )
+                elif pl.concat is None:
                     names = list(dims_of(tensor, dims))
                     shifts = [0] * len(names)
                 else:
@@ -497,6 +558,8 @@ class _Importer:
                     hidden += more
                 op_dims: list[str] = []
                 offsets: list[int] = []
+                strides: list[int] = []
+                kernel: list[str] = []
                 chain = self._chain(tensor, pl.label)
                 for pos, off in chain:
                     if pos is None:
@@ -504,21 +567,31 @@ class _Importer:
                         fixed[loop] = 1
                         op_dims.append(loop)
                         offsets.append(off)
+                        strides.append(1)
+                        kernel.append("")
                     else:
                         op_dims.append(names[pos])
                         offsets.append(off + shifts[pos])
-                shifted = any(pos is None for pos, _ in chain) or any(offsets)
+                        strides.append(steps[pos] if steps else 1)
+                        kernel.append(kernels[pos] if kernels else "")
+                windowed = any(s != 1 for s in strides) or any(kernel)
+                shifted = any(pos is None for pos, _ in chain) or any(offsets) or windowed
                 inputs.append(
                     Operand(
                         tensor=source,
                         dims=tuple(op_dims),
                         offsets=tuple(offsets) if shifted else (),
+                        strides=tuple(strides) if windowed else (),
+                        kernel=tuple(kernel) if windowed else (),
                     )
                 )
                 pos = token_pos.get(source)
                 if token is None and pos is not None and op_dims[pos] not in fixed:
                     token = op_dims[pos]
             out_dims = dims_of(pl.output, pl.out_dims)
+            if pl.windows is not None:  # a Conv's tokens are its first output positions
+                rows = [nm for nm, _ in sub.get("o0", [])]
+                token = rows[0] if rows else None
             if not inputs or not out_dims:
                 raise input_error(
                     self.source,
@@ -630,6 +703,8 @@ class _Importer:
             )
         elif op == "Concat":
             self._concat(layer_name, node, ins, out_shape)
+        elif op == "Conv":
+            self._conv(layer_name, node, ins, out_shape)
         elif op == "Expand":
             loops = {f"a{k}": s for k, s in enumerate(out_shape)}
             out_dims = list(loops)
@@ -908,6 +983,84 @@ class _Importer:
                 f"the part {shape} does not match the inferred shape {list(self.shapes[out])}",
             )
 
+    def _conv(
+        self, layer_name: str, node: onnx.NodeProto, ins: list[str], out_shape: tuple[int, ...]
+    ) -> None:
+        """Conv (1-D, 2-D, 3-D): a matmul-kind layer over (batch, out channels, in channels,
+        output positions, kernel positions); the input is read through windows
+        (row = stride * output row + kernel row - padding), halos included.
+
+        Exact for group 1 or depthwise (one output channel per input channel), and where the
+        rows a window reads are contiguous: stride at most the kernel size, dilation 1 (or a
+        1-wide kernel with stride 1).
+        """
+        label = node.name or node.op_type
+        x_shape = self._shape(ins[0], node)
+        w_shape = self._shape(ins[1], node)
+        spatial = len(x_shape) - 2
+        if spatial < 1:
+            raise input_error(self.source, f"node {label!r}", "Conv needs an input of rank >= 3")
+        group = int(_attr(node, "group", 1))
+        strides = [int(v) for v in _attr(node, "strides", [1] * spatial)]
+        dilations = [int(v) for v in _attr(node, "dilations", [1] * spatial)]
+        kernel = list(w_shape[2:])
+        auto = _attr(node, "auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+        pads = [int(v) for v in _attr(node, "pads", [0] * 2 * spatial)]
+        begin = pads[:spatial]
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            for i in range(spatial):
+                total = max(
+                    (out_shape[2 + i] - 1) * strides[i]
+                    + dilations[i] * (kernel[i] - 1)
+                    + 1
+                    - x_shape[2 + i],
+                    0,
+                )
+                begin[i] = total // 2 if auto == "SAME_UPPER" else total - total // 2
+        elif auto == "VALID":
+            begin = [0] * spatial
+        for i in range(spatial):
+            k, s, d = kernel[i], strides[i], dilations[i]
+            if not ((k == 1 and s == 1) or (d == 1 and s <= k)):
+                raise input_error(
+                    self.source,
+                    f"node {label!r}",
+                    f"Conv with kernel {k}, stride {s}, dilation {d} on spatial dim {i} reads "
+                    "rows with gaps; supported: stride <= kernel with dilation 1, or a 1-wide "
+                    "kernel with stride 1",
+                )
+        n, c = x_shape[0], x_shape[1]
+        m, c_per_group = w_shape[0], w_shape[1]
+        if group == 1:
+            channel_out, channel_in = "m", "c"
+            loops = {"n": n, "m": m, "c": c}
+            w_dims = ["m", "c"]
+        elif group == c == m and c_per_group == 1:  # depthwise
+            channel_out = channel_in = "g"
+            loops = {"n": n, "g": c, "c": 1}
+            w_dims = ["g", "c"]
+        else:
+            raise input_error(
+                self.source,
+                f"node {label!r}",
+                f"Conv with {group} groups of {c_per_group} input channels: supported are "
+                "group 1 and depthwise (group = input channels = output channels)",
+            )
+        for i in range(spatial):
+            loops[f"o{i}"] = out_shape[2 + i]
+            loops[f"k{i}"] = kernel[i]
+        x_dims = ["n", channel_in, *(f"i{i}" for i in range(spatial))]
+        w_dims += [f"k{i}" for i in range(spatial)]
+        out_dims = ["n", channel_out, *(f"o{i}" for i in range(spatial))]
+        operands = [(ins[0], x_dims), (ins[1], w_dims)]
+        if len(ins) > 2:
+            operands.append((ins[2], [channel_out]))
+        windows = {0: {2 + i: (f"o{i}", strides[i], f"k{i}", begin[i]) for i in range(spatial)}}
+        self._emit(
+            layer_name, node, "matmul", "conv", loops, operands, out_dims, (), windows=windows
+        )
+
     def _concat(
         self, layer_name: str, node: onnx.NodeProto, ins: list[str], out_shape: tuple[int, ...]
     ) -> None:
@@ -963,6 +1116,7 @@ class _Importer:
         out_dims: list[str],
         row_dims: tuple[str, ...],
         concat: tuple[list[tuple[int, int]], int] | None = None,
+        windows: dict[int, dict[int, tuple[str, int, str, int]]] | None = None,
     ) -> None:
         """Record a layer; its dims are cut into atoms once the whole graph has been read."""
         label = node.name or node.op_type
@@ -997,6 +1151,7 @@ class _Importer:
                 row_dims=row_dims,
                 concat=None if concat is None else concat[0],
                 concat_axis=0 if concat is None else concat[1],
+                windows=windows,
             )
         )
         self.source_of[out_name] = layer_name

@@ -49,6 +49,7 @@ SUPPORTED = sorted(
     {
         "MatMul",
         "Gemm",
+        "Conv",
         "Softmax",
         "Add",
         "LayerNormalization",
@@ -72,7 +73,15 @@ def support_summary() -> str:
         "weight rows picked by Gather or Slice become initializers. Layers: "
         + ", ".join(
             sorted(
-                {"MatMul", "Gemm", "Softmax", "Add", "LayerNormalization", "RMSNormalization"}
+                {
+                    "MatMul",
+                    "Gemm",
+                    "Conv",
+                    "Softmax",
+                    "Add",
+                    "LayerNormalization",
+                    "RMSNormalization",
+                }
                 | set(REDUCTIONS)
                 | set(ACTIVATIONS)
                 | set(ELEMENTWISE)
@@ -84,8 +93,9 @@ def support_summary() -> str:
         + ", ".join(VIEWS)
         + " (constant indices, step 1); no task: "
         + ", ".join(SHAPE_ONLY)
-        + ". Graph inputs need fixed shapes. Not supported: Conv, control flow, Gather with "
-        "indices computed at run time (embeddings)."
+        + ". Conv: group 1 or depthwise, stride at most the kernel, dilation 1 (halos exact). "
+        "Graph inputs need fixed shapes. Not supported: control flow, Gather with indices "
+        "computed at run time (embeddings)."
     )
 
 

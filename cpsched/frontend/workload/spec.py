@@ -42,11 +42,16 @@ class Operand(_Strict):
     `offsets` (one per tensor dim, or none for all zeros) shift the index map: the tensor index
     is the loop index plus the offset, and a read is clipped to the tensor. This is how a layer
     reads a slice of a tensor (a split of a fused projection) or one part of a concatenation.
+    A convolution's input adds `strides` (coefficient of the dim's loop, default 1) and
+    `kernel` (a second loop added to the index, "" for none): index = stride * dims[k] +
+    kernel[k] + offsets[k], a window of rows per output row (padding is a negative offset).
     """
 
     tensor: str = Field(min_length=1)
     dims: tuple[str, ...] = Field(min_length=1)
     offsets: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()
+    kernel: tuple[str, ...] = ()
 
 
 class Output(_Strict):

@@ -1,0 +1,118 @@
+# mypy: disable-error-code="index,arg-type"
+"""Conv imports as a windowed matmul-kind layer whose tile reads, halos included, are exactly
+the input elements ONNX says each tile's outputs depend on (found by the reference evaluator
+with one-hot inputs)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from cpsched.frontend.build import build_problem, load_hardware
+from cpsched.frontend.tiling import TilingSpec, read_box, tile_workload
+from cpsched.frontend.workload.onnx_import import workload_from_onnx
+from cpsched.model.errors import InputError
+
+
+def conv_model(x: list[int], w: list[int], bias: bool = False, **attrs: object) -> onnx.ModelProto:
+    ins = ["X", "W", "B"] if bias else ["X", "W"]
+    inits = [numpy_helper.from_array(np.ones(w, np.float32), "W")]
+    if bias:
+        inits.append(numpy_helper.from_array(np.zeros(w[0], np.float32), "B"))
+    g = helper.make_graph(
+        [helper.make_node("Conv", ins, ["Y"], name="Y", **attrs)],
+        "conv",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, x)],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+        initializer=inits,
+    )
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def influence(
+    m: onnx.ModelProto, x_shape: list[int]
+) -> dict[tuple[int, ...], set[tuple[int, ...]]]:
+    """For every output element, the input elements it depends on (one-hot inputs, ones weights)."""
+    ev = ReferenceEvaluator(m)
+    out: dict[tuple[int, ...], set[tuple[int, ...]]] = {}
+    for index in itertools.product(*(range(s) for s in x_shape)):
+        x = np.zeros(x_shape, np.float32)
+        x[index] = 1.0
+        (y,) = ev.run(None, {"X": x})
+        for o in zip(*np.nonzero(y), strict=True):
+            out.setdefault(tuple(int(v) for v in o), set()).add(index)
+    return out
+
+
+CASES = [
+    ([1, 2, 6, 6], [3, 2, 3, 3], {"pads": [1, 1, 1, 1]}, 3 * 2 * 6 * 6 * 9),
+    ([1, 2, 7, 7], [3, 2, 3, 3], {"pads": [1, 1, 1, 1], "strides": [2, 2]}, 3 * 2 * 4 * 4 * 9),
+    ([1, 2, 6, 6], [2, 2, 2, 2], {"strides": [2, 2]}, 2 * 2 * 3 * 3 * 4),
+    ([1, 3, 6, 6], [3, 1, 3, 3], {"pads": [1, 1, 1, 1], "group": 3}, 3 * 6 * 6 * 9),
+    ([1, 2, 6, 6], [4, 2, 1, 1], {}, 4 * 2 * 6 * 6),
+    ([2, 2, 9], [3, 2, 3], {"auto_pad": "SAME_UPPER"}, 2 * 3 * 2 * 9 * 3),
+]
+
+
+@pytest.mark.parametrize(("x", "w", "attrs", "macs"), CASES)
+def test_conv_tile_reads_are_exactly_the_inputs_onnx_uses(
+    x: list[int], w: list[int], attrs: dict[str, object], macs: int
+) -> None:
+    m = conv_model(x, w, bias=True, **attrs)
+    wl = workload_from_onnx(m, "conv.onnx")
+    (layer,) = wl.layers
+    assert layer.function == "conv" and layer.macs() == macs
+    deps = influence(conv_model(x, w, **attrs), x)
+    y_shape = tuple(
+        d.dim_value
+        for d in onnx.shape_inference.infer_shapes(m).graph.output[0].type.tensor_type.shape.dim
+    )
+    # Materialized tensors drop size-1 dims (the batch of 1); map their indices back.
+    x_keep = [k for k, s in enumerate(x) if s > 1]
+    y_keep = [k for k, s in enumerate(y_shape) if s > 1]
+    spec = TilingSpec(tiles=3 if layer.loops[layer.token_dim] % 3 == 0 else 2)
+    tw = tile_workload(wl, spec)
+    op = layer.inputs[0]
+    x_mat = wl.tensor_shape(op.tensor)
+    for tile in tw.tiles_of("Y"):
+        box = read_box(tile, op, x_mat)
+        assert box is not None
+        read = set(itertools.product(*(range(lo, hi) for lo, hi in box)))
+        needed: set[tuple[int, ...]] = set()
+        for point in itertools.product(*(range(*r) for r in tile.ranges.values())):
+            at = dict(zip(tile.ranges, point, strict=True))
+            full = [0] * len(y_shape)
+            for k, d in zip(y_keep, layer.output.dims, strict=True):
+                full[k] = at[d]
+            for i in deps.get(tuple(full), set()):
+                needed.add(tuple(i[k] for k in x_keep))
+        assert read == needed, tile.task
+
+
+def test_conv_builds_with_halo_tensors() -> None:
+    """Rows 0..5 of a 3x3 conv (pad 1) in 3 tiles read rows 0-2, 1-4 and 3-5 of X: X is cut
+    at 1, 3 and 5 and the middle tile reads its two middle parts."""
+    wl = workload_from_onnx(conv_model([1, 2, 6, 6], [3, 2, 3, 3], pads=[1, 1, 1, 1]), "c.onnx")
+    p = build_problem(wl, load_hardware("quad_bus"), TilingSpec(tiles=3))
+    rows = sorted(p.tensor_by_id[t].id for t in p.task_by_id["Y.t1"].inputs if t.startswith("X"))
+    assert rows == ["X[0:2,1:3,0:6]", "X[0:2,3:5,0:6]"]
+
+
+@pytest.mark.parametrize(
+    ("w", "attrs", "message"),
+    [
+        ([2, 2, 3, 3], {"dilations": [2, 2]}, "reads rows with gaps"),
+        ([2, 2, 1, 1], {"strides": [2, 2]}, "reads rows with gaps"),
+        ([4, 1, 3, 3], {"group": 2}, "Conv with 2 groups of 1 input channels"),
+    ],
+)
+def test_conv_that_cannot_stay_exact_is_an_error(
+    w: list[int], attrs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        workload_from_onnx(conv_model([1, 2, 6, 6], w, **attrs), "c.onnx")
