@@ -57,8 +57,11 @@ def solve(path: Path, time_limit: float) -> dict[str, object]:
             str(Path(out) / "run"),
         ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode == 2 and "fit no memory" in done.stderr:
+            return {"status": "no fit at T=4 (needs --split)", "latency_cycles": None}
         if done.returncode not in (0, 3, 4):
-            return {"status": f"exit {done.returncode}", "latency_cycles": None}
+            first = (done.stderr.strip().splitlines() or [""])[0][:120]
+            return {"status": f"exit {done.returncode}: {first}", "latency_cycles": None}
         data = json.loads(done.stdout)
         metrics = data.get("metrics") or {}
         return {"status": data["status"], "latency_cycles": metrics.get("latency_cycles")}
