@@ -1,25 +1,20 @@
-"""The MILP peer (benchmarks/peers/milp.py) on tiny problems: its schedules are valid and its
+"""The MILP peer (cpsched.bench.milp_peer) on tiny problems: its schedules are valid and its
 proven optimum is CP-SAT's, on both MILP backends."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-# `benchmarks` is not an installed package; the repository root is on the path under
-# `python -m pytest` but not under a bare `pytest`, so make it importable either way.
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from cpsched.bench.milp_peer import Backend, MilpResult, solve_milp
+from cpsched.check.validate import validate
+from cpsched.cpsat import SolverParams, solve
+from cpsched.heuristics.synthetic import random_problem
+from cpsched.model.io import load_problem
+from cpsched.model.problem import Problem
 
-from benchmarks.peers.milp import Backend, MilpResult, solve_milp  # noqa: E402
-from cpsched.check.validate import validate  # noqa: E402
-from cpsched.cpsat import SolverParams, solve  # noqa: E402
-from cpsched.heuristics.synthetic import random_problem  # noqa: E402
-from cpsched.model.io import load_problem  # noqa: E402
-from cpsched.model.problem import Problem  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BACKENDS: tuple[Backend, ...] = ("SCIP", "HIGHS")
 PARAMS = SolverParams(time_limit_s=20, num_workers=2, seed=0)
