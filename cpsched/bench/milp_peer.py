@@ -660,14 +660,18 @@ _STATUS: dict[mathopt.TerminationReason, MilpStatus] = {
 def solve_milp(
     problem: Problem,
     backend: Backend,
-    time_limit_s: float,
+    time_limit_s: float | None,
     objective: Literal["latency"] = "latency",
     *,
+    node_limit: int | None = None,
     use_heuristic: bool = True,
     strengthen: bool = True,
 ) -> MilpResult:
     """Minimize the latency of `problem` with the MILP peer on SCIP or HiGHS (OR-Tools MathOpt).
 
+    `time_limit_s` (None: none) bounds the whole call; `node_limit` (None: none) bounds the
+    branch and bound by a count of nodes, a limit that does not depend on the machine's speed or
+    load, so a run that must give the same answer everywhere (a test) uses it instead.
     The returned schedule has passed the validator (else InvalidMilpScheduleError): the
     comparison with CP-SAT is only fair if both sides' schedules are really valid.
     """
@@ -677,11 +681,13 @@ def solve_milp(
     if not all(build_space(problem).cores.values()):
         raise ValueError("a task has no core it may run on (with its group); see cpsched's checks")
     mdl = build_milp(problem, use_heuristic=use_heuristic, strengthen=strengthen)
-    remaining_s = max(0.01, time_limit_s - (time.monotonic() - started))
     params = mathopt.SolveParameters(
-        time_limit=datetime.timedelta(seconds=remaining_s),
+        node_limit=node_limit,
         relative_gap_tolerance=0.0,  # prove the optimum, not within the default 1e-4
     )
+    if time_limit_s is not None:
+        remaining_s = max(0.01, time_limit_s - (time.monotonic() - started))
+        params.time_limit = datetime.timedelta(seconds=remaining_s)
     hints = [mathopt.SolutionHint(variable_values=mdl.hint)] if mdl.hint else []
     solve_started = time.monotonic()
     result = mathopt.solve(
