@@ -1,5 +1,5 @@
-"""Suite `fusion-memory`: the quick run's files and records, and least peaks worked out by hand
-(never times)."""
+"""Suite `fusion-memory`: the quick run's files and records (slow), and least peaks worked out by
+hand (never times)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_quick_run_has_every_m_and_mode_and_sane_alphas(quick_run: Path) -> None:
     document, records = load_records(quick_run / "fusion-memory.json")
     assert document["interrupted"] is False
@@ -58,6 +59,7 @@ def test_quick_run_has_every_m_and_mode_and_sane_alphas(quick_run: Path) -> None
     assert "**What the closed forms assume.**" in md
 
 
+@pytest.mark.slow
 def test_quick_run_layer_by_layer_peak_at_m32_by_hand(quick_run: Path) -> None:
     _, records = load_records(quick_run / "fusion-memory.json")
     lbl = next(
