@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +59,29 @@ def test_benchmark_scripts_import_cpsched_only() -> None:
                 assert node.module.split(".")[0] != "benchmarks", path.name
             elif isinstance(node, ast.Import):
                 assert all(a.name.split(".")[0] != "benchmarks" for a in node.names), path.name
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        ("bench_heuristics.py", ["speed", "--tasks", "64", "--cores", "4", "--runs", "1"]),
+        ("bench_validator.py", ["--tasks", "200"]),
+        ("bench_build.py", ["--runs", "1", "--tiles", "2"]),
+    ],
+)
+def test_micro_benchmark_script_runs_at_a_tiny_size(
+    script: str, args: list[str], tmp_path: Path
+) -> None:
+    # run as users run them (`python benchmarks/NAME.py`), against this checkout's cpsched
+    out = tmp_path / "out.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(out.read_text())

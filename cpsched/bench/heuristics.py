@@ -11,6 +11,9 @@ L_cores with only its cores kept, and L* CP-SAT's latency (cpsched.analysis.comp
 
 exact when CP-SAT and both re-timings are proven optimal (else estimates; L_cores < L* can
 happen when CP-SAT stopped at its limit).
+
+How fast the heuristics are is not this suite's question (their times here are those of small
+instances, next to CP-SAT's): benchmarks/bench_heuristics.py times them on one large problem.
 """
 
 from __future__ import annotations
