@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import networkx as nx
-
 from cpsched.cpsat.space import Space
+from cpsched.model.graph import graph_facts
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId, TensorId
 
 INFINITY = 1 << 62  # a head or tail that no placement reaches (the placement is infeasible)
@@ -100,18 +100,7 @@ def _serial_bound(jobs: list[tuple[int, int]]) -> int:
     return best
 
 
-def _topological_order(space: Space) -> list[TaskId] | None:
-    graph = nx.DiGraph()
-    graph.add_nodes_from(space.cores)
-    for t, preds in space.predecessors.items():
-        graph.add_edges_from((p, t) for p in preds)
-    if not nx.is_directed_acyclic_graph(graph):
-        return None
-    order: list[TaskId] = list(nx.topological_sort(graph))
-    return order
-
-
-def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
+def compute_heads(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
     """Earliest start of every task on every candidate core (see the module docstring)."""
     p = space.problem
     moves = _Moves(space)
@@ -177,20 +166,11 @@ def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
     return head
 
 
-def compute_tails(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
+def compute_tails(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
     """Least time the makespan extends past the end of each task on each candidate core."""
     p = space.problem
     moves = _Moves(space)
-    successors: dict[TaskId, set[TaskId]] = defaultdict(set)
-    for t, preds in space.predecessors.items():
-        for pred in preds:
-            successors[pred].add(t)
-    data_succ: dict[TaskId, dict[TaskId, list[TensorId]]] = defaultdict(lambda: defaultdict(list))
-    for task in p.tasks:
-        for x in task.inputs:
-            producer = p.tensor_by_id[x].producer
-            if producer is not None:
-                data_succ[producer][task.id].append(x)
+    facts = graph_facts(p)
     tail: dict[tuple[TaskId, CoreId], int] = {}
     for t in reversed(order):
         task = p.task_by_id[t]
@@ -200,8 +180,8 @@ def compute_tails(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
             for y in task.outputs:
                 if p.tensor_by_id[y].store:
                     q = max(q, moves.move(y, m, DRAM))
-            for c in successors[t]:
-                tensors = data_succ[t].get(c, [])
+            for c in facts.successors[t]:
+                tensors = facts.data_edges.get((t, c), ())
                 best = INFINITY
                 for kc in space.cores[c]:
                     mc = p.memory_of(kc)
@@ -533,7 +513,7 @@ def core_idle_bound(
 def static_bounds(space: Space, core_idle: bool = True) -> StaticBounds | None:
     """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle);
     `core_idle=False` leaves out the core idle bound (to measure what it brings)."""
-    order = _topological_order(space)
+    order = graph_facts(space.problem).topological_order
     if order is None:
         return None
     head = compute_heads(space, order)
