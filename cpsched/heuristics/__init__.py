@@ -10,10 +10,11 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
-from cpsched.heuristics.engine import InvalidHeuristicSchedule, Prepared, prepare
 from cpsched.heuristics.heft import heft_schedule
 from cpsched.heuristics.layer_by_layer import layer_by_layer_schedule
 from cpsched.heuristics.list_scheduler import list_schedule
+from cpsched.heuristics.prepare import Prepared, prepare
+from cpsched.heuristics.result import InvalidHeuristicSchedule
 from cpsched.model.problem import Problem
 from cpsched.model.result import SolveResult
 from cpsched.model.schedule import Schedule
@@ -35,9 +36,7 @@ HEURISTICS: dict[str, Callable[..., SolveResult]] = {
 }
 
 
-def run_heuristics(
-    problem: Problem, names: Sequence[str] | None = None
-) -> dict[str, SolveResult]:
+def run_heuristics(problem: Problem, names: Sequence[str] | None = None) -> dict[str, SolveResult]:
     """The result of each heuristic in `names` (default: all, in HEURISTICS order) on `problem`,
     sharing one analysis of the problem.
 
@@ -92,6 +91,7 @@ def best_heuristic_schedule(problem: Problem) -> Schedule | None:
 
 __all__ = [
     "HEURISTICS",
+    "InvalidHeuristicSchedule",
     "Prepared",
     "best_heuristic",
     "best_heuristic_schedule",
