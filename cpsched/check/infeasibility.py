@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
-from cpsched.model.graph import graph_facts
+from cpsched.model.graph import graph_facts, source_memories
 from cpsched.model.problem import DRAM, CoreId, MemoryId, Problem, TaskId
 from cpsched.model.result import InfeasibilityReason
 
@@ -134,12 +134,9 @@ def unreachable_tensors(
 ) -> list[InfeasibilityReason]:
     """A tensor that cannot reach a consumer (or DRAM, if stored) from where it may be produced."""
     out = []
+    sources_of = source_memories(problem, cores)
     for tensor in problem.tensors:
-        if tensor.producer is None:
-            assert tensor.home is not None
-            sources: set[MemoryId] = {tensor.home}
-        else:
-            sources = {problem.memory_of(k) for k in cores[tensor.producer]}
+        sources = sources_of[tensor.id]
         if not sources:
             continue
 

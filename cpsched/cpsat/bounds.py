@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cpsched.cpsat.space import Space
@@ -346,6 +346,20 @@ def _common_link_cycles(
     return common or {}
 
 
+def _options_by_core(
+    space: Space, option_of: Callable[[TaskId, CoreId, MemoryId, bool], Option]
+) -> dict[CoreId, list[Option]]:
+    """For each core, one option per task that may run on it: `option_of(task, core, the core's
+    memory, whether the core is private)`."""
+    p = space.problem
+    private = _private_cores(space)
+    options: dict[CoreId, list[Option]] = defaultdict(list)
+    for t, cores in space.cores.items():
+        for k in cores:
+            options[k].append(option_of(t, k, p.memory_of(k), k in private))
+    return options
+
+
 def first_task_options(
     space: Space, head: dict[tuple[TaskId, CoreId], int]
 ) -> dict[CoreId, list[Option]]:
@@ -353,38 +367,33 @@ def first_task_options(
     memory that must end before it starts, in cycles per link (only for private cores)."""
     p = space.problem
     moves = _Moves(space)
-    private = _private_cores(space)
-    options: dict[CoreId, list[Option]] = defaultdict(list)
-    for t, cores in space.cores.items():
-        task = p.task_by_id[t]
-        for k in cores:
-            m = p.memory_of(k)
-            need: dict[LinkId, int] = defaultdict(int)
-            first = head[(t, k)]
-            if k in private:
-                for x in set(task.inputs):
-                    tensor = p.tensor_by_id[x]
-                    if tensor.producer is None:
-                        assert tensor.home is not None
-                        ready = {tensor.home: 0}
-                    else:  # never produced by k itself: the producer would come first
-                        ready = {}
-                        for kp in space.cores[tensor.producer]:
-                            if kp != k:
-                                s = p.memory_of(kp)
-                                e = head[(tensor.producer, kp)] + space.duration(
-                                    tensor.producer, kp
-                                )
-                                ready[s] = min(ready.get(s, INFINITY), e)
-                    if m in ready:
-                        continue
-                    arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
-                    first = max(first, min(arrival, INFINITY))
-                    pairs = [(s, m) for s in ready]
-                    for lk, d in _common_link_cycles(space, moves, x, pairs).items():
-                        need[lk] += d
-            options[k].append((first, dict(need)))
-    return options
+
+    def first_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
+        need: dict[LinkId, int] = defaultdict(int)
+        first = head[(t, k)]
+        if private:
+            for x in set(p.task_by_id[t].inputs):
+                tensor = p.tensor_by_id[x]
+                if tensor.producer is None:
+                    assert tensor.home is not None
+                    ready = {tensor.home: 0}
+                else:  # never produced by k itself: the producer would come first
+                    ready = {}
+                    for kp in space.cores[tensor.producer]:
+                        if kp != k:
+                            s = p.memory_of(kp)
+                            e = head[(tensor.producer, kp)] + space.duration(tensor.producer, kp)
+                            ready[s] = min(ready.get(s, INFINITY), e)
+                if m in ready:
+                    continue
+                arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
+                first = max(first, min(arrival, INFINITY))
+                pairs = [(s, m) for s in ready]
+                for lk, d in _common_link_cycles(space, moves, x, pairs).items():
+                    need[lk] += d
+        return (first, dict(need))
+
+    return _options_by_core(space, first_option)
 
 
 def last_task_options(
@@ -395,25 +404,22 @@ def last_task_options(
     cycles per link (only for private cores)."""
     p = space.problem
     moves = _Moves(space)
-    private = _private_cores(space)
-    options: dict[CoreId, list[Option]] = defaultdict(list)
-    for t, cores in space.cores.items():
-        task = p.task_by_id[t]
-        for k in cores:
-            m = p.memory_of(k)
-            need: dict[LinkId, int] = defaultdict(int)
-            if k in private:
-                for y in task.outputs:
-                    dests = {DRAM} if p.tensor_by_id[y].store else set()
-                    for c in p.consumers[y]:
-                        dests.update(p.memory_of(kc) for kc in space.cores[c] if kc != k)
-                    if not dests or m in dests:
-                        continue
-                    pairs = [(m, d) for d in dests]
-                    for lk, d in _common_link_cycles(space, moves, y, pairs).items():
-                        need[lk] += d
-            options[k].append((tail[(t, k)], dict(need)))
-    return options
+
+    def last_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
+        need: dict[LinkId, int] = defaultdict(int)
+        if private:
+            for y in p.task_by_id[t].outputs:
+                dests = {DRAM} if p.tensor_by_id[y].store else set()
+                for c in p.consumers[y]:
+                    dests.update(p.memory_of(kc) for kc in space.cores[c] if kc != k)
+                if not dests or m in dests:
+                    continue
+                pairs = [(m, d) for d in dests]
+                for lk, d in _common_link_cycles(space, moves, y, pairs).items():
+                    need[lk] += d
+        return (tail[(t, k)], dict(need))
+
+    return _options_by_core(space, last_option)
 
 
 _MAX_STATES = 3_000

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cpsched.model.errors import input_error
-from cpsched.model.graph import graph_facts
+from cpsched.model.graph import graph_facts, source_memories
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
 
 
@@ -112,12 +112,9 @@ def build_space(
     transfers: dict[tuple[TensorId, MemoryId], tuple[TransferOption, ...]] = {}
     unroutable: list[tuple[TensorId, MemoryId, MemoryId]] = []
     mem_order = {m.id: i for i, m in enumerate(problem.memories)}
+    sources_of = source_memories(problem, cand)
     for tensor in problem.tensors:
-        if tensor.producer is None:
-            assert tensor.home is not None
-            src: set[MemoryId] = {tensor.home}
-        else:
-            src = {problem.memory_of(k) for k in cand[tensor.producer]}
+        src = sources_of[tensor.id]
         dst: set[MemoryId] = {
             problem.memory_of(k) for c in problem.consumers[tensor.id] for k in cand[c]
         }

@@ -16,7 +16,16 @@ from functools import cached_property
 from itertools import pairwise
 from typing import TypeVar
 
-from cpsched.model.problem import Barrier, Problem, Task, TaskId, Tensor, TensorId
+from cpsched.model.problem import (
+    Barrier,
+    CoreId,
+    MemoryId,
+    Problem,
+    Task,
+    TaskId,
+    Tensor,
+    TensorId,
+)
 
 T = TypeVar("T")
 
@@ -356,6 +365,21 @@ class GraphFacts:
         return {t: set(common[root[i]]) for i, t in enumerate(self.task_ids)}
 
 
+def source_memories(
+    problem: Problem, cores: Mapping[TaskId, Iterable[CoreId]]
+) -> dict[TensorId, set[MemoryId]]:
+    """For every tensor, the memories it may first appear in: its home, or the memory of each
+    core in `cores` its producer may run on (empty when the producer has none)."""
+    out: dict[TensorId, set[MemoryId]] = {}
+    for tensor in problem.tensors:
+        if tensor.producer is None:
+            assert tensor.home is not None  # guaranteed by reference_problems
+            out[tensor.id] = {tensor.home}
+        else:
+            out[tensor.id] = {problem.memory_of(k) for k in cores[tensor.producer]}
+    return out
+
+
 def _strongly_connected(succs: Sequence[Sequence[int]]) -> list[list[int]]:
     """The strongly connected components of a graph on 0..n-1 (Tarjan, without recursion)."""
     n = len(succs)
@@ -399,4 +423,4 @@ def _strongly_connected(succs: Sequence[Sequence[int]]) -> list[list[int]]:
     return out
 
 
-__all__ = ["DisjointSets", "GraphFacts", "graph_facts", "topological_sort"]
+__all__ = ["DisjointSets", "GraphFacts", "graph_facts", "source_memories", "topological_sort"]
