@@ -2,7 +2,8 @@
 
 Each task, in decreasing upward rank (its mean duration plus the longest mean-cost path to the
 end of the graph), goes on the core that finishes it earliest, inserted into an idle gap when
-one is long enough. Transfers, memory capacity, groups and barriers as in the engine.
+one is long enough. Transfers, memory capacity, groups and barriers as in every list scheduler
+(:mod:`cpsched.heuristics.loop`).
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def list_schedule(
             split_units=split,
             load_aware=load_aware,
         )
-        if outcome.schedule is not None or outcome.proven_infeasible:
+        if outcome.schedule is not None or outcome.reasons or prep.cannot_place:
             break
         first_message = first_message or outcome.message
     if outcome.schedule is None and first_message:

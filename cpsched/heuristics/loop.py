@@ -29,8 +29,8 @@ class Outcome:
 
     schedule: Schedule | None
     message: str = ""
+    # the static checker's proof that no schedule exists: the one way to say "infeasible"
     reasons: list[InfeasibilityReason] = field(default_factory=list)
-    proven_infeasible: bool = False
     placed: int = 0  # tasks placed before getting stuck
     split: list[TaskId] = field(default_factory=list)  # a task of every unit split to fit memory
     note: str = ""  # how the heuristic departed from its rule to find a schedule
@@ -55,8 +55,8 @@ def run_list_schedule(
     With `split_units`, as a last resort, units larger than their explicit groups (whole layers)
     that fill the memory are split back into their groups, so their tiles may spread over several
     cores."""
-    if prep.reasons:  # the static checker's proof: the one way to say "infeasible"
-        return Outcome(None, prep.reasons[0].reason, list(prep.reasons), proven_infeasible=True)
+    if prep.reasons:
+        return Outcome(None, prep.reasons[0].reason, list(prep.reasons))
     if prep.cannot_place:
         return Outcome(None, f"found none: {prep.cannot_place}")
     unit_of = list(unit_of)

@@ -18,11 +18,12 @@ class InvalidHeuristicSchedule(AssertionError):
 def to_result(
     problem: Problem, method: str, outcome: Outcome, started_s: float, params: dict[str, object]
 ) -> SolveResult:
-    """Validate a heuristic's outcome and wrap it as a SolveResult (SPEC.md §6)."""
+    """Validate a heuristic's outcome and wrap it as a SolveResult (SPEC.md §6): `infeasible`
+    only with the static checker's reasons, `unknown` (found none) otherwise."""
     if outcome.schedule is None:
         return SolveResult(
             method=method,
-            status="infeasible" if outcome.proven_infeasible else "unknown",
+            status="infeasible" if outcome.reasons else "unknown",  # only with a proof
             objective="latency",
             wall_time_s=time.perf_counter() - started_s,
             parameters=params,
