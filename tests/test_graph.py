@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from itertools import pairwise
 from typing import Any
 
@@ -101,6 +102,19 @@ def test_facts_are_cached_on_the_problem_and_rebuilt_for_a_changed_copy() -> Non
     fewer = p.model_copy(update={"tasks": p.tasks[:1], "tensors": (), "barriers": ()})
     assert graph_facts(fewer).task_ids == ("a",)
     assert graph_facts(p) is f
+    regrouped = p.model_copy(update={"groups": (("b", "c"),)})
+    assert graph_facts(regrouped).group_root == (0, 1, 1, 3)
+    assert f.group_root == (0, 1, 2, 3)
+
+
+def test_cached_facts_stay_out_of_the_problem_data() -> None:
+    p = diamond()
+    before = p.model_dump_json()
+    graph_facts(p)
+    assert p.model_dump_json() == before
+    assert p == diamond()
+    again = pickle.loads(pickle.dumps(p))
+    assert again == p and graph_facts(again).task_ids == ("a", "b", "c", "d")
 
 
 def test_topological_sort_smallest_first_and_cycle() -> None:

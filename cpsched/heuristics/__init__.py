@@ -1,7 +1,14 @@
 """Heuristic schedulers: fast valid schedules, as baselines and as CP-SAT's hint and horizon.
 
 Every heuristic returns a :class:`~cpsched.model.result.SolveResult` whose schedule has passed the
-validator, or `schedule=None` with the reason it could not build one.
+validator, or `schedule=None` with the reason it could not build one: status `infeasible` only
+with the static checker's proof (:func:`cpsched.check.infeasibility.find_infeasibility`),
+`unknown` when it found none.
+
+The rooms: `prepare` (what every heuristic knows about a problem, on the graph facts of
+:mod:`cpsched.model.graph`), `placer` (resources and the placement of one task), `cores` (which
+core a task takes), `loop` (the list-scheduling loop and its retries), `result` (validation and
+the SolveResult); the heuristics themselves in `list_scheduler`, `heft` and `layer_by_layer`.
 """
 
 from __future__ import annotations
