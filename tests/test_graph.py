@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.graph import DisjointSets, graph_facts, topological_sort
-from cpsched.model.problem import Problem
+from cpsched.model.problem import Problem, TaskId
 
 
 def problem(**fields: Any) -> Problem:
@@ -70,12 +70,12 @@ def test_cycle_through_a_barrier_and_a_self_barrier() -> None:
     )
     f = graph_facts(p)
     assert f.cyclic_components == (("a", "b"), ("c",))
-    assert f.cycle_through("a") == ["a", "b", "a"]
-    assert f.cycle_through("c") == ["c", "c"]
-    assert f.dependency_causes[("a", "b")] == "after"
-    assert f.dependency_causes[("b", "a")] == "barrier 0"
+    assert f.cycle_through(TaskId("a")) == ["a", "b", "a"]
+    assert f.cycle_through(TaskId("c")) == ["c", "c"]
+    assert f.dependency_causes[(TaskId("a"), TaskId("b"))] == "after"
+    assert f.dependency_causes[(TaskId("b"), TaskId("a"))] == "barrier 0"
     # the task graph leaves out a barrier's self-loop; the node graph keeps it as a cycle
-    assert f.predecessors["c"] == frozenset()
+    assert f.predecessors[TaskId("c")] == frozenset()
     assert f.topological_order is None  # a and b still wait for each other
     assert len(f.node_order) < f.n_nodes
 
@@ -87,7 +87,8 @@ def test_groups_join_through_shared_tasks() -> None:
     )
     f = graph_facts(p)
     assert f.group_root == (0, 1, 1, 1)
-    narrowed = f.intersect_over_groups({"a": ["c0"], "b": ["c0", "c1"], "c": ["c1"], "d": ["c1"]})
+    cores = {"a": ["c0"], "b": ["c0", "c1"], "c": ["c1"], "d": ["c1"]}
+    narrowed = f.intersect_over_groups({TaskId(t): ks for t, ks in cores.items()})
     assert narrowed == {"a": {"c0"}, "b": {"c1"}, "c": {"c1"}, "d": {"c1"}}
 
 
