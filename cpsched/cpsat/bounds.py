@@ -100,6 +100,29 @@ def _serial_bound(jobs: list[tuple[int, int]]) -> int:
     return best
 
 
+def _earliest_sources(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    tensor: TensorId,
+    not_on: CoreId | None = None,
+) -> dict[MemoryId, int]:
+    """For each memory `tensor` may first appear in, the earliest time it is there: 0 in its
+    home, else its producer's earliest end on a candidate core of that memory (other than
+    `not_on`). Needs the producer's heads."""
+    p = space.problem
+    x = p.tensor_by_id[tensor]
+    if x.producer is None:
+        assert x.home is not None
+        return {x.home: 0}
+    out: dict[MemoryId, int] = {}
+    for k in space.cores[x.producer]:
+        if k != not_on:
+            m = p.memory_of(k)
+            e = head[(x.producer, k)] + space.duration(x.producer, k)
+            out[m] = min(out.get(m, INFINITY), e)
+    return out
+
+
 def compute_heads(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
     """Earliest start of every task on every candidate core (see the module docstring)."""
     p = space.problem
@@ -107,23 +130,11 @@ def compute_heads(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, C
     head: dict[tuple[TaskId, CoreId], int] = {}
     earliest_end: dict[TaskId, int] = {}
 
-    def sources_of(tensor: TensorId) -> dict[MemoryId, int]:
-        x = p.tensor_by_id[tensor]
-        if x.producer is None:
-            assert x.home is not None
-            return {x.home: 0}
-        out: dict[MemoryId, int] = {}
-        for k in space.cores[x.producer]:
-            m = p.memory_of(k)
-            e = head[(x.producer, k)] + space.duration(x.producer, k)
-            out[m] = min(out.get(m, INFINITY), e)
-        return out
-
     for t in order:
         task = p.task_by_id[t]
         control = [q for q in space.predecessors[t] if q in earliest_end]
         control_head = max((earliest_end[q] for q in control), default=0)
-        srcs = {x: sources_of(x) for x in task.inputs}
+        srcs = {x: _earliest_sources(space, head, x) for x in task.inputs}
         for k in space.cores[t]:
             m = p.memory_of(k)
             h = control_head
@@ -243,15 +254,7 @@ def link_bound(
         x = tensor.id
         if tensor.size_bytes == 0:
             continue
-        if tensor.producer is None:
-            assert tensor.home is not None
-            sources: dict[MemoryId, int] = {tensor.home: 0}
-        else:
-            sources = {}
-            for k in space.cores[tensor.producer]:
-                m = p.memory_of(k)
-                e = head[(tensor.producer, k)] + space.duration(tensor.producer, k)
-                sources[m] = min(sources.get(m, INFINITY), e)
+        sources = _earliest_sources(space, head, x)
         release = min(sources.values(), default=INFINITY)
         if release >= INFINITY:
             continue
@@ -373,17 +376,8 @@ def first_task_options(
         first = head[(t, k)]
         if private:
             for x in set(p.task_by_id[t].inputs):
-                tensor = p.tensor_by_id[x]
-                if tensor.producer is None:
-                    assert tensor.home is not None
-                    ready = {tensor.home: 0}
-                else:  # never produced by k itself: the producer would come first
-                    ready = {}
-                    for kp in space.cores[tensor.producer]:
-                        if kp != k:
-                            s = p.memory_of(kp)
-                            e = head[(tensor.producer, kp)] + space.duration(tensor.producer, kp)
-                            ready[s] = min(ready.get(s, INFINITY), e)
+                # never produced by k itself: the producer would come first
+                ready = _earliest_sources(space, head, x, not_on=k)
                 if m in ready:
                     continue
                 arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
