@@ -28,7 +28,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
 
-import networkx as nx
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.bounds import StaticBounds
@@ -47,16 +46,6 @@ def add_task_cumulative(model: cp_model.CpModel, space: Space, v: Variables) -> 
     intervals = [v.task_interval[t] for t in space.cores if space.min_duration(t) > 0]
     if len(cores) > 1 and len(intervals) > len(cores):
         model.add_cumulative(intervals, [1] * len(intervals), len(cores))
-
-
-def precedence_graph(space: Space) -> nx.DiGraph:
-    """Tasks and the precedences between them (data, `after`, barriers), as a networkx graph for
-    callers that want one (the MILP peer); the model itself reads the problem's graph facts."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(space.cores)
-    for t, preds in space.predecessors.items():
-        graph.add_edges_from((p, t) for p in preds)
-    return graph
 
 
 def add_critical_path(model: cp_model.CpModel, space: Space, v: Variables) -> None:
