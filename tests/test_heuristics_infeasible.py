@@ -117,3 +117,42 @@ def test_heuristic_infeasible_implies_a_static_proof(p: Problem) -> None:
         else:
             assert result.infeasibility == [], name
         assert result.schedule is not None or result.message, name
+
+
+def test_group_whose_usable_cores_differ_is_found_none_not_a_proof() -> None:
+    # a's output (15 bytes) does not fit c0's memory and b's input has no route to c1's: each
+    # task alone has a core, but the group shares none. No static check combines the two, so
+    # the heuristics found none (CP-SAT would have to prove it).
+    p = Problem.model_validate(
+        {
+            "format": "cpsched-problem/1",
+            "name": "split-group",
+            "memories": [
+                {"id": "dram", "capacity_bytes": None},
+                {"id": "m0", "capacity_bytes": 10},
+                {"id": "m1", "capacity_bytes": 20},
+            ],
+            "cores": [{"id": "c0", "memory": "m0"}, {"id": "c1", "memory": "m1"}],
+            "links": [{"id": "k", "bandwidth_bytes_per_cycle": 1}],
+            "routes": [{"src": "dram", "dst": "m0", "links": ["k"]}],
+            "tensors": [
+                {"id": "w", "size_bytes": 1, "kind": "input", "home": "dram"},
+                {"id": "x", "size_bytes": 15, "kind": "activation", "producer": "a"},
+            ],
+            "tasks": [
+                {"id": "a", "outputs": ["x"], "options": both(1)},
+                {"id": "b", "inputs": ["w"], "options": both(1)},
+            ],
+            "groups": [["a", "b"]],
+        }
+    )
+    assert find_infeasibility(p) == []
+    result = run_heuristics(p, ["heft"])["heft"]
+    assert (result.status, result.infeasibility) == ("unknown", [])
+    assert result.message == (
+        "found none: the tasks of the group a, b have no core in common that each of them can use"
+    )
+
+
+def both(duration: int) -> list[dict[str, Any]]:
+    return [{"core": c, "duration_cycles": duration} for c in ("c0", "c1")]
