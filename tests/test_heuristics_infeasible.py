@@ -156,3 +156,25 @@ def test_group_whose_usable_cores_differ_is_found_none_not_a_proof() -> None:
 
 def both(duration: int) -> list[dict[str, Any]]:
     return [{"core": c, "duration_cycles": duration} for c in ("c0", "c1")]
+
+
+def test_layers_in_a_cycle_are_found_none_for_layer_by_layer_only() -> None:
+    # a (L0) -> b (L1) -> c (L0): the tasks are ordered, the layers are not
+    p = problem(
+        memories=[{"id": "dram", "capacity_bytes": None}],
+        cores=[{"id": "c0", "memory": "dram"}],
+        tensors=[
+            {"id": "x", "size_bytes": 1, "kind": "activation", "producer": "a"},
+            {"id": "y", "size_bytes": 1, "kind": "activation", "producer": "b"},
+        ],
+        tasks=[
+            {"id": "a", "layer": "L0", "outputs": ["x"], "options": both(1)[:1]},
+            {"id": "b", "layer": "L1", "inputs": ["x"], "outputs": ["y"], "options": both(1)[:1]},
+            {"id": "c", "layer": "L0", "inputs": ["y"], "options": both(1)[:1]},
+        ],
+    )
+    results = run_heuristics(p)
+    stuck = results.pop("layer-by-layer")
+    assert (stuck.status, stuck.infeasibility) == ("unknown", [])
+    assert stuck.message.startswith("found none: the layers depend on each other in a cycle")
+    assert all(r.objective_value == 3 for r in results.values())

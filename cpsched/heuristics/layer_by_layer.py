@@ -47,7 +47,9 @@ def layer_by_layer_schedule(problem: Problem, prep: Prepared | None = None) -> S
     params: dict[str, object] = {"stages": "layers"}
     if order is None:
         outcome = Outcome(
-            None, "the layers depend on each other in a cycle, so they cannot run one after another"
+            None,
+            "found none: the layers depend on each other in a cycle, so they cannot run one "
+            "after another",
         )
         return to_result(problem, "layer-by-layer", outcome, started, params)
     stage = {layer: k for k, layer in enumerate(order)}
