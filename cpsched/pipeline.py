@@ -269,11 +269,11 @@ def keep_heuristic(
 ) -> SolveResult:
     """`result` (CP-SAT ended with no schedule) with the heuristic's schedule in its place,
     measured in the result's objective, so the job still delivers the best schedule it has."""
-    from cpsched.cpsat.evaluate import measure
+    from cpsched.check.metrics import metrics
 
     assert heuristic.schedule is not None
     obj = as_objective(result.objective)
-    value = measure(problem, heuristic.schedule).stage_value(obj.stages[0])
+    value = metrics(problem, heuristic.schedule).stage_value(obj.stages[0])
     first = result.stages[0] if result.stages else {}
     bound = first.get("bound")
     bound = None if bound is None else min(float(bound), value)

@@ -119,12 +119,7 @@ def _measure(
 ) -> tuple[int, int, int]:
     """Latency, largest peak of all tensors and largest activation peak over bounded memories."""
     m = metrics(problem, schedule) if m is None else m
-    peaks = m.peak_memory.values()
-    return (
-        m.latency_cycles,
-        max((p.peak_bytes for p in peaks), default=0),
-        max((p.peak_by_kind.get("activation", 0) for p in peaks), default=0),
-    )
+    return m.latency_cycles, m.largest_peak_bytes(), m.largest_peak_bytes("activation")
 
 
 def peak_floor(problem: Problem, memory: MemoryKind = "all") -> tuple[int, str]:

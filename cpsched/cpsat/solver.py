@@ -23,8 +23,8 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from cpsched.check.infeasibility import find_infeasibility
+from cpsched.check.metrics import metrics
 from cpsched.cpsat.callbacks import ProgressCallback
-from cpsched.cpsat.evaluate import measure
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.params import LIGHT_PRESOLVE_ABOVE, Progress, SolverParams
 from cpsched.cpsat.space import Space, build_space
@@ -375,7 +375,7 @@ def solve(
         projected = project_hint(space, hint)
         if _respects_fixed(projected, fixed_cores, fixed_order) and _is_valid(problem, projected):
             usable_hint = projected
-            measured = measure(problem, projected)
+            measured = metrics(problem, projected)
             within_caps = all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
             if obj.latency_first and within_caps:  # a hint over a cap bounds nothing
                 horizon = min(horizon, measured.latency_cycles)
@@ -509,9 +509,9 @@ def solve(
     else:
         schedule = extract_schedule(built, solution)
     _validate(problem, schedule)
-    measures = measure(problem, schedule)
-    primary = obj.stages[0]
-    value = measures.stage_value(primary)
+    # the objective of the schedule returned, measured on the checking side: the model's own
+    # memory releases may be later than needed away from an optimum
+    value = metrics(problem, schedule).stage_value(obj.stages[0])
     bound = None if first.bound is None else first.bound / float(built.stages[0].scale)
     if obj.latency_first and obj.stages[0].terms[0].weight == 1 and built.static_makespan_cycles:
         # the static bound holds even when CP-SAT stopped before it saw it (in presolve)

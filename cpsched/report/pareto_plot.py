@@ -2,7 +2,8 @@
 (filled when proven, hollow with the gap when not) and the layer-by-layer reference points.
 
 The plot takes plain points (:class:`PlotPoint`), so that the `pareto` command (from a
-:class:`cpsched.analysis.pareto.ParetoFront`) and the benchmark report (from its records) draw alike.
+:class:`cpsched.analysis.pareto.ParetoFront`) and the benchmark report (from its records) draw
+alike.
 """
 
 from __future__ import annotations
