@@ -51,4 +51,4 @@ def test_reported_objective_is_the_metric_of_the_returned_schedule(
         # CP-SAT's own value of each stage, proven, is what the schedule measures
         assert len(r.stages) == len(parse_objective(objective).stages)
         for stage, value in zip(r.stages, measured, strict=True):
-            assert stage["value"] == pytest.approx(value, rel=1e-12, abs=1e-9)
+            assert stage.value == pytest.approx(value, rel=1e-12, abs=1e-9)
