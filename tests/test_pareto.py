@@ -1,5 +1,5 @@
-"""The latency / peak-memory Pareto front (cpsched.analysis.pareto), on problems small enough to work out
-by hand.
+"""The latency / peak-memory Pareto front (cpsched.analysis.pareto), on problems small enough to
+work out by hand.
 
 `parallel_outputs(n)`: n independent tasks, each 10 cycles, each writing a 100-byte activation
 that nothing reads (held from the task's start to its end, SPEC.md §4 rule 9), on n cores that
