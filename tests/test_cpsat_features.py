@@ -259,7 +259,7 @@ def test_solve_returns_no_schedule_when_cpsat_finds_none_whatever_its_hint(
 
     def nothing_in_time(*args: Any, **kwargs: Any) -> Any:
         return solver_module._StageRun(
-            status=solver_module.cp_model.UNKNOWN,
+            status=int(solver_module.cp_model.UNKNOWN),
             interrupted=False,
             objective=None,
             bound=None,

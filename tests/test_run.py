@@ -207,3 +207,31 @@ def test_solve_from_hint_starts_from_the_best_heuristic() -> None:
         _two_tasks_on_two_cores(), "latency", PARAMS.model_copy(update={"use_hint": False})
     )
     assert (alone.status, alone.objective_value, alone.hint) == ("optimal", 10.0, None)
+
+
+def test_a_format_1_result_reads_as_format_2() -> None:
+    # format 1 kept the hint's origin and the interrupt in free text; they become fields
+    from cpsched.model.result import upgrade_result
+
+    old = {
+        "format": "cpsched-result/1",
+        "method": "heft",
+        "status": "feasible",
+        "objective": "latency",
+        "parameters": {"seed": 0, "hint": "heuristic heft (not used by CP-SAT: outside the model)"},
+        "message": "interrupted before CP-SAT found a schedule; the best heuristic schedule "
+        "(heft) is kept",
+    }
+    result = SolveResult.model_validate(upgrade_result(old))
+    assert result.interrupted and result.parameters == {"seed": 0}
+    assert result.hint == HintInfo(
+        source="heuristic", method="heft", used=False, why_not="outside the model", kept=True
+    )
+    given = {**old, "message": "", "parameters": {"hint": "given (unusable: invalid)"}}
+    result = SolveResult.model_validate(upgrade_result(given))
+    assert not result.interrupted
+    assert result.hint == HintInfo(source="given", used=False, why_not="invalid")
+    assert (
+        SolveResult.model_validate(upgrade_result({**old, "parameters": {"hint": "none"}})).hint
+        is None
+    )

@@ -267,12 +267,10 @@ def _heuristic_schedules(problem: Problem) -> list[Schedule]:
     """Every heuristic's schedule: candidates for the min-memory hint (one of them may hold
     less memory than CP-SAT finds on its own in a short time)."""
     from cpsched.heuristics import run_heuristics
-    from cpsched.heuristics.engine import InvalidHeuristicSchedule
 
-    try:
-        results = run_heuristics(problem)
-    except InvalidHeuristicSchedule:  # a heuristic bug only loses hints, never the front
-        return []
+    # run_heuristics turns a heuristic's bug into a result without a schedule: it only loses
+    # a hint, never the front
+    results = run_heuristics(problem)
     return [r.schedule for r in results.values() if r.schedule is not None]
 
 

@@ -122,20 +122,25 @@ def upgrade_result(data: Any) -> Any:
     if not isinstance(data, dict) or data.get("format") not in OLD_RESULT_FORMATS:
         return data
     out = dict(data, format=RESULT_FORMAT)
-    parameters = out.get("parameters")
-    text = parameters.get("hint") if isinstance(parameters, dict) else None
-    if isinstance(text, str) and text != "none":
-        head, _, note = text.partition(" (")
-        source, _, method = head.partition(" ")
-        why = note.rstrip(")").removeprefix("not used by CP-SAT: ") if note else None
-        if source in ("given", "heuristic"):
-            out["hint"] = {
-                "source": source,
-                "method": method or None,
-                "used": why is None,
-                "why_not": why,
-            }
-        out["parameters"] = {k: v for k, v in parameters.items() if k != "hint"}
     message = out.get("message")
-    out["interrupted"] = isinstance(message, str) and message.startswith("interrupted")
+    message = message if isinstance(message, str) else ""
+    out["interrupted"] = message.startswith("interrupted")
+    parameters = out.get("parameters")
+    if not isinstance(parameters, dict) or "hint" not in parameters:
+        return out
+    out["parameters"] = {k: v for k, v in parameters.items() if k != "hint"}
+    text = parameters["hint"]
+    if not isinstance(text, str):
+        return out
+    head, _, note = text.partition(" (")
+    source, _, method = head.partition(" ")
+    why = note.rstrip(")").removeprefix("not used by CP-SAT: ").removeprefix("unusable: ")
+    if source in ("given", "heuristic"):
+        out["hint"] = {
+            "source": source,
+            "method": method or None,
+            "used": not why,
+            "why_not": why or None,
+            "kept": message.endswith("is kept") or "hint is returned" in message,
+        }
     return out
