@@ -9,6 +9,11 @@ proven), starting from the previous stage's solution. The time limit covers all 
 stage gets the remaining time divided by the number of stages left. The result's
 `objective_value`, `bound` and `gap` are those of the first stage; `stages` lists every stage,
 and the status is `optimal` only when every stage was proven optimal.
+
+The solver runs no heuristics: a caller passes its hint (the pipeline passes the best heuristic
+schedule) and decides what to do when CP-SAT finds nothing (:func:`cpsched.pipeline.keep_hint`
+keeps a valid hint). The reported objective is the returned schedule's, measured by
+:mod:`cpsched.check.metrics`.
 """
 
 from __future__ import annotations
