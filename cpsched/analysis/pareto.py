@@ -41,6 +41,7 @@ from cpsched.model.objective import Metric
 from cpsched.model.problem import Problem
 from cpsched.model.result import SolveResult, relative_gap
 from cpsched.model.schedule import Schedule
+from cpsched.report.pareto_plot import PlotPoint
 
 MemoryKind = Literal["all", "activation"]
 MEMORY_KINDS: tuple[MemoryKind, ...] = ("all", "activation")
@@ -444,5 +445,19 @@ def write_front(
     summary = out_dir / FRONT_FILE
     write_text_atomic(summary, json.dumps(front_summary(front, params), indent=2) + "\n")
     plot = out_dir / PLOT_FILE
-    plot_front(front, plot, title)
+    memory_label = "peak memory" if front.memory == "all" else "peak activation memory"
+    plot_front(
+        [plot_point(p) for p in front.points],
+        [plot_point(p) for p in front.references],
+        plot,
+        title or front.problem,
+        memory_label,
+    )
     return [summary, *written, plot]
+
+
+def plot_point(point: ParetoPoint) -> PlotPoint:
+    """A point of a front as a plot point (its label says what kind of reference it is)."""
+    label = point.role.replace("min-", "min ") if point.role.startswith("layer") else ""
+    gap_of = "peak" if point.role.endswith("min-memory") else "latency"
+    return PlotPoint(point.latency_cycles, point.peak_bytes, point.proven, point.gap, label, gap_of)
