@@ -265,18 +265,20 @@ def solve_from_hint(
     hint: Schedule | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     caps: Mapping[Metric, float] | None = None,
+    heuristics: Mapping[str, SolveResult] | None = None,
 ) -> SolveResult:
     """CP-SAT on `problem` from `hint`, or (no hint given, `params.use_hint`) from the best
     heuristic schedule, and never worse than that hint (:func:`keep_hint`).
 
     What `cpsched solve-problem` and the benchmarks call: `cpsched.cpsat.solve` plus the
-    pipeline's hint and fallback, without building a problem.
+    pipeline's hint and fallback, without building a problem. `heuristics` are results of
+    `run_heuristics` already at hand (default: run them when a hint is needed).
     """
     from cpsched.cpsat import solve
 
     method: str | None = None
     if hint is None and params.use_hint:
-        heuristics = run_heuristics(problem)
+        heuristics = run_heuristics(problem) if heuristics is None else heuristics
         method = best_heuristic(heuristics)
         hint = heuristics[method].schedule if method is not None else None
     result = solve(

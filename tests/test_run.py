@@ -207,6 +207,12 @@ def test_solve_from_hint_starts_from_the_best_heuristic() -> None:
         _two_tasks_on_two_cores(), "latency", PARAMS.model_copy(update={"use_hint": False})
     )
     assert (alone.status, alone.objective_value, alone.hint) == ("optimal", 10.0, None)
+    # heuristic results at hand are used, not run again
+    from cpsched.heuristics import run_heuristics
+
+    heft = run_heuristics(_two_tasks_on_two_cores(), ["heft"])
+    again = solve_from_hint(_two_tasks_on_two_cores(), "latency", PARAMS, heuristics=heft)
+    assert again.hint is not None and again.hint.method == "heft"
 
 
 def test_a_format_1_result_reads_as_format_2() -> None:
