@@ -43,6 +43,7 @@ from cpsched.frontend.tiling import ExecutionMode, TilingSpec, task_id
 from cpsched.model.problem import CoreId, Problem, TaskId
 from cpsched.model.result import SolveResult
 from cpsched.model.schedule import Schedule
+from cpsched.pipeline import solve_from_hint
 from cpsched.report._common import save_png
 
 SUITE_NAME = "fusion-memory"
@@ -260,15 +261,15 @@ def _memory_extra(
     floor_bytes, _ = peak_floor(problem, "activation")
     if _one_memory(problem):
         floor_bytes = max(floor_bytes, attention_floor_bytes(point.m, point.tiles))
-    stage = result.stages[0] if result.stages else {}
-    cpsat_bound = stage.get("bound")
+    stage = result.stages[0] if result.stages else None
+    cpsat_bound = stage.bound if stage is not None else None
     bound = max(floor_bytes, math.ceil(cpsat_bound) if cpsat_bound is not None else 0)
     extra["activation_bound_bytes"] = bound
     extra["activation_floor_bytes"] = floor_bytes
-    extra["memory_status"] = stage.get("status", result.status)
+    extra["memory_status"] = stage.status if stage is not None else result.status
     if len(result.stages) > 1:  # the latency at that peak: proven or not
-        extra["latency_status"] = result.stages[1].get("status")
-        extra["latency_bound_cycles"] = result.stages[1].get("bound")
+        extra["latency_status"] = result.stages[1].status
+        extra["latency_bound_cycles"] = result.stages[1].bound
     if result.schedule is not None:
         peak, by_layer = live_at_peak(problem, result.schedule)
         extra["activation_peak_bytes"] = peak
@@ -303,8 +304,9 @@ def run_point(point: Point, config: BenchConfig) -> list[Record]:
     if point.mode == "fused":
         hint_s = lim.hint_s + HINT_S_PER_TASK * len(problem.tasks)
         hint, hint_name = lean_hint(problem, _solver_params(config, hint_s))
-    lean = solve(problem, MEMORY_OBJECTIVE, _solver_params(config, lim.memory_s), hint=hint)
-    fast = solve(problem, LATENCY_OBJECTIVE, _solver_params(config, lim.latency_s))
+    lean_params = _solver_params(config, lim.memory_s)
+    lean = solve_from_hint(problem, MEMORY_OBJECTIVE, lean_params, hint=hint)
+    fast = solve_from_hint(problem, LATENCY_OBJECTIVE, _solver_params(config, lim.latency_s))
     records = [
         record_from_result(
             point.name,

@@ -35,9 +35,10 @@ from cpsched.bench.runner import (
 )
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
-from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat import SolverParams
 from cpsched.heuristics import HEURISTICS, run_heuristics
 from cpsched.model.result import SolveResult
+from cpsched.pipeline import solve_from_hint
 
 OBJECTIVE = "latency"
 FULL_TIME_LIMIT_S = 4.0  # the CP-SAT solve of each instance
@@ -80,7 +81,7 @@ def run_instance(pair: Pair, config: BenchConfig) -> list[Record]:
     for name, result in heuristic_results.items():
         if result.schedule is not None and (bad := validate(problem, result.schedule)):
             raise InvalidScheduleError(f"{name} on {label}: {bad[0]}")
-    exact = solve(problem, OBJECTIVE, solver)
+    exact = solve_from_hint(problem, OBJECTIVE, solver, heuristics=heuristic_results)
     reference = exact.objective_value
     records = [record_from_result(label, problem, exact, params=params)]
     for name, result in heuristic_results.items():

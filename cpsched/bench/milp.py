@@ -29,13 +29,14 @@ from cpsched.bench.runner import (
     record_from_schedule,
 )
 from cpsched.check.validate import validate
-from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat import SolverParams
 from cpsched.frontend.build import build_problem, load_hardware, load_workload
 from cpsched.frontend.catalog import models_dir
 from cpsched.frontend.tiling import TilingSpec
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.io import load_problem
 from cpsched.model.problem import Problem
+from cpsched.pipeline import solve_from_hint
 
 OBJECTIVE = "latency"
 BACKENDS: tuple[Backend, ...] = ("SCIP", "HIGHS")
@@ -182,7 +183,7 @@ def run_instance(
         )
         for backend in BACKENDS
     ]
-    exact = solve(problem, OBJECTIVE, solver)
+    exact = solve_from_hint(problem, OBJECTIVE, solver)
     records.append(record_from_result(inst.name, problem, exact, params={"note": inst.note}))
     return records
 

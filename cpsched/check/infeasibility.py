@@ -46,6 +46,7 @@ def no_common_core(
                 InfeasibilityReason(
                     reason=f"task {t!r} has no core it may run on{where}",
                     resource=f"task {t}",
+                    tasks=(t,),
                     suggestion="give the tasks of each group an option on a common core",
                 )
             )
@@ -85,6 +86,7 @@ def precedence_cycles(
                 reason=f"precedence cycle: {steps} -> {u}; "
                 f"task {u!r} would have to wait for its own end",
                 resource="barriers" if through_barrier else f"task {u}",
+                tasks=tuple(dict.fromkeys(path)),
                 demand=min_duration(u),
                 limit=0,
                 unit="cycles",
@@ -120,6 +122,8 @@ def task_too_big(
                     "more than "
                     f"any memory it may use holds (largest: {memory}, {largest} bytes)",
                     resource=f"task {task.id}",
+                    tasks=(task.id,),
+                    memory=memory,
                     demand=need,
                     limit=largest,
                     unit="bytes",
@@ -151,6 +155,8 @@ def unreachable_tensors(
                         f"{', '.join(sorted(sources))} to the memory of any core "
                         f"task {c!r} may run on",
                         resource=f"tensor {tensor.id}",
+                        tensors=(tensor.id,),
+                        tasks=(c,),
                         suggestion="add a route, or an option for the consumer on a reachable core",
                     )
                 )
@@ -160,6 +166,8 @@ def unreachable_tensors(
                     reason=f"tensor {tensor.id!r} must be stored, but there is no route from "
                     f"{', '.join(sorted(sources))} to {DRAM!r}",
                     resource=f"tensor {tensor.id}",
+                    tensors=(tensor.id,),
+                    memory=DRAM,
                     suggestion=f"add a route to {DRAM!r}",
                 )
             )

@@ -139,7 +139,7 @@ def result_table(problem: Problem, result: SolveResult) -> Table:
         table.add_row("best heuristic", f"{best}: latency {number(heuristic[best])} cycles")
     for i, stage in enumerate(result.stages if len(result.stages) > 1 else []):
         table.add_row(
-            f"stage {i + 1}", f"{stage['objective']}: {number(stage['value'])} ({stage['status']})"
+            f"stage {i + 1}", f"{stage.objective}: {number(stage.value)} ({stage.status})"
         )
     table.add_row("time", f"{result.wall_time_s:.2f} s")
     if result.num_variables is not None:

@@ -11,7 +11,7 @@ import typer
 from cpsched.check.validate import validate
 from cpsched.cli.app import app, stderr, stdout, user_errors
 from cpsched.cli.progress import print_infeasibility, result_table
-from cpsched.pipeline import load_run, run_json, solve_command_line
+from cpsched.runs import load_run, run_json, solve_command_line
 
 
 @app.command("show")

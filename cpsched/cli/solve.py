@@ -35,13 +35,9 @@ from cpsched.pipeline import (
     DEFAULT_TILES,
     DEFAULT_TIME_LIMIT_S,
     DEFAULT_WORKLOAD,
-    check_out_dir,
-    default_run_dir,
     run_job,
-    run_json,
-    was_interrupted,
-    write_run,
 )
+from cpsched.runs import check_out_dir, default_run_dir, run_json, write_run
 
 
 @app.command("solve")
@@ -164,7 +160,7 @@ def solve_command(
         console.print(result_table(problem, result))
         for path in written.values():
             console.print(f"wrote {path}", highlight=False)
-    if was_interrupted(result):
+    if result.interrupted:
         err.print(
             "interrupted: "
             + (

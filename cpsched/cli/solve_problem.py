@@ -79,12 +79,12 @@ def solve_problem(
         redundant=redundant,
         symmetry_breaking=symmetry,
     )
-    from cpsched.cpsat import solve
+    from cpsched.pipeline import solve_from_hint
 
     live = LiveLine()
     try:
         with user_errors():
-            result = solve(p, obj, params, hint=given, on_progress=live)
+            result = solve_from_hint(p, obj, params, hint=given, on_progress=live)
     finally:
         live.close()
     out.mkdir(parents=True, exist_ok=True)
