@@ -103,7 +103,18 @@ def _short(value: Any, limit: int = 80) -> str:
 def validation_problems(exc: ValidationError) -> list[FieldProblem]:
     """Turn a pydantic ValidationError into field problems with paths and bad values."""
     out: list[FieldProblem] = []
-    for err in exc.errors():
+    errors = exc.errors()
+    failed_items = {  # lists and tuples with an item that failed
+        tuple(e["loc"][:k])
+        for e in errors
+        for k, part in enumerate(e["loc"])
+        if isinstance(part, int)
+    }
+    for err in errors:
+        if err["type"] == "too_short" and tuple(err["loc"]) in failed_items:
+            # pydantic counts only the items that validated: a list whose one item is wrong is
+            # "too short" too, which is false; the item's own error says what is wrong
+            continue
         ctx_error = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_error, ProblemReferenceError):
             out.extend(ctx_error.problems)
