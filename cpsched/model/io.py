@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from cpsched.model.errors import FieldProblem, InputError, input_error
+from cpsched.model.errors import FieldProblem, InputError, input_error, output_error
 from cpsched.model.problem import Problem, ProblemReferenceError
 from cpsched.model.schedule import Schedule
 
@@ -67,6 +67,11 @@ def parse_text(text: str, source: str, *, yaml_syntax: bool) -> Any:
         if yaml_syntax:
             return yaml.load(text, Loader=_StrictYamlLoader)
         return json.loads(text, object_pairs_hook=_reject_duplicate_json_keys)
+    except RecursionError:
+        syntax = "YAML" if yaml_syntax else "JSON"
+        raise input_error(
+            source, "", f"not valid {syntax}: lists or mappings nested too deeply"
+        ) from None
     except yaml.YAMLError as exc:
         raise input_error(source, "", f"not valid YAML: {exc}") from None
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
@@ -174,9 +179,16 @@ def _new_file_mode() -> int:
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` completely or not at all (temp file + rename in one folder)."""
+    """Write `data` to `path` completely or not at all (temp file + rename in one folder).
+
+    A write that fails (a full disk, a read-only folder) raises an :class:`OutputError` naming
+    the path and the reason; the old file, if any, is left as it was and no temporary remains.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise output_error(str(path), exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -185,6 +197,9 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         # mkstemp makes the file private (0600); give it the mode a plain open() would have
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise output_error(str(path), exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from cpsched.frontend.workload.spec import ROW_REDUCING_OPS, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
@@ -25,7 +25,7 @@ class Param(BaseModel):
     """A workload parameter: its default and what it means."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    default: int
+    default: StrictInt
     doc: str = ""
 
 
@@ -47,6 +47,10 @@ _BINOPS: dict[type[ast.operator], Callable[[int, int], int]] = {
     ast.Pow: operator.pow,
 }
 
+# No intermediate value of a size expression may pass this (2**62: far above any size the
+# problem format accepts, and small enough that `9**9**9` is refused at once, not computed).
+MAX_EXPRESSION_VALUE = 2**62
+
 
 def eval_size(expr: int | str, params: Mapping[str, int]) -> int:
     """Evaluate an integer expression of parameters (+ - * / // % **, parentheses).
@@ -61,13 +65,13 @@ def eval_size(expr: int | str, params: Mapping[str, int]) -> int:
         raise ValueError(f"expected an integer or an expression, got {expr!r}")
     try:
         tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
-        raise ValueError(f"cannot parse expression {expr!r}") from None
+    except (SyntaxError, RecursionError, MemoryError):  # the parser's stack overflows as these
+        raise ValueError(f"cannot parse expression {_clip(expr)!r}") from None
 
     def ev(node: ast.AST) -> int:
         if isinstance(node, ast.Expression):
             return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        if isinstance(node, ast.Constant) and type(node.value) is int:  # not True/False
             return int(node.value)
         if isinstance(node, ast.Name):
             if node.id not in params:
@@ -86,12 +90,29 @@ def eval_size(expr: int | str, params: Mapping[str, int]) -> int:
             if fn is not None:
                 if b == 0 and isinstance(node.op, (ast.FloorDiv, ast.Mod)):
                     raise ValueError(f"{expr!r}: division by zero")
-                return fn(a, b)
+                if isinstance(node.op, ast.Pow) and (
+                    b < 0 or (abs(a) > 1 and b > MAX_EXPRESSION_VALUE.bit_length())
+                ):
+                    raise ValueError(f"{expr!r}: {a} ** {b} is not a size")
+                return _bounded(fn(a, b), expr)
         raise ValueError(
             f"unsupported syntax in {expr!r}; use integers, parameters, + - * / // % **"
         )
 
-    return ev(tree)
+    try:
+        return ev(tree)
+    except RecursionError:
+        raise ValueError(f"expression {_clip(expr)!r} is nested too deeply") from None
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bounded(value: int, expr: str) -> int:
+    if abs(value) > MAX_EXPRESSION_VALUE:
+        raise ValueError(f"{expr!r} is too large; sizes are at most {MAX_EXPRESSION_VALUE}")
+    return value
 
 
 def parse_overrides(items: list[str] | None, source: str = "--set") -> dict[str, int]:
@@ -293,5 +314,6 @@ def load_workload_file(path: str | Path, overrides: Mapping[str, int] | None = N
     if params:
         doc = ", ".join(f"{k}={v}" for k, v in params.items())
         concrete["description"] = (concrete.get("description") or "").strip() + f" [{doc}]"
-    workload = parse_model(concrete, Workload, source)
-    return check_workload(workload, source)
+    workload = check_workload(parse_model(concrete, Workload, source), source)
+    workload._source = source
+    return workload
