@@ -139,7 +139,7 @@ def _normal_shape(text: str) -> frozenset[tuple[str, int]] | None:
     out = []
     for item in items:
         k, sep, v = item.partition("=")
-        if not sep or not v.strip().isdigit():
+        if not sep or not re.fullmatch(r"[0-9]+", v.strip()):  # not "²" (int() refuses it)
             return None
         out.append((k.strip(), int(v)))
     return frozenset(out)
@@ -199,16 +199,19 @@ def load_cost_table(path: str | Path) -> CostTable:
         raise input_error(source, "", f"cannot read: {exc}") from None
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text))
-        raw: list[object] = [
-            _csv_numbers(
-                {
-                    k.strip(): v.strip()
-                    for k, v in r.items()
-                    if isinstance(k, str) and isinstance(v, str) and v
-                }
-            )
-            for r in reader
-        ]
+        try:
+            raw: list[object] = [
+                _csv_numbers(
+                    {
+                        k.strip(): v.strip()
+                        for k, v in r.items()
+                        if isinstance(k, str) and isinstance(v, str) and v
+                    }
+                )
+                for r in reader
+            ]
+        except csv.Error as exc:  # e.g. a field longer than the csv module's limit
+            raise input_error(source, "", f"not valid CSV: {exc}") from None
     else:
         data = parse_text(text, source, yaml_syntax=path.suffix.lower() != ".json")
         if not isinstance(data, list):

@@ -36,6 +36,10 @@ def _construct_mapping(
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
+        try:
+            hash(key)
+        except TypeError:
+            continue  # a list or mapping as a key: construct_mapping reports it as unhashable
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,

@@ -313,7 +313,9 @@ def load_workload_file(path: str | Path, overrides: Mapping[str, int] | None = N
     concrete = _substitute(data, params, source)
     if params:
         doc = ", ".join(f"{k}={v}" for k, v in params.items())
-        concrete["description"] = (concrete.get("description") or "").strip() + f" [{doc}]"
+        description = concrete.get("description")
+        if isinstance(description, str) or description is None:  # else the model reports it
+            concrete["description"] = (description or "").strip() + f" [{doc}]"
     workload = check_workload(parse_model(concrete, Workload, source), source)
     workload._source = source
     return workload
