@@ -591,3 +591,34 @@ def test_unknown_memory_says_memories_not_memorys(tmp_path: Path) -> None:
     assert load_error(tmp_path, data) == (
         f"{tmp_path / 'p.json'}: cores[0].memory: unknown memory 'l2'; known memories: 'dram', 'l1'"
     )
+
+
+# --- item 1 in build: a workload too large for the solvers is an input error, not a traceback ---
+
+
+def test_built_tile_too_large_for_cpsat_names_the_layer() -> None:
+    # attention_head with M = 2**20 tokens in one tile: QKᵀ is 2**20 x 64 x 2**20 MACs
+    workload = load_workload("attention_head", {"M": 2**20})
+    with pytest.raises(InputError) as err:
+        build_problem(workload, load_hardware_file(HARDWARE_FILE), TilingSpec(tiles=1))
+    lines = str(err.value).splitlines()
+    assert lines[0] == f"{WORKLOAD_FILE}: 3 problems"
+    assert lines[1] == (
+        "  - layers.QKT: a tile takes 1.47335e+13 pJ on core 'c0'; the solvers accept at most "
+        "1.09951e+12 pJ (cut the layer into more tiles, or make it smaller)"
+    )
+
+
+def test_built_horizon_too_large_for_cpsat_is_an_input_error() -> None:
+    # 64 tiles of 2**14 tokens: every tile fits, their sum does not
+    workload = load_workload("attention_head", {"M": 2**20})
+    hardware = load_hardware_file(ROOT / "models" / "hardware" / "quad_bus.yaml")
+    with pytest.raises(InputError) as err:
+        build_problem(workload, hardware, TilingSpec(tiles=64))
+    message = str(err.value)
+    assert message.startswith(
+        f"the problem of {str(WORKLOAD_FILE)!r} on {str(hardware.source)!r}: the tasks' slowest "
+        "options and the tensors' slowest transfers sum to "
+    )
+    assert "cycles; the solvers accept at most 1099511627776 (2**40)" in message
+    assert "\n" not in message

@@ -136,13 +136,15 @@ def build_problem(
             cost = model.cost(layer, tile, core)
             if cost is not None and not _cost_fits(cost) and layer.name not in too_large:
                 too_large.add(layer.name)
+                if cost.cycles > MAX_INTEGER:
+                    took, limit = f"{cost.cycles} cycles", f"{MAX_INTEGER}"
+                else:
+                    took, limit = f"{cost.energy_pj:.6g} pJ", f"{MAX_ENERGY_PJ:.6g} pJ"
                 problems.append(
                     FieldProblem(
                         f"layers.{layer.name}",
-                        f"a tile takes {cost.cycles} cycles and {cost.energy_pj:.6g} pJ on core "
-                        f"{core.id!r}; the solvers accept at most {MAX_INTEGER} cycles and "
-                        f"{MAX_ENERGY_PJ:.6g} pJ (cut the layer into more tiles, or make it "
-                        "smaller)",
+                        f"a tile takes {took} on core {core.id!r}; the solvers accept at most "
+                        f"{limit} (cut the layer into more tiles, or make it smaller)",
                     )
                 )
             if cost is not None and _cost_fits(cost):
