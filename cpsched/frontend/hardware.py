@@ -11,7 +11,7 @@ a route, as SPEC.md §2 requires.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -168,7 +168,7 @@ def mesh_link_id(a: tuple[int, int], b: tuple[int, int]) -> LinkId:
     return LinkId(f"{router(*a)}>{router(*b)}")
 
 
-def _duplicates(section: str, ids: list[str], what: str) -> list[FieldProblem]:
+def _duplicates(section: str, ids: Sequence[str], what: str) -> list[FieldProblem]:
     """One problem per repeated id, at its second (third, ...) place, naming the id."""
     out: list[FieldProblem] = []
     first: dict[str, int] = {}
