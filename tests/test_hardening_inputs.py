@@ -622,3 +622,17 @@ def test_built_horizon_too_large_for_cpsat_is_an_input_error() -> None:
     )
     assert "cycles; the solvers accept at most 1099511627776 (2**40)" in message
     assert "\n" not in message
+
+
+def test_schedule_start_too_large_for_a_cpsat_hint_is_an_input_error(tmp_path: Path) -> None:
+    # a hint starting at 10**30 crashed solve (TypeError appending the hint to CP-SAT's model)
+    data = yaml.safe_load(SCHEDULE_FILE.read_text(encoding="utf-8"))
+    data["tasks"][0]["start"] = 10**30
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_schedule(path)
+    assert str(err.value) == f"{path}: tasks[0].start: {LIMIT} (got {10**30})"
+    data["tasks"][0]["start"] = -5  # still loads: the validator reports it
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert load_schedule(path).tasks[0].start == -5
