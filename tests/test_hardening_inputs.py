@@ -636,3 +636,65 @@ def test_schedule_start_too_large_for_a_cpsat_hint_is_an_input_error(tmp_path: P
     data["tasks"][0]["start"] = -5  # still loads: the validator reports it
     path.write_text(json.dumps(data), encoding="utf-8")
     assert load_schedule(path).tasks[0].start == -5
+
+
+HUGE_HEX = "0x" + "f" * 5000  # YAML reads it as an int; Python cannot print it in decimal
+
+
+@pytest.mark.parametrize(
+    ("kind", "old"),
+    [
+        ("problem", "size_bytes: 512"),
+        ("problem", "energy_pj: 100.0"),
+        ("schedule", "start: 0"),
+        ("hardware", "rows: 32"),
+        ("hardware", "capacity_bytes: 1048576"),
+        ("workload", "default: 256"),
+        ("workload", "shape: [M, N]"),
+    ],
+)
+def test_integers_too_long_to_print_are_input_errors(tmp_path: Path, kind: str, old: str) -> None:
+    # repr() of a 5000-hex-digit integer raised ValueError while the error message was made
+    source = {
+        "problem": PROBLEM_FILE,
+        "schedule": SCHEDULE_FILE,
+        "hardware": HARDWARE_FILE,
+        "workload": WORKLOAD_FILE,
+    }[kind]
+    key, _, _ = old.partition(":")
+    new = (
+        f"{key}: {HUGE_HEX}"
+        if kind != "workload" or key == "default"
+        else f"{key}: [{HUGE_HEX}, N]"
+    )
+    text = source.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / f"huge{source.suffix}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    loader: Callable[[Path], object] = {
+        "problem": load_problem,
+        "schedule": load_schedule,
+        "hardware": load_hardware_file,
+        "workload": load_workload_file,
+    }[kind]
+    with pytest.raises(InputError) as err:
+        loader(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ")
+    assert "an integer of 5000 hexadecimal digits" in message or "is too large" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "op,shape,cycles,energy_pj\nmatmul,," + "9" * 5000 + ",1\n",
+        "op,shape,cycles,energy_pj\nmatmul,m=" + "9" * 5000 + ",1,1\n",
+    ],
+    ids=["cycles", "shape"],
+)
+def test_csv_integers_too_long_are_input_errors(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "costs.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_cost_table(path)
+    assert str(err.value).startswith(f"{path}: [0].")

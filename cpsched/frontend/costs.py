@@ -139,7 +139,7 @@ def _normal_shape(text: str) -> frozenset[tuple[str, int]] | None:
     out = []
     for item in items:
         k, sep, v = item.partition("=")
-        if not sep or not re.fullmatch(r"[0-9]+", v.strip()):  # not "²" (int() refuses it)
+        if not sep or not re.fullmatch(r"[0-9]{1,20}", v.strip()):  # not "²" (int() refuses it)
             return None
         out.append((k.strip(), int(v)))
     return frozenset(out)
@@ -180,8 +180,8 @@ def _csv_numbers(row: dict[str, str]) -> dict[str, object]:
     energy_pj as a float; text that is not such a number stays text, for the row's error."""
     out: dict[str, object] = dict(row)
     cycles = row.get("cycles")
-    if cycles is not None and _CSV_INTEGER.fullmatch(cycles):
-        out["cycles"] = int(cycles)
+    if cycles is not None and _CSV_INTEGER.fullmatch(cycles) and len(cycles) <= 20:
+        out["cycles"] = int(cycles)  # (longer: left as text, which the row's check refuses)
     energy = row.get("energy_pj")
     if energy is not None:
         with contextlib.suppress(ValueError):

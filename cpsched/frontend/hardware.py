@@ -40,6 +40,7 @@ Count = Annotated[StrictInt, Field(ge=1, le=MAX_INTEGER)]
 Cycles = Annotated[StrictInt, Field(ge=0, le=MAX_INTEGER)]
 Bandwidth = Annotated[StrictFloat, Field(ge=MIN_BANDWIDTH_BYTES_PER_CYCLE, allow_inf_nan=False)]
 Energy = Annotated[StrictFloat, Field(ge=0, le=MAX_ENERGY_PJ, allow_inf_nan=False)]
+Coordinate = Annotated[StrictInt, Field(ge=-MAX_INTEGER, le=MAX_INTEGER)]  # off the mesh: reported
 
 CoreKind = Literal["mac_array", "vector"]
 MatmulRole = Literal["m", "n", "k"]
@@ -132,7 +133,7 @@ class Topology(_Strict):
     mesh_cols: StrictInt = Field(default=0, ge=0, le=MAX_MESH_SIDE)  # x extent
     mesh_rows: StrictInt = Field(default=0, ge=0, le=MAX_MESH_SIDE)  # y extent
     mesh_link: MeshLink | None = None
-    place: dict[MemoryId, tuple[StrictInt, StrictInt]] = Field(
+    place: dict[MemoryId, tuple[Coordinate, Coordinate]] = Field(
         default_factory=dict
     )  # memory -> (x, y)
 

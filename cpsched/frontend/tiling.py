@@ -199,7 +199,7 @@ def parse_splits(
     for item in items or []:
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or not key or not re.fullmatch(r"[0-9]+", value.strip()):  # not "²" or "٣"
+        if not sep or not key or not re.fullmatch(r"[0-9]{1,20}", value.strip()):  # not "²" or "٣"
             raise InputError(
                 source,
                 (FieldProblem("", f"{item!r} is not DIM=N or LAYER.DIM=N (e.g. --split FF1.f=4)"),),

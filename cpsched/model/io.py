@@ -78,8 +78,9 @@ def parse_text(text: str, source: str, *, yaml_syntax: bool) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise input_error(source, "", f"not valid YAML: {exc}") from None
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        raise input_error(source, "", f"not valid JSON: {exc}") from None
+    except ValueError as exc:  # json.JSONDecodeError; an integer with more than 4300 digits
+        syntax = "YAML" if yaml_syntax else "JSON"
+        raise input_error(source, "", f"not valid {syntax}: {exc}") from None
 
 
 def read_data(path: str | Path) -> Any:
@@ -105,7 +106,13 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    """A value as the user wrote it, cut to `limit` characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's 4300-digit conversion limit (e.g. YAML 0xfff...)
+        if isinstance(value, int):
+            return f"an integer of {len(format(value, 'x'))} hexadecimal digits"
+        return "a value holding an integer too long to print"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -20,12 +20,16 @@ from cpsched.frontend.workload.spec import ROW_REDUCING_OPS, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
 from cpsched.model.io import parse_model, read_data
 
+# No intermediate value of a size expression may pass this (2**62: far above any size the
+# problem format accepts, and small enough that `9**9**9` is refused at once, not computed).
+MAX_EXPRESSION_VALUE = 2**62
+
 
 class Param(BaseModel):
     """A workload parameter: its default and what it means."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    default: StrictInt
+    default: StrictInt = Field(ge=-MAX_EXPRESSION_VALUE, le=MAX_EXPRESSION_VALUE)
     doc: str = ""
 
 
@@ -47,10 +51,6 @@ _BINOPS: dict[type[ast.operator], Callable[[int, int], int]] = {
     ast.Pow: operator.pow,
 }
 
-# No intermediate value of a size expression may pass this (2**62: far above any size the
-# problem format accepts, and small enough that `9**9**9` is refused at once, not computed).
-MAX_EXPRESSION_VALUE = 2**62
-
 
 def eval_size(expr: int | str, params: Mapping[str, int]) -> int:
     """Evaluate an integer expression of parameters (+ - * / // % **, parentheses).
@@ -60,7 +60,7 @@ def eval_size(expr: int | str, params: Mapping[str, int]) -> int:
     if isinstance(expr, bool):
         raise ValueError(f"expected an integer or an expression, got {expr!r}")
     if isinstance(expr, int):
-        return expr
+        return _bounded(expr, "")
     if not isinstance(expr, str):
         raise ValueError(f"expected an integer or an expression, got {expr!r}")
     try:
@@ -72,12 +72,12 @@ def eval_size(expr: int | str, params: Mapping[str, int]) -> int:
         if isinstance(node, ast.Expression):
             return ev(node.body)
         if isinstance(node, ast.Constant) and type(node.value) is int:  # not True/False
-            return int(node.value)
+            return _bounded(node.value, expr)
         if isinstance(node, ast.Name):
             if node.id not in params:
                 known = ", ".join(sorted(params)) or "none"
                 raise ValueError(f"unknown parameter {node.id!r} in {expr!r}; parameters: {known}")
-            return params[node.id]
+            return _bounded(params[node.id], expr)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -ev(node.operand)
         if isinstance(node, ast.BinOp):
@@ -111,7 +111,8 @@ def _clip(text: str, limit: int = 60) -> str:
 
 def _bounded(value: int, expr: str) -> int:
     if abs(value) > MAX_EXPRESSION_VALUE:
-        raise ValueError(f"{expr!r} is too large; sizes are at most {MAX_EXPRESSION_VALUE}")
+        what = f"{_clip(expr)!r}" if expr else f"an integer of {value.bit_length()} bits"
+        raise ValueError(f"{what} is too large; sizes are at most {MAX_EXPRESSION_VALUE}")
     return value
 
 

@@ -36,7 +36,7 @@ TensorRole = Literal["input", "weight"]
 
 # Sizes are strict integers (never a string or a boolean read as a number) within the problem
 # format's limit; a loop size below 1 is reported by the workload check, with its layer.
-Size = Annotated[StrictInt, Field(le=MAX_INTEGER)]
+Size = Annotated[StrictInt, Field(ge=-MAX_INTEGER, le=MAX_INTEGER)]
 Bits = Annotated[StrictInt, Field(ge=1, le=64)]
 
 
