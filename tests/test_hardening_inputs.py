@@ -698,3 +698,10 @@ def test_csv_integers_too_long_are_input_errors(tmp_path: Path, text: str) -> No
     with pytest.raises(InputError) as err:
         load_cost_table(path)
     assert str(err.value).startswith(f"{path}: [0].")
+
+
+def test_workload_name_too_long_for_a_file_is_an_input_error() -> None:
+    # Path.exists() raised OSError (ENAMETOOLONG) while telling a name from a path
+    with pytest.raises(InputError) as err:
+        load_workload("a" * 5000)
+    assert str(err.value) == f"--workload: {'a' * 57 + '...'!r}: file name too long"
