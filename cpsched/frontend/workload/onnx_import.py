@@ -26,10 +26,12 @@ from typing import Any
 
 import onnx
 from onnx import helper, numpy_helper, shape_inference
+from pydantic import ValidationError
 
 from cpsched.frontend.workload.load import check_workload
 from cpsched.frontend.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
+from cpsched.model.io import validation_problems
 
 SHAPE_ONLY = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 ACTIVATIONS = {"Gelu": "gelu", "Erf": "erf", "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
@@ -271,6 +273,13 @@ class _Importer:
         for init in self.graph.initializer:
             if init.dims:
                 self._declare(init.name, "weight")
+        if not self.graph.node:
+            raise input_error(
+                self.source,
+                "",
+                "the ONNX graph has no nodes; a workload needs at least one operator "
+                f"({', '.join(SUPPORTED)})",
+            )
         for index, node in enumerate(self.graph.node):
             self._node(index, node)
         for left, right, label in self.ties:
@@ -284,6 +293,23 @@ class _Importer:
 
     def _materialize(self, name: str) -> Workload:
         """Declared tensors and layers with every dim cut into the atoms the graph needs."""
+        if not self.pending_layers:
+            raise input_error(
+                self.source,
+                "",
+                "the ONNX graph computes nothing (its nodes only rename, reshape or hold "
+                "constants); a workload needs at least one operation such as MatMul or Add",
+            )
+        try:
+            workload = self._workload(name)
+        except ValidationError as exc:  # e.g. a dim or a precision beyond what a workload accepts
+            raise InputError(self.source, tuple(validation_problems(exc))) from None
+        workload = check_workload(workload, self.source)
+        workload._source = self.source
+        return workload
+
+    def _workload(self, name: str) -> Workload:
+        """The workload of the graph, unchecked (pydantic's field checks only)."""
         declared: dict[str, DeclaredTensor] = {}
         token_pos: dict[str, int | None] = {}  # token dim's index among a tensor's dims
         for onnx_name, tname, kind in self.pending_tensors:
@@ -366,14 +392,13 @@ class _Importer:
                 if self.source_of.get(o.name) in layer_names
             )
         )
-        wl = Workload(
+        return Workload(
             name=name,
             description=f"imported from {self.source}",
             tensors=declared,
             layers=tuple(layers),
             outputs=outputs,
         )
-        return check_workload(wl, self.source)
 
     # --- nodes ---
 
@@ -641,6 +666,8 @@ def workload_from_onnx(
 def load_onnx(path: str | Path, *, bits: int | None = None) -> Workload:
     """Load an ONNX file as a workload; unsupported operators are errors naming the node."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise input_error(str(path), "", "empty file (0 bytes); expected an ONNX model")
     try:
         model = onnx.load(str(path))
     except FileNotFoundError:
