@@ -26,7 +26,7 @@ from cpsched.frontend.costs import load_cost_table
 from cpsched.frontend.hardware import load_hardware_file
 from cpsched.frontend.tiling import TilingSpec
 from cpsched.frontend.workload.load import eval_size, load_workload_file
-from cpsched.model.errors import InputError, OutputError
+from cpsched.model.errors import InputError, OutputError, input_error
 from cpsched.model.io import load_problem, load_schedule, save_problem, write_text_atomic
 from cpsched.model.problem import (
     MAX_HORIZON_CYCLES,
@@ -195,7 +195,9 @@ def largest_accepted_problem() -> Problem:
     return Problem.model_validate(data)
 
 
-@pytest.mark.parametrize("objective", ["latency", "memory", "latency+0.001*energy", "energy"])
+@pytest.mark.parametrize(
+    "objective", ["latency", "memory", "latency+0.001*energy", "energy", "0.001*latency+energy"]
+)
 def test_largest_accepted_problem_solves_without_overflow(objective: str) -> None:
     from cpsched.cpsat import SolverParams, solve
 
@@ -204,6 +206,17 @@ def test_largest_accepted_problem_solves_without_overflow(objective: str) -> Non
     result = solve(problem, objective, SolverParams(time_limit_s=2, num_workers=2, seed=1))
     assert result.status in ("optimal", "feasible")
     assert result.schedule is not None
+
+
+def test_weights_too_far_apart_for_cpsat_are_an_input_error() -> None:
+    from cpsched.cpsat import SolverParams, solve
+
+    with pytest.raises(InputError, match="too many orders of magnitude"):
+        solve(
+            largest_accepted_problem(),
+            "0.0000000000000000000001*latency+energy",
+            SolverParams(time_limit_s=2, num_workers=2, seed=1),
+        )
 
 
 # --- item 10: strict types in every user-facing format ---
@@ -705,3 +718,17 @@ def test_workload_name_too_long_for_a_file_is_an_input_error() -> None:
     with pytest.raises(InputError) as err:
         load_workload("a" * 5000)
     assert str(err.value) == f"--workload: {'a' * 57 + '...'!r}: file name too long"
+
+
+def test_input_error_raised_through_a_with_block_stays_an_input_error() -> None:
+    """A frozen InputError turned into FrozenInstanceError when a `with` block set its
+    __traceback__ on the way out (contextlib does)."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def guard() -> Any:
+        yield
+
+    with pytest.raises(InputError, match="x.json: a: bad"):
+        with guard():
+            raise input_error("x.json", "a", "bad")

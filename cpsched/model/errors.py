@@ -22,7 +22,7 @@ class FieldProblem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: raising it through a `with` sets __traceback__
 class InputError(Exception):
     """A user input (a file, an option) that cpsched cannot accept."""
 
@@ -42,7 +42,7 @@ def input_error(source: str, path: str, message: str) -> InputError:
     return InputError(source, (FieldProblem(path, message),))
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class OutputError(InputError):
     """An output cpsched cannot write (a full disk, a read-only folder): the user's to fix, so it
     is reported like a bad input, as one message naming the path and the reason (exit code 2)."""
