@@ -1,4 +1,8 @@
-"""The typer application and what every command shares: consoles and error handling."""
+"""The typer application and what every command shares: exit codes, consoles, error handling.
+
+Light on purpose: every command module imports it at start-up, so it imports only typer, rich
+and the error type. The library is imported inside the commands, by what each one needs.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +24,11 @@ app = typer.Typer(
 )
 
 EXIT_OK = 0
-EXIT_INVALID = 1  # a schedule that breaks SPEC.md §4
-EXIT_BAD_INPUT = 2  # unreadable or malformed input, bad option
+EXIT_INVALID = 1  # a schedule that breaks a rule of the schedule format
+EXIT_BAD_INPUT = 2  # unreadable or malformed input, bad option, an output that cannot be written
 EXIT_INFEASIBLE = 3  # proven infeasible
 EXIT_NO_SOLUTION = 4  # no schedule found in time
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); 143 after SIGTERM: see cpsched.cli.signals
 
 
 def stdout() -> Console:
