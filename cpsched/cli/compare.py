@@ -264,7 +264,16 @@ def compare_command(
         wide = Console(file=sys.stdout, width=max(out.width, 132), soft_wrap=True)
         wide.print(rows_table(report))
         for row in report.rows:
-            if row.valid is None and row.message:
+            if row.source == "cpsat" and row.status == "infeasible":
+                # one line per reason, the tiles that fit no memory one line per layer
+                from cpsched.check.fit import reason_lines
+                from cpsched.check.infeasibility import find_infeasibility
+
+                lines = reason_lines(prob, find_infeasibility(prob)) or [row.message]
+                out.print(f"{row.method}: no schedule: proven infeasible:", highlight=False)
+                for line in lines:
+                    out.print(f"  {line}", highlight=False, markup=False)
+            elif row.valid is None and row.message:
                 out.print(f"{row.method}: no schedule: {row.message}", highlight=False)
         if report.optimum is not None:
             out.print(f"optimum (proven by CP-SAT): {report.optimum:g} cycles")

@@ -150,7 +150,11 @@ def result_table(problem: Problem, result: SolveResult) -> Table:
         table.add_row(
             "model", f"{result.num_variables:,} variables, {result.num_constraints:,} constraints"
         )
-    if result.message:
+    if result.message and result.infeasibility:
+        # the reasons follow the table, grouped (print_infeasibility); not all on one line here
+        head = result.message.split(":")[0]
+        table.add_row("note", f"{head} ({len(result.infeasibility)} reasons, below)")
+    elif result.message:
         table.add_row("note", result.message)
     return table
 
