@@ -236,6 +236,13 @@ def test_compare_refuses_to_replace_its_report(tmp_path: Path, no_work: None) ->
     assert out.read_text() == "old report"
 
 
+def test_compare_refuses_to_replace_saved_schedules(tmp_path: Path, no_work: None) -> None:
+    (tmp_path / "heft.schedule.json").write_text("old schedule")
+    r = runner.invoke(app, ["compare", str(PROBLEM), "--save-schedules", str(tmp_path)])
+    one_error_line(r, EXIT_BAD_INPUT, "--save-schedules", "already holds heft.schedule.json")
+    assert tree(tmp_path) == {"heft.schedule.json": "old schedule"}
+
+
 def test_bench_refuses_to_replace_a_suites_files(tmp_path: Path, toy: None) -> None:
     (tmp_path / "toy.json").write_text("old records")
     (tmp_path / "toy.md").write_text("old report")

@@ -132,3 +132,57 @@ def test_signal_during_start_up_is_one_line_not_a_traceback(sig: signal.Signals)
     assert done.returncode == EXIT_CODE[sig], done.stderr
     assert done.stderr == "interrupted while starting; nothing done\n"
     assert done.stdout == ""
+
+
+# A toy suite whose second case waits until it is interrupted, run through the command line.
+BENCH = """
+import sys, time
+from cpsched.bench import suites
+from cpsched.bench.runner import Case, Record, SuiteDef
+
+def record(i):
+    return Record(instance=f"toy {{i}}", method="toy", objective="latency", status="optimal")
+
+def waits():
+    print("case 2 started", file=sys.stderr, flush=True)
+    time.sleep(600)
+    return [record(2)]
+
+def cases(config):
+    return [Case("case 1", lambda: [record(1)]), Case("case 2", waits)]
+
+suites.SUITES["toy"] = SuiteDef("toy", "Toy", "A toy suite.", cases, lambda r, c, o: "body")
+sys.argv = ["cpsched", "bench", "--suite", "toy", "--out", {out!r}]
+from cpsched.cli import main
+main()
+"""
+
+
+def test_sigterm_during_bench_writes_the_finished_instances(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BENCH.format(out=str(tmp_path))],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    guard = threading.Timer(300, proc.kill)
+    guard.start()
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "case 2 started" in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        err = proc.stderr.read()
+        code = proc.wait()
+    finally:
+        guard.cancel()
+        proc.kill()
+    assert code == 143, err
+    assert "Traceback" not in err
+    assert "interrupted: only the instances that finished were written" in err
+    document = json.loads((tmp_path / "toy.json").read_text())
+    assert document["interrupted"] is True
+    assert [r["instance"] for r in document["records"]] == ["toy 1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.json", "toy.md"]

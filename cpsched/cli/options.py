@@ -27,8 +27,10 @@ OBJECTIVE_HELP = (
 
 Objective = Annotated[str, typer.Option("--objective", help=OBJECTIVE_HELP)]
 TimeLimit = Annotated[
-    float,
-    typer.Option("--time-limit", min=0.01, help="Seconds for CP-SAT (pareto: per point)."),
+    float, typer.Option("--time-limit", min=0.01, help="Seconds for the CP-SAT solve.")
+]
+PointTimeLimit = Annotated[
+    float, typer.Option("--time-limit", min=0.01, help="Seconds for each point's CP-SAT solve.")
 ]
 SuiteTimeLimit = Annotated[
     float | None,
@@ -36,7 +38,7 @@ SuiteTimeLimit = Annotated[
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")]
 Seed = Annotated[
-    int, typer.Option("--seed", min=0, max=SEED_MAX, help=f"CP-SAT random seed, 0 to {SEED_MAX}.")
+    int, typer.Option("--seed", min=0, max=SEED_MAX, help="CP-SAT random seed (32-bit).")
 ]
 Gap = Annotated[
     float, typer.Option("--gap", min=0.0, help="Stop at this relative gap (0: prove optimal).")

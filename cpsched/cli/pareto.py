@@ -31,7 +31,7 @@ from cpsched.cli.common import (
     stdout,
     user_errors,
 )
-from cpsched.cli.options import AsJson, Force, Seed, TimeLimit, Workers, solver_params
+from cpsched.cli.options import AsJson, Force, PointTimeLimit, Seed, Workers, solver_params
 from cpsched.cli.outputs import check_folder
 from cpsched.cli.progress import number
 from cpsched.cli.signals import interrupted_exit_code, received
@@ -117,7 +117,7 @@ def pareto_command(
             "byte below each point's peak until a cap is infeasible).",
         ),
     ] = None,
-    time_limit: TimeLimit = 10.0,
+    time_limit: PointTimeLimit = 10.0,
     workers: Workers = 2,
     seed: Seed = 0,
     out: Annotated[
