@@ -185,6 +185,31 @@ def test_solve_in_a_read_only_working_folder_is_refused_before_the_work(
     assert tree(read_only) == {"keep.txt": "mine"}
 
 
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a 12 KiB file system: an empty file fits, a Gantt chart does not."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(folder)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_disk_while_writing_is_one_line_with_the_path(full_disk: Path) -> None:
+    out = full_disk / "report"
+    r = runner.invoke(app, ["plot", str(PROBLEM), str(SCHEDULE), "--out", str(out)])
+    one_error_line(r, EXIT_BAD_INPUT, f"--out: cannot write into '{out}'", "No space left")
+    assert list(out.iterdir()) == []  # no half-written file, no temporary file left
+
+
 # --- item 3: no writer replaces files it did not make without --force ---
 
 

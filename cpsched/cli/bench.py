@@ -24,9 +24,9 @@ import typer
 from rich import box
 from rich.table import Table
 
-from cpsched.cli.common import app, fail, stderr, stdout, user_errors
+from cpsched.cli.common import app, stderr, stdout, user_errors
 from cpsched.cli.options import Force, Seed, SuiteTimeLimit, Workers
-from cpsched.cli.outputs import check_files
+from cpsched.cli.outputs import check_files, writing
 from cpsched.cli.signals import interrupted_exit_code
 from cpsched.model.errors import input_error
 
@@ -147,11 +147,9 @@ def bench_command(
     command = bench_command_line(config, out)
     console = stderr()
     interrupted = False
-    try:
+    with user_errors(), writing(out):
         out.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{suite}-", dir=out))
-    except OSError as exc:
-        raise fail(f"--out: cannot write into {str(out)!r}: {exc.strerror or exc}") from None
     try:
         with Progress(
             TextColumn("{task.description}"),
@@ -184,10 +182,8 @@ def bench_command(
                 highlight=False,
             )
             raise typer.Exit(interrupted_exit_code())
-        try:
+        with user_errors(), writing(out):
             written = _move_files(staging, out)
-        except OSError as exc:
-            raise fail(f"--out: cannot write into {str(out)!r}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     printer = stdout()

@@ -22,7 +22,7 @@ from cpsched.cli.options import (
     Tiles,
     Workload,
 )
-from cpsched.cli.outputs import check_file
+from cpsched.cli.outputs import check_file, writing
 
 if TYPE_CHECKING:
     from cpsched.pipeline import BuildOptions
@@ -83,7 +83,8 @@ def build_command(
         from cpsched.pipeline import build_from_options
 
         problem = build_from_options(options)
-        save_problem(problem, output)
+        with writing(output, "--output"):
+            save_problem(problem, output)
     edges = sum(len(t.inputs) for t in problem.tasks)
     stdout().print(
         f"{problem.name}: {len(problem.tasks)} tasks, {len(problem.tensors)} tensors, "

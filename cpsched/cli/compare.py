@@ -29,7 +29,7 @@ from cpsched.cli.common import (
     user_errors,
 )
 from cpsched.cli.options import AsJson, Force, Seed, TimeLimit, Workers
-from cpsched.cli.outputs import check_file, check_folder
+from cpsched.cli.outputs import check_file, check_folder, writing
 from cpsched.model.errors import input_error
 
 if TYPE_CHECKING:
@@ -125,15 +125,11 @@ def schedule_file_name(method: str) -> str:
 def _save_schedules(report: CompareReport, folder: Path) -> None:
     from cpsched.model.io import save_schedule
 
-    try:
+    with writing(folder, "--save-schedules"):
         folder.mkdir(parents=True, exist_ok=True)
         for row in report.rows:
             if row.schedule is not None and row.source != "given":
                 save_schedule(row.schedule, folder / schedule_file_name(row.method))
-    except OSError as exc:
-        raise input_error(
-            "--save-schedules", "", f"cannot write into {str(folder)!r}: {exc.strerror or exc}"
-        ) from None
 
 
 def _check_schedules_folder(folder: Path, force: bool) -> None:
@@ -246,13 +242,8 @@ def compare_command(
     report = compare(prob, given, params)
     text = dump_model(report)
     if output is not None:
-        with user_errors():
-            try:
-                write_text_atomic(output, text)
-            except OSError as exc:
-                raise input_error(
-                    "--output", "", f"cannot write {str(output)!r}: {exc.strerror or exc}"
-                ) from None
+        with user_errors(), writing(output, "--output"):
+            write_text_atomic(output, text)
     if save_schedules is not None:
         with user_errors():
             _save_schedules(report, save_schedules)

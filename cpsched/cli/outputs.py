@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from cpsched.model.errors import InputError, input_error
+from cpsched.model.errors import input_error
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -80,12 +81,13 @@ def check_file(path: Path, option: str, force: bool) -> None:
     check_files(path.parent, [path.name], option, force)
 
 
-def check_new_files(
-    folder: Path, names: Iterable[str], option: str, force: bool
-) -> InputError | None:
-    """As check_files, returning the error instead of raising it (for a caller that warns)."""
+@contextmanager
+def writing(path: Path, option: str = "--out") -> Iterator[None]:
+    """Turn an OSError raised while writing `path` (a full disk, a folder removed meanwhile) into
+    an InputError on `option` with the path and the reason, for one line and exit 2."""
     try:
-        check_files(folder, names, option, force)
-    except InputError as exc:
-        return exc
-    return None
+        yield
+    except OSError as exc:
+        raise input_error(
+            option, "", f"cannot write into {str(path)!r}: {exc.strerror or exc}"
+        ) from None

@@ -27,12 +27,11 @@ from cpsched.cli.common import (
     EXIT_NO_SOLUTION,
     EXIT_OK,
     app,
-    fail,
     stdout,
     user_errors,
 )
 from cpsched.cli.options import AsJson, Force, PointTimeLimit, Seed, Workers, solver_params
-from cpsched.cli.outputs import check_folder
+from cpsched.cli.outputs import check_folder, writing
 from cpsched.cli.progress import number
 from cpsched.cli.signals import interrupted_exit_code, received
 from cpsched.model.errors import input_error
@@ -166,10 +165,8 @@ def pareto_command(
         references=refs,
     )
     if front.points:
-        try:
+        with user_errors(), writing(out):
             write_front(front, out, params)
-        except OSError as exc:
-            raise fail(f"--out: cannot write into {str(out)!r}: {exc.strerror or exc}") from None
     if as_json:
         print(json.dumps(front_summary(front, params, files=bool(front.points)), indent=2))
     else:

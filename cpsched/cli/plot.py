@@ -14,7 +14,7 @@ import typer
 
 from cpsched.cli.common import EXIT_INVALID, app, fail, stdout, user_errors
 from cpsched.cli.options import Force
-from cpsched.cli.outputs import check_files
+from cpsched.cli.outputs import check_files, writing
 
 # the report files (cpsched.report.files.REPORT_FILES, which a test holds equal), named here so
 # that --out is checked before matplotlib is loaded
@@ -54,10 +54,8 @@ def plot_command(
     from cpsched.report.files import write_reports
     from cpsched.report.summary import summary_table
 
-    try:
+    with user_errors(), writing(out):
         written = write_reports(prob, sched, out)
-    except OSError as exc:
-        raise fail(f"--out: cannot write into {str(out)!r}: {exc.strerror or exc}") from None
     console = stdout()
     console.print(summary_table(prob, sched, None))
     for path in written.values():

@@ -49,7 +49,7 @@ from cpsched.cli.options import (
     Workload,
     solver_params,
 )
-from cpsched.cli.outputs import check_folder
+from cpsched.cli.outputs import check_folder, writing
 from cpsched.cli.progress import LiveLine, PhaseLines, print_infeasibility, result_table
 from cpsched.cli.signals import interrupted_exit_code, received
 
@@ -123,17 +123,18 @@ def solve_command(
     finally:
         if live is not None:
             live.close()
-    run_dir = out if out is not None else pipeline.default_run_dir(workload, hardware, RUNS_ROOT)
+    run_dir = out if out is not None else RUNS_ROOT
     try:
-        written = pipeline.write_run(run_dir, problem, result)
+        with user_errors(), writing(run_dir):
+            if out is None:
+                run_dir = pipeline.default_run_dir(workload, hardware, RUNS_ROOT)
+            written = pipeline.write_run(run_dir, problem, result)
     except KeyboardInterrupt:
         raise fail(
             f"interrupted while writing into {run_dir}; some files may be missing (each one "
             "present is complete)",
             interrupted_exit_code(),
         ) from None
-    except OSError as exc:
-        raise fail(f"--out: cannot write into {str(run_dir)!r}: {exc.strerror or exc}") from None
     if as_json:
         print(json.dumps(pipeline.run_json(run_dir, problem, result, written), indent=2))
     else:

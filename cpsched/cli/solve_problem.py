@@ -36,7 +36,7 @@ from cpsched.cli.options import (
     Workers,
     solver_params,
 )
-from cpsched.cli.outputs import check_files
+from cpsched.cli.outputs import check_files, writing
 from cpsched.cli.progress import LiveLine, print_infeasibility, result_table
 from cpsched.cli.signals import interrupted_exit_code, received
 
@@ -102,18 +102,17 @@ def solve_problem(
     finally:
         live.close()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        if result.schedule is not None:
-            save_model(result.schedule, out / SCHEDULE_FILE)
-        save_model(result, out / RESULT_FILE)
+        with user_errors(), writing(out):
+            out.mkdir(parents=True, exist_ok=True)
+            if result.schedule is not None:
+                save_model(result.schedule, out / SCHEDULE_FILE)
+            save_model(result, out / RESULT_FILE)
     except KeyboardInterrupt:
         raise fail(
             f"interrupted while writing into {out}; some files may be missing (each one "
             "present is complete)",
             interrupted_exit_code(),
         ) from None
-    except OSError as exc:
-        raise fail(f"--out: cannot write into {str(out)!r}: {exc.strerror or exc}") from None
     stdout().print(result_table(p, result))
     print_infeasibility(stderr(), p, result)
     if was_interrupted(result) or received() is not None:
