@@ -18,6 +18,9 @@ from cpsched.model.errors import InputError
 app = typer.Typer(
     name="cpsched",
     help="Provably optimal layer-fused schedules of transformer workloads, with CP-SAT.",
+    epilog="Exit codes: 0 done; 1 an invalid schedule; 2 bad input, or an output that cannot be "
+    "written or would replace a file (without --force); 3 proven infeasible; 4 no schedule "
+    "found; 130 after Ctrl-C, 143 after SIGTERM (what was found so far is written).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
