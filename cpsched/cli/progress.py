@@ -168,3 +168,25 @@ def print_infeasibility(console: Console, problem: Problem, result: SolveResult)
 
     for line in reason_lines(problem, result.infeasibility):
         console.print(f"infeasible: {line}", markup=False, highlight=False)
+
+
+def interrupted_note(result: SolveResult) -> str:
+    """The line that says what an interrupted solve kept."""
+    return "interrupted: " + (
+        "search stopped; the best schedule so far is written (not proven optimal)"
+        if result.schedule is not None
+        else "stopped before any schedule was found"
+    )
+
+
+def exit_code(result: SolveResult, interrupted: bool) -> int:
+    """A solving command's exit code: 130 / 143 when interrupted (the signal's), else 0 with a
+    schedule, 3 when proven infeasible, 4 when none was found."""
+    from cpsched.cli.common import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK
+    from cpsched.cli.signals import interrupted_exit_code
+
+    if interrupted:
+        return interrupted_exit_code()
+    if result.schedule is not None:
+        return EXIT_OK
+    return EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_NO_SOLUTION

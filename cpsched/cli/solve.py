@@ -18,9 +18,6 @@ import typer
 
 from cpsched.cli.build import build_options
 from cpsched.cli.common import (
-    EXIT_INFEASIBLE,
-    EXIT_NO_SOLUTION,
-    EXIT_OK,
     app,
     fail,
     stderr,
@@ -50,7 +47,14 @@ from cpsched.cli.options import (
     solver_params,
 )
 from cpsched.cli.outputs import check_folder, writing
-from cpsched.cli.progress import LiveLine, PhaseLines, print_infeasibility, result_table
+from cpsched.cli.progress import (
+    LiveLine,
+    PhaseLines,
+    exit_code,
+    interrupted_note,
+    print_infeasibility,
+    result_table,
+)
 from cpsched.cli.signals import interrupted_exit_code, received
 
 # The defaults of `cpsched solve` with no options: those of cpsched.pipeline (a test holds
@@ -142,20 +146,8 @@ def solve_command(
         console.print(result_table(problem, result))
         for path in written.values():
             console.print(f"wrote {path}", highlight=False)
-    interrupted = pipeline.was_interrupted(result)
+    interrupted = pipeline.was_interrupted(result) or received() is not None
     if interrupted:
-        err.print(
-            "interrupted: "
-            + (
-                "search stopped; the best schedule so far is written (not proven optimal)"
-                if result.schedule is not None
-                else "stopped before any schedule was found"
-            ),
-            highlight=False,
-        )
+        err.print(interrupted_note(result), highlight=False)
     print_infeasibility(err, problem, result)
-    if interrupted or received() is not None:
-        raise typer.Exit(interrupted_exit_code())
-    if result.schedule is not None:
-        raise typer.Exit(EXIT_OK)
-    raise typer.Exit(EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_NO_SOLUTION)
+    raise typer.Exit(exit_code(result, interrupted))

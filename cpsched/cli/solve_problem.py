@@ -16,9 +16,6 @@ from typing import Annotated
 import typer
 
 from cpsched.cli.common import (
-    EXIT_INFEASIBLE,
-    EXIT_NO_SOLUTION,
-    EXIT_OK,
     app,
     fail,
     stderr,
@@ -37,7 +34,13 @@ from cpsched.cli.options import (
     solver_params,
 )
 from cpsched.cli.outputs import check_files, writing
-from cpsched.cli.progress import LiveLine, print_infeasibility, result_table
+from cpsched.cli.progress import (
+    LiveLine,
+    exit_code,
+    interrupted_note,
+    print_infeasibility,
+    result_table,
+)
 from cpsched.cli.signals import interrupted_exit_code, received
 
 SCHEDULE_FILE = "schedule.json"
@@ -114,18 +117,8 @@ def solve_problem(
             interrupted_exit_code(),
         ) from None
     stdout().print(result_table(p, result))
+    interrupted = was_interrupted(result) or received() is not None
+    if interrupted:
+        stderr().print(interrupted_note(result), highlight=False)
     print_infeasibility(stderr(), p, result)
-    if was_interrupted(result) or received() is not None:
-        stderr().print(
-            "interrupted: "
-            + (
-                "search stopped; the best schedule so far is written (not proven optimal)"
-                if result.schedule is not None
-                else "stopped before any schedule was found"
-            ),
-            highlight=False,
-        )
-        raise typer.Exit(interrupted_exit_code())
-    if result.schedule is not None:
-        raise typer.Exit(EXIT_OK)
-    raise typer.Exit(EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_NO_SOLUTION)
+    raise typer.Exit(exit_code(result, interrupted))
