@@ -3,7 +3,8 @@
 Exit codes: 0 when some method found a schedule; 1 when a given schedule is invalid; 2 when an
 input cannot be read or an output cannot be written (checked before any solve, and never over
 existing files without --force); 3 when no method found a schedule and CP-SAT proved the
-problem infeasible; 4 when no method found a schedule (and no proof that none exists).
+problem infeasible; 4 when no method found a schedule (and no proof that none exists); 130
+after Ctrl-C and 143 after SIGTERM (a solve cut short: the report is written, incomplete).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from cpsched.cli.common import (
 )
 from cpsched.cli.options import AsJson, Force, Seed, TimeLimit, Workers
 from cpsched.cli.outputs import check_file, check_folder, writing
+from cpsched.cli.signals import interrupted_exit_code, received
 from cpsched.model.errors import input_error
 
 if TYPE_CHECKING:
@@ -239,7 +241,12 @@ def compare_command(
             cpsat=not no_cpsat,
             retime=not no_retime,
         )
-    report = compare(prob, given, params)
+    try:
+        report = compare(prob, given, params)
+    except KeyboardInterrupt:
+        raise fail(
+            "interrupted before the comparison ended; nothing written", interrupted_exit_code()
+        ) from None
     text = dump_model(report)
     if output is not None:
         with user_errors(), writing(output, "--output"):
@@ -273,6 +280,9 @@ def compare_command(
         out.print("gap = (latency - bound) / latency (SPEC.md §6); vs opt = latency / optimum - 1")
         if report.splits:
             wide.print(splits_table(report))
+    if received() is not None:  # a solve was cut short: the report is written, but partial
+        print("interrupted: a solve was stopped early; the report is incomplete", file=sys.stderr)
+        raise typer.Exit(interrupted_exit_code())
     invalid = any(r.source == "given" and r.valid is False for r in report.rows)
     if invalid:
         raise typer.Exit(EXIT_INVALID)
