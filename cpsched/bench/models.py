@@ -175,8 +175,8 @@ def _note(tiling: Tiling, rung: int) -> str:
 
 def choose(workload: str, hardware: str) -> ModelInstance:
     """The first tiling of `ladder(workload)` that fits `hardware` in both modes, or the reason
-    none does (from cpsched.check.infeasibility, or the heuristics' message when every tile fits on its
-    own but the heuristics cannot schedule them together)."""
+    none does (from cpsched.check.infeasibility, or the heuristics' message when every tile fits
+    on its own but the heuristics cannot schedule them together)."""
     reason = "no tiling of the ladder builds"
     last: Tiling | None = None
     rungs = ladder(workload)

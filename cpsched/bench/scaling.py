@@ -233,7 +233,7 @@ def instances(quick: bool, time_limit_s: float | None) -> list[ScalingInstance]:
             lim(15),
             ablation=True,
             note="synthetic: a random layer-fused problem whose 4 cores are interchangeable "
-            "(where symmetry breaking applies), from the former benchmarks/bench_solver.py",
+            "(where symmetry breaking applies)",
             synthetic_seed=0,
         ),
     ]
