@@ -393,7 +393,19 @@ def test_compare_with_no_schedule_says_so_and_exits_non_zero(
     line = one_error_line(r, EXIT_NO_SOLUTION, "no method found a schedule: list-depth-first")
 
 
-# --- item 8: start-up loads no solver, plotting or ONNX ---
+# --- item 8: an interrupt is one line in every command, and start-up loads no solver ---
+
+
+def test_ctrl_c_in_a_command_without_its_own_handling_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cpsched.check.validate.validate", interrupted)
+    r = runner.invoke(app, ["validate", str(PROBLEM), str(SCHEDULE)])
+    assert r.exit_code == 130
+    assert r.stderr == "error: interrupted before the command finished\n"
 
 
 def _modules_after(code: str) -> set[str]:
