@@ -380,6 +380,22 @@ def test_solve_problem_groups_tiles_that_fit_no_memory(tmp_path: Path, tiny_memo
     assert [line.split(":")[1].strip() for line in reasons] == [f"layer {x}" for x in LAYERS]
 
 
+def test_misfits_group_only_the_tasks_that_fit_no_memory() -> None:
+    from cpsched.check.fit import Misfit, group_misfits, misfits
+    from cpsched.model.problem import Problem
+    from cpsched.model.result import InfeasibilityReason
+
+    # l1 of 1,000 bytes: A holds x + w + a = 512 + 1024 + 512 = 2,048 bytes while it runs; B, C
+    # and D hold 768 at most, so they fit
+    data = load_problem(PROBLEM).model_dump(mode="json")
+    data["memories"][1]["capacity_bytes"] = 1000
+    problem = Problem.model_validate(data)
+    assert misfits(problem) == [Misfit("A", "l1", 1000, ("A",), 2048, 2048)]
+    other = InfeasibilityReason(reason="a cycle", resource="barriers", unit="cycles")
+    found, rest = group_misfits(problem, [other])
+    assert found == [] and rest == [other]
+
+
 def test_compare_with_no_schedule_says_so_and_exits_non_zero(
     tmp_path: Path, tiny_memory: Path
 ) -> None:
