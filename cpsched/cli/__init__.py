@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from cpsched.cli import signals  # the standard library's signal module, nothing more
+
 if TYPE_CHECKING:
     import typer
 
@@ -19,10 +21,8 @@ if TYPE_CHECKING:
 
 def main() -> None:
     """Entry point of the `cpsched` console script (and of `python -m cpsched`)."""
-    from cpsched.cli import signals
-
-    signals.install()
     try:
+        signals.install()
         from cpsched.cli.commands import app
     except KeyboardInterrupt:
         print("interrupted while starting; nothing done", file=sys.stderr)
