@@ -268,8 +268,7 @@ def reference_points(
 def _heuristic_schedules(problem: Problem) -> list[Schedule]:
     """Every heuristic's schedule: candidates for the min-memory hint (one of them may hold
     less memory than CP-SAT finds on its own in a short time)."""
-    from cpsched.heuristics import run_heuristics
-    from cpsched.heuristics.engine import InvalidHeuristicSchedule
+    from cpsched.heuristics import InvalidHeuristicSchedule, run_heuristics
 
     try:
         results = run_heuristics(problem)
