@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cpsched.cli import app
-from cpsched.cli.app import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
+from cpsched.cli.common import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "models" / "problems"
 BUNDLED = sorted(p for p in EXAMPLES.glob("*.yaml") if not p.name.endswith(".schedule.yaml"))

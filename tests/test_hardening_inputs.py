@@ -20,7 +20,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cpsched.cli import app
-from cpsched.cli.app import EXIT_BAD_INPUT
+from cpsched.cli.common import EXIT_BAD_INPUT
 from cpsched.frontend.build import build_problem, load_workload
 from cpsched.frontend.costs import load_cost_table
 from cpsched.frontend.hardware import load_hardware_file
