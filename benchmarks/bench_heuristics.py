@@ -5,7 +5,9 @@ speed: every heuristic on one large random layer-fused problem (default 5,000 ta
        link). Prints the median of `--runs` runs of each heuristic (schedule + validation, as
        `run_heuristic` returns it) and of the validation alone.
 
-How far each heuristic is from CP-SAT is the `heuristics` suite of `cpsched bench`.
+How far each heuristic is from CP-SAT is the `heuristics` suite of `cpsched bench`
+(cpsched/bench/heuristics.py): a different question on different instances, so the two share
+nothing and neither repeats the other.
 
     python benchmarks/bench_heuristics.py speed [--tasks 5000] [--cores 16] [--runs 3] [--json F]
 """

@@ -2,22 +2,24 @@
 
 `run_job` is what `cpsched solve` calls: it reports each phase (build, heuristics, solve) and the
 solver's progress through callbacks, and returns the problem, every heuristic's result and the
-CP-SAT result. `write_run` writes a run folder (problem, schedule, result and the reports);
-`load_run` reads one back for `cpsched show`.
+CP-SAT result. `solve_from_hint` is the same solve for a problem at hand. Both hold the one
+rule that a result is never worse than its hint: :func:`keep_hint`, here and nowhere else
+(`cpsched.cpsat.solve` returns no schedule when CP-SAT finds none). Run folders are in
+:mod:`cpsched.runs`.
 """
 
 from __future__ import annotations
 
-import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
 from cpsched.cpsat.params import Progress, SolverParams
 from cpsched.frontend.build import build_problem, load_allocation, load_hardware, load_workload
 from cpsched.frontend.costs import load_cost_table
@@ -26,10 +28,10 @@ from cpsched.frontend.workload.precision import Precision
 from cpsched.frontend.workload.spec import Workload
 from cpsched.heuristics import best_heuristic, run_heuristics
 from cpsched.model.errors import input_error
-from cpsched.model.io import load_model, load_problem, load_schedule, save_model
-from cpsched.model.objective import Objective, as_objective
-from cpsched.model.problem import Problem, TaskId
-from cpsched.model.result import SolveResult, relative_gap, solver_versions
+from cpsched.model.objective import Metric, Objective, as_objective
+from cpsched.model.problem import Problem
+from cpsched.model.result import HintInfo, SolveResult, relative_gap, solver_versions
+from cpsched.model.schedule import Schedule
 
 DEFAULT_WORKLOAD = "attention_head"
 DEFAULT_HARDWARE = "quad_bus"
@@ -38,11 +40,6 @@ DEFAULT_HARDWARE = "quad_bus"
 DEFAULT_TILES = 2
 DEFAULT_OBJECTIVE = "latency,memory"
 DEFAULT_TIME_LIMIT_S = 30.0
-
-PROBLEM_FILE = "problem.json"
-SCHEDULE_FILE = "schedule.json"
-RESULT_FILE = "result.json"
-RUN_FILES: tuple[str, ...] = (PROBLEM_FILE, SCHEDULE_FILE, RESULT_FILE)
 
 PhaseName = Literal["build", "heuristics", "solve"]
 
@@ -139,18 +136,14 @@ def check_tiles_fit(problem: Problem, workload: Workload | None = None) -> None:
     if not reasons:
         return
     worst = max(reasons, key=lambda r: r.demand or 0.0)
-    task = problem.task_by_id[TaskId((worst.resource or "").removeprefix("task "))]
-    memories = [problem.memory_by_id[problem.memory_of(k)] for k in cores[task.id]]
-    memory = max(memories, key=lambda m: m.capacity_bytes or 0)
+    task = problem.task_by_id[worst.tasks[0]]
+    assert worst.memory is not None  # task_too_big names the largest memory the task may use
+    memory = problem.memory_by_id[worst.memory]
     biggest = max(
         (problem.tensor_by_id[t] for t in dict.fromkeys((*task.inputs, *task.outputs))),
         key=lambda t: t.size_bytes,
     )
-    layers = list(
-        dict.fromkeys(
-            problem.task_by_id[TaskId(r.resource[5:])].layer for r in reasons if r.resource
-        )
-    )
+    layers = list(dict.fromkeys(problem.task_by_id[t].layer for r in reasons for t in r.tasks))
     where = ""
     if workload is not None:
         layer = workload.layer_by_name()[task.layer]
@@ -195,14 +188,15 @@ def run_job(
     on_phase: Callable[[PhaseEvent], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RunOutcome:
-    """Build the problem, run the heuristics (the best one is CP-SAT's hint) and solve.
+    """Build the problem, run the heuristics (with `params.use_hint`; the best one is CP-SAT's
+    hint) and solve.
 
-    The result's parameters include the build options, the hint's heuristic and every
-    heuristic's latency. Ctrl-C during the solve keeps the best schedule so far (status
-    `feasible`, message "interrupted ..."). When CP-SAT ends without a schedule (time limit or
-    Ctrl-C) but a heuristic found one, that schedule is kept, marked as such. Ctrl-C during the
-    heuristics returns status `unknown` with no schedule; Ctrl-C while building propagates,
-    since there is nothing to keep.
+    The result's parameters include the build options and every heuristic's latency; its
+    `hint` names the heuristic. Ctrl-C during the solve keeps the best schedule so far (status
+    `feasible`, `interrupted`). When CP-SAT ends without a schedule (time limit or Ctrl-C) but
+    a heuristic found one, that schedule is kept (:func:`keep_hint`). Ctrl-C during the
+    heuristics returns status `unknown`, `interrupted`, with no schedule; Ctrl-C while building
+    propagates, since there is nothing to keep.
     """
     started = time.monotonic()
     obj = as_objective(objective)
@@ -224,6 +218,7 @@ def run_job(
     )
     heuristics: dict[str, SolveResult] = {}
     best: str | None = None
+    hint: Schedule | None = None
     result: SolveResult
     try:
         if params.use_hint:
@@ -241,7 +236,7 @@ def run_job(
         from cpsched.cpsat import solve
 
         hint = heuristics[best].schedule if best is not None else None
-        result = solve(problem, obj, params, hint=hint, on_progress=on_progress)
+        result = solve(problem, obj, params, hint=hint, hint_method=best, on_progress=on_progress)
     except KeyboardInterrupt:
         result = SolveResult(
             method="cpsat",
@@ -249,6 +244,7 @@ def run_job(
             objective=str(obj),
             wall_time_s=time.monotonic() - started,
             parameters=params.model_dump(),
+            interrupted=True,
             message="interrupted before any schedule was found",
             versions=solver_versions(),
         )
@@ -257,42 +253,101 @@ def run_job(
         parameters["heuristic_latency_cycles"] = {
             name: r.objective_value for name, r in heuristics.items()
         }
-    if best is not None and str(parameters.get("hint", "")).startswith("given"):
-        parameters["hint"] = f"heuristic {best}" + str(parameters["hint"])[len("given") :]
-    result = result.model_copy(update={"parameters": parameters})
-    if result.schedule is None and result.status == "unknown" and best is not None:
-        result = keep_heuristic(problem, result, best, heuristics[best])
+    result = keep_hint(
+        problem, result.model_copy(update={"parameters": parameters}), hint, hint_method=best
+    )
     phase(current, True, _outcome(result))
     return RunOutcome(problem, heuristics, result)
 
 
-def keep_heuristic(
-    problem: Problem, result: SolveResult, name: str, heuristic: SolveResult
+def solve_from_hint(
+    problem: Problem,
+    objective: str | Objective = "latency",
+    params: SolverParams = SolverParams(),  # noqa: B008 - frozen, so a shared default is safe
+    hint: Schedule | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    caps: Mapping[Metric, float] | None = None,
+    heuristics: Mapping[str, SolveResult] | None = None,
 ) -> SolveResult:
-    """`result` (CP-SAT ended with no schedule) with the heuristic's schedule in its place,
-    measured in the result's objective, so the job still delivers the best schedule it has."""
-    from cpsched.cpsat.evaluate import measure
+    """CP-SAT on `problem` from `hint`, or (no hint given, `params.use_hint`) from the best
+    heuristic schedule, and never worse than that hint (:func:`keep_hint`).
 
-    assert heuristic.schedule is not None
-    obj = as_objective(result.objective)
-    value = measure(problem, heuristic.schedule).stage_value(obj.stages[0])
-    first = result.stages[0] if result.stages else {}
-    bound = first.get("bound")
+    What `cpsched solve-problem` and the benchmarks call: `cpsched.cpsat.solve` plus the
+    pipeline's hint and fallback, without building a problem. `heuristics` are results of
+    `run_heuristics` already at hand (default: run them when a hint is needed).
+    """
+    from cpsched.cpsat import solve
+
+    method: str | None = None
+    if hint is None and params.use_hint:
+        heuristics = run_heuristics(problem) if heuristics is None else heuristics
+        method = best_heuristic(heuristics)
+        hint = heuristics[method].schedule if method is not None else None
+    result = solve(
+        problem,
+        objective,
+        params,
+        hint=hint,
+        hint_method=method,
+        on_progress=on_progress,
+        caps=caps,
+    )
+    return keep_hint(problem, result, hint, hint_method=method, caps=caps)
+
+
+def keep_hint(
+    problem: Problem,
+    result: SolveResult,
+    hint: Schedule | None,
+    hint_method: str | None = None,
+    caps: Mapping[Metric, float] | None = None,
+) -> SolveResult:
+    """The one fallback that makes a result never worse than its hint: when CP-SAT ended with
+    no schedule and no proof (status `unknown`: time limit or Ctrl-C) and `hint` is a valid
+    schedule of `problem` within `caps`, the hint takes the result's place (`feasible`, measured
+    in the result's objective, `hint.kept`). Any other result comes back unchanged.
+
+    `hint_method` names the heuristic that made the hint (None: the caller's own schedule);
+    it becomes the result's method.
+    """
+    if result.schedule is not None or result.status != "unknown" or hint is None:
+        return result
+    if validate(problem, hint):
+        return result
+    measured = metrics(problem, hint)
+    if any(measured.metric(k) > cap for k, cap in (caps or {}).items()):
+        return result  # a hint over a cap is no schedule of the problem asked
+    value = measured.stage_value(as_objective(result.objective).stages[0])
+    bound = result.bound
+    if bound is None and result.stages:
+        bound = result.stages[0].bound
     bound = None if bound is None else min(float(bound), value)
     why = (
         "interrupted before CP-SAT found a schedule"
-        if was_interrupted(result)
+        if result.interrupted
         else "CP-SAT found no schedule within the time limit"
+    )
+    kept = (
+        f"the best heuristic schedule ({hint_method}) is kept"
+        if hint_method is not None
+        else "the given hint is kept"
+    )
+    info = result.hint or HintInfo(
+        source="heuristic" if hint_method is not None else "given",
+        method=hint_method,
+        used=False,
+        why_not="CP-SAT did not start",
     )
     return result.model_copy(
         update={
-            "method": name,
+            "method": hint_method or result.method,
             "status": "feasible",
             "objective_value": value,
             "bound": bound,
             "gap": None if bound is None else max(0.0, relative_gap(value, bound)),
-            "schedule": heuristic.schedule,
-            "message": f"{why}; the best heuristic schedule ({name}) is kept",
+            "schedule": hint,
+            "hint": info.model_copy(update={"kept": True}),
+            "message": f"{why}; {kept}",
         }
     )
 
@@ -309,131 +364,3 @@ def _outcome(result: SolveResult) -> str:
     if result.message:
         text += f" ({result.message})"
     return text
-
-
-# --- run folders ---
-
-
-def default_run_dir(
-    workload: str, hardware: str, root: Path = Path("runs"), now: datetime | None = None
-) -> Path:
-    """Create and return a new folder `root/<workload>-<hardware>-<UTC time>` (with -2, -3, ...
-    when taken; creating it claims it, so two runs started in the same second never share one)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    base = f"{Path(workload).stem}-{Path(hardware).stem}-{stamp}"
-    root.mkdir(parents=True, exist_ok=True)
-    n = 1
-    while True:
-        candidate = root / (base if n == 1 else f"{base}-{n}")
-        try:
-            candidate.mkdir()
-        except FileExistsError:
-            n += 1
-            continue
-        return candidate
-
-
-def check_out_dir(out: Path, force: bool) -> None:
-    """Refuse (InputError on --out) a file, or a non-empty folder unless `force`."""
-    if out.exists() and not out.is_dir():
-        raise input_error("--out", "", f"{str(out)!r} is a file, expected a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise input_error(
-            "--out",
-            "",
-            f"folder {str(out)!r} is not empty; pass --force to overwrite it, "
-            "or leave --out out for a new folder under runs/",
-        )
-
-
-def write_run(out: Path, problem: Problem, result: SolveResult) -> dict[str, Path]:
-    """Write problem.json and result.json, and with a schedule schedule.json and the reports.
-
-    Every file is written atomically. Returns what was written, by file name.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    written = {PROBLEM_FILE: out / PROBLEM_FILE}
-    save_model(problem, written[PROBLEM_FILE])
-    if result.schedule is not None:
-        written[SCHEDULE_FILE] = out / SCHEDULE_FILE
-        save_model(result.schedule, written[SCHEDULE_FILE])
-    written[RESULT_FILE] = out / RESULT_FILE
-    save_model(result, written[RESULT_FILE])
-    if result.schedule is not None:
-        from cpsched.report.files import write_reports
-
-        written.update(write_reports(problem, result.schedule, out, result))
-    return written
-
-
-def load_run(run_dir: Path) -> tuple[Problem, SolveResult]:
-    """The problem and result of a run folder written by `write_run` (the schedule is in the
-    result; a schedule.json, when present, takes its place)."""
-    if not run_dir.is_dir():
-        raise input_error(str(run_dir), "", "not a folder; expected a run folder of cpsched solve")
-    missing = [name for name in (PROBLEM_FILE, RESULT_FILE) if not (run_dir / name).is_file()]
-    if missing:
-        raise input_error(
-            str(run_dir),
-            "",
-            f"not a run folder: {' and '.join(missing)} missing "
-            f"(a run folder of cpsched solve holds {', '.join(RUN_FILES)})",
-        )
-    problem = load_problem(run_dir / PROBLEM_FILE)
-    result = load_model(run_dir / RESULT_FILE, SolveResult)
-    if (run_dir / SCHEDULE_FILE).is_file():
-        result = result.model_copy(update={"schedule": load_schedule(run_dir / SCHEDULE_FILE)})
-    return problem, result
-
-
-def was_interrupted(result: SolveResult) -> bool:
-    """Whether Ctrl-C stopped the job (the result's message says so)."""
-    return result.message.startswith("interrupted")
-
-
-def solve_command_line(result: SolveResult) -> str | None:
-    """The `cpsched solve` command that repeats a run (None for a result it did not make)."""
-    p = result.parameters
-    try:
-        options = BuildOptions.model_validate(p.get("build"))
-        limit, workers, seed = float(p["time_limit_s"]), int(p["num_workers"]), int(p["seed"])
-    except (ValidationError, KeyError, TypeError, ValueError):
-        return None
-    args = ["cpsched", "solve", "--workload", options.workload]
-    for key, value in options.overrides.items():
-        args += ["--set", f"{key}={value}"]
-    args += ["--hardware", options.hardware, "--tiles", str(options.tiles)]
-    if options.head_tiles != 1:
-        args += ["--head-tiles", str(options.head_tiles)]
-    for item in options.split:
-        args += ["--split", item]
-    args += ["--mode", options.mode, "--allocation", options.allocation]
-    if options.costs is not None:
-        args += ["--costs", options.costs]
-    args += ["--objective", result.objective, "--time-limit", f"{limit:g}"]
-    args += ["--workers", str(workers), "--seed", str(seed)]
-    if p.get("relative_gap_limit"):
-        args += ["--gap", f"{p['relative_gap_limit']:g}"]
-    if p.get("use_hint") is False:
-        args.append("--no-heuristic-hint")
-    return shlex.join(args)
-
-
-def run_json(
-    run_dir: Path, problem: Problem, result: SolveResult, files: dict[str, Path]
-) -> dict[str, Any]:
-    """A run as one JSON value: its folder and files, the metrics of its schedule, the result."""
-    from cpsched.check.metrics import metrics
-
-    return {
-        "run_dir": str(run_dir),
-        "files": {name: str(path) for name, path in files.items()},
-        "problem": problem.name,
-        "status": result.status,
-        "interrupted": was_interrupted(result),
-        "command": solve_command_line(result),
-        "metrics": None
-        if result.schedule is None
-        else metrics(problem, result.schedule).model_dump(mode="json"),
-        "result": result.model_dump(mode="json"),
-    }

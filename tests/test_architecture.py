@@ -212,6 +212,8 @@ def layer_of(module: str) -> str | None:
         return None
     if len(parts) == 1:
         return PACKAGE
+    if parts[1] == "__main__":  # `python -m cpsched`: the command line
+        return "cli"
     return parts[1] if parts[1] in RANK and parts[1] != PACKAGE else None
 
 

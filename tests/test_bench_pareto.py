@@ -1,16 +1,51 @@
-"""Smoke test of the `pareto` benchmark suite: its quick run into tmp_path writes the suite's
-JSON, markdown and plots, with a record per front point and per layer-by-layer reference."""
+"""The `pareto` benchmark suite: its quick run into tmp_path writes the suite's JSON, markdown and
+plots, with a record per front point and per layer-by-layer reference (slow); one tiny instance's
+records (fast)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from cpsched.bench.pareto import SUITE, instances
-from cpsched.bench.runner import BenchConfig, run_suite
+import pytest
+
+from cpsched.bench.pareto import SUITE, Instance, instances, run_instance
+from cpsched.bench.runner import BenchConfig, Record, run_suite
 from cpsched.check.validate import validate
+from cpsched.cpsat import SolverParams
 
 
+def _check_front(front: list[Record]) -> None:
+    """Latency ascending, peak strictly descending, every capped point under its cap."""
+    front.sort(key=lambda r: r.extra["point_index"] or 0)
+    latencies = [r.latency_cycles for r in front]
+    peaks = [r.extra["front_peak_bytes"] for r in front]
+    assert latencies == sorted(latencies)  # type: ignore[type-var]
+    assert peaks == sorted(peaks, reverse=True) and len(set(peaks)) == len(peaks)  # type: ignore[type-var]
+    for r in front:
+        cap = r.params["cap_bytes"]
+        assert cap is None or r.extra["front_peak_bytes"] <= cap  # type: ignore[operator]
+        assert r.extra["front_peak_bytes"] == max(r.peak_memory_bytes.values())
+
+
+def test_tiny_instance_front_and_references() -> None:
+    # the slow quick run's record-level checks on a head of M = 8 in 2 token tiles; they hold
+    # whether or not a point is proven, so the short limit only makes the test fast
+    instance = Instance("attention-M8", "attention_head", {"M": 8, "N": 64}, 2, max_points=2)
+    records = run_instance(instance, SolverParams(time_limit_s=0.3, num_workers=2, seed=0))
+    assert {r.instance for r in records} == {instance.name}
+    front = [r for r in records if r.method == "pareto" and r.extra["on_front"]]
+    refs = [r for r in records if r.method == "pareto-reference"]
+    assert front
+    assert [r.extra["role"] for r in refs] == [
+        "layer-by-layer min-latency",
+        "layer-by-layer min-memory",
+    ]
+    assert {r.params["mode"] for r in refs} == {"layer-by-layer"}
+    _check_front(front)
+
+
+@pytest.mark.slow
 def test_quick_pareto_suite_writes_files_and_records(tmp_path: Path) -> None:
     config = BenchConfig(suite="pareto", quick=True, time_limit_s=1.0, num_workers=2, seed=0)
     written = run_suite(config, tmp_path, "cpsched bench --suite pareto --quick")
@@ -29,16 +64,7 @@ def test_quick_pareto_suite_writes_files_and_records(tmp_path: Path) -> None:
             "layer-by-layer min-memory",
         ]
         assert {r["params"]["mode"] for r in refs} == {"layer-by-layer"}
-        # the front: latency ascending, peak strictly descending, every capped point under its cap
-        front.sort(key=lambda r: r["extra"]["point_index"])
-        latencies = [r["latency_cycles"] for r in front]
-        peaks = [r["extra"]["front_peak_bytes"] for r in front]
-        assert latencies == sorted(latencies)
-        assert peaks == sorted(peaks, reverse=True) and len(set(peaks)) == len(peaks)
-        for r in front:
-            cap = r["params"]["cap_bytes"]
-            assert cap is None or r["extra"]["front_peak_bytes"] <= cap
-            assert r["extra"]["front_peak_bytes"] == max(r["peak_memory_bytes"].values())
+        _check_front([Record.model_validate(r) for r in front])
         assert (tmp_path / f"pareto-{instance.key}.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (tmp_path / "pareto.md").read_text()
     for instance in quick:

@@ -1,14 +1,49 @@
-"""`cpsched bench --suite scaling --quick`: model sizes, ablation rows, targets table."""
+"""`cpsched bench --suite scaling`: the quick run's model sizes, ablation rows and targets table
+(slow); the ablation and the BERT target's fit check on their own (fast)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
 from cpsched.bench.runner import BenchConfig, run_suite
-from cpsched.bench.scaling import BERT_TARGET
+from cpsched.bench.scaling import (
+    BERT_TARGET,
+    DOES_NOT_FIT,
+    ScalingInstance,
+    available_switches,
+    instances,
+    run_instance,
+)
+from cpsched.cpsat import SolverParams
+
+SOLVER = SolverParams(num_workers=2, seed=0)
 
 
+def test_ablation_of_a_tiny_head_keeps_the_optimum() -> None:
+    # an attention head of M = 64 in one tile on one core: 7 tasks, proven at once
+    tiny = ScalingInstance("attention_head", "single_core", {"M": 64}, 1, 10.0, ablation=True)
+    switches = available_switches()[:3]
+    records = run_instance(tiny, SOLVER, switches)
+    assert [r.params["config"] for r in records] == ["all on", *(f"no {s}" for s in switches)]
+    for r in records:
+        assert r.objective == "latency" and r.method == "cpsat"
+        assert r.num_tasks == 7
+        assert r.num_variables and r.num_constraints
+    proven = {r.latency_cycles for r in records if r.status == "optimal"}
+    assert len(proven) <= 1  # switching a strengthening off never changes the optimum
+
+
+def test_bert_target_does_not_fit_the_mesh() -> None:
+    bert = next(i for i in instances(quick=True, time_limit_s=None) if i.target == BERT_TARGET)
+    (record,) = run_instance(bert, SOLVER, ())
+    assert record.status == DOES_NOT_FIT
+    assert "131072 bytes" in str(record.extra["reason"])  # a mesh4x4 core's memory
+
+
+@pytest.mark.slow
 def test_quick_suite_ablation_and_targets(tmp_path: Path) -> None:
     path = run_suite(BenchConfig(suite="scaling", quick=True), tmp_path, "test")
     records = json.loads(path.read_text())["records"]

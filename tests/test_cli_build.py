@@ -91,7 +91,7 @@ def test_build_modes_and_allocation_file(tmp_path: Path) -> None:
     assert len(p.barriers) == 4
     assert [o.core for o in p.task_by_id["SM.t0"].options] == ["c3"]
     r = runner.invoke(
-        app, ["build", "-w", "attention_head", "--allocation", "layer", "-o", str(out)]
+        app, ["build", "-w", "attention_head", "--allocation", "layer", "-o", str(out), "--force"]
     )
     assert r.exit_code == 0 and len(load_problem(out).groups) == 7
 

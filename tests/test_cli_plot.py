@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner, Result
 
 from cpsched.cli import app
-from cpsched.cli.app import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
+from cpsched.cli.common import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "models" / "problems"
 PROBLEM = EXAMPLES / "two_cores_shared.yaml"
@@ -45,7 +45,7 @@ def test_plot_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     (tmp_path / "trace.json").write_text("mine")
     result = plot(str(PROBLEM), str(SCHEDULE), "--out", str(tmp_path))
     assert result.exit_code == EXIT_BAD_INPUT
-    assert "already holds trace.json; pass --force to overwrite" in result.stderr
+    assert "already holds trace.json; pass --force to replace it" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["trace.json"]  # nothing written
     assert (tmp_path / "trace.json").read_text() == "mine"
 

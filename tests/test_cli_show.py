@@ -82,3 +82,27 @@ def test_show_refuses_what_is_not_a_run_folder(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert r.stderr.startswith(f"error: {run / 'result.json'}: ")
     assert "method: missing required field" in r.stderr
+
+
+def test_show_reads_a_run_folder_of_result_format_1(tmp_path: Path) -> None:
+    # result.json became cpsched-result/2 (typed hint, interrupted, stages); a run folder
+    # written before must still show, its hint and interrupt read from the old texts
+    run = _run(tmp_path)
+    result = json.loads((run / "result.json").read_text())
+    old = {k: v for k, v in result.items() if k not in ("hint", "interrupted")}
+    old["format"] = "cpsched-result/1"
+    old["parameters"] = {**result["parameters"], "hint": "heuristic heft (not used by CP-SAT: x)"}
+    (run / "result.json").write_text(json.dumps(old))
+    r = CliRunner().invoke(app, ["show", str(run), "--json"])
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.stdout)["result"]
+    assert shown["format"] == "cpsched-result/2" and shown["interrupted"] is False
+    assert shown["hint"] == {
+        "source": "heuristic",
+        "method": "heft",
+        "used": False,
+        "why_not": "x",
+        "kept": False,
+    }
+    assert "hint" not in shown["parameters"]
+    assert CliRunner().invoke(app, ["show", str(run)]).exit_code == 0

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cpsched.cli import app
-from cpsched.cli.app import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
+from cpsched.cli.common import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "models" / "problems"
 BUNDLED = sorted(p for p in EXAMPLES.glob("*.yaml") if not p.name.endswith(".schedule.yaml"))
@@ -121,6 +121,25 @@ BAD_PROBLEMS = {
         "cores[1].id: duplicate id 'c0'",
     ),
     "duplicate yaml key": (PROBLEM + "name: q\n", "duplicate key 'name'"),
+    # issue 13: numbers the solvers cannot represent, and strings or booleans as numbers
+    "duration too large for cp-sat": (
+        PROBLEM.replace("duration_cycles: 5", "duration_cycles: 1000000000000000000000000000000"),
+        "tasks[0].options[0].duration_cycles: Input should be less than or equal to "
+        "1099511627776 (got 1000000000000000000000000000000)",
+    ),
+    "capacity too large for cp-sat": (
+        PROBLEM.replace("capacity_bytes: 100", "capacity_bytes: 10000000000000000000"),
+        "memories[1].capacity_bytes: Input should be less than or equal to 1099511627776",
+    ),
+    "duration as a string": (
+        PROBLEM.replace("duration_cycles: 5", "duration_cycles: '5'"),
+        "tasks[0].options[0].duration_cycles: Input should be a valid integer (got '5')",
+    ),
+    "size as a boolean": (
+        PROBLEM.replace("size_bytes: 50", "size_bytes: true"),
+        "tensors[0].size_bytes: Input should be a valid integer (got True)",
+    ),
+    "deeply nested": ("[" * 100_000, "not valid YAML: lists or mappings nested too deeply"),
     "wrong format": (
         PROBLEM.replace("cpsched-problem/1", "cpsched-problem/2"),
         "format: Input should be 'cpsched-problem/1' (got 'cpsched-problem/2')",

@@ -231,8 +231,9 @@ def brute_force(
 
 
 @st.composite
-def problems(draw: st.DrawFn) -> dict[str, Any]:
-    """Random small problems: 2-3 cores, private or shared memories, a few links and routes."""
+def problems(draw: st.DrawFn, max_tasks: int = 6) -> dict[str, Any]:
+    """Random small problems: 2-3 cores, private or shared memories, a few links and routes,
+    3 to `max_tasks` tasks."""
     n_cores = draw(st.integers(2, 3))
     memories: list[dict[str, Any]] = [{"id": "dram", "capacity_bytes": None}]
     n_mems = draw(st.integers(1, n_cores))
@@ -263,7 +264,7 @@ def problems(draw: st.DrawFn) -> dict[str, Any]:
                 )
             )
             routes.append({"src": a, "dst": b, "links": chosen})
-    n_tasks = draw(st.integers(3, 6))
+    n_tasks = draw(st.integers(3, max_tasks))
     core_ids = [c["id"] for c in cores]
     tensors: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
@@ -350,10 +351,13 @@ def _agrees(data: dict[str, Any], metric: str) -> None:
 
 
 @settings(
-    max_examples=70, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
-@given(problems())
+@given(problems(max_tasks=5))
 def test_latency_optimum_equals_brute_force(data: dict[str, Any]) -> None:
+    # up to 5 tasks and 40 examples (was 6 and 70: 13 s, most of it the brute force of the
+    # 6-task instances); every feature of the generator (groups, barriers, `after`, stores,
+    # weights, bounded and shared memories, missing routes) still turns up
     _agrees(data, "latency")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
+from cpsched.heuristics import best_heuristic, run_heuristics
 from cpsched.model.problem import CoreId, Problem, TaskId
 from cpsched.model.result import SolveResult
 
@@ -36,11 +37,14 @@ def task(tid: str, *options: tuple[str, int] | tuple[str, int, float], **kw: Any
 
 
 def run(p: Problem, objective: str = "latency", **kw: Any) -> SolveResult:
-    for use_hint in (True, False):  # the optimum must not depend on the hint
-        r = solve(p, objective, PARAMS.model_copy(update={"use_hint": use_hint}), **kw)
+    heuristics = run_heuristics(p)
+    best = best_heuristic(heuristics)
+    hint = heuristics[best].schedule if best is not None else None
+    for given in (hint, None):  # the optimum must not depend on the hint
+        r = solve(p, objective, PARAMS, hint=given, **kw)
         if r.schedule is not None:
             assert validate(p, r.schedule) == []
-        if use_hint:
+        if given is hint:
             first = r
         else:
             assert (r.status, r.objective_value) == (first.status, first.objective_value)
@@ -206,10 +210,10 @@ def test_memory_objective_and_lexicographic_orders() -> None:
     p = _shared_bounded(1000)
     assert run(p, "memory").objective_value == 60.0
     r = run(p, "latency,memory")
-    assert [s["value"] for s in r.stages] == [10.0, 120.0]
+    assert [s.value for s in r.stages] == [10.0, 120.0]
     assert r.objective_value == 10.0 and r.status == "optimal"
     r = run(p, "memory,latency")
-    assert [s["value"] for s in r.stages] == [60.0, 20.0]
+    assert [s.value for s in r.stages] == [60.0, 20.0]
 
 
 def test_memory_sum_and_activation_memory() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cpsched.check.infeasibility import find_infeasibility
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.heuristics import HEURISTICS, best_heuristic_schedule, run_heuristic
@@ -330,7 +331,8 @@ def test_dependency_cycle_is_infeasible_with_the_cycle_named() -> None:
 
 
 def test_missing_route_between_producer_and_reader_is_reported() -> None:
-    # A only runs on c0 and B only on c1, but no route leads from m0 to m1.
+    # A only runs on c0 and B only on c1, but no route leads from m0 to m1: the static checker
+    # proves it, so every heuristic says infeasible with the checker's reason.
     p = problem(
         routes=[{"src": "m1", "dst": "m0", "links": ["bus"]}],
         tensors=[{"id": "a", "size_bytes": 1, "kind": "activation", "producer": "A"}],
@@ -339,6 +341,25 @@ def test_missing_route_between_producer_and_reader_is_reported() -> None:
             {"id": "B", "inputs": ["a"], "options": [{"core": "c1", "duration_cycles": 1}]},
         ],
     )
+    result = run_heuristic(p, "heft")
+    assert result.status == "infeasible"
+    assert result.schedule is None
+    assert result.infeasibility == find_infeasibility(p)
+    assert result.infeasibility[0].resource == "tensor a"
+
+
+def test_heuristic_stuck_on_a_missing_route_says_unknown() -> None:
+    # A may also run on c1, so a schedule exists (A, B on c1); HEFT puts A on c0 (ties go to the
+    # earlier core) and then finds no route for B's input: it found none, which proves nothing.
+    p = problem(
+        routes=[{"src": "m1", "dst": "m0", "links": ["bus"]}],
+        tensors=[{"id": "a", "size_bytes": 1, "kind": "activation", "producer": "A"}],
+        tasks=[
+            {"id": "A", "outputs": ["a"], "options": both(1)},
+            {"id": "B", "inputs": ["a"], "options": [{"core": "c1", "duration_cycles": 1}]},
+        ],
+    )
+    assert find_infeasibility(p) == []
     result = run_heuristic(p, "heft")
     assert result.status == "unknown"
     assert result.schedule is None

@@ -1,32 +1,34 @@
-"""The MILP peer (benchmarks/peers/milp.py) on tiny problems: its schedules are valid and its
-proven optimum is CP-SAT's, on both MILP backends."""
+"""The MILP peer (cpsched.bench.milp_peer) on tiny problems: its schedules are valid and its
+proven optimum is CP-SAT's, on both MILP backends.
+
+No outcome here depends on wall time: the MILP runs with no time limit and a node limit (the
+same on every machine; these problems take a few nodes), and CP-SAT proves these optima in
+milliseconds, far inside its limit."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-# `benchmarks` is not an installed package; the repository root is on the path under
-# `python -m pytest` but not under a bare `pytest`, so make it importable either way.
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from cpsched.bench.milp_peer import Backend, MilpResult, solve_milp
+from cpsched.bench.milp_space import in_first_use_order, interchangeable_classes, milp_space
+from cpsched.check.validate import validate
+from cpsched.cpsat import SolverParams, solve
+from cpsched.heuristics.synthetic import random_problem
+from cpsched.model.io import load_problem
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule, ScheduledTask
 
-from benchmarks.peers.milp import Backend, MilpResult, solve_milp  # noqa: E402
-from cpsched.check.validate import validate  # noqa: E402
-from cpsched.cpsat import SolverParams, solve  # noqa: E402
-from cpsched.heuristics.synthetic import random_problem  # noqa: E402
-from cpsched.model.io import load_problem  # noqa: E402
-from cpsched.model.problem import Problem  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BACKENDS: tuple[Backend, ...] = ("SCIP", "HIGHS")
-PARAMS = SolverParams(time_limit_s=20, num_workers=2, seed=0)
+PARAMS = SolverParams(time_limit_s=60, num_workers=2, seed=0)
+NODE_LIMIT = 10_000
 
 
 def _solve(problem: Problem, backend: Backend) -> MilpResult:
-    result = solve_milp(problem, backend, time_limit_s=20)
+    result = solve_milp(problem, backend, time_limit_s=None, node_limit=NODE_LIMIT)
     assert result.status == "optimal", result.message
     assert result.schedule is not None
     assert validate(problem, result.schedule) == []
@@ -141,8 +143,42 @@ def test_interchangeable_cores(backend: Backend) -> None:
 def test_plain_formulation_same_optimum(backend: Backend, problem: Problem, latency: int) -> None:
     # no heuristic horizon (big-M from every duration in a row), no load bounds, no symmetry
     # breaking: only the formulation itself. random-1's 219 is CP-SAT's proven optimum.
-    result = solve_milp(problem, backend, time_limit_s=20, use_heuristic=False, strengthen=False)
+    result = solve_milp(
+        problem,
+        backend,
+        time_limit_s=None,
+        node_limit=NODE_LIMIT,
+        use_heuristic=False,
+        strengthen=False,
+    )
     assert result.status == "optimal"
     assert result.schedule is not None
     assert validate(problem, result.schedule) == []
     assert result.objective_value == latency
+
+
+def test_interchangeable_classes_read_from_the_problem() -> None:
+    # three identical cores on one memory; two cores with private memories of one capacity
+    # behind links of the same parameters (the bundled example)
+    assert interchangeable_classes(milp_space(three_machines())) == [["c0", "c1", "c2"]]
+    private = load_problem(ROOT / "models" / "problems" / "two_cores_private.yaml")
+    assert interchangeable_classes(milp_space(private)) == [["c0", "c1"]]
+
+
+def test_start_schedule_is_relabelled_into_first_use_order() -> None:
+    # cores first used (in task order) c2, c0, c1; the order asks c0, c1, c2: swapping c2 and c0
+    # gives c0, c2, c1, then swapping c2 and c1 gives c0, c1, c2
+    problem = three_machines()
+    space = milp_space(problem)
+    start = Schedule(
+        problem=problem.name,
+        tasks=(
+            ScheduledTask(id="T0", core="c2", start=0),
+            ScheduledTask(id="T1", core="c0", start=0),
+            ScheduledTask(id="T2", core="c1", start=0),
+            ScheduledTask(id="T3", core="c1", start=2),
+        ),
+    )
+    ordered = in_first_use_order(space, interchangeable_classes(space), start)
+    assert [st.core for st in ordered.tasks] == ["c0", "c1", "c2", "c2"]
+    assert validate(problem, ordered) == []

@@ -1,5 +1,5 @@
-"""The latency / peak-memory Pareto front (cpsched.analysis.pareto), on problems small enough to work out
-by hand.
+"""The latency / peak-memory Pareto front (cpsched.analysis.pareto), on problems small enough to
+work out by hand.
 
 `parallel_outputs(n)`: n independent tasks, each 10 cycles, each writing a 100-byte activation
 that nothing reads (held from the task's start to its end, SPEC.md §4 rule 9), on n cores that
@@ -109,9 +109,9 @@ def test_extremes_equal_the_lexicographic_solves() -> None:
     leanest = solve(problem, "memory,latency", PARAMS)
     assert fastest.status == leanest.status == "optimal"
     assert (front.points[0].latency_cycles, front.points[0].peak_bytes) == (10, 300)
-    assert fastest.objective_value == 10 and fastest.stages[1]["value"] == 300
+    assert fastest.objective_value == 10 and fastest.stages[1].value == 300
     assert (front.points[-1].peak_bytes, front.points[-1].latency_cycles) == (100, 30)
-    assert leanest.objective_value == 100 and leanest.stages[1]["value"] == 30
+    assert leanest.objective_value == 100 and leanest.stages[1].value == 30
 
 
 def test_a_grid_of_caps_with_max_points() -> None:

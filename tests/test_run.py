@@ -11,25 +11,20 @@ from cpsched.check.validate import validate
 from cpsched.cpsat.params import SolverParams
 from cpsched.model.errors import InputError
 from cpsched.model.problem import Problem
-from cpsched.model.result import SolveResult
-from cpsched.pipeline import (
-    BuildOptions,
-    PhaseEvent,
-    build_from_options,
-    check_out_dir,
-    default_run_dir,
-    load_run,
-    run_job,
-    write_run,
-)
+from cpsched.model.result import HintInfo, SolveResult
+from cpsched.model.schedule import Schedule
+from cpsched.pipeline import BuildOptions, PhaseEvent, build_from_options, run_job
+from cpsched.runs import check_out_dir, default_run_dir, load_run, write_run
 
-PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
+# every solve here proves its optimum in about a second; the limit only stops a regression, so
+# that a loaded machine never turns a proof into a timeout
+PARAMS = SolverParams(time_limit_s=60, num_workers=2, seed=0)
 
 
 def test_run_job_reports_phases_and_returns_every_result(tmp_path: Path) -> None:
     events: list[PhaseEvent] = []
     progress: list[float | None] = []
-    options = BuildOptions(overrides={"M": 64}, tiles=2, mode="layer-by-layer")
+    options = BuildOptions(overrides={"M": 64}, tiles=1, mode="layer-by-layer")
     problem, heuristics, result = run_job(
         options,
         "latency",
@@ -45,7 +40,7 @@ def test_run_job_reports_phases_and_returns_every_result(tmp_path: Path) -> None
         ("solve", False),
         ("solve", True),
     ]
-    assert events[1].detail == "14 tasks, 19 tensors, 4 cores"
+    assert events[1].detail == "7 tasks, 11 tensors, 4 cores"
     assert len(problem.barriers) > 0  # layer-by-layer
     assert set(heuristics) == {"list-depth-first", "list-breadth-first", "heft", "layer-by-layer"}
     assert result.status == "optimal" and result.schedule is not None
@@ -56,7 +51,8 @@ def test_run_job_reports_phases_and_returns_every_result(tmp_path: Path) -> None
         result.objective_value <= (h.objective_value or float("inf")) for h in heuristics.values()
     )
     assert result.parameters["build"]["overrides"] == {"M": 64}
-    assert result.parameters["hint"].startswith("heuristic ")
+    assert result.hint is not None and result.hint.used
+    assert result.hint.source == "heuristic" and result.hint.method in heuristics
     assert result.parameters["heuristic_latency_cycles"] == {
         name: h.objective_value for name, h in heuristics.items()
     }
@@ -77,7 +73,7 @@ def test_run_job_without_hint_skips_the_heuristics() -> None:
         on_phase=events.append,
     )
     assert heuristics == {} and [e.phase for e in events] == ["build", "build", "solve", "solve"]
-    assert result.status == "optimal" and result.parameters["hint"] == "none"
+    assert result.status == "optimal" and result.hint is None
 
 
 def test_build_options_match_cpsched_build() -> None:
@@ -112,14 +108,19 @@ def test_cp_sat_without_schedule_in_time_keeps_the_heuristic_schedule(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def no_schedule(
-        problem: Problem, objective: object, params: SolverParams, **_: object
+        problem: Problem, objective: object, params: SolverParams, **kw: object
     ) -> SolveResult:
         return SolveResult(
             method="cpsat",
             status="unknown",
             objective=str(objective),
-            parameters={"hint": "given"},
             stages=[{"objective": "latency", "status": "unknown", "value": None, "bound": 30000.0}],
+            hint=HintInfo(
+                source="heuristic",
+                method=str(kw["hint_method"]),
+                used=False,
+                why_not="not completed",
+            ),
             message="no schedule found within the time limit",
         )
 
@@ -135,5 +136,110 @@ def test_cp_sat_without_schedule_in_time_keeps_the_heuristic_schedule(
         f"CP-SAT found no schedule within the time limit; the best heuristic schedule ({best}) "
         "is kept"
     )
-    assert result.parameters["hint"] == f"heuristic {best}"
+    assert result.hint == HintInfo(
+        source="heuristic", method=best, used=False, why_not="not completed", kept=True
+    )
     assert validate(problem, result.schedule) == []
+
+
+def _two_tasks_on_two_cores() -> Problem:
+    # a (10 cycles) and b (6 cycles), independent, each may run on c0 or c1: latency 10
+    return Problem.model_validate(
+        {
+            "format": "cpsched-problem/1",
+            "name": "two",
+            "memories": [{"id": "dram", "capacity_bytes": None}],
+            "cores": [{"id": "c0", "memory": "dram"}, {"id": "c1", "memory": "dram"}],
+            "tasks": [
+                {"id": t, "options": [{"core": k, "duration_cycles": d} for k in ("c0", "c1")]}
+                for t, d in (("a", 10), ("b", 6))
+            ],
+        }
+    )
+
+
+def _unknown(objective: str, bound: float | None = None) -> SolveResult:
+    return SolveResult(
+        method="cpsat",
+        status="unknown",
+        objective=objective,
+        bound=bound,
+        hint=HintInfo(source="given", used=False, why_not="not completed"),
+        message="no schedule found within the time limit",
+    )
+
+
+def test_keep_hint_is_the_one_fallback_never_worse_than_the_hint() -> None:
+    # the solver's own copy of this fallback went: when CP-SAT ends with no schedule and no
+    # proof, the pipeline keeps a valid hint, measured in the result's objective
+    from cpsched.pipeline import keep_hint
+
+    p = _two_tasks_on_two_cores()
+    serial = Schedule.model_validate(
+        {
+            "problem": "two",
+            "tasks": [
+                {"id": "a", "core": "c0", "start": 0},
+                {"id": "b", "core": "c0", "start": 10},
+            ],
+        }
+    )
+    kept = keep_hint(p, _unknown("latency", bound=10.0), serial)
+    assert (kept.status, kept.schedule, kept.objective_value) == ("feasible", serial, 16.0)
+    assert kept.bound == 10.0 and kept.gap == pytest.approx(6 / 16)
+    assert kept.hint == HintInfo(source="given", used=False, why_not="not completed", kept=True)
+    assert kept.message.endswith("the given hint is kept")
+    # a hint over a cap is no schedule of the capped problem; a proof or a schedule stands
+    assert keep_hint(p, _unknown("latency"), serial, caps={"latency": 15}).schedule is None
+    proven = _unknown("latency").model_copy(update={"status": "infeasible"})
+    assert keep_hint(p, proven, serial) == proven
+    broken = serial.model_copy(
+        update={"tasks": tuple(t.model_copy(update={"start": 0}) for t in serial.tasks)}
+    )
+    assert keep_hint(p, _unknown("latency"), broken).schedule is None  # invalid: not kept
+
+
+def test_solve_from_hint_starts_from_the_best_heuristic() -> None:
+    from cpsched.pipeline import solve_from_hint
+
+    r = solve_from_hint(_two_tasks_on_two_cores(), "latency", PARAMS)
+    assert (r.status, r.objective_value) == ("optimal", 10.0)
+    assert r.hint is not None and r.hint.source == "heuristic" and r.hint.method is not None
+    alone = solve_from_hint(
+        _two_tasks_on_two_cores(), "latency", PARAMS.model_copy(update={"use_hint": False})
+    )
+    assert (alone.status, alone.objective_value, alone.hint) == ("optimal", 10.0, None)
+    # heuristic results at hand are used, not run again
+    from cpsched.heuristics import run_heuristics
+
+    heft = run_heuristics(_two_tasks_on_two_cores(), ["heft"])
+    again = solve_from_hint(_two_tasks_on_two_cores(), "latency", PARAMS, heuristics=heft)
+    assert again.hint is not None and again.hint.method == "heft"
+
+
+def test_a_format_1_result_reads_as_format_2() -> None:
+    # format 1 kept the hint's origin and the interrupt in free text; they become fields
+    from cpsched.model.result import upgrade_result
+
+    old = {
+        "format": "cpsched-result/1",
+        "method": "heft",
+        "status": "feasible",
+        "objective": "latency",
+        "parameters": {"seed": 0, "hint": "heuristic heft (not used by CP-SAT: outside the model)"},
+        "message": "interrupted before CP-SAT found a schedule; the best heuristic schedule "
+        "(heft) is kept",
+    }
+    result = SolveResult.model_validate(upgrade_result(old))
+    assert result.interrupted and result.parameters == {"seed": 0}
+    assert result.hint == HintInfo(
+        source="heuristic", method="heft", used=False, why_not="outside the model", kept=True
+    )
+    given = {**old, "message": "", "parameters": {"hint": "given (unusable: invalid)"}}
+    result = SolveResult.model_validate(upgrade_result(given))
+    assert not result.interrupted
+    assert result.hint == HintInfo(source="given", used=False, why_not="invalid")
+    assert (
+        SolveResult.model_validate(upgrade_result({**old, "parameters": {"hint": "none"}})).hint
+        is None
+    )

@@ -1,1 +1,1 @@
-"""Analyses built on the solvers: comparing schedules and methods, latency / memory Pareto fronts."""
+"""Analyses built on the solvers: comparing schedules and methods, latency/memory Pareto fronts."""

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
-from cpsched.heuristics import HEURISTICS, prepare
+from cpsched.heuristics import HEURISTICS, best_heuristic, prepare, run_heuristics
 from cpsched.model.problem import CoreId, MemoryId, Problem, TaskId
 from cpsched.model.result import SolveResult, relative_gap
 from cpsched.model.schedule import Schedule
@@ -255,10 +255,16 @@ def compare(
     best_bound: float | None = None
     optimum: float | None = None
     if params.cpsat:
-        # Hint with the best heuristic schedule already found (the solver would rerun them).
+        # Hint with the best heuristic schedule already found; when no heuristic row has one
+        # (none asked for), run them all for it (`solve` runs no heuristics itself).
         found = [r for r in rows if r.source == "heuristic" and r.valid and r.schedule is not None]
         best = min(found, key=lambda r: r.latency_cycles or 0, default=None)
-        exact = solve(problem, "latency", solver, hint=best.schedule if best else None)
+        hint, method = (best.schedule, best.method) if best else (None, None)
+        if best is None and not params.heuristics:
+            results = run_heuristics(problem)
+            method = best_heuristic(results)
+            hint = results[method].schedule if method is not None else None
+        exact = solve(problem, "latency", solver, hint=hint, hint_method=method)
         rows.append(
             _row(
                 problem,

@@ -41,6 +41,7 @@ from cpsched.model.objective import Metric
 from cpsched.model.problem import Problem
 from cpsched.model.result import SolveResult, relative_gap
 from cpsched.model.schedule import Schedule
+from cpsched.report.pareto_plot import PlotPoint
 
 MemoryKind = Literal["all", "activation"]
 MEMORY_KINDS: tuple[MemoryKind, ...] = ("all", "activation")
@@ -119,12 +120,7 @@ def _measure(
 ) -> tuple[int, int, int]:
     """Latency, largest peak of all tensors and largest activation peak over bounded memories."""
     m = metrics(problem, schedule) if m is None else m
-    peaks = m.peak_memory.values()
-    return (
-        m.latency_cycles,
-        max((p.peak_bytes for p in peaks), default=0),
-        max((p.peak_by_kind.get("activation", 0) for p in peaks), default=0),
-    )
+    return m.latency_cycles, m.largest_peak_bytes(), m.largest_peak_bytes("activation")
 
 
 def peak_floor(problem: Problem, memory: MemoryKind = "all") -> tuple[int, str]:
@@ -164,7 +160,7 @@ def _point(
     peak = peak_all if memory == "all" else peak_act
     if cap_bytes is not None and peak > cap_bytes:
         raise RuntimeError(f"pareto: the schedule under cap {cap_bytes} has peak {peak}")
-    statuses = [stage["status"] for stage in result.stages] or [result.status]
+    statuses = [stage.status for stage in result.stages] or [result.status]
     status, bound, gap, note = result.status, result.bound, result.gap, ""
     memory_first = role in ("min-memory", "layer-by-layer min-memory")
     if memory_first and peak <= floor[0]:
@@ -243,24 +239,27 @@ def reference_points(
     metric = memory_metric(memory, "memory")
     floor = peak_floor(problem, memory)
     points: list[ParetoPoint] = []
+    heuristic = _heuristic_schedules(problem) if params.use_hint else []
     for objective, role in (
         (f"latency,{metric}", "layer-by-layer min-latency"),
         (f"{metric},latency", "layer-by-layer min-memory"),
     ):
+        # start from the fastest (the leanest) schedule known; `solve` runs no heuristics
+        known = [*heuristic, *(p.schedule for p in points)]
         hint = None
-        if role.endswith("min-memory"):  # start from the leanest schedule known
-            known = [*_heuristic_schedules(problem), *(p.schedule for p in points)]
-            peaks = [_measure(problem, s) for s in known]
-            if known:
-                key = 1 if memory == "all" else 2
-                hint = min(zip(peaks, known, strict=True), key=lambda x: (x[0][key], x[0][0]))[1]
+        if known:
+            measured = [_measure(problem, s) for s in known]
+            key = 0 if role.endswith("min-latency") else 1 if memory == "all" else 2
+            hint = min(
+                zip(measured, known, strict=True), key=lambda x: (x[0][key], x[0][0], x[0][1])
+            )[1]
         result = solve(problem, objective, params, hint=hint)
         if result.schedule is not None:
             point = _point(problem, result, role, memory, None, floor)  # type: ignore[arg-type]
             points.append(point)
             if on_point is not None:
                 on_point(point)
-        if _interrupted(result):
+        if result.interrupted:
             break
     return points
 
@@ -269,17 +268,11 @@ def _heuristic_schedules(problem: Problem) -> list[Schedule]:
     """Every heuristic's schedule: candidates for the min-memory hint (one of them may hold
     less memory than CP-SAT finds on its own in a short time)."""
     from cpsched.heuristics import run_heuristics
-    from cpsched.heuristics.engine import InvalidHeuristicSchedule
 
-    try:
-        results = run_heuristics(problem)
-    except InvalidHeuristicSchedule:  # a heuristic bug only loses hints, never the front
-        return []
+    # run_heuristics turns a heuristic's bug into a result without a schedule: it only loses
+    # a hint, never the front
+    results = run_heuristics(problem)
     return [r.schedule for r in results.values() if r.schedule is not None]
-
-
-def _interrupted(result: SolveResult) -> bool:
-    return result.message.startswith("interrupted")
 
 
 def pareto_front(
@@ -343,16 +336,16 @@ def pareto_front(
     fastest = record(first, "min-latency", None)
     if fastest is None:
         return finish(f"no schedule at all: {first.status} ({first.message})", False)
-    if _interrupted(first):
+    if first.interrupted:
         return finish("interrupted", False)
     leanest_hint = min(known, key=lambda k: (k[0], k[1]))[2]  # `fastest` is known at least
     solves += 1
     second = solve(problem, f"{metric},latency", params, hint=leanest_hint)
     leanest = record(second, "min-memory", None)
-    if leanest is None or _interrupted(second):
-        return finish("interrupted" if _interrupted(second) else "no min-memory schedule", False)
+    if leanest is None or second.interrupted:
+        return finish("interrupted" if second.interrupted else "no min-memory schedule", False)
     leanest_proven = leanest.peak_bytes <= floor[0] or (
-        bool(second.stages) and second.stages[0]["status"] == "optimal"
+        bool(second.stages) and second.stages[0].status == "optimal"
     )  # no schedule holds less (the sweep needs no cap below it)
     if leanest.peak_bytes >= fastest.peak_bytes:
         proven = fastest.proven and leanest_proven
@@ -385,7 +378,7 @@ def pareto_front(
         solves += 1
         result = solve(problem, f"latency,{metric}", params, hint=hint, caps={metric: cap})
         point = record(result, "capped", cap)
-        if _interrupted(result):
+        if result.interrupted:
             return finish("interrupted", False)
         if point is None:
             if result.status == "infeasible":
@@ -452,5 +445,19 @@ def write_front(
     summary = out_dir / FRONT_FILE
     write_text_atomic(summary, json.dumps(front_summary(front, params), indent=2) + "\n")
     plot = out_dir / PLOT_FILE
-    plot_front(front, plot, title)
+    memory_label = "peak memory" if front.memory == "all" else "peak activation memory"
+    plot_front(
+        [plot_point(p) for p in front.points],
+        [plot_point(p) for p in front.references],
+        plot,
+        title or front.problem,
+        memory_label,
+    )
     return [summary, *written, plot]
+
+
+def plot_point(point: ParetoPoint) -> PlotPoint:
+    """A point of a front as a plot point (its label says what kind of reference it is)."""
+    label = point.role.replace("min-", "min ") if point.role.startswith("layer") else ""
+    gap_of = "peak" if point.role.endswith("min-memory") else "latency"
+    return PlotPoint(point.latency_cycles, point.peak_bytes, point.proven, point.gap, label, gap_of)

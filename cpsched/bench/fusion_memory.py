@@ -22,6 +22,7 @@ holds its inputs and outputs while it runs), so unproven points show a gap.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ from cpsched.frontend.tiling import ExecutionMode, TilingSpec, task_id
 from cpsched.model.problem import CoreId, Problem, TaskId
 from cpsched.model.result import SolveResult
 from cpsched.model.schedule import Schedule
+from cpsched.pipeline import solve_from_hint
 from cpsched.report._common import save_png
 
 SUITE_NAME = "fusion-memory"
@@ -259,15 +261,15 @@ def _memory_extra(
     floor_bytes, _ = peak_floor(problem, "activation")
     if _one_memory(problem):
         floor_bytes = max(floor_bytes, attention_floor_bytes(point.m, point.tiles))
-    stage = result.stages[0] if result.stages else {}
-    cpsat_bound = stage.get("bound")
+    stage = result.stages[0] if result.stages else None
+    cpsat_bound = stage.bound if stage is not None else None
     bound = max(floor_bytes, math.ceil(cpsat_bound) if cpsat_bound is not None else 0)
     extra["activation_bound_bytes"] = bound
     extra["activation_floor_bytes"] = floor_bytes
-    extra["memory_status"] = stage.get("status", result.status)
+    extra["memory_status"] = stage.status if stage is not None else result.status
     if len(result.stages) > 1:  # the latency at that peak: proven or not
-        extra["latency_status"] = result.stages[1].get("status")
-        extra["latency_bound_cycles"] = result.stages[1].get("bound")
+        extra["latency_status"] = result.stages[1].status
+        extra["latency_bound_cycles"] = result.stages[1].bound
     if result.schedule is not None:
         peak, by_layer = live_at_peak(problem, result.schedule)
         extra["activation_peak_bytes"] = peak
@@ -302,8 +304,9 @@ def run_point(point: Point, config: BenchConfig) -> list[Record]:
     if point.mode == "fused":
         hint_s = lim.hint_s + HINT_S_PER_TASK * len(problem.tasks)
         hint, hint_name = lean_hint(problem, _solver_params(config, hint_s))
-    lean = solve(problem, MEMORY_OBJECTIVE, _solver_params(config, lim.memory_s), hint=hint)
-    fast = solve(problem, LATENCY_OBJECTIVE, _solver_params(config, lim.latency_s))
+    lean_params = _solver_params(config, lim.memory_s)
+    lean = solve_from_hint(problem, MEMORY_OBJECTIVE, lean_params, hint=hint)
+    fast = solve_from_hint(problem, LATENCY_OBJECTIVE, _solver_params(config, lim.latency_s))
     records = [
         record_from_result(
             point.name,
@@ -576,117 +579,146 @@ def _names(points: Sequence[Outcome]) -> str:
     return ", ".join(f"{o.hardware} M={o.m}" for o in points) or "none"
 
 
-def findings(found: Sequence[Outcome]) -> list[str]:
-    """The explanation of the measured α against the closed forms, computed from the records."""
-    out: list[str] = []
-    both = [o for o in found if o.alpha is not None and _peak(o.lbl_lean) is not None]
-    lbl = [o for o in found if _peak(o.lbl_lean) is not None]
-    # what the closed forms are
-    out.append(
+def _of(part: Sequence[Outcome], whole: Sequence[Outcome]) -> str:
+    """'all 5' or '3 of 5 (names)': a count that says which points it counts."""
+    if len(part) == len(whole):
+        return f"all {len(whole)}"
+    return f"{len(part)} of {len(whole)} ({_names(part)})"
+
+
+def _by_tiles(records: Sequence[Record], value: str) -> list[float]:
+    """`value` ('peak' or 'energy') of each record that has it, in order of tile count."""
+    out = []
+    for r in sorted(records, key=lambda r: int(r.params["tiles"] or 0)):
+        v = _peak(r) if value == "peak" else r.energy_total_pj
+        if v is not None:
+            out.append(float(v))
+    return out
+
+
+def _closed_forms(found: Sequence[Outcome]) -> str:
+    """What the study's closed forms count (its identity with the two sets checked at every M)."""
+    ms = sorted({o.m for o in found})
+    identity = all(
+        math.isclose(study_alpha(m), min(study_sets_bytes(m)) / max(study_sets_bytes(m)))
+        for m in ms
+    )
+    text = (
         "**What the closed forms assume.** With P₁ = 3·M·N (Q, K and V whole: three M×N "
         "matrices) and P₂ = M·(2N+M) (two M×N matrices and one M×M, e.g. Q, Kᵀ and QKᵀ while "
-        "QKᵀ runs), both closed forms are exactly α = min(P₁, P₂) / max(P₁, P₂): (2N+M)/(3N) = "
-        "P₂/P₁ for M < N and 3N/(2N+M) = P₁/P₂ for M > N. So the study's layer-by-layer peak is "
-        "the larger and its fused peak the smaller of these two sets: layer-by-layer holds Q, K "
-        "and V together and the whole M×M score matrix with Q and Kᵀ; fusion with row tiles "
-        "makes the M×M part negligible (rows of a tile count as nothing, T → ∞) but keeps three "
-        "M×N matrices live (Kᵀ must be complete before the first QKᵀ row, V before the first ×V "
-        "row). Only M×N and M×M activations count: the input X, the weights, the softmax's "
-        "second M×M buffer and memory capacities do not appear."
+        "QKᵀ runs), "
     )
-    if lbl:
-        eq_p2 = [o for o in lbl if _peak(o.lbl_lean) == study_sets_bytes(o.m)[1]]
-        eq_sm = [o for o in lbl if _peak(o.lbl_lean) == 2 * o.m * o.m]
-        qkv = [o for o in lbl if {"Q", "K", "V"} <= set(_whole_layers(o.lbl_lean, o.m))]
-        text = (
-            f"**Layer-by-layer (measured on {len(lbl)} points).** The least peak equals "
-            f"M·(2N+M) = P₂ (Q, Kᵀ and QKᵀ live while QKᵀ runs) on {len(eq_p2)} points "
-            f"({_names(eq_p2)}) and 2·M·M (the softmax's M×M input and M×M output) on "
-            f"{len(eq_sm)} ({_names(eq_sm)}); Q, K and V are all live at it on {len(qkv)}."
+    if identity:
+        text += (
+            f"at every M measured ({', '.join(map(str, ms))}) both closed forms equal "
+            "min(P₁, P₂) / max(P₁, P₂): (2N+M)/(3N) = P₂/P₁ for M < N and 3N/(2N+M) = P₁/P₂ "
+            "for M > N. So the study's layer-by-layer peak is the larger and its fused peak the "
+            "smaller of these two sets: fusion with row tiles makes the M×M part negligible "
+            "(T → ∞) but keeps three M×N matrices live. "
         )
-        if not qkv:
-            text += (
-                " P₁ = 3·M·N never sets the peak: cpsched orders layers freely within the "
-                "layer-by-layer barriers, so it frees K as soon as Kᵀ exists and computes V "
-                "after the softmax, right before ×V."
-            )
-        if eq_sm:
-            text += (
-                " The softmax, which the closed forms do not count separately, holds two M×M "
-                "tensors: for M > 2N that is more than P₂."
-            )
-        if len({o.m for o in eq_p2} | {o.m for o in eq_sm}) == len({o.m for o in lbl}) and len(
-            eq_p2
-        ) + len(eq_sm) >= len(lbl):
-            text += " Here the layer-by-layer peak is max(P₂, 2·M·M), not max(P₁, P₂)."
-        out.append(text)
-    if both:
-        kt_whole = [o for o in both if "KT" in _whole_layers(o.fused_lean, o.m)]
-        v_whole = [o for o in both if "V" in _whole_layers(o.fused_lean, o.m)]
-        big_t = [
-            o
-            for o in both
-            if o.fused_lean is not None
-            and o.fused_lean.params["tiles"] == max(r.params["tiles"] or 0 for r in o.fused_all)
-        ]
-        unproven = [
-            o for o in both if not (o.fused_lean and o.fused_lean.extra.get("memory_proven"))
-        ]
-        below = [o for o in both if o.alpha is not None and o.alpha < study_alpha(o.m)]
-        at_floor = [
-            o
-            for o in both
-            if o.fused_lean is not None
-            and _peak(o.fused_lean)
-            == attention_floor_bytes(o.m, int(o.fused_lean.params["tiles"] or 1))
-        ]
-        out.append(
-            f"**Fused (measured on {len(both)} points).** At the best fused peak the whole Kᵀ "
-            f"is live on {len(kt_whole)} points (every QKᵀ row reads all of Kᵀ) and the whole V "
-            f"on {len(v_whole)}; the rest are row tiles of Q, QKᵀ, softmax and ×V, which shrink "
-            f"as T grows. The least peak was found at the largest T tried on {len(big_t)} of "
-            f"{len(both)} points, so α falls further with more tiles. A schedule either starts "
-            "the first ×V row before the last QKᵀ row ends (then Kᵀ and V are both whole: "
-            "2·M·N + (M·M + M·N)/T) or it does not (then every row's QKᵀ or softmax tile waits "
-            "for V, with Kᵀ whole: M·N + M·N/T + M·M); the least of the two is a lower bound "
-            "on the fused peak (`attention_floor_bytes`), and the best fused peak equals it on "
-            f"{len(at_floor)} points ({_names(at_floor)}): there the least peak is proven. For "
-            "many tiles this gives α → min(2N, N+M) / max(2N+M, 2M) (the dotted line): "
-            "(N+M)/(2N+M) for M < N, 2N/(2N+M) for N ≤ M ≤ 2N, N/M for M > 2N. The closed forms "
-            "instead keep three M×N matrices in the fused schedule (P₁: Q, K and V whole); "
-            "cpsched needs only two (Kᵀ and V, and for M < N only Kᵀ plus the M×M rows), and "
-            "its layer-by-layer reference is larger for M > 2N (2·M·M); measured α is below the "
-            f"closed form on {len(below)} of {len(both)} points. "
-            + (
-                f"Unproven fused peaks (the table's gaps): {_names(unproven)}; their α is an "
-                "upper bound."
-                if unproven
-                else "Every fused least peak is proven."
-            )
+    else:
+        text += "the closed forms are not the ratio of these two sets at every M measured. "
+    return text + (
+        "Only M×N and M×M activations count: the input X, the weights, the softmax's second M×M "
+        "buffer and memory capacities do not appear."
+    )
+
+
+def _layer_by_layer(lbl: Sequence[Outcome]) -> str:
+    """Which sets make up the measured layer-by-layer least peaks."""
+    p2 = [o for o in lbl if _peak(o.lbl_lean) == study_sets_bytes(o.m)[1]]
+    sm = [o for o in lbl if _peak(o.lbl_lean) == 2 * o.m * o.m]
+    qkv = [o for o in lbl if {"Q", "K", "V"} <= set(_whole_layers(o.lbl_lean, o.m))]
+    k_live = [o for o in lbl if "K" in _whole_layers(o.lbl_lean, o.m)]
+    v_live = [o for o in lbl if "V" in _whole_layers(o.lbl_lean, o.m)]
+    either = [o for o in lbl if _peak(o.lbl_lean) == max(study_sets_bytes(o.m)[1], 2 * o.m * o.m)]
+    study = [o for o in lbl if _peak(o.lbl_lean) == max(study_sets_bytes(o.m))]
+    text = (
+        f"**Layer-by-layer (measured on {len(lbl)} points).** The least peak equals "
+        f"M·(2N+M) = P₂ (Q, Kᵀ and QKᵀ live while QKᵀ runs) on {len(p2)} points "
+        f"({_names(p2)}) and 2·M·M (the softmax's M×M input and M×M output) on "
+        f"{len(sm)} ({_names(sm)}). Q, K and V are all whole at the peak on {len(qkv)}; K is "
+        f"whole at it on {len(k_live)}, V on {len(v_live)}."
+    )
+    if sm:
+        big = [o for o in sm if o.m > 2 * EMBED_N]
+        text += (
+            " The softmax, which the closed forms do not count separately, holds two M×M "
+            f"tensors, more than P₂ exactly when M > 2N (true of {len(big)} of the {len(sm)})."
         )
-        diffs = sorted(both, key=lambda o: abs((o.alpha or 0) - study_alpha(o.m)), reverse=True)
-        top = diffs[: min(3, len(diffs))]
-        out.append(
-            "**Largest differences:** "
-            + "; ".join(
-                f"{o.hardware} M={o.m} (M/N={o.m / EMBED_N:g}): measured {o.alpha:.3f} vs "
-                f"{study_alpha(o.m):.3f}"
-                for o in top
-                if o.alpha is not None
-            )
-            + "."
+    text += (
+        f" The least peak is max(P₂, 2·M·M) on {_of(either, lbl)} points and the closed forms' "
+        f"max(P₁, P₂) on {len(study)}."
+    )
+    return text
+
+
+def _fused(both: Sequence[Outcome]) -> str:
+    """What the measured fused least peaks are made of, against the floor and the closed forms."""
+    mn_layers = [layer for layer in LAYERS if layer not in ("QKT", "SM")]
+
+    def whole_mn(o: Outcome) -> int:
+        return sum(x in mn_layers for x in _whole_layers(o.fused_lean, o.m))
+
+    kt_whole = [o for o in both if "KT" in _whole_layers(o.fused_lean, o.m)]
+    v_whole = [o for o in both if "V" in _whole_layers(o.fused_lean, o.m)]
+    most_mn = max((whole_mn(o) for o in both), default=0)
+    at_most_two = [o for o in both if whole_mn(o) <= 2]
+    several = [o for o in both if len(_by_tiles(o.fused_all, "peak")) > 1]
+    shrinking = [
+        o
+        for o in several
+        if all(b <= a for a, b in itertools.pairwise(_by_tiles(o.fused_all, "peak")))
+    ]
+    big_t = [
+        o
+        for o in several
+        if o.fused_lean is not None
+        and o.fused_lean.params["tiles"] == max(r.params["tiles"] or 0 for r in o.fused_all)
+    ]
+    unproven = [o for o in both if not (o.fused_lean and o.fused_lean.extra.get("memory_proven"))]
+    below = [o for o in both if o.alpha is not None and o.alpha < study_alpha(o.m)]
+    at_floor = [
+        o
+        for o in both
+        if o.fused_lean is not None
+        and _peak(o.fused_lean)
+        == attention_floor_bytes(o.m, int(o.fused_lean.params["tiles"] or 1))
+    ]
+    text = (
+        f"**Fused (measured on {len(both)} points).** At the best fused peak the whole Kᵀ "
+        f"is live on {len(kt_whole)} points (every QKᵀ row reads all of Kᵀ) and the whole V "
+        f"on {len(v_whole)}; at most two whole M×N matrices on {_of(at_most_two, both)} points "
+        f"(the most at one point: {most_mn}), where the closed forms keep three (P₁). "
+        + (
+            f"The least peak shrinks or stays with every larger T on {_of(shrinking, several)} "
+            "points with more than one T, and was found at the largest T tried on "
+            f"{_of(big_t, several)}"
+            + (", so more tiles might lower α further. " if len(big_t) == len(several) else ". ")
+            if several
+            else ""
         )
-        for hw in dict.fromkeys(o.hardware for o in both):
-            mine = [o for o in both if o.hardware == hw]
-            best = min(mine, key=lambda o: o.alpha or 1.0)
-            worst = max(mine, key=lambda o: o.alpha or 0.0)
-            out.append(
-                f"**Where fusion helps most on {hw}:** M={best.m} (M/N={best.m / EMBED_N:g}), "
-                f"α = {best.alpha:.3f}; least at M={worst.m} (M/N={worst.m / EMBED_N:g}), "
-                f"α = {worst.alpha:.3f}."
-            )
+        + "A schedule either starts the first ×V row before the last QKᵀ row ends (then Kᵀ and "
+        "V are both whole: 2·M·N + (M·M + M·N)/T) or it does not (then every row's QKᵀ or "
+        "softmax tile waits for V, with Kᵀ whole: M·N + M·N/T + M·M); the least of the two is a "
+        "lower bound on the fused peak (`attention_floor_bytes`; many tiles: α → min(2N, N+M) "
+        "/ max(2N+M, 2M), the dotted line), and the best fused peak equals it on "
+        f"{len(at_floor)} points ({_names(at_floor)}), which proves it least. Measured α is "
+        f"below the closed form on {_of(below, both)} points. "
+    )
+    if unproven:
+        return text + (
+            f"Unproven fused peaks (the table's gaps): {_names(unproven)}; their α is an upper "
+            "bound."
+        )
+    return text + "Every fused least peak is proven."
+
+
+def _energy_and_traffic(found: Sequence[Outcome]) -> list[str]:
+    """Whether energy follows the tile count or fusion, and whether traffic changes at all."""
+    out = []
     same_t = [
-        (o, r, t)
+        (r, t)
         for o in found
         for r in o.fused_all
         for t in ([o.tiled_lean] if o.tiled_lean is not None else [])
@@ -696,42 +728,106 @@ def findings(found: Sequence[Outcome]) -> list[str]:
     ]
     if same_t:
         equal = [
-            x
-            for x in same_t
-            if abs((x[1].energy_total_pj or 0) - (x[2].energy_total_pj or 0))
-            < 1e-6 * (x[1].energy_total_pj or 1)
+            (r, t)
+            for r, t in same_t
+            if abs((r.energy_total_pj or 0) - (t.energy_total_pj or 0))
+            < 1e-6 * (r.energy_total_pj or 1)
         ]
-        out.append(
-            "**Energy.** The energy of a schedule depends on the tile count, not on fusion: "
-            f"fused and tiled layer-by-layer schedules with the same T cost the same energy on "
-            f"{len(equal)} of {len(same_t)} comparisons. Each tile reads its whole shared "
-            "operands (all of Kᵀ, all of V, the weights) from its memory again, so energy grows "
-            "with T (see the cost table)."
+        text = (
+            "**Energy.** Fused and tiled layer-by-layer least-peak schedules with the same T "
+            f"cost the same energy on {len(equal)} of {len(same_t)} comparisons"
         )
-        transfer = [
-            {r.energy_transfer_pj for r in (o.lbl_lean, *o.fused_all) if r is not None} - {None}
-            for o in found
+        text += (
+            ": energy depends on the tile count, not on fusion."
+            if len(equal) == len(same_t)
+            else "."
+        )
+        several = [o for o in found if len(_by_tiles(o.fused_all, "energy")) > 1]
+        grows = [
+            o
+            for o in several
+            if all(b > a for a, b in itertools.pairwise(_by_tiles(o.fused_all, "energy")))
         ]
-        transfer = [t for t in transfer if t]  # points with at least one schedule
+        if several:
+            text += (
+                f" The fused least-peak energy grows with T on {_of(grows, several)} points "
+                "with more than one T"
+                + (
+                    ": each tile reads its whole shared operands (all of Kᵀ, all of V, the "
+                    "weights) again (see the cost table)."
+                    if len(grows) == len(several)
+                    else " (see the cost table)."
+                )
+            )
+        out.append(text)
+    transfer = [
+        {r.energy_transfer_pj for r in (o.lbl_lean, *o.fused_all) if r is not None} - {None}
+        for o in found
+    ]
+    transfer = [t for t in transfer if t]  # points with at least one schedule
+    if transfer:
         same = sum(len(t) == 1 for t in transfer)
-        out.append(
+        text = (
             f"**Traffic.** On {same} of {len(transfer)} (M, hardware) points every least-peak "
-            "schedule, layer-by-layer or fused at any T, spends the same transfer energy: each "
-            "tensor moves once, so fusion saves memory, not DRAM traffic, in this model."
+            "schedule, layer-by-layer or fused at any T, spends the same transfer energy"
         )
-    missing = [o for o in found if _peak(o.lbl_lean) is None]
-    for o in missing:
-        reason = o.lbl_lean.extra.get("reason") if o.lbl_lean is not None else None
+        text += (
+            ": fusion saves memory, not DRAM traffic, here."
+            if same == len(transfer)
+            else "; on the others fusion or the tile count changes the traffic."
+        )
+        out.append(text)
+    return out
+
+
+def findings(found: Sequence[Outcome]) -> list[str]:
+    """The explanation of the measured α against the closed forms. Every conclusion is computed
+    from the records (counts, and a sentence only where the counts bear it out), so a rerun
+    whose numbers differ cannot print a conclusion they contradict."""
+    out = [_closed_forms(found)] if found else []
+    both = [o for o in found if o.alpha is not None and _peak(o.lbl_lean) is not None]
+    lbl = [o for o in found if _peak(o.lbl_lean) is not None]
+    if lbl:
+        out.append(_layer_by_layer(lbl))
+    if both:
+        out.append(_fused(both))
+        diffs = sorted(both, key=lambda o: abs((o.alpha or 0) - study_alpha(o.m)), reverse=True)
+        out.append(
+            "**Largest differences:** "
+            + "; ".join(
+                f"{o.hardware} M={o.m} (M/N={o.m / EMBED_N:g}): measured {o.alpha:.3f} vs "
+                f"{study_alpha(o.m):.3f}"
+                for o in diffs[:3]
+                if o.alpha is not None
+            )
+            + "."
+        )
+        for hw in dict.fromkeys(o.hardware for o in both):
+            mine = [o for o in both if o.hardware == hw]
+            best = min(mine, key=lambda o: o.alpha or 1.0)
+            worst = max(mine, key=lambda o: o.alpha or 0.0)
+            out.append(
+                f"**Least α on {hw}:** M={best.m} (M/N={best.m / EMBED_N:g}), "
+                f"α = {best.alpha:.3f}; largest at M={worst.m} (M/N={worst.m / EMBED_N:g}), "
+                f"α = {worst.alpha:.3f}."
+            )
+    out += _energy_and_traffic(found)
+    for o in found:
+        if _peak(o.lbl_lean) is not None:
+            continue
+        if o.lbl_lean is not None and o.lbl_lean.status == DOES_NOT_FIT:
+            why = o.lbl_lean.extra.get("reason")
+            lbl_text = f"the layer-by-layer schedule does not fit{f' ({why})' if why else ''}"
+        else:
+            status = "no record" if o.lbl_lean is None else o.lbl_lean.status
+            lbl_text = f"no layer-by-layer least-peak schedule was found ({status})"
         fused = _peak(o.fused_lean)
         fits = (
-            f"a fused schedule does (T={o.fused_lean.params['tiles']}, peak {fused:,} bytes)"
+            f"a fused schedule was (T={o.fused_lean.params['tiles']}, peak {fused:,} bytes)"
             if o.fused_lean is not None and fused is not None
-            else "no fused schedule was found either"
+            else "no fused schedule either"
         )
-        out.append(
-            f"**{o.hardware} M={o.m}:** the layer-by-layer schedule does not fit"
-            f"{f' ({reason})' if reason else ''}; {fits}. α is undefined there."
-        )
+        out.append(f"**{o.hardware} M={o.m}:** {lbl_text}; {fits}. α is undefined there.")
     return out
 
 
@@ -782,11 +878,15 @@ def alpha_figure(found: Sequence[Outcome]) -> Figure:
                     f"T={tiles}", (xi, yi), textcoords="offset points", xytext=(-8, -14),
                     fontsize=7, color="#444444",
                 )  # fmt: skip
-        missing = [o.m for o in found if o.hardware == hw and o.alpha is None]
+        missing = [o for o in found if o.hardware == hw and o.alpha is None]
         if missing:
+            misfit = all(
+                o.lbl_lean is not None and o.lbl_lean.status == DOES_NOT_FIT for o in missing
+            )
             ax.text(
                 0.99, 0.02 + 0.05 * k,
-                f"{hw}: no α at M = {', '.join(map(str, missing))} (layer-by-layer does not fit)",
+                f"{hw}: no α at M = {', '.join(str(o.m) for o in missing)} "
+                + ("(layer-by-layer does not fit)" if misfit else "(a least peak is missing)"),
                 transform=ax.transAxes, ha="right", fontsize=8, color=colour,
             )  # fmt: skip
     ax.set_xscale("log", base=2)

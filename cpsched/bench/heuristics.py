@@ -11,6 +11,9 @@ L_cores with only its cores kept, and L* CP-SAT's latency (cpsched.analysis.comp
 
 exact when CP-SAT and both re-timings are proven optimal (else estimates; L_cores < L* can
 happen when CP-SAT stopped at its limit).
+
+How fast the heuristics are is not this suite's question (their times here are those of small
+instances, next to CP-SAT's): benchmarks/bench_heuristics.py times them on one large problem.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from cpsched.bench.runner import (
 )
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
-from cpsched.cpsat import SolverParams, solve
-from cpsched.heuristics import HEURISTICS, prepare
+from cpsched.cpsat import SolverParams
+from cpsched.heuristics import HEURISTICS, run_heuristics
 from cpsched.model.result import SolveResult
+from cpsched.pipeline import solve_from_hint
 
 OBJECTIVE = "latency"
 FULL_TIME_LIMIT_S = 4.0  # the CP-SAT solve of each instance
@@ -73,12 +77,11 @@ def run_instance(pair: Pair, config: BenchConfig) -> list[Record]:
     if config.time_limit_s is not None:
         retime_limit = min(retime_limit, config.time_limit_s)
     retimer = solver.model_copy(update={"time_limit_s": retime_limit})
-    prep = prepare(problem)
-    heuristic_results = {name: fn(problem, prep=prep) for name, fn in HEURISTICS.items()}
+    heuristic_results = run_heuristics(problem)
     for name, result in heuristic_results.items():
         if result.schedule is not None and (bad := validate(problem, result.schedule)):
             raise InvalidScheduleError(f"{name} on {label}: {bad[0]}")
-    exact = solve(problem, OBJECTIVE, solver)
+    exact = solve_from_hint(problem, OBJECTIVE, solver, heuristics=heuristic_results)
     reference = exact.objective_value
     records = [record_from_result(label, problem, exact, params=params)]
     for name, result in heuristic_results.items():

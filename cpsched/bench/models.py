@@ -24,7 +24,7 @@ from pathlib import Path
 from cpsched.bench.runner import BenchConfig, Case, Record, SuiteDef, record_from_result
 from cpsched.check.infeasibility import find_infeasibility
 from cpsched.check.metrics import metrics
-from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat import SolverParams
 from cpsched.frontend.build import build_problem, load_hardware, load_workload
 from cpsched.frontend.catalog import bundled_hardware, bundled_workloads
 from cpsched.frontend.tiling import ExecutionMode, TilingSpec
@@ -32,6 +32,7 @@ from cpsched.heuristics import best_heuristic_schedule
 from cpsched.model.errors import InputError
 from cpsched.model.problem import Problem
 from cpsched.model.schedule import Schedule
+from cpsched.pipeline import solve_from_hint
 
 MODES: tuple[ExecutionMode, ...] = ("layer-by-layer", "fused")
 OBJECTIVES: tuple[str, ...] = ("latency", "energy", "memory")
@@ -175,8 +176,8 @@ def _note(tiling: Tiling, rung: int) -> str:
 
 def choose(workload: str, hardware: str) -> ModelInstance:
     """The first tiling of `ladder(workload)` that fits `hardware` in both modes, or the reason
-    none does (from cpsched.check.infeasibility, or the heuristics' message when every tile fits on its
-    own but the heuristics cannot schedule them together)."""
+    none does (from cpsched.check.infeasibility, or the heuristics' message when every tile fits
+    on its own but the heuristics cannot schedule them together)."""
     reason = "no tiling of the ladder builds"
     last: Tiling | None = None
     rungs = ladder(workload)
@@ -281,7 +282,7 @@ def run_pair(pair: Pair, config: BenchConfig) -> list[Record]:
             hint, source = None, "heuristic"
             if mode == "fused":
                 hint, source = _hint(problem, objective, lbl_schedules.get(objective))
-            result = solve(problem, objective, params, hint=hint)
+            result = solve_from_hint(problem, objective, params, hint=hint)
             if mode == "layer-by-layer":
                 lbl_schedules[objective] = result.schedule
             records.append(

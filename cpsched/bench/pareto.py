@@ -1,6 +1,6 @@
 """Suite `pareto`: the latency / peak-memory Pareto fronts of fused schedules, by the
-epsilon-constraint sweep of :mod:`cpsched.analysis.pareto`, with the layer-by-layer extremes of the same
-tiling as reference points.
+epsilon-constraint sweep of :mod:`cpsched.analysis.pareto`, with the layer-by-layer extremes of
+the same tiling as reference points.
 
 Instances: the single attention head (N = 64) at three sequence lengths M (M/N = 1/2, 1 and 4)
 in T = 2 token tiles (14 tasks: small enough for CP-SAT to prove most points in 10 s), the

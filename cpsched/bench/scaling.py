@@ -24,11 +24,12 @@ from matplotlib.figure import Figure
 from cpsched.bench.models import Tiling, ladder
 from cpsched.bench.runner import BenchConfig, Case, Record, SuiteDef, record_from_result
 from cpsched.check.infeasibility import find_infeasibility
-from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat import SolverParams
 from cpsched.frontend.build import build_problem, load_hardware, load_workload
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.errors import InputError
 from cpsched.model.problem import Problem
+from cpsched.pipeline import solve_from_hint
 from cpsched.report._common import save_png
 
 OBJECTIVE = "latency"
@@ -176,14 +177,14 @@ def run_instance(
     records = []
     for label, switch in configs:
         params = solver.model_copy(update={"time_limit_s": inst.time_limit_s, **switch})
-        result = solve(problem, OBJECTIVE, params)
+        result = solve_from_hint(problem, OBJECTIVE, params)
         records.append(
             record_from_result(
                 inst.name,
                 problem,
                 result,
                 params=_params(inst, built, label),
-                extra={"hint": str(result.parameters.get("hint", ""))},
+                extra={"hint": str(result.hint or "none")},
             )
         )
     return records
@@ -233,7 +234,7 @@ def instances(quick: bool, time_limit_s: float | None) -> list[ScalingInstance]:
             lim(15),
             ablation=True,
             note="synthetic: a random layer-fused problem whose 4 cores are interchangeable "
-            "(where symmetry breaking applies), from the former benchmarks/bench_solver.py",
+            "(where symmetry breaking applies)",
             synthetic_seed=0,
         ),
     ]

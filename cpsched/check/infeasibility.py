@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
-import networkx as nx
-
+from cpsched.model.graph import graph_facts, source_memories
 from cpsched.model.problem import DRAM, CoreId, MemoryId, Problem, TaskId
 from cpsched.model.result import InfeasibilityReason
 
@@ -18,28 +17,45 @@ from cpsched.model.result import InfeasibilityReason
 def _candidate_cores(
     problem: Problem, cores: Mapping[TaskId, Sequence[CoreId]] | None
 ) -> dict[TaskId, tuple[CoreId, ...]]:
+    """The given candidate cores, or each task's option cores that every task of its groups has
+    (the tasks of a group share one core)."""
     if cores is not None:
         return {t: tuple(ks) for t, ks in cores.items()}
-    return {t.id: tuple(o.core for o in t.options) for t in problem.tasks}
+    common = graph_facts(problem).intersect_over_groups(
+        {t.id: [o.core for o in t.options] for t in problem.tasks}
+    )
+    return {t.id: tuple(o.core for o in t.options if o.core in common[t.id]) for t in problem.tasks}
 
 
 def no_common_core(
     problem: Problem, cores: Mapping[TaskId, Sequence[CoreId]]
 ) -> list[InfeasibilityReason]:
     """Tasks left without a core (the tasks of a group share no core, or a fixed core conflicts)."""
+    facts = graph_facts(problem)
     out = []
     for t, ks in cores.items():
         if not ks:
-            groups = [i for i, g in enumerate(problem.groups) if t in g]
-            where = f" (groups {', '.join(map(str, groups))} must share one core)" if groups else ""
+            root = facts.group_root[facts.index[t]]
+            tied = [u for u, r in zip(facts.task_ids, facts.group_root, strict=True) if r == root]
+            where = (
+                f": the tasks of its group ({_short_list(tied)}) have no usable core in common"
+                if len(tied) > 1
+                else ""
+            )
             out.append(
                 InfeasibilityReason(
                     reason=f"task {t!r} has no core it may run on{where}",
                     resource=f"task {t}",
+                    tasks=(t,),
                     suggestion="give the tasks of each group an option on a common core",
                 )
             )
     return out
+
+
+def _short_list(items: Sequence[str], limit: int = 4) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
 def precedence_cycles(
@@ -47,19 +63,7 @@ def precedence_cycles(
 ) -> list[InfeasibilityReason]:
     """A cycle among data dependencies, `after` lists and barriers through a task that takes time:
     each task of it would have to wait for itself."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(t.id for t in problem.tasks)
-    for task in problem.tasks:
-        for tensor in task.inputs:
-            producer = problem.tensor_by_id[tensor].producer
-            if producer is not None:
-                graph.add_edge(producer, task.id, why=f"its output {tensor}")
-        for a in task.after:
-            graph.add_edge(a, task.id, why="after")
-    for i, barrier in enumerate(problem.barriers):
-        for b in barrier.before:
-            for a in barrier.after:
-                graph.add_edge(b, a, why=f"barrier {i}")
+    facts = graph_facts(problem)
 
     def min_duration(t: TaskId) -> int:
         return min(
@@ -68,24 +72,21 @@ def precedence_cycles(
         )
 
     out = []
-    for component in nx.strongly_connected_components(graph):
+    for component in facts.cyclic_components:
         slow = [t for t in component if min_duration(t) > 0]
-        if not slow or (len(component) == 1 and not graph.has_edge(slow[0], slow[0])):
+        if not slow:
             continue
         u = slow[0]
-        sub = graph.subgraph(component)
-        if graph.has_edge(u, u):
-            path = [u, u]
-        else:
-            v = next(iter(sub.successors(u)))
-            path = [u, *nx.shortest_path(sub, v, u)]
-        steps = " -> ".join(f"{a} (then, by {graph.edges[a, b]['why']})" for a, b in pairwise(path))
-        through_barrier = any("barrier" in graph.edges[a, b]["why"] for a, b in pairwise(path))
+        path = facts.cycle_through(u)
+        why = [facts.dependency_causes[(a, b)] for a, b in pairwise(path)]
+        steps = " -> ".join(f"{a} (then, by {w})" for a, w in zip(path, why, strict=False))
+        through_barrier = any(w.startswith("barrier") for w in why)
         out.append(
             InfeasibilityReason(
                 reason=f"precedence cycle: {steps} -> {u}; "
                 f"task {u!r} would have to wait for its own end",
                 resource="barriers" if through_barrier else f"task {u}",
+                tasks=tuple(dict.fromkeys(path)),
                 demand=min_duration(u),
                 limit=0,
                 unit="cycles",
@@ -121,6 +122,8 @@ def task_too_big(
                     "more than "
                     f"any memory it may use holds (largest: {memory}, {largest} bytes)",
                     resource=f"task {task.id}",
+                    tasks=(task.id,),
+                    memory=memory,
                     demand=need,
                     limit=largest,
                     unit="bytes",
@@ -135,12 +138,9 @@ def unreachable_tensors(
 ) -> list[InfeasibilityReason]:
     """A tensor that cannot reach a consumer (or DRAM, if stored) from where it may be produced."""
     out = []
+    sources_of = source_memories(problem, cores)
     for tensor in problem.tensors:
-        if tensor.producer is None:
-            assert tensor.home is not None
-            sources: set[MemoryId] = {tensor.home}
-        else:
-            sources = {problem.memory_of(k) for k in cores[tensor.producer]}
+        sources = sources_of[tensor.id]
         if not sources:
             continue
 
@@ -155,6 +155,8 @@ def unreachable_tensors(
                         f"{', '.join(sorted(sources))} to the memory of any core "
                         f"task {c!r} may run on",
                         resource=f"tensor {tensor.id}",
+                        tensors=(tensor.id,),
+                        tasks=(c,),
                         suggestion="add a route, or an option for the consumer on a reachable core",
                     )
                 )
@@ -164,6 +166,8 @@ def unreachable_tensors(
                     reason=f"tensor {tensor.id!r} must be stored, but there is no route from "
                     f"{', '.join(sorted(sources))} to {DRAM!r}",
                     resource=f"tensor {tensor.id}",
+                    tensors=(tensor.id,),
+                    memory=DRAM,
                     suggestion=f"add a route to {DRAM!r}",
                 )
             )

@@ -8,10 +8,12 @@ with unknown ids, disallowed cores or missing routes are left out.
 from __future__ import annotations
 
 from collections import defaultdict
+from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
 
 from cpsched.check.validate import Hold, Timing, held_bytes_timeline, memory_holds, timed_schedule
+from cpsched.model.objective import Metric, Objective, Stage, as_objective
 from cpsched.model.problem import DRAM, TENSOR_KINDS, CoreId, LinkId, MemoryId, Problem, TensorKind
 from cpsched.model.schedule import Schedule
 
@@ -45,6 +47,41 @@ class Metrics(_Value):
     core_utilization: dict[CoreId, float]
     link_busy_cycles: dict[LinkId, int]
     link_utilization: dict[LinkId, float]
+
+    def peak_bytes(self, kind: TensorKind | None = None) -> dict[MemoryId, int]:
+        """Peak bytes per bounded memory: of every tensor held, or (with `kind`) of that kind
+        alone (its own peak over time, not its share of the total peak)."""
+        return {
+            m: p.peak_bytes if kind is None else p.peak_by_kind.get(kind, 0)
+            for m, p in self.peak_memory.items()
+        }
+
+    def largest_peak_bytes(self, kind: TensorKind | None = None) -> int:
+        """The largest peak over bounded memories (0 without any): the `memory` metric, or
+        with `kind="activation"` the `activation-memory` one."""
+        return max(self.peak_bytes(kind).values(), default=0)
+
+    def metric(self, metric: Metric) -> float:
+        """The value of one objective metric (cpsched.model.objective), in its unit."""
+        if metric == "latency":
+            return float(self.latency_cycles)
+        if metric == "energy":
+            return self.energy_total_pj
+        kind: TensorKind | None = "activation" if metric.startswith("activation-") else None
+        if metric.endswith("-sum"):
+            return float(sum(self.peak_bytes(kind).values()))
+        return float(self.largest_peak_bytes(kind))
+
+    def stage_value(self, stage: Stage) -> float:
+        """The weighted sum of one objective stage, summed exactly (weights are fractions)."""
+        total = sum(
+            (t.weight * Fraction(self.metric(t.metric)) for t in stage.terms), Fraction(0)
+        )
+        return float(total)
+
+    def objective_values(self, objective: str | Objective) -> list[float]:
+        """The value of every stage of `objective`, first stage first."""
+        return [self.stage_value(s) for s in as_objective(objective).stages]
 
 
 class MemoryTimeline(_Value):

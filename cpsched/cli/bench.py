@@ -1,29 +1,55 @@
 """`cpsched bench --suite NAME`: run a benchmark suite and write its .json, .md and figures.
 
 A progress bar on stderr shows the instance being run; at the end the files written and a
-table of the records (by method and status) are printed. `--list` lists the suites. Exit
-codes: 0 when the suite ran, 2 for a bad option (an unknown suite), 130 after Ctrl-C (the
-instances that finished are written, marked interrupted).
+table of the records (by method and status) are printed. `--list` lists the suites. The suite
+runs in a hidden folder inside --out and its files are moved into --out when it ends, so an
+interrupted run never replaces earlier results with nothing; files already in --out are never
+replaced without --force. Exit codes: 0 when the suite ran, 2 for a bad option (an unknown
+suite, an --out that cannot be written or holds the suite's files), 130 after Ctrl-C and 143
+after SIGTERM (the instances that finished are written, marked interrupted; nothing when none
+finished).
 """
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cpsched.bench.runner import BenchConfig, Record, load_records, run_suite, suite_def
-from cpsched.cli.app import app, stderr, stdout, user_errors
+from cpsched.cli.common import app, stderr, stdout, user_errors
+from cpsched.cli.options import Force, Seed, SuiteTimeLimit, Workers
+from cpsched.cli.outputs import check_files, writing
+from cpsched.cli.signals import interrupted_exit_code
 from cpsched.model.errors import input_error
 
-EXIT_INTERRUPTED = 130
+if TYPE_CHECKING:
+    from cpsched.bench.runner import BenchConfig, Record
+
 DEFAULT_OUT = Path("bench-results")
+
+
+def suite_files(suite: str, folder: Path) -> list[str]:
+    """The files of `suite` in `folder`: its .json, .md and every <suite>-*.png there."""
+    pngs = sorted(p.name for p in folder.glob(f"{suite}-*.png")) if folder.is_dir() else []
+    return [f"{suite}.json", f"{suite}.md", *pngs]
+
+
+def _move_files(source: Path, folder: Path) -> list[Path]:
+    """Move every file of `source` into `folder` (each replace is atomic), in name order."""
+    moved = []
+    for path in sorted(source.iterdir()):
+        if path.is_file():
+            os.replace(path, folder / path.name)
+            moved.append(folder / path.name)
+    return moved
 
 
 def bench_command_line(config: BenchConfig, out: Path) -> str:
@@ -80,14 +106,9 @@ def bench_command(
     quick: Annotated[
         bool, typer.Option("--quick", help="A reduced suite that runs in about a minute.")
     ] = False,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit", min=0.01, help="Seconds per solve (default: the suite's own)."
-        ),
-    ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")] = 2,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    time_limit: SuiteTimeLimit = None,
+    workers: Workers = 2,
+    seed: Seed = 0,
     out: Annotated[
         Path,
         typer.Option("--out", help="Folder for <suite>.json, <suite>.md and <suite>-*.png."),
@@ -95,11 +116,22 @@ def bench_command(
     list_suites: Annotated[
         bool, typer.Option("--list", help="List the suites and their titles, then exit.")
     ] = False,
+    force: Force = False,
 ) -> None:
     """Run a benchmark suite; write its records (.json), report (.md) and figures into --out."""
     if list_suites:
         _list_suites()
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from cpsched.bench.runner import BenchConfig, load_records, run_suite, suite_def
+
     with user_errors():
         if suite is None:
             from cpsched.bench.suites import SUITES
@@ -108,40 +140,56 @@ def bench_command(
                 "--suite", "", f"missing; one of: {', '.join(sorted(SUITES))} (or --list)"
             )
         suite_def(suite)
-        if out.exists() and not out.is_dir():
-            raise input_error("--out", "", f"{str(out)!r} is a file, expected a folder")
+        check_files(out, suite_files(suite, out), "--out", force)
     config = BenchConfig(
         suite=suite, quick=quick, time_limit_s=time_limit, num_workers=workers, seed=seed
     )
     command = bench_command_line(config, out)
     console = stderr()
     interrupted = False
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        bar = progress.add_task(f"{suite}: preparing", total=None)
+    with user_errors(), writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{suite}-", dir=out))
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            bar = progress.add_task(f"{suite}: preparing", total=None)
 
-        def on_case(i: int, n: int, name: str) -> None:
-            progress.update(
-                bar, total=n, completed=i - 1, description=f"instance {i} of {n}: {name}"
+            def on_case(i: int, n: int, name: str) -> None:
+                progress.update(
+                    bar, total=n, completed=i - 1, description=f"instance {i} of {n}: {name}"
+                )
+
+            try:
+                run_suite(config, staging, command, on_case)
+                progress.update(
+                    bar, completed=progress.tasks[0].total, description=f"{suite}: done"
+                )
+            except KeyboardInterrupt:
+                interrupted = True
+        staged = staging / f"{suite}.json"
+        document, records = load_records(staged) if staged.is_file() else ({}, [])
+        if interrupted and not records:
+            console.print(
+                "interrupted before the first instance finished: nothing written"
+                + (f" ({out} is as it was)" if (out / f"{suite}.json").exists() else ""),
+                highlight=False,
             )
-
-        try:
-            json_path = run_suite(config, out, command, on_case)
-            progress.update(bar, completed=progress.tasks[0].total, description=f"{suite}: done")
-        except KeyboardInterrupt:
-            interrupted = True
-            json_path = out / f"{suite}.json"
-    document, records = load_records(json_path)
+            raise typer.Exit(interrupted_exit_code())
+        with user_errors(), writing(out):
+            written = _move_files(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     printer = stdout()
-    for path in [json_path, json_path.with_suffix(".md"), *sorted(out.glob(f"{suite}-*.png"))]:
-        printer.print(f"wrote {path}")
+    for path in written:
+        printer.print(f"wrote {path}", highlight=False)
     printer.print(records_table(suite, records))
     if interrupted or document.get("interrupted"):
         console.print("interrupted: only the instances that finished were written")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(interrupted_exit_code())

@@ -1,22 +1,32 @@
-"""`cpsched build`: a workload and a hardware, tiled, become a problem file (SPEC.md §2)."""
+"""`cpsched build`: a workload and a hardware, tiled, become a problem file (docs: the problem
+format). Exit code 0 when written (with a warning when some tiles fit no memory: such a problem
+has no schedule), 2 for bad input or an output that cannot be written."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cpsched.cli.app import app, stdout, user_errors
-from cpsched.frontend.workload.load import parse_overrides
-from cpsched.frontend.workload.precision import parse_precision
-from cpsched.model.io import save_problem
-from cpsched.pipeline import BuildOptions, build_from_options
-
-BITS_HELP = (
-    "Precision of an ONNX workload: N bits for every tensor, or weights=N,activations=M "
-    "(either may be left out; default: the model's element types)."
+from cpsched.cli.common import app, stderr, stdout, user_errors
+from cpsched.cli.options import (
+    Allocation,
+    Bits,
+    Costs,
+    Force,
+    Hardware,
+    HeadTiles,
+    Mode,
+    Overrides,
+    Split,
+    Tiles,
+    Workload,
 )
+from cpsched.cli.outputs import check_file, writing
+
+if TYPE_CHECKING:
+    from cpsched.pipeline import BuildOptions
 
 
 def build_options(
@@ -32,6 +42,10 @@ def build_options(
     bits: str | None = None,
 ) -> BuildOptions:
     """The build options as `build` and `solve` take them on the command line."""
+    from cpsched.frontend.workload.load import parse_overrides
+    from cpsched.frontend.workload.precision import parse_precision
+    from cpsched.pipeline import BuildOptions
+
     return BuildOptions(
         workload=workload,
         overrides=parse_overrides(set_),
@@ -48,54 +62,52 @@ def build_options(
 
 @app.command("build")
 def build_command(
-    workload: Annotated[
-        str,
-        typer.Option("--workload", "-w", help="Bundled workload name, or a .yaml / .onnx file."),
-    ],
+    workload: Workload,
     output: Annotated[
         Path,
         typer.Option("--output", "-o", help="Problem file to write (JSON, or YAML by suffix)."),
     ],
-    hardware: Annotated[
-        str, typer.Option("--hardware", help="Bundled hardware name, or a .yaml file.")
-    ] = "quad_bus",
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a workload parameter, e.g. --set M=512."),
-    ] = None,
-    tiles: Annotated[
-        int, typer.Option("--tiles", "-T", help="Tiles along the token dimension.")
-    ] = 4,
-    head_tiles: Annotated[
-        int, typer.Option("--head-tiles", help="Tiles along the head dimension.")
-    ] = 1,
-    split: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--split",
-            help="Also split a loop dim: DIM=N in every layer that can, or LAYER.DIM=N in one "
-            "(e.g. --split FF1.f=4; LAYER.m=1 leaves a layer's tokens whole).",
-        ),
-    ] = None,
-    mode: Annotated[str, typer.Option("--mode", help="fused | layer-by-layer")] = "fused",
-    allocation: Annotated[
-        str, typer.Option("--allocation", help="tile | layer | FILE (a map from layer to core).")
-    ] = "tile",
-    costs: Annotated[
-        Path | None,
-        typer.Option("--costs", help="Cost table (CSV or JSON) overriding the analytic model."),
-    ] = None,
-    bits: Annotated[str | None, typer.Option("--bits", help=BITS_HELP)] = None,
+    hardware: Hardware = "quad_bus",
+    set_: Overrides = None,
+    tiles: Tiles = 4,
+    head_tiles: HeadTiles = 1,
+    split: Split = None,
+    mode: Mode = "fused",
+    allocation: Allocation = "tile",
+    costs: Costs = None,
+    bits: Bits = None,
+    force: Force = False,
 ) -> None:
     """Build a scheduling problem from a workload and a hardware description."""
     with user_errors():
+        check_file(output, "--output", force)
         options = build_options(
             workload, set_, hardware, tiles, head_tiles, split, mode, allocation, costs, bits
         )
+        from cpsched.model.io import save_problem
+        from cpsched.pipeline import build_from_options
+
         problem = build_from_options(options)
-        save_problem(problem, output)
+        with writing(output, "--output"):
+            save_problem(problem, output)
     edges = sum(len(t.inputs) for t in problem.tasks)
     stdout().print(
         f"{problem.name}: {len(problem.tasks)} tasks, {len(problem.tensors)} tensors, "
-        f"{edges} edges -> {output}"
+        f"{edges} edges -> {output}",
+        highlight=False,
     )
+    from cpsched.check.fit import misfits
+
+    groups = misfits(problem)
+    if groups:
+        err = stderr()
+        n = sum(len(m.tasks) for m in groups)
+        err.print(
+            f"warning: {n} of {len(problem.tasks)} tiles fit no memory they may use, so this "
+            "problem has no schedule; tile finer (--tiles, --head-tiles, --split LAYER.DIM=N) "
+            "or use a hardware with larger memories:",
+            markup=False,
+            highlight=False,
+        )
+        for m in groups:
+            err.print(f"warning: {m.line()}", markup=False, highlight=False)

@@ -1,6 +1,10 @@
 """`cpsched compare PROBLEM [--schedule FILE ...]`: heuristics, CP-SAT and given schedules.
 
-Exit code 0, or 1 when a given schedule is invalid, or 2 when an input cannot be read.
+Exit codes: 0 when some method found a schedule; 1 when a given schedule is invalid; 2 when an
+input cannot be read or an output cannot be written (checked before any solve, and never over
+existing files without --force); 3 when no method found a schedule and CP-SAT proved the
+problem infeasible; 4 when no method found a schedule (and no proof that none exists); 130
+after Ctrl-C and 143 after SIGTERM (a solve cut short: the report is written, incomplete).
 """
 
 from __future__ import annotations
@@ -8,25 +12,33 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from cpsched.analysis.compare import CompareParams, CompareReport, CompareRow, compare
-from cpsched.cli.app import EXIT_INVALID, EXIT_OK, app, stdout, user_errors
-from cpsched.heuristics import HEURISTICS
-from cpsched.model.errors import input_error
-from cpsched.model.io import (
-    dump_model,
-    load_problem,
-    load_schedule,
-    save_schedule,
-    write_text_atomic,
+from cpsched.cli.common import (
+    EXIT_INFEASIBLE,
+    EXIT_INVALID,
+    EXIT_NO_SOLUTION,
+    EXIT_OK,
+    app,
+    fail,
+    stdout,
+    user_errors,
 )
-from cpsched.model.schedule import Schedule
+from cpsched.cli.options import AsJson, Force, Seed, TimeLimit, Workers
+from cpsched.cli.outputs import check_file, check_folder, writing
+from cpsched.cli.signals import interrupted_exit_code, received
+from cpsched.model.errors import input_error
+
+if TYPE_CHECKING:
+    from cpsched.analysis.compare import CompareReport, CompareRow
+    from cpsched.model.schedule import Schedule
+
+SCHEDULE_SUFFIX = ".schedule.json"
 
 
 def _pct(x: float | None) -> str:
@@ -109,17 +121,42 @@ def schedule_file_name(method: str) -> str:
     name = method.replace(" re-timed (cores+order kept)", ".retimed-cores-order")
     name = name.replace(" re-timed (cores kept)", ".retimed-cores")
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-    return f"{name}.schedule.json"
+    return f"{name}{SCHEDULE_SUFFIX}"
 
 
 def _save_schedules(report: CompareReport, folder: Path) -> None:
-    try:
+    from cpsched.model.io import save_schedule
+
+    with writing(folder, "--save-schedules"):
         folder.mkdir(parents=True, exist_ok=True)
         for row in report.rows:
             if row.schedule is not None and row.source != "given":
                 save_schedule(row.schedule, folder / schedule_file_name(row.method))
-    except OSError as exc:
-        raise input_error(str(folder), "", f"cannot write schedules there: {exc}") from None
+
+
+def _check_schedules_folder(folder: Path, force: bool) -> None:
+    """--save-schedules: a folder that can be written, holding no schedules unless --force."""
+    check_folder(folder, "--save-schedules")
+    existing = sorted(p.name for p in folder.glob(f"*{SCHEDULE_SUFFIX}")) if folder.is_dir() else []
+    if existing and not force:
+        raise input_error(
+            "--save-schedules",
+            "",
+            f"{str(folder)!r} already holds {', '.join(existing)}; pass --force to replace "
+            "them, or choose another folder",
+        )
+
+
+def no_schedule_exit(report: CompareReport) -> tuple[int, str] | None:
+    """The exit code and message when no method (heuristic, CP-SAT) found a schedule, else None."""
+    found = [r for r in report.rows if r.source in ("heuristic", "cpsat") and r.valid]
+    if found:
+        return None
+    cpsat = [r for r in report.rows if r.source == "cpsat"]
+    if cpsat and cpsat[0].status == "infeasible":
+        return EXIT_INFEASIBLE, "no method found a schedule: CP-SAT proved the problem infeasible"
+    tried = ", ".join(f"{r.method} ({r.status})" for r in report.rows if r.source != "given")
+    return EXIT_NO_SOLUTION, f"no method found a schedule: {tried or 'none was run'}"
 
 
 @app.command("compare")
@@ -135,26 +172,22 @@ def compare_command(
             help="A schedule to check and compare (cpsched-schedule/1, from any tool); repeatable.",
         ),
     ] = None,
-    time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Seconds for the CP-SAT solve.", min=0.001)
-    ] = 10.0,
+    time_limit: TimeLimit = 10.0,
     retime_time_limit: Annotated[
         float,
-        typer.Option("--retime-time-limit", help="Seconds for each re-timing solve.", min=0.001),
+        typer.Option("--retime-time-limit", help="Seconds for each re-timing solve.", min=0.01),
     ] = 5.0,
-    workers: Annotated[int, typer.Option("--workers", help="CP-SAT workers.", min=1)] = 2,
-    seed: Annotated[int, typer.Option("--seed", help="CP-SAT random seed.", min=0)] = 0,
+    workers: Workers = 2,
+    seed: Seed = 0,
     heuristic: Annotated[
         list[str] | None,
         typer.Option(
-            "--heuristic", help=f"Run only these heuristics ({', '.join(HEURISTICS)}); repeatable."
+            "--heuristic", help="Run only this heuristic (default: every one); repeatable."
         ),
     ] = None,
     no_cpsat: Annotated[bool, typer.Option("--no-cpsat", help="Skip the CP-SAT solve.")] = False,
     no_retime: Annotated[bool, typer.Option("--no-retime", help="Skip re-timing.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the report (cpsched-compare/1) as JSON.")
-    ] = False,
+    as_json: AsJson = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also write the JSON report to this file.")
     ] = None,
@@ -165,6 +198,7 @@ def compare_command(
             help="Write every schedule found (heuristics, CP-SAT, re-timings) into this folder.",
         ),
     ] = None,
+    force: Force = False,
 ) -> None:
     """Run every heuristic and CP-SAT on PROBLEM, check each --schedule, and compare them all.
 
@@ -172,7 +206,15 @@ def compare_command(
 
     That splits each schedule's gap to the optimum into allocation, order and timing.
     """
+    from cpsched.analysis.compare import CompareParams, compare
+    from cpsched.heuristics import HEURISTICS
+    from cpsched.model.io import dump_model, load_problem, load_schedule, write_text_atomic
+
     with user_errors():
+        if output is not None:
+            check_file(output, "--output", force)
+        if save_schedules is not None:
+            _check_schedules_folder(save_schedules, force)
         prob = load_problem(problem)
         given: dict[str, Schedule] = {}
         paths = schedule or []
@@ -199,14 +241,16 @@ def compare_command(
             cpsat=not no_cpsat,
             retime=not no_retime,
         )
-    report = compare(prob, given, params)
+    try:
+        report = compare(prob, given, params)
+    except KeyboardInterrupt:
+        raise fail(
+            "interrupted before the comparison ended; nothing written", interrupted_exit_code()
+        ) from None
     text = dump_model(report)
     if output is not None:
-        with user_errors():
-            try:
-                write_text_atomic(output, text)
-            except OSError as exc:
-                raise input_error(str(output), "", f"cannot write: {exc}") from None
+        with user_errors(), writing(output, "--output"):
+            write_text_atomic(output, text)
     if save_schedules is not None:
         with user_errors():
             _save_schedules(report, save_schedules)
@@ -218,7 +262,16 @@ def compare_command(
         wide = Console(file=sys.stdout, width=max(out.width, 132), soft_wrap=True)
         wide.print(rows_table(report))
         for row in report.rows:
-            if row.valid is None and row.message:
+            if row.source == "cpsat" and row.status == "infeasible":
+                # one line per reason, the tiles that fit no memory one line per layer
+                from cpsched.check.fit import reason_lines
+                from cpsched.check.infeasibility import find_infeasibility
+
+                lines = reason_lines(prob, find_infeasibility(prob)) or [row.message]
+                out.print(f"{row.method}: no schedule: proven infeasible:", highlight=False)
+                for line in lines:
+                    out.print(f"  {line}", highlight=False, markup=False)
+            elif row.valid is None and row.message:
                 out.print(f"{row.method}: no schedule: {row.message}", highlight=False)
         if report.optimum is not None:
             out.print(f"optimum (proven by CP-SAT): {report.optimum:g} cycles")
@@ -227,5 +280,13 @@ def compare_command(
         out.print("gap = (latency - bound) / latency (SPEC.md §6); vs opt = latency / optimum - 1")
         if report.splits:
             wide.print(splits_table(report))
+    if received() is not None:  # a solve was cut short: the report is written, but partial
+        print("interrupted: a solve was stopped early; the report is incomplete", file=sys.stderr)
+        raise typer.Exit(interrupted_exit_code())
     invalid = any(r.source == "given" and r.valid is False for r in report.rows)
-    raise typer.Exit(EXIT_INVALID if invalid else EXIT_OK)
+    if invalid:
+        raise typer.Exit(EXIT_INVALID)
+    none = no_schedule_exit(report)
+    if none is not None:
+        raise fail(none[1], none[0])
+    raise typer.Exit(EXIT_OK)

@@ -5,21 +5,21 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
-from cpsched.cli.app import app, stdout, user_errors
-from cpsched.frontend.catalog import (
-    bundled_hardware,
-    bundled_workloads,
-    hardware_path,
-    workload_path,
-)
-from cpsched.frontend.workload.load import read_workload_header
-from cpsched.model.io import load_model
+from cpsched.cli.common import app, stdout, user_errors
 
 
 @app.command("models")
 def models_command() -> None:
     """List the bundled workloads (with their parameters) and hardware."""
+    from cpsched.frontend.catalog import (
+        bundled_hardware,
+        bundled_workloads,
+        hardware_path,
+        workload_path,
+    )
     from cpsched.frontend.hardware import Hardware
+    from cpsched.frontend.workload.load import read_workload_header
+    from cpsched.model.io import load_model
 
     with user_errors():
         wl = Table(title="workloads (--workload NAME, --set K=V)", box=box.SIMPLE_HEAD)

@@ -1,11 +1,14 @@
 """`cpsched pareto PROBLEM`: the latency / peak-memory Pareto front of a problem file.
 
 Solves the two extremes and then minimizes latency under decreasing memory caps (see
-:mod:`cpsched.analysis.pareto`); with `--layer-by-layer`, also the fastest and the leanest schedule of
+:mod:`cpsched.analysis.pareto`); with `--layer-by-layer`, also the fastest and the leanest
+schedule of
 the layer-by-layer build of the same workload, as reference points. Writes `front.json`, one
 schedule file per point and `pareto.png` into `--out`, and prints a table (or, with `--json`,
-the front as JSON). Exit codes: 0 with a front, 2 for bad input, 3 when the problem is proven
-infeasible, 4 when no schedule was found in time.
+the front as JSON). Where the files go is checked before any solve. Exit codes: 0 with a front,
+2 for bad input or an --out that cannot be written, 3 when the problem is proven infeasible, 4
+when no schedule was found in time, 130 after Ctrl-C and 143 after SIGTERM (the points found so
+far are written).
 """
 
 from __future__ import annotations
@@ -13,23 +16,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
-from cpsched.analysis.pareto import (
-    MemoryKind,
-    ParetoFront,
-    ParetoPoint,
-    front_summary,
-    memory_metric,
-    pareto_front,
-    reference_points,
-    write_front,
-)
-from cpsched.cli.app import (
+from cpsched.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_NO_SOLUTION,
     EXIT_OK,
@@ -37,11 +30,20 @@ from cpsched.cli.app import (
     stdout,
     user_errors,
 )
+from cpsched.cli.options import AsJson, Force, PointTimeLimit, Seed, Workers, solver_params
+from cpsched.cli.outputs import check_folder, writing
 from cpsched.cli.progress import number
-from cpsched.cpsat.params import SolverParams
+from cpsched.cli.signals import interrupted_exit_code, received
 from cpsched.model.errors import input_error
-from cpsched.model.io import load_problem
-from cpsched.report._common import format_bytes
+
+if TYPE_CHECKING:
+    from cpsched.analysis.pareto import ParetoFront, ParetoPoint
+
+
+def _format_bytes(n: int) -> str:
+    from cpsched.report._common import format_bytes
+
+    return format_bytes(n)
 
 
 def _gap(point: ParetoPoint) -> str:
@@ -52,7 +54,7 @@ def _progress_line(point: ParetoPoint) -> str:
     cap = "" if point.cap_bytes is None else f" under cap {point.cap_bytes:,} bytes"
     return (
         f"{point.role}{cap}: latency {point.latency_cycles:,} cycles, peak "
-        f"{format_bytes(point.peak_bytes)} ({point.status}, gap {_gap(point)}, "
+        f"{_format_bytes(point.peak_bytes)} ({point.status}, gap {_gap(point)}, "
         f"{point.wall_time_s:.1f}s)"
     )
 
@@ -114,34 +116,39 @@ def pareto_command(
             "byte below each point's peak until a cap is infeasible).",
         ),
     ] = None,
-    time_limit: Annotated[
-        float, typer.Option("--time-limit", min=0.01, help="Seconds per point.")
-    ] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")] = 2,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    time_limit: PointTimeLimit = 10.0,
+    workers: Workers = 2,
+    seed: Seed = 0,
     out: Annotated[
         Path,
         typer.Option("--out", help="Folder for front.json, schedule-<i>.json, pareto.png."),
     ] = Path("pareto"),
-    force: Annotated[
-        bool, typer.Option("--force", help="Write into a non-empty --out folder.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the front as JSON.")] = False,
+    force: Force = False,
+    as_json: AsJson = False,
 ) -> None:
     """The latency / peak-memory Pareto front of PROBLEM (epsilon-constraint with CP-SAT)."""
+    from cpsched.analysis.pareto import (
+        MemoryKind,
+        front_summary,
+        memory_metric,
+        pareto_front,
+        reference_points,
+        write_front,
+    )
+    from cpsched.model.io import load_problem
+
     with user_errors():
         memory_metric(memory, "--memory")
         if points is not None and points < 2:
             raise input_error("--points", "", f"{points}; at least 2 (the two extremes)")
-        if out.exists() and not out.is_dir():
-            raise input_error("--out", "", f"{str(out)!r} is a file, expected a folder")
+        check_folder(out, "--out")
         if out.is_dir() and any(out.iterdir()) and not force:
             raise input_error(
                 "--out", "", f"folder {str(out)!r} is not empty; pass --force to write into it"
             )
         fused = load_problem(problem)
         reference = load_problem(layer_by_layer) if layer_by_layer is not None else None
-    params = SolverParams(time_limit_s=time_limit, num_workers=workers, seed=seed)
+    params = solver_params(time_limit, workers, seed)
 
     def show(point: ParetoPoint) -> None:
         print(_progress_line(point), file=sys.stderr, flush=True)
@@ -158,11 +165,20 @@ def pareto_command(
         references=refs,
     )
     if front.points:
-        write_front(front, out, params)
+        with user_errors(), writing(out):
+            write_front(front, out, params)
     if as_json:
         print(json.dumps(front_summary(front, params, files=bool(front.points)), indent=2))
     else:
         stdout().print(front_table(front))
+    if "interrupted" in front.end or received() is not None:
+        print(
+            "interrupted: the points found so far are written (the front is not complete)"
+            if front.points
+            else "interrupted before any point was found; nothing written",
+            file=sys.stderr,
+        )
+        raise typer.Exit(interrupted_exit_code())
     if front.points:
         raise typer.Exit(EXIT_OK)
     infeasible = front.end.startswith("no schedule at all: infeasible")

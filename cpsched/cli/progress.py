@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
-from rich.status import Status
 from rich.table import Table
 
-from cpsched.check.metrics import metrics
-from cpsched.cpsat.params import Progress
-from cpsched.model.problem import Problem
-from cpsched.model.result import SolveResult
-from cpsched.pipeline import PhaseEvent
+if TYPE_CHECKING:  # imported where used: `cpsched --help` must not load the library
+    from rich.status import Status
+
+    from cpsched.cpsat.params import Progress
+    from cpsched.model.problem import Problem
+    from cpsched.model.result import SolveResult
+    from cpsched.pipeline import PhaseEvent
 
 
 def number(x: float | None, digits: int = 6) -> str:
@@ -98,6 +100,8 @@ class PhaseLines:
 def result_table(problem: Problem, result: SolveResult) -> Table:
     """Status, objective, bound, gap, latency, energy (compute, transfer), peak memory against
     capacity per memory, core utilization, stages and solve time of a solve's result."""
+    from cpsched.check.metrics import metrics
+
     table = Table(
         title=f"{problem.name}: {'CP-SAT' if result.method == 'cpsat' else result.method}, "
         f"objective {result.objective}",
@@ -139,24 +143,50 @@ def result_table(problem: Problem, result: SolveResult) -> Table:
         table.add_row("best heuristic", f"{best}: latency {number(heuristic[best])} cycles")
     for i, stage in enumerate(result.stages if len(result.stages) > 1 else []):
         table.add_row(
-            f"stage {i + 1}", f"{stage['objective']}: {number(stage['value'])} ({stage['status']})"
+            f"stage {i + 1}", f"{stage.objective}: {number(stage.value)} ({stage.status})"
         )
     table.add_row("time", f"{result.wall_time_s:.2f} s")
     if result.num_variables is not None:
         table.add_row(
             "model", f"{result.num_variables:,} variables, {result.num_constraints:,} constraints"
         )
-    if result.message:
+    if result.message and result.infeasibility:
+        # the reasons follow the table, grouped (print_infeasibility); not all on one line here
+        head = result.message.split(":")[0]
+        table.add_row("note", f"{head} ({len(result.infeasibility)} reasons, below)")
+    elif result.message:
         table.add_row("note", result.message)
     return table
 
 
-def print_infeasibility(console: Console, result: SolveResult) -> None:
-    """One line per reason why the problem has no schedule, with what the user could change."""
-    for reason in result.infeasibility:
-        console.print(
-            f"infeasible: {reason.reason}"
-            + (f" (suggestion: {reason.suggestion})" if reason.suggestion else ""),
-            markup=False,
-            highlight=False,
-        )
+def print_infeasibility(console: Console, problem: Problem, result: SolveResult) -> None:
+    """Why the problem has no schedule, with what the user could change: one line per reason,
+    except tiles that fit no memory, one line per layer and memory (cpsched.check.fit)."""
+    if not result.infeasibility:
+        return
+    from cpsched.check.fit import reason_lines
+
+    for line in reason_lines(problem, result.infeasibility):
+        console.print(f"infeasible: {line}", markup=False, highlight=False)
+
+
+def interrupted_note(result: SolveResult) -> str:
+    """The line that says what an interrupted solve kept."""
+    return "interrupted: " + (
+        "search stopped; the best schedule so far is written (not proven optimal)"
+        if result.schedule is not None
+        else "stopped before any schedule was found"
+    )
+
+
+def exit_code(result: SolveResult, interrupted: bool) -> int:
+    """A solving command's exit code: 130 / 143 when interrupted (the signal's), else 0 with a
+    schedule, 3 when proven infeasible, 4 when none was found."""
+    from cpsched.cli.common import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK
+    from cpsched.cli.signals import interrupted_exit_code
+
+    if interrupted:
+        return interrupted_exit_code()
+    if result.schedule is not None:
+        return EXIT_OK
+    return EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_NO_SOLUTION

@@ -8,20 +8,20 @@ from typing import Annotated
 
 import typer
 
-from cpsched.check.validate import validate
-from cpsched.cli.app import app, stderr, stdout, user_errors
+from cpsched.cli.common import app, stderr, stdout, user_errors
+from cpsched.cli.options import AsJson
 from cpsched.cli.progress import print_infeasibility, result_table
-from cpsched.pipeline import load_run, run_json, solve_command_line
 
 
 @app.command("show")
 def show_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by cpsched solve.")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the run as JSON on stdout (no tables).")
-    ] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Print the summary of a past run from its problem.json, schedule.json and result.json."""
+    from cpsched.check.validate import validate
+    from cpsched.runs import load_run, run_json, solve_command_line
+
     with user_errors():
         problem, result = load_run(run_dir)
     files = {p.name: p for p in sorted(run_dir.iterdir()) if p.is_file()}
@@ -44,4 +44,4 @@ def show_command(
     command = solve_command_line(result)
     if command is not None:
         console.print(f"made by: {command}", highlight=False, markup=False)
-    print_infeasibility(stderr(), result)
+    print_infeasibility(stderr(), problem, result)

@@ -1,10 +1,11 @@
 """`cpsched solve`: the main job in one command: build, heuristics, CP-SAT, and every output.
 
 With no options it solves the bundled default (an attention head on quad_bus, fused, latency
-then peak memory) into a new folder under runs/. Exit codes: 0 a schedule was written (also
-after Ctrl-C during the search, then not proven optimal; when CP-SAT found none, the best
-heuristic schedule), 2 bad input, 3 proven infeasible, 4 no schedule at all (neither CP-SAT in
-time nor a heuristic, or Ctrl-C before the heuristics finished).
+then peak memory) into a new folder under runs/. Where the outputs go is checked before any
+work starts. Exit codes: 0 a schedule was written (when CP-SAT found none, the best heuristic
+schedule); 2 bad input, or an --out that cannot be written; 3 proven infeasible; 4 no schedule
+at all (neither CP-SAT in time nor a heuristic); 130 after Ctrl-C and 143 after SIGTERM, which
+stop the search and write every output, the schedule marked not proven.
 """
 
 from __future__ import annotations
@@ -15,127 +16,106 @@ from typing import Annotated
 
 import typer
 
-from cpsched.cli.app import (
-    EXIT_INFEASIBLE,
-    EXIT_NO_SOLUTION,
-    EXIT_OK,
+from cpsched.cli.build import build_options
+from cpsched.cli.common import (
     app,
     fail,
     stderr,
     stdout,
     user_errors,
 )
-from cpsched.cli.build import BITS_HELP, build_options
-from cpsched.cli.progress import LiveLine, PhaseLines, print_infeasibility, result_table
-from cpsched.cpsat.params import SolverParams
-from cpsched.model.objective import parse_objective
-from cpsched.pipeline import (
-    DEFAULT_HARDWARE,
-    DEFAULT_OBJECTIVE,
-    DEFAULT_TILES,
-    DEFAULT_TIME_LIMIT_S,
-    DEFAULT_WORKLOAD,
-    check_out_dir,
-    default_run_dir,
-    run_job,
-    run_json,
-    was_interrupted,
-    write_run,
+from cpsched.cli.options import (
+    Allocation,
+    AsJson,
+    Bits,
+    Costs,
+    Force,
+    Gap,
+    Hardware,
+    HeadTiles,
+    HeuristicHint,
+    Log,
+    Mode,
+    Objective,
+    Overrides,
+    Quiet,
+    Seed,
+    Split,
+    Tiles,
+    TimeLimit,
+    Workers,
+    Workload,
+    solver_params,
 )
+from cpsched.cli.outputs import check_folder, writing
+from cpsched.cli.progress import (
+    LiveLine,
+    PhaseLines,
+    exit_code,
+    interrupted_note,
+    print_infeasibility,
+    result_table,
+)
+from cpsched.cli.signals import interrupted_exit_code, received
+
+# The defaults of `cpsched solve` with no options: those of cpsched.pipeline (a test holds
+# them equal), written out here so that the command line starts without loading the library.
+DEFAULT_WORKLOAD = "attention_head"
+DEFAULT_HARDWARE = "quad_bus"
+DEFAULT_TILES = 2
+DEFAULT_OBJECTIVE = "latency,memory"
+DEFAULT_TIME_LIMIT_S = 30.0
+RUNS_ROOT = Path("runs")
 
 
 @app.command("solve")
 def solve_command(
-    workload: Annotated[
-        str,
-        typer.Option("--workload", "-w", help="Bundled workload name, or a .yaml / .onnx file."),
-    ] = DEFAULT_WORKLOAD,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a workload parameter, e.g. --set M=512."),
-    ] = None,
-    hardware: Annotated[
-        str, typer.Option("--hardware", help="Bundled hardware name, or a .yaml file.")
-    ] = DEFAULT_HARDWARE,
-    tiles: Annotated[
-        int, typer.Option("--tiles", "-T", help="Tiles along the token dimension.")
-    ] = DEFAULT_TILES,
-    head_tiles: Annotated[
-        int, typer.Option("--head-tiles", help="Tiles along the head dimension.")
-    ] = 1,
-    split: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--split",
-            help="Also split a loop dim: DIM=N in every layer that can, or LAYER.DIM=N in one.",
-        ),
-    ] = None,
-    mode: Annotated[str, typer.Option("--mode", help="fused | layer-by-layer")] = "fused",
-    allocation: Annotated[
-        str, typer.Option("--allocation", help="tile | layer | FILE (a map from layer to core).")
-    ] = "tile",
-    costs: Annotated[
-        Path | None,
-        typer.Option("--costs", help="Cost table (CSV or JSON) overriding the analytic model."),
-    ] = None,
-    objective: Annotated[
-        str,
-        typer.Option(
-            "--objective",
-            help="latency, energy, memory, memory-sum, activation-memory, "
-            "activation-memory-sum; 'a,b' lexicographic, 'a+0.5*b' weighted.",
-        ),
-    ] = DEFAULT_OBJECTIVE,
-    time_limit: Annotated[
-        float, typer.Option("--time-limit", min=0.01, help="Seconds for CP-SAT.")
-    ] = DEFAULT_TIME_LIMIT_S,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")] = 2,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
-    gap: Annotated[float, typer.Option("--gap", min=0.0, help="Relative gap limit.")] = 0.0,
-    log: Annotated[bool, typer.Option("--log/--no-log", help="CP-SAT search log.")] = False,
-    use_hint: Annotated[
-        bool,
-        typer.Option(
-            "--heuristic-hint/--no-heuristic-hint", help="Start from a heuristic schedule."
-        ),
-    ] = True,
+    workload: Workload = DEFAULT_WORKLOAD,
+    set_: Overrides = None,
+    hardware: Hardware = DEFAULT_HARDWARE,
+    tiles: Tiles = DEFAULT_TILES,
+    head_tiles: HeadTiles = 1,
+    split: Split = None,
+    mode: Mode = "fused",
+    allocation: Allocation = "tile",
+    costs: Costs = None,
+    bits: Bits = None,
+    objective: Objective = DEFAULT_OBJECTIVE,
+    time_limit: TimeLimit = DEFAULT_TIME_LIMIT_S,
+    workers: Workers = 2,
+    seed: Seed = 0,
+    gap: Gap = 0.0,
+    log: Log = False,
+    use_hint: HeuristicHint = True,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Run folder (default: a new one under runs/)."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Write into a non-empty --out folder.")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress; only the final summary.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the result as JSON on stdout (no tables).")
-    ] = False,
-    bits: Annotated[str | None, typer.Option("--bits", help=BITS_HELP)] = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Build a problem, solve it with CP-SAT and write the schedule, result, plots and trace."""
+    from cpsched import pipeline, runs
+    from cpsched.model.objective import parse_objective
+
     with user_errors():
         obj = parse_objective(objective, "--objective")
         options = build_options(
             workload, set_, hardware, tiles, head_tiles, split, mode, allocation, costs, bits
         )
         if out is not None:
-            check_out_dir(out, force)
-    params = SolverParams(
-        time_limit_s=time_limit,
-        num_workers=workers,
-        seed=seed,
-        relative_gap_limit=gap,
-        log=log,
-        use_hint=use_hint,
-    )
+            check_folder(out, "--out")
+            runs.check_out_dir(out, force)
+        else:
+            check_folder(RUNS_ROOT, "--out (default: a new folder under runs/)")
+    params = solver_params(time_limit, workers, seed, gap, log, use_hint)
     err = stderr()
     live = None if quiet else LiveLine()
     note = f"objective {obj}, limit {time_limit:g} s, {workers} workers (Ctrl-C stops it)"
     try:
         with user_errors():
-            problem, _, result = run_job(
+            problem, _, result = pipeline.run_job(
                 options,
                 obj,
                 params,
@@ -144,38 +124,32 @@ def solve_command(
             )
     except KeyboardInterrupt:
         raise fail(
-            "interrupted before the problem was built; nothing written", EXIT_NO_SOLUTION
+            "interrupted before the problem was built; nothing written", interrupted_exit_code()
         ) from None
     finally:
         if live is not None:
             live.close()
-    run_dir = out if out is not None else default_run_dir(workload, hardware)
+    run_dir = out if out is not None else RUNS_ROOT
     try:
-        written = write_run(run_dir, problem, result)
+        with user_errors(), writing(run_dir):
+            if out is None:
+                run_dir = runs.default_run_dir(workload, hardware, RUNS_ROOT)
+            written = runs.write_run(run_dir, problem, result)
     except KeyboardInterrupt:
         raise fail(
             f"interrupted while writing into {run_dir}; some files may be missing (each one "
             "present is complete)",
-            EXIT_NO_SOLUTION,
+            interrupted_exit_code(),
         ) from None
     if as_json:
-        print(json.dumps(run_json(run_dir, problem, result, written), indent=2))
+        print(json.dumps(runs.run_json(run_dir, problem, result, written), indent=2))
     else:
         console = stdout()
         console.print(result_table(problem, result))
         for path in written.values():
             console.print(f"wrote {path}", highlight=False)
-    if was_interrupted(result):
-        err.print(
-            "interrupted: "
-            + (
-                "search stopped; the best schedule so far is written (not proven optimal)"
-                if result.schedule is not None
-                else "stopped before any schedule was found"
-            ),
-            highlight=False,
-        )
-    print_infeasibility(err, result)
-    if result.schedule is not None:
-        raise typer.Exit(EXIT_OK)
-    raise typer.Exit(EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_NO_SOLUTION)
+    interrupted = result.interrupted or received() is not None
+    if interrupted:
+        err.print(interrupted_note(result), highlight=False)
+    print_infeasibility(err, problem, result)
+    raise typer.Exit(exit_code(result, interrupted))

@@ -1,9 +1,11 @@
 """`cpsched solve-problem PROBLEM`: solve a problem file with CP-SAT, write the schedule and result.
 
 Writes `schedule.json` (when a schedule was found) and `result.json` into `--out`, each
-completely or not at all. Exit code 0 when a schedule was found, 3 when the problem is proven
-infeasible, 4 when no schedule was found in time, 2 for bad input. Ctrl-C stops the search and
-keeps the best schedule so far.
+completely or not at all, and never over files already there unless `--force`; where they go
+is checked before the solve starts. Exit codes: 0 a schedule was found, 2 bad input or an
+--out that cannot be written, 3 the problem is proven infeasible, 4 no schedule was found in
+time, 130 after Ctrl-C and 143 after SIGTERM (the search stops; the best schedule so far is
+written, not proven optimal).
 """
 
 from __future__ import annotations
@@ -13,46 +15,51 @@ from typing import Annotated
 
 import typer
 
-from cpsched.cli.app import (
-    EXIT_INFEASIBLE,
-    EXIT_NO_SOLUTION,
-    EXIT_OK,
+from cpsched.cli.common import (
     app,
+    fail,
     stderr,
     stdout,
     user_errors,
 )
-from cpsched.cli.progress import LiveLine, print_infeasibility, result_table
-from cpsched.cpsat.params import SolverParams
-from cpsched.model.io import load_problem, load_schedule, save_model
-from cpsched.model.objective import parse_objective
+from cpsched.cli.options import (
+    Force,
+    Gap,
+    HeuristicHint,
+    Log,
+    Objective,
+    Seed,
+    TimeLimit,
+    Workers,
+    solver_params,
+)
+from cpsched.cli.outputs import check_files, writing
+from cpsched.cli.progress import (
+    LiveLine,
+    exit_code,
+    interrupted_note,
+    print_infeasibility,
+    result_table,
+)
+from cpsched.cli.signals import interrupted_exit_code, received
+
+SCHEDULE_FILE = "schedule.json"
+RESULT_FILE = "result.json"
 
 
 @app.command("solve-problem")
 def solve_problem(
     problem: Annotated[Path, typer.Argument(help="Problem file (JSON or YAML).")],
-    objective: Annotated[
-        str,
-        typer.Option(
-            "--objective",
-            help="latency, energy, memory, memory-sum, activation-memory, "
-            "activation-memory-sum; 'a,b' lexicographic, 'a+0.5*b' weighted.",
-        ),
-    ] = "latency",
-    time_limit: Annotated[float, typer.Option("--time-limit", min=0.01, help="Seconds.")] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")] = 2,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
-    gap: Annotated[float, typer.Option("--gap", min=0.0, help="Relative gap limit.")] = 0.0,
-    log: Annotated[bool, typer.Option("--log/--no-log", help="CP-SAT search log.")] = False,
+    objective: Objective = "latency",
+    time_limit: TimeLimit = 10.0,
+    workers: Workers = 2,
+    seed: Seed = 0,
+    gap: Gap = 0.0,
+    log: Log = False,
     hint: Annotated[
         Path | None, typer.Option("--hint", help="Schedule file to start from.")
     ] = None,
-    use_hint: Annotated[
-        bool,
-        typer.Option(
-            "--heuristic-hint/--no-heuristic-hint", help="Start from a heuristic schedule."
-        ),
-    ] = True,
+    use_hint: HeuristicHint = True,
     redundant: Annotated[
         bool, typer.Option("--redundant/--no-redundant", help="Redundant constraints.")
     ] = True,
@@ -63,36 +70,54 @@ def solve_problem(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for schedule.json, result.json.")
     ] = Path("."),
+    force: Force = False,
 ) -> None:
     """Solve PROBLEM with CP-SAT; write schedule.json and result.json into --out."""
+    from cpsched.model.io import load_problem, load_schedule, save_model
+    from cpsched.model.objective import parse_objective
+
     with user_errors():
         obj = parse_objective(objective, "--objective")
+        check_files(out, (SCHEDULE_FILE, RESULT_FILE), "--out", force)
         p = load_problem(problem)
         given = load_schedule(hint) if hint is not None else None
-    params = SolverParams(
-        time_limit_s=time_limit,
-        num_workers=workers,
-        seed=seed,
-        relative_gap_limit=gap,
-        log=log,
-        use_hint=use_hint,
+    params = solver_params(
+        time_limit,
+        workers,
+        seed,
+        gap,
+        log,
+        use_hint,
         redundant=redundant,
         symmetry_breaking=symmetry,
     )
-    from cpsched.cpsat import solve
+    from cpsched.pipeline import solve_from_hint
 
     live = LiveLine()
     try:
         with user_errors():
-            result = solve(p, obj, params, hint=given, on_progress=live)
+            result = solve_from_hint(p, obj, params, hint=given, on_progress=live)
+    except KeyboardInterrupt:  # before the search started: nothing to keep
+        raise fail(
+            "interrupted before the search; nothing written", interrupted_exit_code()
+        ) from None
     finally:
         live.close()
-    out.mkdir(parents=True, exist_ok=True)
-    if result.schedule is not None:
-        save_model(result.schedule, out / "schedule.json")
-    save_model(result, out / "result.json")
+    try:
+        with user_errors(), writing(out):
+            out.mkdir(parents=True, exist_ok=True)
+            if result.schedule is not None:
+                save_model(result.schedule, out / SCHEDULE_FILE)
+            save_model(result, out / RESULT_FILE)
+    except KeyboardInterrupt:
+        raise fail(
+            f"interrupted while writing into {out}; some files may be missing (each one "
+            "present is complete)",
+            interrupted_exit_code(),
+        ) from None
     stdout().print(result_table(p, result))
-    print_infeasibility(stderr(), result)
-    if result.schedule is not None:
-        raise typer.Exit(EXIT_OK)
-    raise typer.Exit(EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_NO_SOLUTION)
+    interrupted = result.interrupted or received() is not None
+    if interrupted:
+        stderr().print(interrupted_note(result), highlight=False)
+    print_infeasibility(stderr(), p, result)
+    raise typer.Exit(exit_code(result, interrupted))

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from cpsched.check.metrics import Metrics, metrics
-from cpsched.check.validate import Violation, validate
-from cpsched.cli.app import EXIT_INVALID, EXIT_OK, app, stdout, user_errors
-from cpsched.model.io import load_problem, load_schedule
+from cpsched.cli.common import EXIT_INVALID, EXIT_OK, app, stdout, user_errors
+from cpsched.cli.options import AsJson
+
+if TYPE_CHECKING:
+    from cpsched.check.metrics import Metrics
+    from cpsched.check.validate import Violation
 
 
 def _metrics_table(m: Metrics) -> Table:
@@ -63,12 +65,13 @@ def validate_command(
     schedule: Annotated[
         Path, typer.Argument(help="Schedule file (cpsched-schedule/1, JSON or YAML).")
     ],
-    as_json: Annotated[
-        bool,
-        typer.Option("--json", help='Print {"valid", "metrics", "violations"} as JSON to stdout.'),
-    ] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Check that SCHEDULE is a valid schedule of PROBLEM (SPEC.md §4) and show its metrics."""
+    from cpsched.check.metrics import metrics
+    from cpsched.check.validate import validate
+    from cpsched.model.io import load_problem, load_schedule
+
     with user_errors():
         prob = load_problem(problem)
         sched = load_schedule(schedule)

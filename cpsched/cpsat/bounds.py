@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
-
 from cpsched.cpsat.space import Space
+from cpsched.model.graph import graph_facts
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId, TensorId
 
 INFINITY = 1 << 62  # a head or tail that no placement reaches (the placement is infeasible)
@@ -100,41 +100,41 @@ def _serial_bound(jobs: list[tuple[int, int]]) -> int:
     return best
 
 
-def _topological_order(space: Space) -> list[TaskId] | None:
-    graph = nx.DiGraph()
-    graph.add_nodes_from(space.cores)
-    for t, preds in space.predecessors.items():
-        graph.add_edges_from((p, t) for p in preds)
-    if not nx.is_directed_acyclic_graph(graph):
-        return None
-    order: list[TaskId] = list(nx.topological_sort(graph))
-    return order
+def _earliest_sources(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    tensor: TensorId,
+    not_on: CoreId | None = None,
+) -> dict[MemoryId, int]:
+    """For each memory `tensor` may first appear in, the earliest time it is there: 0 in its
+    home, else its producer's earliest end on a candidate core of that memory (other than
+    `not_on`). Needs the producer's heads."""
+    p = space.problem
+    x = p.tensor_by_id[tensor]
+    if x.producer is None:
+        assert x.home is not None
+        return {x.home: 0}
+    out: dict[MemoryId, int] = {}
+    for k in space.cores[x.producer]:
+        if k != not_on:
+            m = p.memory_of(k)
+            e = head[(x.producer, k)] + space.duration(x.producer, k)
+            out[m] = min(out.get(m, INFINITY), e)
+    return out
 
 
-def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
+def compute_heads(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
     """Earliest start of every task on every candidate core (see the module docstring)."""
     p = space.problem
     moves = _Moves(space)
     head: dict[tuple[TaskId, CoreId], int] = {}
     earliest_end: dict[TaskId, int] = {}
 
-    def sources_of(tensor: TensorId) -> dict[MemoryId, int]:
-        x = p.tensor_by_id[tensor]
-        if x.producer is None:
-            assert x.home is not None
-            return {x.home: 0}
-        out: dict[MemoryId, int] = {}
-        for k in space.cores[x.producer]:
-            m = p.memory_of(k)
-            e = head[(x.producer, k)] + space.duration(x.producer, k)
-            out[m] = min(out.get(m, INFINITY), e)
-        return out
-
     for t in order:
         task = p.task_by_id[t]
         control = [q for q in space.predecessors[t] if q in earliest_end]
         control_head = max((earliest_end[q] for q in control), default=0)
-        srcs = {x: sources_of(x) for x in task.inputs}
+        srcs = {x: _earliest_sources(space, head, x) for x in task.inputs}
         for k in space.cores[t]:
             m = p.memory_of(k)
             h = control_head
@@ -177,20 +177,11 @@ def compute_heads(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
     return head
 
 
-def compute_tails(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
+def compute_tails(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
     """Least time the makespan extends past the end of each task on each candidate core."""
     p = space.problem
     moves = _Moves(space)
-    successors: dict[TaskId, set[TaskId]] = defaultdict(set)
-    for t, preds in space.predecessors.items():
-        for pred in preds:
-            successors[pred].add(t)
-    data_succ: dict[TaskId, dict[TaskId, list[TensorId]]] = defaultdict(lambda: defaultdict(list))
-    for task in p.tasks:
-        for x in task.inputs:
-            producer = p.tensor_by_id[x].producer
-            if producer is not None:
-                data_succ[producer][task.id].append(x)
+    facts = graph_facts(p)
     tail: dict[tuple[TaskId, CoreId], int] = {}
     for t in reversed(order):
         task = p.task_by_id[t]
@@ -200,8 +191,8 @@ def compute_tails(space: Space, order: list[TaskId]) -> dict[tuple[TaskId, CoreI
             for y in task.outputs:
                 if p.tensor_by_id[y].store:
                     q = max(q, moves.move(y, m, DRAM))
-            for c in successors[t]:
-                tensors = data_succ[t].get(c, [])
+            for c in facts.successors[t]:
+                tensors = facts.data_edges.get((t, c), ())
                 best = INFINITY
                 for kc in space.cores[c]:
                     mc = p.memory_of(kc)
@@ -263,15 +254,7 @@ def link_bound(
         x = tensor.id
         if tensor.size_bytes == 0:
             continue
-        if tensor.producer is None:
-            assert tensor.home is not None
-            sources: dict[MemoryId, int] = {tensor.home: 0}
-        else:
-            sources = {}
-            for k in space.cores[tensor.producer]:
-                m = p.memory_of(k)
-                e = head[(tensor.producer, k)] + space.duration(tensor.producer, k)
-                sources[m] = min(sources.get(m, INFINITY), e)
+        sources = _earliest_sources(space, head, x)
         release = min(sources.values(), default=INFINITY)
         if release >= INFINITY:
             continue
@@ -366,6 +349,20 @@ def _common_link_cycles(
     return common or {}
 
 
+def _options_by_core(
+    space: Space, option_of: Callable[[TaskId, CoreId, MemoryId, bool], Option]
+) -> dict[CoreId, list[Option]]:
+    """For each core, one option per task that may run on it: `option_of(task, core, the core's
+    memory, whether the core is private)`."""
+    p = space.problem
+    private = _private_cores(space)
+    options: dict[CoreId, list[Option]] = defaultdict(list)
+    for t, cores in space.cores.items():
+        for k in cores:
+            options[k].append(option_of(t, k, p.memory_of(k), k in private))
+    return options
+
+
 def first_task_options(
     space: Space, head: dict[tuple[TaskId, CoreId], int]
 ) -> dict[CoreId, list[Option]]:
@@ -373,38 +370,24 @@ def first_task_options(
     memory that must end before it starts, in cycles per link (only for private cores)."""
     p = space.problem
     moves = _Moves(space)
-    private = _private_cores(space)
-    options: dict[CoreId, list[Option]] = defaultdict(list)
-    for t, cores in space.cores.items():
-        task = p.task_by_id[t]
-        for k in cores:
-            m = p.memory_of(k)
-            need: dict[LinkId, int] = defaultdict(int)
-            first = head[(t, k)]
-            if k in private:
-                for x in set(task.inputs):
-                    tensor = p.tensor_by_id[x]
-                    if tensor.producer is None:
-                        assert tensor.home is not None
-                        ready = {tensor.home: 0}
-                    else:  # never produced by k itself: the producer would come first
-                        ready = {}
-                        for kp in space.cores[tensor.producer]:
-                            if kp != k:
-                                s = p.memory_of(kp)
-                                e = head[(tensor.producer, kp)] + space.duration(
-                                    tensor.producer, kp
-                                )
-                                ready[s] = min(ready.get(s, INFINITY), e)
-                    if m in ready:
-                        continue
-                    arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
-                    first = max(first, min(arrival, INFINITY))
-                    pairs = [(s, m) for s in ready]
-                    for lk, d in _common_link_cycles(space, moves, x, pairs).items():
-                        need[lk] += d
-            options[k].append((first, dict(need)))
-    return options
+
+    def first_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
+        need: dict[LinkId, int] = defaultdict(int)
+        first = head[(t, k)]
+        if private:
+            for x in set(p.task_by_id[t].inputs):
+                # never produced by k itself: the producer would come first
+                ready = _earliest_sources(space, head, x, not_on=k)
+                if m in ready:
+                    continue
+                arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
+                first = max(first, min(arrival, INFINITY))
+                pairs = [(s, m) for s in ready]
+                for lk, d in _common_link_cycles(space, moves, x, pairs).items():
+                    need[lk] += d
+        return (first, dict(need))
+
+    return _options_by_core(space, first_option)
 
 
 def last_task_options(
@@ -415,25 +398,22 @@ def last_task_options(
     cycles per link (only for private cores)."""
     p = space.problem
     moves = _Moves(space)
-    private = _private_cores(space)
-    options: dict[CoreId, list[Option]] = defaultdict(list)
-    for t, cores in space.cores.items():
-        task = p.task_by_id[t]
-        for k in cores:
-            m = p.memory_of(k)
-            need: dict[LinkId, int] = defaultdict(int)
-            if k in private:
-                for y in task.outputs:
-                    dests = {DRAM} if p.tensor_by_id[y].store else set()
-                    for c in p.consumers[y]:
-                        dests.update(p.memory_of(kc) for kc in space.cores[c] if kc != k)
-                    if not dests or m in dests:
-                        continue
-                    pairs = [(m, d) for d in dests]
-                    for lk, d in _common_link_cycles(space, moves, y, pairs).items():
-                        need[lk] += d
-            options[k].append((tail[(t, k)], dict(need)))
-    return options
+
+    def last_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
+        need: dict[LinkId, int] = defaultdict(int)
+        if private:
+            for y in p.task_by_id[t].outputs:
+                dests = {DRAM} if p.tensor_by_id[y].store else set()
+                for c in p.consumers[y]:
+                    dests.update(p.memory_of(kc) for kc in space.cores[c] if kc != k)
+                if not dests or m in dests:
+                    continue
+                pairs = [(m, d) for d in dests]
+                for lk, d in _common_link_cycles(space, moves, y, pairs).items():
+                    need[lk] += d
+        return (tail[(t, k)], dict(need))
+
+    return _options_by_core(space, last_option)
 
 
 _MAX_STATES = 3_000
@@ -533,7 +513,7 @@ def core_idle_bound(
 def static_bounds(space: Space, core_idle: bool = True) -> StaticBounds | None:
     """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle);
     `core_idle=False` leaves out the core idle bound (to measure what it brings)."""
-    order = _topological_order(space)
+    order = graph_facts(space.problem).topological_order
     if order is None:
         return None
     head = compute_heads(space, order)

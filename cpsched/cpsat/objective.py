@@ -18,10 +18,12 @@ from ortools.sat.python import cp_model
 
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.variables import Variables
+from cpsched.model.errors import input_error
 from cpsched.model.objective import Metric, Objective, Stage
 from cpsched.model.problem import MemoryId
 
 _MAX_COEFFICIENT = 2**50  # keep every objective comfortably inside int64
+_MAX_OBJECTIVE = 2**60  # the most a weighted sum may reach when weights lose digits
 
 
 @dataclass
@@ -197,7 +199,19 @@ def stage_expr(
     ):
         smallest = min(ratios)
         k = Fraction(10**6) / smallest  # relative weights kept to six digits
+        # ... unless the largest term would then overflow: keep as many digits as fit.
+        total = sum(r * max(1, m.upper) for r, (_, m) in zip(ratios, parts, strict=True))
+        if total * k > _MAX_OBJECTIVE:
+            k = Fraction(_MAX_OBJECTIVE) / total
     coefficients = [round(r * k) for r in ratios]
+    if 0 in coefficients:
+        raise input_error(
+            "objective",
+            str(stage),
+            "the weights span too many orders of magnitude for CP-SAT's 64-bit objective "
+            f"(relative weights {', '.join(f'{float(r / max(ratios)):.3g}' for r in ratios)}); "
+            "use weights closer together, or a lexicographic objective (a,b)",
+        )
     expr = sum((c * m.expr for c, (_, m) in zip(coefficients, parts, strict=True)), 0)
     return StageExpr(stage, expr, k)
 

@@ -22,7 +22,11 @@ class SolverParams(BaseModel):
     seed: int = Field(default=0, ge=0)
     relative_gap_limit: float = Field(default=0.0, ge=0)
     log: bool = False
-    use_hint: bool = True  # start from a heuristic (or given) schedule; also narrows the horizon
+    # for callers that build the hint (the pipeline, analysis, bench): start CP-SAT from the best
+    # heuristic schedule. `solve` itself reads no heuristics; it uses the hint it is given.
+    use_hint: bool = True
+    # end each stage at CP-SAT's first schedule: for tests and checks where existence is the point
+    stop_after_first_solution: bool = False
     redundant: bool = True  # redundant constraints that tighten the bound
     symmetry_breaking: bool = True  # order interchangeable cores
     # heads/tails counting the transfers a placement needs, energy and link bounds (bounds.py)

@@ -9,6 +9,11 @@ proven), starting from the previous stage's solution. The time limit covers all 
 stage gets the remaining time divided by the number of stages left. The result's
 `objective_value`, `bound` and `gap` are those of the first stage; `stages` lists every stage,
 and the status is `optimal` only when every stage was proven optimal.
+
+The solver runs no heuristics: a caller passes its hint (the pipeline passes the best heuristic
+schedule) and decides what to do when CP-SAT finds nothing (:func:`cpsched.pipeline.keep_hint`
+keeps a valid hint). The reported objective is the returned schedule's, measured by
+:mod:`cpsched.check.metrics`.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from cpsched.check.infeasibility import find_infeasibility
+from cpsched.check.metrics import metrics
 from cpsched.cpsat.callbacks import ProgressCallback
-from cpsched.cpsat.evaluate import measure
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.params import LIGHT_PRESOLVE_ABOVE, Progress, SolverParams
 from cpsched.cpsat.space import Space, build_space
@@ -33,8 +38,11 @@ from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.model.objective import Metric, Objective, as_objective
 from cpsched.model.problem import DRAM, CoreId, Problem, TaskId
 from cpsched.model.result import (
+    HintInfo,
+    HintSource,
     InfeasibilityReason,
     SolveResult,
+    StageResult,
     Status,
     relative_gap,
     solver_versions,
@@ -119,16 +127,6 @@ def _respects_fixed(
         if [start[t] for t in seq] != sorted(start[t] for t in seq):
             return False
     return True
-
-
-def _heuristic_hint(problem: Problem) -> Schedule | None:
-    """A schedule from the heuristics package, when it is installed alongside (else None)."""
-    try:
-        from cpsched.heuristics import best_heuristic_schedule
-    except ImportError:
-        return None
-    schedule: Schedule | None = best_heuristic_schedule(problem)
-    return schedule
 
 
 def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.IntVar, int]:
@@ -231,6 +229,7 @@ def _run(
     solver.parameters.random_seed = params.seed
     solver.parameters.relative_gap_limit = params.relative_gap_limit
     solver.parameters.log_search_progress = params.log
+    solver.parameters.stop_after_first_solution = params.stop_after_first_solution
     solver.parameters.catch_sigint_signal = False
     solver.best_bound_callback = callback.on_bound
     outcome: dict[str, Any] = {}
@@ -305,15 +304,14 @@ def extract_schedule(built: BuiltModel, solution: Sequence[int]) -> Schedule:
     )
 
 
-def _status_name(status: int) -> str:
-    names = {
-        cp_model.OPTIMAL: "optimal",
-        cp_model.FEASIBLE: "feasible",
-        cp_model.INFEASIBLE: "infeasible",
-        cp_model.UNKNOWN: "unknown",
-        cp_model.MODEL_INVALID: "model_invalid",
+def _status_name(status: int) -> Status:
+    names: dict[int, Status] = {
+        int(cp_model.OPTIMAL): "optimal",
+        int(cp_model.FEASIBLE): "feasible",
+        int(cp_model.INFEASIBLE): "infeasible",
+        int(cp_model.UNKNOWN): "unknown",
     }
-    return {int(k): v for k, v in names.items()}[int(status)]
+    return names[int(status)]
 
 
 def solve(
@@ -325,17 +323,21 @@ def solve(
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     caps: Mapping[Metric, float] | None = None,
+    hint_method: str | None = None,
 ) -> SolveResult:
     """Find a proven-optimal (or the best found) schedule of `problem` for `objective` with CP-SAT.
 
     `fixed_cores` pins tasks to cores and `fixed_order` also fixes the order of the listed tasks
-    on a core (re-timing a given schedule). `hint` (or, with `params.use_hint`, a heuristic
-    schedule) seeds the search. `caps` are upper bounds on metrics, constraints of the model
-    (`{"activation-memory": 65536}`: an epsilon-constraint of a Pareto sweep). Ctrl-C stops the
-    search and returns the best schedule so far as `feasible`. When CP-SAT ends with no
-    schedule of its own, a usable hint (valid, in the model's space, within the caps) is returned
-    as `feasible`, so a result is never worse than its hint. Every returned schedule has passed
-    the validator.
+    on a core (re-timing a given schedule). `hint` seeds the search and, for a latency-first
+    objective, narrows the horizon; `hint_method` names the heuristic that made it (None: the
+    caller's own schedule). The solver runs no heuristics itself, and when CP-SAT ends with no
+    schedule the result has none (status `unknown`), whatever the hint: keeping the hint then
+    is the caller's choice (:func:`cpsched.pipeline.keep_hint`). `caps` are upper bounds on
+    metrics, constraints of the model (`{"activation-memory": 65536}`: an epsilon-constraint of
+    a Pareto sweep). Ctrl-C stops the search and returns the best schedule so far as
+    `feasible`, `interrupted`. Every returned schedule has passed the validator, and
+    `objective_value` is its first stage measured by :mod:`cpsched.check.metrics`. Raises
+    ModelInvalidError when CP-SAT rejects the model (a bug).
     """
     started = time.monotonic()
     obj = as_objective(objective)
@@ -343,6 +345,8 @@ def solve(
     parameters: dict[str, Any] = params.model_dump()
     if caps:
         parameters["caps"] = dict(caps)
+    source: HintSource = "given" if hint_method is None else "heuristic"
+    hint_info = None if hint is None else HintInfo(source=source, method=hint_method, used=False)
 
     def result(status: Status, **kw: Any) -> SolveResult:
         return SolveResult(
@@ -352,11 +356,14 @@ def solve(
             wall_time_s=time.monotonic() - started,
             parameters=parameters,
             versions=solver_versions(),
+            hint=hint_info,
             **kw,
         )
 
     reasons = find_infeasibility(problem, space.cores)
     if reasons:
+        if hint_info is not None:
+            hint_info = hint_info.model_copy(update={"why_not": "the problem is infeasible"})
         return result(
             "infeasible",
             infeasibility=reasons,
@@ -364,29 +371,27 @@ def solve(
         )
 
     # the hint, and with it the horizon
-    hint_source = "given" if hint is not None else "none"
-    if hint is None and params.use_hint:
-        hint = _heuristic_hint(problem)
-        hint_source = "heuristic" if hint is not None else "none"
     horizon = space.safe_horizon_cycles()
     usable_hint: Schedule | None = None
-    within_caps = False  # the usable hint is a schedule of the model (it obeys the caps too)
     if hint is not None:
         projected = project_hint(space, hint)
         if _respects_fixed(projected, fixed_cores, fixed_order) and _is_valid(problem, projected):
             usable_hint = projected
-            measured = measure(problem, projected)
+            measured = metrics(problem, projected)
             within_caps = all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
             if obj.latency_first and within_caps:  # a hint over a cap bounds nothing
                 horizon = min(horizon, measured.latency_cycles)
         else:
-            hint_source += " (unusable: invalid or outside the search space)"
+            hint_info = HintInfo(
+                source=source,
+                method=hint_method,
+                used=False,
+                why_not="invalid or outside the search space",
+            )
     light = params.presolve == "light" or (
         params.presolve == "auto" and link_places(space) > LIGHT_PRESOLVE_ABOVE
     )
-    parameters.update(
-        horizon_cycles=horizon, hint=hint_source, presolve_used="light" if light else "full"
-    )
+    parameters.update(horizon_cycles=horizon, presolve_used="light" if light else "full")
 
     built = build_model(
         space,
@@ -417,13 +422,14 @@ def solve(
         solution, missing = _complete_hint(
             built, usable_hint, params, min(2.0, params.time_limit_s / 4), light
         )
-        if solution is None:
-            parameters["hint"] = f"{hint_source} (not used by CP-SAT: {missing})"
+        assert hint_info is not None
+        hint_info = hint_info.model_copy(
+            update={"used": solution is not None, "why_not": missing or None}
+        )
     if solution is None and params.start_order:
         add_start_order(built.model, space, built.vars)
 
-    stages: list[dict[str, Any]] = []
-    statuses: list[str] = []
+    stages: list[StageResult] = []
     first: _StageRun | None = None
     interrupted = False
     for i, stage in enumerate(built.stages):
@@ -448,18 +454,17 @@ def solve(
         ):
             status = "feasible"  # stopped by the relative gap limit, not proven
         stages.append(
-            {
-                "objective": str(stage.stage),
-                "status": status,
-                "value": None
+            StageResult(
+                objective=str(stage.stage),
+                status=status,
+                value=None
                 if run.objective is None
                 else float(Fraction(int(run.objective)) / stage.scale),
-                "bound": None if run.bound is None else run.bound / float(stage.scale),
-                "wall_time_s": run.wall_time_s,
-                "solutions": callback.solutions,
-            }
+                bound=None if run.bound is None else run.bound / float(stage.scale),
+                wall_time_s=run.wall_time_s,
+                solutions=callback.solutions,
+            )
         )
-        statuses.append(status)
         if first is None:
             first = run
         if run.solution is not None:
@@ -472,16 +477,13 @@ def solve(
             built.model.add(stage.expr <= round(run.objective))
     assert first is not None
 
-    fallback = ""
-    hint_is_model_schedule = usable_hint is not None and within_caps
-    if solution is None and hint_is_model_schedule and statuses[0] != "infeasible":
-        # CP-SAT could not even complete the hint in time (big models); the hint is a schedule
-        # of the model all the same, so the result is never worse than its starting point
-        assert usable_hint is not None
-        schedule = usable_hint
-        fallback = "no schedule of CP-SAT's own within the limit; the hint is returned unimproved"
-    elif solution is None:
-        if statuses[0] == "infeasible":
+    # the first stage's bound; the static bound holds even when CP-SAT stopped before it saw it
+    # (in presolve)
+    bound = None if first.bound is None else first.bound / float(built.stages[0].scale)
+    if obj.latency_first and obj.stages[0].terms[0].weight == 1 and built.static_makespan_cycles:
+        bound = max(bound or 0.0, float(built.static_makespan_cycles))
+    if solution is None:
+        if stages[0].status == "infeasible":
             why = [
                 InfeasibilityReason(
                     reason="CP-SAT proved that no schedule exists"
@@ -500,25 +502,22 @@ def solve(
             )
         return result(
             "unknown",
+            bound=bound,
             stages=stages,
+            interrupted=interrupted,
             **counts,
             message="interrupted before any schedule was found"
             if interrupted
             else "no schedule found within the time limit",
         )
-    else:
-        schedule = extract_schedule(built, solution)
+    schedule = extract_schedule(built, solution)
     _validate(problem, schedule)
-    measures = measure(problem, schedule)
-    primary = obj.stages[0]
-    value = measures.stage_value(primary)
-    bound = None if first.bound is None else first.bound / float(built.stages[0].scale)
-    if obj.latency_first and obj.stages[0].terms[0].weight == 1 and built.static_makespan_cycles:
-        # the static bound holds even when CP-SAT stopped before it saw it (in presolve)
-        bound = max(bound or 0.0, float(min(built.static_makespan_cycles, value)))
+    # the objective of the schedule returned, measured on the checking side: the model's own
+    # memory releases may be later than needed away from an optimum
+    value = metrics(problem, schedule).stage_value(obj.stages[0])
     if bound is not None and bound > value:
         bound = value  # float noise from the integer scale
-    all_optimal = len(statuses) == len(built.stages) and all(s == "optimal" for s in statuses)
+    all_optimal = len(stages) == len(built.stages) and all(s.status == "optimal" for s in stages)
     final: Status = "optimal" if all_optimal and not interrupted else "feasible"
     gap = None if bound is None else max(0.0, relative_gap(value, bound))
     return result(
@@ -528,6 +527,7 @@ def solve(
         gap=gap,
         stages=stages,
         schedule=schedule,
-        message="interrupted; best schedule so far" if interrupted else fallback,
+        interrupted=interrupted,
+        message="interrupted; best schedule so far" if interrupted else "",
         **counts,
     )

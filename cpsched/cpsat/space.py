@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cpsched.model.errors import input_error
+from cpsched.model.graph import graph_facts, source_memories
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
 
 
@@ -47,7 +48,8 @@ class Space:
     transfers: dict[tuple[TensorId, MemoryId], tuple[TransferOption, ...]]
     unroutable: list[tuple[TensorId, MemoryId, MemoryId]]
     bounded: tuple[MemoryId, ...]
-    predecessors: dict[TaskId, set[TaskId]] = field(default_factory=dict)
+    # the tasks each task waits for (data, `after`, barriers): the problem's graph facts
+    predecessors: Mapping[TaskId, frozenset[TaskId]] = field(default_factory=dict)
 
     def duration(self, task: TaskId, core: CoreId) -> int:
         """Duration of `task` on `core` (which must be a candidate)."""
@@ -71,27 +73,6 @@ class Space:
         for options in self.transfers.values():
             total += max(o.duration_cycles for o in options)
         return total
-
-
-def _group_cores(problem: Problem, cores: dict[TaskId, set[CoreId]]) -> None:
-    """Intersect the candidate cores of tasks that share a group (groups may overlap)."""
-    parent: dict[TaskId, TaskId] = {t.id: t.id for t in problem.tasks}
-
-    def find(x: TaskId) -> TaskId:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for group in problem.groups:
-        for t in group[1:]:
-            parent[find(t)] = find(group[0])
-    common: dict[TaskId, set[CoreId]] = {}
-    for t in parent:
-        root = find(t)
-        common[root] = common[root] & cores[t] if root in common else set(cores[t])
-    for t in parent:
-        cores[t] = common[find(t)]
 
 
 def build_space(
@@ -120,7 +101,8 @@ def build_space(
                 "fixed_cores", str(t), f"core {core!r} is not among the options of task {t!r}"
             )
         cores[t] = {core}
-    _group_cores(problem, cores)
+    facts = graph_facts(problem)
+    cores = facts.intersect_over_groups(cores)
     core_order = {c.id: i for i, c in enumerate(problem.cores)}
     cand = {t: tuple(sorted(ks, key=core_order.__getitem__)) for t, ks in cores.items()}
     cand = {t.id: cand[t.id] for t in sorted(problem.tasks, key=lambda x: order[x.id])}
@@ -130,12 +112,9 @@ def build_space(
     transfers: dict[tuple[TensorId, MemoryId], tuple[TransferOption, ...]] = {}
     unroutable: list[tuple[TensorId, MemoryId, MemoryId]] = []
     mem_order = {m.id: i for i, m in enumerate(problem.memories)}
+    sources_of = source_memories(problem, cand)
     for tensor in problem.tensors:
-        if tensor.producer is None:
-            assert tensor.home is not None
-            src: set[MemoryId] = {tensor.home}
-        else:
-            src = {problem.memory_of(k) for k in cand[tensor.producer]}
+        src = sources_of[tensor.id]
         dst: set[MemoryId] = {
             problem.memory_of(k) for c in problem.consumers[tensor.id] for k in cand[c]
         }
@@ -165,14 +144,5 @@ def build_space(
             if options:
                 transfers[(tensor.id, m)] = tuple(options)
 
-    preds: dict[TaskId, set[TaskId]] = {t.id: set(t.after) for t in problem.tasks}
-    for task in problem.tasks:
-        for tensor_id in task.inputs:
-            producer = problem.tensor_by_id[tensor_id].producer
-            if producer is not None:
-                preds[task.id].add(producer)
-    for barrier in problem.barriers:
-        for a in barrier.after:
-            preds[a].update(b for b in barrier.before if b != a)
     bounded = tuple(m.id for m in problem.memories if m.capacity_bytes is not None)
-    return Space(problem, cand, sources, dests, transfers, unroutable, bounded, preds)
+    return Space(problem, cand, sources, dests, transfers, unroutable, bounded, facts.predecessors)

@@ -28,7 +28,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
 
-import networkx as nx
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.bounds import StaticBounds
@@ -36,6 +35,7 @@ from cpsched.cpsat.objective import PeakVariables
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.tiles import TileRun
 from cpsched.cpsat.variables import Variables
+from cpsched.model.graph import graph_facts
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
@@ -48,29 +48,20 @@ def add_task_cumulative(model: cp_model.CpModel, space: Space, v: Variables) -> 
         model.add_cumulative(intervals, [1] * len(intervals), len(cores))
 
 
-def precedence_graph(space: Space) -> nx.DiGraph:
-    """Tasks and the precedences between them (data, `after`, barriers)."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(space.cores)
-    for t, preds in space.predecessors.items():
-        graph.add_edges_from((p, t) for p in preds)
-    return graph
-
-
 def add_critical_path(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     """Redundant: earliest starts from the longest chain of predecessors, and makespan bounds from
     the longest chain of successors (shortest durations, transfers ignored)."""
     assert v.makespan is not None
-    graph = precedence_graph(space)
-    if not nx.is_directed_acyclic_graph(graph):
+    facts = graph_facts(space.problem)
+    order = facts.topological_order
+    if order is None:
         return  # infeasible anyway; the infeasibility checks explain it
-    order = list(nx.topological_sort(graph))
     head: dict[TaskId, int] = {}
     for t in order:
-        head[t] = max((head[p] + space.min_duration(p) for p in graph.predecessors(t)), default=0)
+        head[t] = max((head[p] + space.min_duration(p) for p in space.predecessors[t]), default=0)
     tail: dict[TaskId, int] = {}
     for t in reversed(order):
-        tail[t] = max((space.min_duration(s) + tail[s] for s in graph.successors(t)), default=0)
+        tail[t] = max((space.min_duration(s) + tail[s] for s in facts.successors[t]), default=0)
     for t in order:
         if head[t] > 0:
             model.add(v.start[t] >= head[t])
@@ -166,8 +157,7 @@ def add_start_order(model: cp_model.CpModel, space: Space, v: Variables) -> None
     task that can start earliest first, at its earliest start (a serial schedule generation).
     Without it CP-SAT found no schedule of the 28-task attention head on quad_bus in 15 s; with
     it, one 5.2 % above the bound (`scaling` ablation, "no use_hint"). It cuts off no schedule."""
-    graph = precedence_graph(space)
-    order = list(nx.topological_sort(graph)) if nx.is_directed_acyclic_graph(graph) else []
+    order = graph_facts(space.problem).topological_order
     if order:
         model.add_decision_strategy(
             [v.start[t] for t in order], cp_model.CHOOSE_LOWEST_MIN, cp_model.SELECT_MIN_VALUE

@@ -11,17 +11,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from cpsched.frontend.catalog import hardware_path, workload_path
-from cpsched.frontend.costs import CostModel, CostTable
+from cpsched.frontend.costs import Cost, CostModel, CostTable
 from cpsched.frontend.hardware import Hardware, derive_routes, hardware_links, load_hardware_file
 from cpsched.frontend.tiling import TiledWorkload, TilingSpec, tile_workload
 from cpsched.frontend.workload.load import load_workload_file
 from cpsched.frontend.workload.precision import Precision
 from cpsched.frontend.workload.spec import Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
-from cpsched.model.io import read_data
+from cpsched.model.io import read_data, validation_problems
 from cpsched.model.problem import (
     DRAM,
+    MAX_ENERGY_PJ,
+    MAX_INTEGER,
     PROBLEM_FORMAT,
     Barrier,
     Core,
@@ -126,6 +130,17 @@ def build_problem(
     model = CostModel(workload, hardware, costs)
     layers = workload.layer_by_name()
     problems: list[FieldProblem] = []
+    too_large: set[str] = set()  # layers and tensors reported as too large (once each)
+    for part in tw.parts:
+        if part.size_bytes > MAX_INTEGER and part.source not in too_large:
+            too_large.add(part.source)
+            problems.append(
+                FieldProblem(
+                    f"tensors.{part.source}",
+                    f"a tile of it holds {part.size_bytes} bytes; the solvers accept at most "
+                    f"{MAX_INTEGER} (cut it into more tiles, or make it smaller)",
+                )
+            )
     tasks: list[Task] = []
     for tile in tw.tiles:
         layer = layers[tile.layer]
@@ -135,19 +150,33 @@ def build_problem(
         options = []
         for core in allowed:
             cost = model.cost(layer, tile, core)
-            if cost is not None:
+            if cost is not None and not _cost_fits(cost) and layer.name not in too_large:
+                too_large.add(layer.name)
+                if cost.cycles > MAX_INTEGER:
+                    took, limit = f"{cost.cycles} cycles", f"{MAX_INTEGER}"
+                else:
+                    took, limit = f"{cost.energy_pj:.6g} pJ", f"{MAX_ENERGY_PJ:.6g} pJ"
+                problems.append(
+                    FieldProblem(
+                        f"layers.{layer.name}",
+                        f"a tile takes {took} on core {core.id!r}; the solvers accept at most "
+                        f"{limit} (cut the layer into more tiles, or make it smaller)",
+                    )
+                )
+            if cost is not None and _cost_fits(cost):
                 options.append(
                     TaskOption(
                         core=CoreId(core.id), duration_cycles=cost.cycles, energy_pj=cost.energy_pj
                     )
                 )
         if not options:
-            if tile.index == 0:
+            if tile.index == 0 and layer.name not in too_large:
                 support = "; ".join(f"{c.id}: {', '.join(c.ops)}" for c in hardware.cores)
+                where = f" ({hardware.source})" if hardware.source else ""
                 problems.append(
                     FieldProblem(
                         f"layers.{layer.name}.op",
-                        f"no core of {hardware.name!r} supports {layer.op!r}; "
+                        f"no core of {hardware.name!r}{where} supports {layer.op!r}; "
                         f"cores support: {support}",
                     )
                 )
@@ -163,7 +192,7 @@ def build_problem(
             )
         )
     if problems:
-        raise InputError(workload.name, tuple(problems))
+        raise InputError(workload.source or workload.name, tuple(problems))
     tensors = [
         Tensor(
             id=p.id,
@@ -189,6 +218,28 @@ def build_problem(
             if before:
                 after = tuple(t.task for t in tw.tiles_of(layer.name))
                 barriers.append(Barrier(before=before, after=after))
+    try:
+        return _problem(workload, hardware, tiling, name, tasks, tensors, groups, barriers)
+    except ValidationError as exc:  # sums beyond the solvers' limits (cpsched.model.problem)
+        source = f"the problem of {workload.source or workload.name!r} on "
+        source += f"{hardware.source or hardware.name!r}"
+        raise InputError(source, tuple(validation_problems(exc))) from None
+
+
+def _cost_fits(cost: Cost) -> bool:
+    return cost.cycles <= MAX_INTEGER and cost.energy_pj <= MAX_ENERGY_PJ
+
+
+def _problem(
+    workload: Workload,
+    hardware: Hardware,
+    tiling: TilingSpec,
+    name: str | None,
+    tasks: list[Task],
+    tensors: list[Tensor],
+    groups: list[tuple[TaskId, ...]],
+    barriers: list[Barrier],
+) -> Problem:
     label = name or (
         f"{workload.name} on {hardware.name} (T={tiling.tiles}"
         + (f", heads/{tiling.head_tiles}" if tiling.head_tiles > 1 else "")

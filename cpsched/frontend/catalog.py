@@ -26,10 +26,24 @@ def bundled_hardware() -> list[str]:
     return sorted(p.stem for p in (models_dir() / "hardware").glob("*.yaml"))
 
 
+def _is_file(path: Path) -> bool | str:
+    """Whether `path` is a file, or why it cannot even be looked up (e.g. a name too long)."""
+    try:
+        return path.is_file()
+    except OSError as exc:  # ENAMETOOLONG
+        return (exc.strerror or str(exc)).lower()
+    except ValueError as exc:  # a NUL byte
+        return str(exc)
+
+
 def _find(name_or_path: str, folder: str, names: list[str], option: str, what: str) -> Path:
     path = Path(name_or_path)
-    if path.suffix or "/" in name_or_path or path.exists():
-        if not path.is_file():
+    is_file = _is_file(path)
+    if isinstance(is_file, str):
+        shown = name_or_path if len(name_or_path) <= 60 else name_or_path[:57] + "..."
+        raise input_error(option, "", f"{shown!r}: {is_file}")
+    if path.suffix or "/" in name_or_path or is_file or path.is_dir():
+        if not is_file:
             raise input_error(
                 option,
                 "",

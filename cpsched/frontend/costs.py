@@ -31,19 +31,22 @@ Costs are computed once per distinct (operation, tile shape, index maps, core ty
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from cpsched.frontend.hardware import CoreSpec, Hardware, MemorySpec, core_type_key
 from cpsched.frontend.tiling import Tile, box_bytes, operand_box, read_box
 from cpsched.frontend.workload.spec import Layer, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
 from cpsched.model.io import parse_text, validation_problems
+from cpsched.model.problem import MAX_ENERGY_PJ, MAX_INTEGER
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,8 @@ class CostRow(BaseModel):
     op: str = ""
     shape: str = ""  # e.g. "m=32,e=768,d=64"; empty: any shape
     core: str = ""  # core id; empty or "*": any core
-    cycles: int = Field(ge=0)
-    energy_pj: float = Field(ge=0, allow_inf_nan=False)
+    cycles: StrictInt = Field(ge=0, le=MAX_INTEGER)
+    energy_pj: StrictFloat = Field(ge=0, le=MAX_ENERGY_PJ, allow_inf_nan=False)
 
 
 def shape_label(tile: Tile) -> str:
@@ -138,7 +141,7 @@ def _normal_shape(text: str) -> frozenset[tuple[str, int]] | None:
     out = []
     for item in items:
         k, sep, v = item.partition("=")
-        if not sep or not v.strip().isdigit():
+        if not sep or not re.fullmatch(r"[0-9]{1,20}", v.strip()):  # not "²" (int() refuses it)
             return None
         out.append((k.strip(), int(v)))
     return frozenset(out)
@@ -171,6 +174,23 @@ class CostTable:
         return None if best is None else Cost(best[1].cycles, best[1].energy_pj)
 
 
+_CSV_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _csv_numbers(row: dict[str, str]) -> dict[str, object]:
+    """A CSV row with its numeric columns read as numbers: cycles as an integer (digits only),
+    energy_pj as a float; text that is not such a number stays text, for the row's error."""
+    out: dict[str, object] = dict(row)
+    cycles = row.get("cycles")
+    if cycles is not None and _CSV_INTEGER.fullmatch(cycles) and len(cycles) <= 20:
+        out["cycles"] = int(cycles)  # (longer: left as text, which the row's check refuses)
+    energy = row.get("energy_pj")
+    if energy is not None:
+        with contextlib.suppress(ValueError):
+            out["energy_pj"] = float(energy)
+    return out
+
+
 def load_cost_table(path: str | Path) -> CostTable:
     """Read a cost table: CSV with a header, or JSON (a list of rows); fields as in CostRow."""
     path = Path(path)
@@ -181,10 +201,19 @@ def load_cost_table(path: str | Path) -> CostTable:
         raise input_error(source, "", f"cannot read: {exc}") from None
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text))
-        raw: list[object] = [
-            {k.strip(): v.strip() for k, v in r.items() if k is not None and v not in (None, "")}
-            for r in reader
-        ]
+        try:
+            raw: list[object] = [
+                _csv_numbers(
+                    {
+                        k.strip(): v.strip()
+                        for k, v in r.items()
+                        if isinstance(k, str) and isinstance(v, str) and v
+                    }
+                )
+                for r in reader
+            ]
+        except csv.Error as exc:  # e.g. a field longer than the csv module's limit
+            raise input_error(source, "", f"not valid CSV: {exc}") from None
     else:
         data = parse_text(text, source, yaml_syntax=path.suffix.lower() != ".json")
         if not isinstance(data, list):

@@ -11,16 +11,36 @@ a route, as SPEC.md §2 requires.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt
 
 from cpsched.frontend.workload.spec import OP_KINDS, OpKind
 from cpsched.model.errors import FieldProblem, InputError
 from cpsched.model.io import load_model
-from cpsched.model.problem import DRAM, Link, LinkId, MemoryId, Route
+from cpsched.model.problem import (
+    DRAM,
+    MAX_ENERGY_PJ,
+    MAX_INTEGER,
+    MIN_BANDWIDTH_BYTES_PER_CYCLE,
+    Link,
+    LinkId,
+    MemoryId,
+    Route,
+)
+
+# A mesh has at most this many routers along each side (routes are derived router by router).
+MAX_MESH_SIDE = 256
+
+# Strict numbers within what the problem format accepts (cpsched.model.problem's limits): a
+# string or a boolean is never read as a number.
+Count = Annotated[StrictInt, Field(ge=1, le=MAX_INTEGER)]
+Cycles = Annotated[StrictInt, Field(ge=0, le=MAX_INTEGER)]
+Bandwidth = Annotated[StrictFloat, Field(ge=MIN_BANDWIDTH_BYTES_PER_CYCLE, allow_inf_nan=False)]
+Energy = Annotated[StrictFloat, Field(ge=0, le=MAX_ENERGY_PJ, allow_inf_nan=False)]
+Coordinate = Annotated[StrictInt, Field(ge=-MAX_INTEGER, le=MAX_INTEGER)]  # off the mesh: reported
 
 CoreKind = Literal["mac_array", "vector"]
 MatmulRole = Literal["m", "n", "k"]
@@ -49,10 +69,10 @@ class MemorySpec(_Strict):
     """A memory: capacity (null = unbounded, DRAM), port bandwidths and access energy."""
 
     id: MemoryId = Field(min_length=1)
-    capacity_bytes: int | None = Field(default=None, ge=0)
-    read_bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=False)
-    write_bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=False)
-    energy_pj_per_byte: float = Field(ge=0, allow_inf_nan=False)
+    capacity_bytes: StrictInt | None = Field(default=None, ge=0, le=MAX_INTEGER)
+    read_bandwidth_bytes_per_cycle: Bandwidth
+    write_bandwidth_bytes_per_cycle: Bandwidth
+    energy_pj_per_byte: Energy
 
 
 class Unroll(_Strict):
@@ -68,13 +88,13 @@ class CoreSpec(_Strict):
     id: str = Field(min_length=1)
     kind: CoreKind
     memory: MemoryId
-    rows: int = Field(default=1, ge=1)
-    cols: int = Field(default=1, ge=1)
+    rows: Count = 1
+    cols: Count = 1
     unroll: Unroll = Unroll()
-    lanes: int | None = Field(default=None, ge=1)  # vector lanes; a MAC array defaults to cols
-    mac_energy_pj: float = Field(ge=0, allow_inf_nan=False)  # per MAC, or per lane-operation
+    lanes: Count | None = None  # vector lanes; a MAC array defaults to cols
+    mac_energy_pj: Energy  # per MAC, or per lane-operation
     ops: tuple[OpKind, ...] = OP_KINDS
-    cycles_per_element: dict[OpKind, int] = Field(default_factory=dict)
+    cycles_per_element: dict[OpKind, Cycles] = Field(default_factory=dict)
 
     def vector_lanes(self) -> int:
         """Lanes used for element-wise work (a MAC array uses one row of `cols` lanes)."""
@@ -91,18 +111,18 @@ class LinkSpec(_Strict):
     """A link and the nodes (memories or hubs) it connects; more than two nodes make a bus."""
 
     id: LinkId = Field(min_length=1)
-    bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=False)
-    latency_cycles: int = Field(default=0, ge=0)
-    energy_pj_per_byte: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    bandwidth_bytes_per_cycle: Bandwidth
+    latency_cycles: Cycles = 0
+    energy_pj_per_byte: Energy = 0.0
     connects: tuple[str, ...] = Field(min_length=2)
 
 
 class MeshLink(_Strict):
     """The parameters every mesh link shares."""
 
-    bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=False)
-    latency_cycles: int = Field(default=0, ge=0)
-    energy_pj_per_byte: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    bandwidth_bytes_per_cycle: Bandwidth
+    latency_cycles: Cycles = 0
+    energy_pj_per_byte: Energy = 0.0
 
 
 class Topology(_Strict):
@@ -110,10 +130,12 @@ class Topology(_Strict):
 
     kind: Literal["bus", "p2p", "mesh"]
     links: tuple[LinkSpec, ...] = ()
-    mesh_cols: int = Field(default=0, ge=0)  # x extent
-    mesh_rows: int = Field(default=0, ge=0)  # y extent
+    mesh_cols: StrictInt = Field(default=0, ge=0, le=MAX_MESH_SIDE)  # x extent
+    mesh_rows: StrictInt = Field(default=0, ge=0, le=MAX_MESH_SIDE)  # y extent
     mesh_link: MeshLink | None = None
-    place: dict[MemoryId, tuple[int, int]] = Field(default_factory=dict)  # memory -> (x, y)
+    place: dict[MemoryId, tuple[Coordinate, Coordinate]] = Field(
+        default_factory=dict
+    )  # memory -> (x, y)
 
 
 class Hardware(_Strict):
@@ -124,6 +146,13 @@ class Hardware(_Strict):
     memories: tuple[MemorySpec, ...] = Field(min_length=1)
     cores: tuple[CoreSpec, ...] = Field(min_length=1)
     topology: Topology
+    # the file it was read from ("" when built in code), for messages that name it
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        """The file this hardware was read from, or "" when it was built in code."""
+        return self._source
 
     def memory_by_id(self) -> dict[MemoryId, MemorySpec]:
         """Memories by id."""
@@ -140,12 +169,28 @@ def mesh_link_id(a: tuple[int, int], b: tuple[int, int]) -> LinkId:
     return LinkId(f"{router(*a)}>{router(*b)}")
 
 
+def _duplicates(section: str, ids: Sequence[str], what: str) -> list[FieldProblem]:
+    """One problem per repeated id, at its second (third, ...) place, naming the id."""
+    out: list[FieldProblem] = []
+    first: dict[str, int] = {}
+    for i, x in enumerate(ids):
+        if x in first:
+            out.append(
+                FieldProblem(
+                    f"{section}[{i}].id",
+                    f"duplicate {what} id {x!r} (also {section}[{first[x]}]); ids must be unique",
+                )
+            )
+        else:
+            first[x] = i
+    return out
+
+
 def hardware_problems(hw: Hardware) -> list[FieldProblem]:
     """Every inconsistency: dangling memories and nodes, a missing dram, bad mesh placement."""
     out: list[FieldProblem] = []
     mems = [m.id for m in hw.memories]
-    if len(set(mems)) != len(mems):
-        out.append(FieldProblem("memories", "duplicate memory id"))
+    out += _duplicates("memories", mems, "memory")
     if DRAM not in mems:
         out.append(FieldProblem("memories", f"no memory {DRAM!r}; weights and inputs live in DRAM"))
     for i, m in enumerate(hw.memories):
@@ -153,9 +198,7 @@ def hardware_problems(hw: Hardware) -> list[FieldProblem]:
             out.append(
                 FieldProblem(f"memories[{i}].capacity_bytes", "must be null (unbounded) for dram")
             )
-    core_ids = [c.id for c in hw.cores]
-    if len(set(core_ids)) != len(core_ids):
-        out.append(FieldProblem("cores", "duplicate core id"))
+    out += _duplicates("cores", [c.id for c in hw.cores], "core")
     for i, c in enumerate(hw.cores):
         if c.memory not in mems:
             out.append(
@@ -169,9 +212,7 @@ def hardware_problems(hw: Hardware) -> list[FieldProblem]:
                     )
                 )
     t = hw.topology
-    link_ids = [lk.id for lk in t.links]
-    if len(set(link_ids)) != len(link_ids):
-        out.append(FieldProblem("topology.links", "duplicate link id"))
+    out += _duplicates("topology.links", [lk.id for lk in t.links], "link")
     if t.kind == "mesh":
         if t.mesh_cols < 1 or t.mesh_rows < 1 or t.mesh_link is None:
             out.append(
@@ -325,8 +366,10 @@ def check_hardware(hw: Hardware, source: str) -> Hardware:
 
 
 def load_hardware_file(path: str | Path) -> Hardware:
-    """Load and check a hardware YAML file."""
-    return check_hardware(load_model(path, Hardware), str(path))
+    """Load and check a hardware YAML file (it remembers the file, for messages)."""
+    hw = check_hardware(load_model(path, Hardware), str(path))
+    hw._source = str(path)
+    return hw
 
 
 def core_type_key(hw: Hardware, core: CoreSpec) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -198,7 +199,7 @@ def parse_splits(
     for item in items or []:
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or not key or not value.strip().isdigit():
+        if not sep or not key or not re.fullmatch(r"[0-9]{1,20}", value.strip()):  # not "²" or "٣"
             raise InputError(
                 source,
                 (FieldProblem("", f"{item!r} is not DIM=N or LAYER.DIM=N (e.g. --split FF1.f=4)"),),

@@ -1,7 +1,14 @@
 """Heuristic schedulers: fast valid schedules, as baselines and as CP-SAT's hint and horizon.
 
 Every heuristic returns a :class:`~cpsched.model.result.SolveResult` whose schedule has passed the
-validator, or `schedule=None` with the reason it could not build one.
+validator, or `schedule=None` with the reason it could not build one: status `infeasible` only
+with the static checker's proof (:func:`cpsched.check.infeasibility.find_infeasibility`),
+`unknown` when it found none.
+
+The rooms: `prepare` (what every heuristic knows about a problem, on the graph facts of
+:mod:`cpsched.model.graph`), `placer` (resources and the placement of one task), `cores` (which
+core a task takes), `loop` (the list-scheduling loop and its retries), `result` (validation and
+the SolveResult); the heuristics themselves in `list_scheduler`, `heft` and `layer_by_layer`.
 """
 
 from __future__ import annotations
@@ -10,10 +17,11 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
-from cpsched.heuristics.engine import InvalidHeuristicSchedule, Prepared, prepare
 from cpsched.heuristics.heft import heft_schedule
 from cpsched.heuristics.layer_by_layer import layer_by_layer_schedule
 from cpsched.heuristics.list_scheduler import list_schedule
+from cpsched.heuristics.prepare import Prepared, prepare
+from cpsched.heuristics.result import InvalidHeuristicSchedule
 from cpsched.model.problem import Problem
 from cpsched.model.result import SolveResult
 from cpsched.model.schedule import Schedule
@@ -35,9 +43,7 @@ HEURISTICS: dict[str, Callable[..., SolveResult]] = {
 }
 
 
-def run_heuristics(
-    problem: Problem, names: Sequence[str] | None = None
-) -> dict[str, SolveResult]:
+def run_heuristics(problem: Problem, names: Sequence[str] | None = None) -> dict[str, SolveResult]:
     """The result of each heuristic in `names` (default: all, in HEURISTICS order) on `problem`,
     sharing one analysis of the problem.
 
@@ -92,6 +98,7 @@ def best_heuristic_schedule(problem: Problem) -> Schedule | None:
 
 __all__ = [
     "HEURISTICS",
+    "InvalidHeuristicSchedule",
     "Prepared",
     "best_heuristic",
     "best_heuristic_schedule",

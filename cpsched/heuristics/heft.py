@@ -2,21 +2,18 @@
 
 Each task, in decreasing upward rank (its mean duration plus the longest mean-cost path to the
 end of the graph), goes on the core that finishes it earliest, inserted into an idle gap when
-one is long enough. Transfers, memory capacity, groups and barriers as in the engine.
+one is long enough. Transfers, memory capacity, groups and barriers as in every list scheduler
+(:mod:`cpsched.heuristics.loop`).
 """
 
 from __future__ import annotations
 
 import time
 
-from cpsched.heuristics.engine import (
-    Key,
-    Prepared,
-    prepare,
-    run_list_schedule,
-    to_result,
-)
-from cpsched.model.problem import Problem, route_duration_cycles
+from cpsched.heuristics.loop import Key, run_list_schedule
+from cpsched.heuristics.prepare import Prepared, prepare
+from cpsched.heuristics.result import to_result
+from cpsched.model.problem import Problem, TensorId
 from cpsched.model.result import SolveResult
 
 
@@ -25,40 +22,31 @@ def upward_ranks(prep: Prepared) -> list[float]:
     p = prep.problem
     n = prep.n_tasks
     mean_dur = [sum(o.duration_cycles for o in t.options) / len(t.options) for t in p.tasks]
-    routes = [[p.link_by_id[lk] for lk in r.links] for r in p.routes]
 
-    def mean_comm(size_bytes: int) -> float:
-        if not routes:
+    def mean_comm(tensor: TensorId) -> float:
+        """The mean time of moving `tensor` over any route (0 without routes)."""
+        if not p.routes:
             return 0.0
-        return sum(route_duration_cycles(size_bytes, r) for r in routes) / len(routes)
+        return sum(p.transfer_duration_cycles(tensor, r.src, r.dst) for r in p.routes) / len(
+            p.routes
+        )
 
-    comm_cache: dict[int, float] = {}
+    comm_cache: dict[int, float] = {}  # by size: the mean depends on nothing else
     edge_cost: dict[tuple[int, int], float] = {}
-    for i, task in enumerate(p.tasks):
-        for x in task.inputs:
-            prod = p.tensor_by_id[x].producer
-            if prod is None:
-                continue
+    for (producer, reader), tensors in prep.facts.data_edges.items():
+        key = (prep.index[producer], prep.index[reader])
+        for x in tensors:
             size = p.tensor_by_id[x].size_bytes
             if size not in comm_cache:
-                comm_cache[size] = mean_comm(size)
-            key = (prep.index[prod], i)
+                comm_cache[size] = mean_comm(x)
             edge_cost[key] = edge_cost.get(key, 0.0) + comm_cache[size]
     # Reverse topological order over all nodes (barriers cost nothing).
-    n_nodes = len(prep.preds)
-    out_deg = [len(s) for s in prep.succs]
-    stack = [v for v in range(n_nodes) if out_deg[v] == 0]
-    rank = [0.0] * n_nodes
-    while stack:
-        v = stack.pop()
+    rank = [0.0] * prep.facts.n_nodes
+    for v in reversed(prep.facts.node_order):
         best = 0.0
         for w in prep.succs[v]:
             best = max(best, edge_cost.get((v, w), 0.0) + rank[w])
         rank[v] = (mean_dur[v] if v < n else 0.0) + best
-        for u in prep.preds[v]:
-            out_deg[u] -= 1
-            if out_deg[u] == 0:
-                stack.append(u)
     return rank[:n]
 
 

@@ -6,17 +6,12 @@ finishes it earliest. This is the no-fusion baseline that layer fusion is measur
 
 from __future__ import annotations
 
-import heapq
 import time
 
-from cpsched.heuristics.engine import (
-    Key,
-    Outcome,
-    Prepared,
-    prepare,
-    run_list_schedule,
-    to_result,
-)
+from cpsched.heuristics.loop import Key, Outcome, run_list_schedule
+from cpsched.heuristics.prepare import Prepared, prepare
+from cpsched.heuristics.result import to_result
+from cpsched.model.graph import topological_sort
 from cpsched.model.problem import Problem
 from cpsched.model.result import SolveResult
 
@@ -33,38 +28,28 @@ def layer_order(prep: Prepared) -> list[str] | None:
     def task_layers(v: int) -> set[str]:  # a barrier stands for the layers of the tasks before it
         return {layer_of[v]} if v < n else {layer_of[u] for u in prep.preds[v]}
 
-    edges: dict[str, set[str]] = {layer: set() for layer in first}
+    edges: list[set[int]] = [set() for _ in first]  # layers by first appearance
     for v in range(n):
         for u in prep.preds[v]:
             for lu in task_layers(u):
                 if lu != layer_of[v]:
-                    edges[lu].add(layer_of[v])
-    indeg = dict.fromkeys(first, 0)
-    for vs in edges.values():
-        for lv in vs:
-            indeg[lv] += 1
-    ready = [(first[layer], layer) for layer, d in indeg.items() if d == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, layer = heapq.heappop(ready)
-        order.append(layer)
-        for lv in edges[layer]:
-            indeg[lv] -= 1
-            if indeg[lv] == 0:
-                heapq.heappush(ready, (first[lv], lv))
-    return order if len(order) == len(first) else None
+                    edges[first[lu]].add(first[layer_of[v]])
+    order = topological_sort(edges, smallest_first=True)
+    layers = list(first)
+    return [layers[k] for k in order] if len(order) == len(first) else None
 
 
 def layer_by_layer_schedule(problem: Problem, prep: Prepared | None = None) -> SolveResult:
     """Schedule `problem` one layer at a time (see module doc)."""
     started = time.perf_counter()
     prep = prep or prepare(problem)
-    order = layer_order(prep) if not prep.reasons else []
+    order = layer_order(prep) if not (prep.reasons or prep.cannot_place) else []
     params: dict[str, object] = {"stages": "layers"}
     if order is None:
         outcome = Outcome(
-            None, "the layers depend on each other in a cycle, so they cannot run one after another"
+            None,
+            "found none: the layers depend on each other in a cycle, so they cannot run one "
+            "after another",
         )
         return to_result(problem, "layer-by-layer", outcome, started, params)
     stage = {layer: k for k, layer in enumerate(order)}

@@ -18,14 +18,10 @@ import time
 from collections.abc import Mapping
 from typing import Literal
 
-from cpsched.heuristics.engine import (
-    Key,
-    Prepared,
-    merge_units,
-    prepare,
-    run_list_schedule,
-    to_result,
-)
+from cpsched.heuristics.cores import merge_units
+from cpsched.heuristics.loop import Key, run_list_schedule
+from cpsched.heuristics.prepare import Prepared, prepare
+from cpsched.heuristics.result import to_result
 from cpsched.model.problem import CoreId, Problem, TaskId
 from cpsched.model.result import SolveResult
 
@@ -94,7 +90,7 @@ def list_schedule(
             split_units=split,
             load_aware=load_aware,
         )
-        if outcome.schedule is not None or outcome.proven_infeasible:
+        if outcome.schedule is not None or outcome.reasons or prep.cannot_place:
             break
         first_message = first_message or outcome.message
     if outcome.schedule is None and first_message:

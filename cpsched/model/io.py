@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from cpsched.model.errors import FieldProblem, InputError, input_error
+from cpsched.model.errors import FieldProblem, InputError, input_error, output_error
 from cpsched.model.problem import Problem, ProblemReferenceError
 from cpsched.model.schedule import Schedule
 
@@ -36,6 +36,10 @@ def _construct_mapping(
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
+        try:
+            hash(key)
+        except TypeError:
+            continue  # a list or mapping as a key: construct_mapping reports it as unhashable
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
@@ -67,10 +71,16 @@ def parse_text(text: str, source: str, *, yaml_syntax: bool) -> Any:
         if yaml_syntax:
             return yaml.load(text, Loader=_StrictYamlLoader)
         return json.loads(text, object_pairs_hook=_reject_duplicate_json_keys)
+    except RecursionError:
+        syntax = "YAML" if yaml_syntax else "JSON"
+        raise input_error(
+            source, "", f"not valid {syntax}: lists or mappings nested too deeply"
+        ) from None
     except yaml.YAMLError as exc:
         raise input_error(source, "", f"not valid YAML: {exc}") from None
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        raise input_error(source, "", f"not valid JSON: {exc}") from None
+    except ValueError as exc:  # json.JSONDecodeError; an integer with more than 4300 digits
+        syntax = "YAML" if yaml_syntax else "JSON"
+        raise input_error(source, "", f"not valid {syntax}: {exc}") from None
 
 
 def read_data(path: str | Path) -> Any:
@@ -96,14 +106,31 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    """A value as the user wrote it, cut to `limit` characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's 4300-digit conversion limit (e.g. YAML 0xfff...)
+        if isinstance(value, int):
+            return f"an integer of {len(format(value, 'x'))} hexadecimal digits"
+        return "a value holding an integer too long to print"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validation_problems(exc: ValidationError) -> list[FieldProblem]:
     """Turn a pydantic ValidationError into field problems with paths and bad values."""
     out: list[FieldProblem] = []
-    for err in exc.errors():
+    errors = exc.errors()
+    failed_items = {  # lists and tuples with an item that failed
+        tuple(e["loc"][:k])
+        for e in errors
+        for k, part in enumerate(e["loc"])
+        if isinstance(part, int)
+    }
+    for err in errors:
+        if err["type"] == "too_short" and tuple(err["loc"]) in failed_items:
+            # pydantic counts only the items that validated: a list whose one item is wrong is
+            # "too short" too, which is false; the item's own error says what is wrong
+            continue
         ctx_error = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_error, ProblemReferenceError):
             out.extend(ctx_error.problems)
@@ -163,9 +190,16 @@ def _new_file_mode() -> int:
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` completely or not at all (temp file + rename in one folder)."""
+    """Write `data` to `path` completely or not at all (temp file + rename in one folder).
+
+    A write that fails (a full disk, a read-only folder) raises an :class:`OutputError` naming
+    the path and the reason; the old file, if any, is left as it was and no temporary remains.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise output_error(str(path), exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -174,6 +208,9 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         # mkstemp makes the file private (0600); give it the mode a plain open() would have
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise output_error(str(path), exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -14,11 +14,47 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any, Literal, NewType
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
 
 from cpsched.model.errors import FieldProblem
 
 PROBLEM_FORMAT = "cpsched-problem/1"
+
+# --- Limits: the largest numbers the solvers represent exactly (SPEC.md §2) ---
+#
+# CP-SAT works on int64 and requires every variable domain within +-2**62 and the sum over all
+# variables of their domain sizes below 2**63; its linear constraints and objective must stay
+# below 2**62 for every assignment. A problem within these limits cannot break any of that:
+#
+# - every integer field (cycles, bytes, tile numbers) is at most MAX_INTEGER;
+# - the horizon (every task at its slowest option plus, for each tensor and each memory a route
+#   leads into, its slowest transfer there, one after another) is at most MAX_HORIZON_CYCLES:
+#   time variables range over [0, horizon], so the model holds up to 2**22 (four million) of
+#   them before their domains sum past 2**62, far more than a problem Python can hold;
+# - link bandwidths are at least MIN_BANDWIDTH_BYTES_PER_CYCLE (so a transfer takes at most
+#   2**60 cycles before the horizon check refuses it) and every number is finite;
+# - the bytes of all tensors sum to at most MAX_TOTAL_BYTES: a memory's cumulative adds at
+#   most two copies of each tensor (2**49), and a peak floor sums one task's bytes over the
+#   cores it may run on (under 2**62 for up to 16,384 cores);
+# - an energy (per task option, per byte of a link) is at most MAX_ENERGY_PJ, and every energy
+#   the CP-SAT energy objective can add (every option, every tensor over every route) sums to
+#   at most MAX_TOTAL_ENERGY_PJ, so a weighted objective such as latency+0.001*energy, scaled to
+#   integers at six significant digits of its weights (cpsched.cpsat.objective), stays below
+#   2**62 (10**6 * 0.001 * 2**50 + 10**6 * 2**40).
+MAX_INTEGER = 2**40
+MAX_HORIZON_CYCLES = 2**40
+MIN_BANDWIDTH_BYTES_PER_CYCLE = 2.0**-20
+MAX_TOTAL_BYTES = 2**48
+MAX_ENERGY_PJ = float(2**40)
+MAX_TOTAL_ENERGY_PJ = float(2**50)
 
 MemoryId = NewType("MemoryId", str)
 CoreId = NewType("CoreId", str)
@@ -39,7 +75,7 @@ class Memory(_Data):
     """A memory; `capacity_bytes: null` means unbounded (normally only DRAM)."""
 
     id: MemoryId = Field(min_length=1)
-    capacity_bytes: int | None = Field(ge=0)
+    capacity_bytes: StrictInt | None = Field(ge=0, le=MAX_INTEGER)
 
 
 class Core(_Data):
@@ -53,9 +89,13 @@ class Link(_Data):
     """A link that carries one transfer at a time at full bandwidth."""
 
     id: LinkId = Field(min_length=1)
-    bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=False)
-    latency_cycles: int = Field(default=0, ge=0)
-    energy_pj_per_byte: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    bandwidth_bytes_per_cycle: StrictFloat = Field(
+        ge=MIN_BANDWIDTH_BYTES_PER_CYCLE, allow_inf_nan=False
+    )
+    latency_cycles: StrictInt = Field(default=0, ge=0, le=MAX_INTEGER)
+    energy_pj_per_byte: StrictFloat = Field(
+        default=0.0, ge=0, le=MAX_ENERGY_PJ, allow_inf_nan=False
+    )
 
 
 class Route(_Data):
@@ -70,19 +110,19 @@ class Tensor(_Data):
     """The unit of storage and transfer; always moved whole."""
 
     id: TensorId = Field(min_length=1)
-    size_bytes: int = Field(ge=0)
+    size_bytes: StrictInt = Field(ge=0, le=MAX_INTEGER)
     kind: TensorKind
     producer: TaskId | None = None
     home: MemoryId | None = None
-    store: bool = False
+    store: StrictBool = False
 
 
 class TaskOption(_Data):
     """Running a task on one core: its precomputed duration and energy there."""
 
     core: CoreId
-    duration_cycles: int = Field(ge=0)
-    energy_pj: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    duration_cycles: StrictInt = Field(ge=0, le=MAX_INTEGER)
+    energy_pj: StrictFloat = Field(default=0.0, ge=0, le=MAX_ENERGY_PJ, allow_inf_nan=False)
 
 
 class Task(_Data):
@@ -90,7 +130,7 @@ class Task(_Data):
 
     id: TaskId = Field(min_length=1)
     layer: str = ""
-    tile: int = Field(default=0, ge=0)
+    tile: StrictInt = Field(default=0, ge=0, le=MAX_INTEGER)
     inputs: tuple[TensorId, ...] = ()
     outputs: tuple[TensorId, ...] = ()
     after: tuple[TaskId, ...] = ()
@@ -121,6 +161,8 @@ class Problem(_Data):
     @model_validator(mode="after")
     def _check_references(self) -> Problem:
         problems = reference_problems(self)
+        if not problems:
+            problems = size_problems(self)
         if problems:
             raise ProblemReferenceError(problems)
         return self
@@ -217,12 +259,101 @@ def route_duration_cycles(size_bytes: int, links: Iterable[Link]) -> int:
     return math.ceil(Fraction(size_bytes) / bandwidth) + sum(lk.latency_cycles for lk in links)
 
 
+def _pow2(limit: float) -> str:
+    """A limit with its power of two, e.g. `1099511627776 (2**40)`."""
+    exponent = math.log2(limit)
+    text = f"{int(limit)}" if limit >= 1 else f"{limit!r}"
+    return f"{text} (2**{exponent:g})" if exponent.is_integer() else text
+
+
+def horizon_cycles_bound(p: Problem) -> tuple[int, str, int]:
+    """An upper bound on the horizon any solver may use: every task at its slowest option plus,
+    for each tensor and each memory a route leads into, its slowest transfer there.
+
+    Returns the bound, the field path of its largest single part and that part, so an error
+    can say what made it large.
+    """
+    total = 0
+    largest = (0, "")
+    for i, task in enumerate(p.tasks):
+        j, slowest = max(enumerate(o.duration_cycles for o in task.options), key=lambda x: x[1])
+        total += slowest
+        if slowest > largest[0]:
+            largest = (slowest, f"tasks[{i}].options[{j}].duration_cycles")
+    # per destination memory: the smallest bandwidth and the largest latency of a route into it
+    into: dict[MemoryId, tuple[Fraction, int]] = {}
+    for r in p.routes:
+        links = [p.link_by_id[lk] for lk in r.links]
+        bandwidth = min(Fraction(repr(lk.bandwidth_bytes_per_cycle)) for lk in links)
+        latency = sum(lk.latency_cycles for lk in links)
+        old = into.get(r.dst)
+        into[r.dst] = (
+            (bandwidth, latency) if old is None else (min(old[0], bandwidth), max(old[1], latency))
+        )
+    slowest_routes = [(b.numerator, b.denominator, lat) for b, lat in into.values()]
+    for i, t in enumerate(p.tensors):
+        size = t.size_bytes
+        worst = 0
+        for num, den, lat in slowest_routes:
+            cycles = -(-size * den // num) + lat
+            total += cycles
+            worst = max(worst, cycles)
+        if worst > largest[0]:
+            largest = (worst, f"tensors[{i}].size_bytes")
+    return total, largest[1], largest[0]
+
+
+def size_problems(p: Problem) -> list[FieldProblem]:
+    """Sums too large for the solvers to represent (see the limits at the top of this module):
+    the horizon, the bytes of all tensors and the energies the energy objective can add."""
+    out: list[FieldProblem] = []
+    horizon, part, value = horizon_cycles_bound(p)
+    if horizon > MAX_HORIZON_CYCLES:
+        out.append(
+            FieldProblem(
+                "",
+                f"the tasks' slowest options and the tensors' slowest transfers sum to {horizon} "
+                f"cycles; the solvers accept at most {_pow2(MAX_HORIZON_CYCLES)} "
+                f"(the largest part: {part}, {value} cycles)",
+            )
+        )
+    total_bytes = sum(t.size_bytes for t in p.tensors)
+    if total_bytes > MAX_TOTAL_BYTES:
+        i = max(range(len(p.tensors)), key=lambda k: p.tensors[k].size_bytes)
+        out.append(
+            FieldProblem(
+                "tensors",
+                f"sizes sum to {total_bytes} bytes; the solvers accept at most "
+                f"{_pow2(MAX_TOTAL_BYTES)} (the largest: tensors[{i}].size_bytes, "
+                f"{p.tensors[i].size_bytes})",
+            )
+        )
+    option_pj = sum(o.energy_pj for t in p.tasks for o in t.options)
+    route_pj_per_byte = sum(p.link_by_id[lk].energy_pj_per_byte for r in p.routes for lk in r.links)
+    energy = option_pj + total_bytes * route_pj_per_byte
+    if energy > MAX_TOTAL_ENERGY_PJ:
+        out.append(
+            FieldProblem(
+                "",
+                f"the energies of every task option ({option_pj:.6g} pJ) and of every tensor over "
+                f"every route ({total_bytes * route_pj_per_byte:.6g} pJ) sum to {energy:.6g} pJ; "
+                f"the solvers accept at most {_pow2(MAX_TOTAL_ENERGY_PJ)} pJ",
+            )
+        )
+    return out
+
+
 class ProblemReferenceError(ValueError):
     """Cross-reference errors found in a problem; carries every one of them."""
 
     def __init__(self, problems: list[FieldProblem]) -> None:
         super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
+
+
+def _plural(noun: str) -> str:
+    """memory -> memories, core -> cores."""
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
 
 
 def _known(ids: Iterable[str], limit: int = 8) -> str:
@@ -255,7 +386,9 @@ def reference_problems(p: Problem) -> list[FieldProblem]:
     def ref(path: str, value: str, known: set[str], what: str) -> bool:
         if value in known:
             return True
-        out.append(FieldProblem(path, f"unknown {what} {value!r}; known {what}s: {_known(known)}"))
+        out.append(
+            FieldProblem(path, f"unknown {what} {value!r}; known {_plural(what)}: {_known(known)}")
+        )
         return False
 
     for i, c in enumerate(p.cores):

@@ -7,13 +7,18 @@ schedule naming unknown tasks or negative starts still loads and is reported the
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from cpsched.model.problem import CoreId, MemoryId, TaskId, TensorId
+from cpsched.model.problem import MAX_INTEGER, CoreId, MemoryId, TaskId, TensorId
 
 SCHEDULE_FORMAT: Literal["cpsched-schedule/1"] = "cpsched-schedule/1"
+
+# A start is a strict integer within the problem format's integer limit, either side of 0: a
+# negative start still loads (the validator reports it), and one beyond +-2**40 (a hint CP-SAT
+# cannot hold in int64 once durations are added) is refused at loading.
+Start = Annotated[StrictInt, Field(ge=-MAX_INTEGER, le=MAX_INTEGER)]
 
 
 class _Data(BaseModel):
@@ -25,7 +30,7 @@ class ScheduledTask(_Data):
 
     id: TaskId
     core: CoreId
-    start: StrictInt
+    start: Start
 
 
 class ScheduledTransfer(_Data):
@@ -34,7 +39,7 @@ class ScheduledTransfer(_Data):
     tensor: TensorId
     src: MemoryId
     dst: MemoryId
-    start: StrictInt
+    start: Start
 
 
 class Schedule(_Data):

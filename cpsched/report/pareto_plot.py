@@ -1,8 +1,9 @@
 """The latency / peak-memory Pareto front as a picture: the front as a staircase with markers
 (filled when proven, hollow with the gap when not) and the layer-by-layer reference points.
 
-The plot takes plain points (:class:`PlotPoint`), so that the `pareto` command (from a
-:class:`cpsched.analysis.pareto.ParetoFront`) and the benchmark report (from its records) draw alike.
+The plot takes plain points (:class:`PlotPoint`), so that the `pareto` command (a front's
+points, by :func:`cpsched.analysis.pareto.plot_point`) and the benchmark report (its records)
+draw alike, and the report layer needs nothing from the analysis layer above it.
 """
 
 from __future__ import annotations
@@ -10,15 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from cpsched.report._common import DPI, byte_unit, save_png, thousands
-
-if TYPE_CHECKING:
-    from cpsched.analysis.pareto import ParetoFront, ParetoPoint
 
 FRONT_COLOUR = "#1f77b4"
 REFERENCE_COLOUR = "#d62728"
@@ -35,13 +32,6 @@ class PlotPoint:
     gap: float | None = None  # relative gap of the point's first objective, when not proven
     label: str = ""  # for reference points: what they are ("layer-by-layer min latency")
     gap_of: str = "latency"  # what the gap is on: latency, or peak for a min-memory point
-
-
-def plot_point(point: ParetoPoint) -> PlotPoint:
-    """A point of a front as a plot point (its label says what kind of reference it is)."""
-    label = point.role.replace("min-", "min ") if point.role.startswith("layer") else ""
-    gap_of = "peak" if point.role.endswith("min-memory") else "latency"
-    return PlotPoint(point.latency_cycles, point.peak_bytes, point.proven, point.gap, label, gap_of)
 
 
 def front_figure(
@@ -118,13 +108,12 @@ def front_figure(
     return fig
 
 
-def plot_front(front: ParetoFront, path: str | Path, title: str = "") -> None:
+def plot_front(
+    points: Sequence[PlotPoint],
+    references: Sequence[PlotPoint],
+    path: str | Path,
+    title: str = "",
+    memory_label: str = "peak memory",
+) -> None:
     """Write the PNG of a Pareto front and its reference points."""
-    memory_label = "peak memory" if front.memory == "all" else "peak activation memory"
-    fig = front_figure(
-        [plot_point(p) for p in front.points],
-        [plot_point(p) for p in front.references],
-        title or front.problem,
-        memory_label,
-    )
-    save_png(fig, path)
+    save_png(front_figure(points, references, title, memory_label), path)

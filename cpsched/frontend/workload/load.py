@@ -14,18 +14,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from cpsched.frontend.workload.spec import ROW_REDUCING_OPS, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
 from cpsched.model.io import parse_model, read_data
+
+# No intermediate value of a size expression may pass this (2**62: far above any size the
+# problem format accepts, and small enough that `9**9**9` is refused at once, not computed).
+MAX_EXPRESSION_VALUE = 2**62
 
 
 class Param(BaseModel):
     """A workload parameter: its default and what it means."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    default: int
+    default: StrictInt = Field(ge=-MAX_EXPRESSION_VALUE, le=MAX_EXPRESSION_VALUE)
     doc: str = ""
 
 
@@ -56,24 +60,24 @@ def eval_size(expr: int | str, params: Mapping[str, int]) -> int:
     if isinstance(expr, bool):
         raise ValueError(f"expected an integer or an expression, got {expr!r}")
     if isinstance(expr, int):
-        return expr
+        return _bounded(expr, "")
     if not isinstance(expr, str):
         raise ValueError(f"expected an integer or an expression, got {expr!r}")
     try:
         tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
-        raise ValueError(f"cannot parse expression {expr!r}") from None
+    except (SyntaxError, RecursionError, MemoryError):  # the parser's stack overflows as these
+        raise ValueError(f"cannot parse expression {_clip(expr)!r}") from None
 
     def ev(node: ast.AST) -> int:
         if isinstance(node, ast.Expression):
             return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int):
-            return int(node.value)
+        if isinstance(node, ast.Constant) and type(node.value) is int:  # not True/False
+            return _bounded(node.value, expr)
         if isinstance(node, ast.Name):
             if node.id not in params:
                 known = ", ".join(sorted(params)) or "none"
                 raise ValueError(f"unknown parameter {node.id!r} in {expr!r}; parameters: {known}")
-            return params[node.id]
+            return _bounded(params[node.id], expr)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -ev(node.operand)
         if isinstance(node, ast.BinOp):
@@ -86,12 +90,30 @@ def eval_size(expr: int | str, params: Mapping[str, int]) -> int:
             if fn is not None:
                 if b == 0 and isinstance(node.op, (ast.FloorDiv, ast.Mod)):
                     raise ValueError(f"{expr!r}: division by zero")
-                return fn(a, b)
+                if isinstance(node.op, ast.Pow) and (
+                    b < 0 or (abs(a) > 1 and b > MAX_EXPRESSION_VALUE.bit_length())
+                ):
+                    raise ValueError(f"{expr!r}: {a} ** {b} is not a size")
+                return _bounded(fn(a, b), expr)
         raise ValueError(
             f"unsupported syntax in {expr!r}; use integers, parameters, + - * / // % **"
         )
 
-    return ev(tree)
+    try:
+        return ev(tree)
+    except RecursionError:
+        raise ValueError(f"expression {_clip(expr)!r} is nested too deeply") from None
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bounded(value: int, expr: str) -> int:
+    if abs(value) > MAX_EXPRESSION_VALUE:
+        what = f"{_clip(expr)!r}" if expr else f"an integer of {value.bit_length()} bits"
+        raise ValueError(f"{what} is too large; sizes are at most {MAX_EXPRESSION_VALUE}")
+    return value
 
 
 def parse_overrides(items: list[str] | None, source: str = "--set") -> dict[str, int]:
@@ -333,6 +355,9 @@ def load_workload_file(path: str | Path, overrides: Mapping[str, int] | None = N
     concrete = _substitute(data, params, source)
     if params:
         doc = ", ".join(f"{k}={v}" for k, v in params.items())
-        concrete["description"] = (concrete.get("description") or "").strip() + f" [{doc}]"
-    workload = parse_model(concrete, Workload, source)
-    return check_workload(workload, source)
+        description = concrete.get("description")
+        if isinstance(description, str) or description is None:  # else the model reports it
+            concrete["description"] = (description or "").strip() + f" [{doc}]"
+    workload = check_workload(parse_model(concrete, Workload, source), source)
+    workload._source = source
+    return workload

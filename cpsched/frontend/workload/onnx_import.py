@@ -33,6 +33,7 @@ from typing import Any
 
 import onnx
 from onnx import helper, numpy_helper, shape_inference
+from pydantic import ValidationError
 
 from cpsched.frontend.workload.load import check_workload
 from cpsched.frontend.workload.onnx_fold import fold_constants
@@ -47,6 +48,7 @@ from cpsched.frontend.workload.onnx_ops import (
 from cpsched.frontend.workload.precision import Precision
 from cpsched.frontend.workload.spec import DeclaredTensor, Layer, Operand, Output, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
+from cpsched.model.io import validation_problems
 
 # Bits per element of ONNX element types.
 _BITS: dict[int, int] = {
@@ -291,6 +293,13 @@ class _Importer:
         for init in self.graph.initializer:
             if init.dims:
                 self._declare(init.name, "weight")
+        if not self.graph.node:
+            raise input_error(
+                self.source,
+                "",
+                "the ONNX graph has no nodes; a workload needs at least one operator "
+                f"({', '.join(SUPPORTED)})",
+            )
         self._check_operators()
         for index, node in enumerate(self.graph.node):
             self._node(index, node)
@@ -493,6 +502,23 @@ class _Importer:
 
     def _materialize(self, name: str) -> Workload:
         """Declared tensors and layers with every dim cut into the atoms the graph needs."""
+        if not self.pending_layers:
+            raise input_error(
+                self.source,
+                "",
+                "the ONNX graph computes nothing (its nodes only rename, reshape or hold "
+                "constants); a workload needs at least one operation such as MatMul or Add",
+            )
+        try:
+            workload = self._workload(name)
+        except ValidationError as exc:  # e.g. a dim or a precision beyond what a workload accepts
+            raise InputError(self.source, tuple(validation_problems(exc))) from None
+        workload = check_workload(workload, self.source)
+        workload._source = self.source
+        return workload
+
+    def _workload(self, name: str) -> Workload:
+        """The workload of the graph, unchecked (pydantic's field checks only)."""
         declared: dict[str, DeclaredTensor] = {}
         token_pos: dict[str, int | None] = {}  # token dim's index among a tensor's dims
         for onnx_name, tname, kind in self.pending_tensors:
@@ -626,14 +652,13 @@ class _Importer:
             )
         )
         read = {op.tensor for layer in layers for op in layer.inputs}
-        wl = Workload(
+        return Workload(
             name=name,
             description=f"imported from {self.source}",
             tensors={k: v for k, v in declared.items() if k in read},  # not Reshape targets
             layers=tuple(layers),
             outputs=outputs,
         )
-        return check_workload(wl, self.source)
 
     # --- nodes ---
 
@@ -1176,6 +1201,8 @@ def workload_from_onnx(
 def load_onnx(path: str | Path, *, precision: Precision | None = None) -> Workload:
     """Load an ONNX file as a workload; every unsupported operator is named in one error."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise input_error(str(path), "", "empty file (0 bytes); expected an ONNX model")
     try:
         model = onnx.load(str(path))
     except FileNotFoundError:

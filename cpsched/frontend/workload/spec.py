@@ -4,15 +4,18 @@ A layer names its loop dimensions and their sizes; each operand maps tensor dime
 dimensions (``dims: [m, h]`` means tensor dim 0 is indexed by loop ``m``, dim 1 by ``h``), so a
 transpose is a layer whose output lists the same loops in another order, and QKᵀ is an ordinary
 matmul between two activations. Sizes in a workload file may be expressions of its parameters;
-:mod:`cpsched.frontend.workload.load` resolves them into the concrete :class:`Workload` used downstream.
+:mod:`cpsched.frontend.workload.load` resolves them into the concrete :class:`Workload` used
+downstream.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt
+
+from cpsched.model.problem import MAX_INTEGER
 
 OpKind = Literal[
     "matmul", "elementwise", "add", "softmax", "layernorm", "rmsnorm", "activation", "transpose"
@@ -30,6 +33,11 @@ OP_KINDS: tuple[OpKind, ...] = (
 # Operations that reduce along their `row_dims` (the whole row is needed for one output).
 ROW_REDUCING_OPS: frozenset[str] = frozenset({"softmax", "layernorm", "rmsnorm"})
 TensorRole = Literal["input", "weight"]
+
+# Sizes are strict integers (never a string or a boolean read as a number) within the problem
+# format's limit; a loop size below 1 is reported by the workload check, with its layer.
+Size = Annotated[StrictInt, Field(ge=-MAX_INTEGER, le=MAX_INTEGER)]
+Bits = Annotated[StrictInt, Field(ge=1, le=64)]
 
 
 class _Strict(BaseModel):
@@ -58,15 +66,15 @@ class Output(_Strict):
     """A layer's output tensor (named after the layer): loop dim per tensor dim, and precision."""
 
     dims: tuple[str, ...] = Field(min_length=1)
-    bits: int = Field(default=8, ge=1, le=64)
+    bits: Bits = 8
 
 
 class DeclaredTensor(_Strict):
     """A tensor no layer produces: a graph input or a weight (home: DRAM)."""
 
     kind: TensorRole
-    shape: tuple[int, ...] = Field(min_length=1)
-    bits: int = Field(default=8, ge=1, le=64)
+    shape: tuple[Annotated[StrictInt, Field(ge=1, le=MAX_INTEGER)], ...] = Field(min_length=1)
+    bits: Bits = 8
 
 
 class Layer(_Strict):
@@ -75,7 +83,7 @@ class Layer(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     op: OpKind
     function: str = ""  # e.g. gelu, silu, mul, exp: documentation and cost-table lookup only
-    loops: dict[str, int]
+    loops: dict[str, Size]
     inputs: tuple[Operand, ...] = Field(min_length=1)
     output: Output
     token_dim: str | None = None  # split into T tiles by default
@@ -101,6 +109,13 @@ class Workload(_Strict):
     tensors: dict[str, DeclaredTensor] = Field(default_factory=dict)
     layers: tuple[Layer, ...] = Field(min_length=1)
     outputs: tuple[str, ...] = ()  # layers whose output is a graph output; default: unread ones
+    # the file it was read from ("" when built in code), for messages that name it
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        """The file this workload was read from, or "" when it was built in code."""
+        return self._source
 
     def layer_by_name(self) -> dict[str, Layer]:
         """Layers by name."""

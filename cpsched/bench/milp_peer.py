@@ -4,8 +4,12 @@ GitHub issue 7 asks how CP-SAT compares with the textbook alternative. This modu
 latency problem of SPEC.md as a disjunctive big-M MILP and solves it through OR-Tools' MathOpt
 (`ortools.math_opt`) with SCIP or HiGHS. (Not `pywraplp`: in OR-Tools 9.15 its HiGHS interface
 crashes on a MIP start and, at a time limit, returns no solution and no bound.) It searches
-exactly the space of :mod:`cpsched.cpsat.space` (at most one transfer per tensor and destination
-memory, always from the tensor's source memory), so its optimum and CP-SAT's must agree.
+the space the CP-SAT model searches (at most one transfer per tensor and destination memory,
+always from the tensor's source memory), worked out from the problem alone in
+:mod:`cpsched.bench.milp_space`, so its optimum and CP-SAT's must agree. Like the rest of the
+bench layer it uses only cpsched's public data and functions (the Problem, the heuristics, the
+validator, metrics), never CP-SAT's internals; with :mod:`cpsched.cpsat` it is the only code
+that imports ortools.
 
 Variables (H: the horizon; M = H + the longest single duration, the big-M):
 
@@ -38,11 +42,20 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal, TypeAlias
 
-import networkx as nx
 from ortools.math_opt.python import mathopt
 
-from cpsched.cpsat.space import Space, TransferOption, build_space
-from cpsched.cpsat.strengthen import canonical_hint, interchangeable_classes, precedence_graph
+from cpsched.bench.milp_space import (
+    MilpSpace,
+    TransferOption,
+    in_first_use_order,
+    in_space,
+    interchangeable_classes,
+    milp_space,
+    ordered_pairs,
+)
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
+from cpsched.heuristics import best_heuristic_schedule
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
@@ -104,7 +117,7 @@ class _Model:
     """The MILP and its variables, keyed by problem ids."""
 
     model: mathopt.Model
-    space: Space
+    space: MilpSpace
     horizon: int
     big_m: int
     x: dict[tuple[TaskId, CoreId], Var] = field(default_factory=dict)
@@ -257,19 +270,10 @@ def _add_precedences(mdl: _Model) -> None:
             model.add_linear_constraint(mdl.start[a] >= at)
 
 
-def _ordered_pairs(space: Space) -> set[tuple[TaskId, TaskId]]:
-    """Pairs (a, b) where the precedences already put b after a (transitive closure)."""
-    graph = precedence_graph(space)
-    if not nx.is_directed_acyclic_graph(graph):
-        return set()
-    closure = nx.transitive_closure_dag(graph)
-    return set(closure.edges())
-
-
 def _add_core_disjunctions(mdl: _Model) -> None:
     """Rule 2: two tasks on one core do not overlap (one order binary per pair that may meet)."""
     model, space, big_m = mdl.model, mdl.space, mdl.big_m
-    ordered = _ordered_pairs(space)
+    ordered = ordered_pairs(space.problem)
     tasks = list(space.cores)
     for a, b in combinations(tasks, 2):
         if (a, b) in ordered or (b, a) in ordered:
@@ -443,8 +447,8 @@ def _add_makespan(mdl: _Model, strengthen: bool) -> None:
 
 
 def _add_symmetry_breaking(mdl: _Model) -> list[list[CoreId]]:
-    """Interchangeable cores (CP-SAT's classes) are used in order: a task may use the i-th core
-    of a class only when an earlier task uses the (i-1)-th."""
+    """Interchangeable cores (the classes CP-SAT orders too) are used in order: a task may use the
+    i-th core of a class only when an earlier task uses the (i-1)-th."""
     space = mdl.space
     classes = interchangeable_classes(space)
     for cls in classes:
@@ -459,33 +463,18 @@ def _add_symmetry_breaking(mdl: _Model) -> list[list[CoreId]]:
 # --- horizon, extraction, solve ---
 
 
-def _schedule_latency(problem: Problem, schedule: Schedule) -> int:
-    ends = [
-        st.start + (problem.option(st.id, st.core) or _missing(st.id)).duration_cycles
-        for st in schedule.tasks
-    ]
-    ends += [
-        x.start + problem.transfer_duration_cycles(x.tensor, x.src, x.dst)
-        for x in schedule.transfers
-    ]
-    return max(ends, default=0)
+def _latency(problem: Problem, schedule: Schedule) -> int:
+    """The latency of a schedule, as cpsched's metrics measure it."""
+    return metrics(problem, schedule).latency_cycles
 
 
-def _missing(task: TaskId) -> Any:
-    raise ValueError(f"task {task!r} is on a core it has no option for")
-
-
-def start_schedule(problem: Problem, space: Space) -> Schedule | None:
+def start_schedule(problem: Problem, space: MilpSpace) -> Schedule | None:
     """The heuristics' best schedule, cut down to the model's space (as CP-SAT's hint is), or
     None when there is none or it is not valid once cut."""
-    from cpsched.check.validate import validate
-    from cpsched.cpsat.solver import project_hint
-    from cpsched.heuristics import best_heuristic_schedule
-
     schedule = best_heuristic_schedule(problem)
     if schedule is None:
         return None
-    projected = project_hint(space, schedule)
+    projected = in_space(space, schedule)
     return projected if not validate(problem, projected) else None
 
 
@@ -619,11 +608,11 @@ def build_milp(
 ) -> _Model:
     """Build the MILP of `problem` (latency objective); with `use_heuristic`, the heuristics'
     best schedule gives the horizon and a complete MIP start (as CP-SAT's hint does)."""
-    space = build_space(problem)
-    horizon = space.safe_horizon_cycles()
+    space = milp_space(problem)
+    horizon = space.horizon_cycles()
     start = start_schedule(problem, space) if use_heuristic else None
     if start is not None:
-        horizon = min(horizon, _schedule_latency(problem, start))
+        horizon = min(horizon, _latency(problem, start))
     longest = max(
         [space.duration(t, k) for t, ks in space.cores.items() for k in ks]
         + [o.duration_cycles for opts in space.transfers.values() for o in opts],
@@ -641,11 +630,11 @@ def build_milp(
     if strengthen:
         classes = _add_symmetry_breaking(mdl)
         if start is not None and classes:
-            start = canonical_hint(space, classes, start)
+            start = in_first_use_order(space, classes, start)
     assert mdl.makespan is not None
     model.minimize(mdl.makespan)
     if start is not None:
-        mdl.start_latency = _schedule_latency(problem, start)
+        mdl.start_latency = _latency(problem, start)
         mdl.hint = _hint_values(mdl, start)
     return mdl
 
@@ -660,28 +649,34 @@ _STATUS: dict[mathopt.TerminationReason, MilpStatus] = {
 def solve_milp(
     problem: Problem,
     backend: Backend,
-    time_limit_s: float,
+    time_limit_s: float | None,
     objective: Literal["latency"] = "latency",
     *,
+    node_limit: int | None = None,
     use_heuristic: bool = True,
     strengthen: bool = True,
 ) -> MilpResult:
     """Minimize the latency of `problem` with the MILP peer on SCIP or HiGHS (OR-Tools MathOpt).
 
+    `time_limit_s` (None: none) bounds the whole call; `node_limit` (None: none) bounds the
+    branch and bound by a count of nodes, a limit that does not depend on the machine's speed or
+    load, so a run that must give the same answer everywhere (a test) uses it instead.
     The returned schedule has passed the validator (else InvalidMilpScheduleError): the
     comparison with CP-SAT is only fair if both sides' schedules are really valid.
     """
     if objective != "latency":
         raise ValueError(f"the MILP peer minimizes latency only, not {objective!r}")
     started = time.monotonic()
-    if not all(build_space(problem).cores.values()):
+    if not all(milp_space(problem).cores.values()):
         raise ValueError("a task has no core it may run on (with its group); see cpsched's checks")
     mdl = build_milp(problem, use_heuristic=use_heuristic, strengthen=strengthen)
-    remaining_s = max(0.01, time_limit_s - (time.monotonic() - started))
     params = mathopt.SolveParameters(
-        time_limit=datetime.timedelta(seconds=remaining_s),
+        node_limit=node_limit,
         relative_gap_tolerance=0.0,  # prove the optimum, not within the default 1e-4
     )
+    if time_limit_s is not None:
+        remaining_s = max(0.01, time_limit_s - (time.monotonic() - started))
+        params.time_limit = datetime.timedelta(seconds=remaining_s)
     hints = [mathopt.SolutionHint(variable_values=mdl.hint)] if mdl.hint else []
     solve_started = time.monotonic()
     result = mathopt.solve(
@@ -727,7 +722,7 @@ def solve_milp(
     milp_value = result.objective_value()
     schedule = _retime(mdl, backend, result.variable_values())
     _validate(problem, schedule, backend)
-    value = float(_schedule_latency(problem, schedule))
+    value = float(_latency(problem, schedule))
     proven = reason == mathopt.TerminationReason.OPTIMAL
     ceiled = _ceil(bound)
     if ceiled is not None:
@@ -756,8 +751,6 @@ def _ceil(bound: float | None) -> float | None:
 
 
 def _validate(problem: Problem, schedule: Schedule, backend: str) -> None:
-    from cpsched.check.validate import validate
-
     violations = validate(problem, schedule)
     if violations:
         shown = "; ".join(str(v) for v in violations[:5])

@@ -1,1 +1,0 @@
-"""Benchmarks of cpsched: scripts that print tables and write JSON (see each module)."""
