@@ -107,3 +107,11 @@ def test_cli_rejects_bad_bits(tmp_path: Path) -> None:
     )
     assert r.exit_code == 2
     assert "--bits: 'w=0' in 'w=0'; expected N or weights=N,activations=M" in r.output
+
+
+def test_models_states_which_onnx_ops_import() -> None:
+    r = CliRunner().invoke(app, ["models"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "ONNX (--workload FILE.onnx, --bits): Constants are folded first" in text
+    assert "views, read in place through offset index maps: Split, Slice, Gather" in text

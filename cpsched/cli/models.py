@@ -19,6 +19,7 @@ def models_command() -> None:
     )
     from cpsched.frontend.hardware import Hardware
     from cpsched.frontend.workload.load import read_workload_header
+    from cpsched.frontend.workload.onnx_ops import support_summary
     from cpsched.model.io import load_model
 
     with user_errors():
@@ -40,3 +41,4 @@ def models_command() -> None:
     out = stdout()
     out.print(wl)
     out.print(hw)
+    out.print(f"ONNX (--workload FILE.onnx, --bits): {support_summary()}")
