@@ -17,6 +17,7 @@ import onnx
 import pytest
 from typer.testing import CliRunner
 
+from cpsched.check.validate import validate
 from cpsched.cli import app
 from cpsched.frontend.build import build_problem, load_hardware, load_workload
 from cpsched.frontend.tiling import TilingSpec
@@ -25,6 +26,7 @@ from cpsched.frontend.workload.onnx_import import load_onnx
 from cpsched.frontend.workload.onnx_ops import SHAPE_ONLY, VIEWS
 from cpsched.frontend.workload.precision import Precision
 from cpsched.model.errors import InputError
+from cpsched.model.io import load_problem, load_schedule
 
 DATA = Path(__file__).parent / "data" / "onnx"
 S, D, H, HD, FF = 16, 64, 4, 16, 64
@@ -96,8 +98,9 @@ def test_cli_solves_an_exported_encoder_layer(tmp_path: Path) -> None:
     data = json.loads(r.stdout)
     assert data["status"] in ("optimal", "feasible")
     assert data["metrics"]["latency_cycles"] > 0
-    problem = json.loads((out / "problem.json").read_text())
-    assert len(problem["tasks"]) == 2 * 25
+    problem = load_problem(out / "problem.json")
+    assert len(problem.tasks) == 2 * 25
+    assert validate(problem, load_schedule(out / "schedule.json")) == []
 
 
 def test_cli_rejects_bad_bits(tmp_path: Path) -> None:
