@@ -421,3 +421,25 @@ def test_weights_declared_by_shape_only_import() -> None:
     w = workload_from_onnx(m, "stream.onnx")
     assert [layer.name for layer in w.layers] == ["h", "y"] and macs(w) == s * d * f
     assert w.tensors["W1"].shape == (d, f)
+
+
+def test_activations_with_parameters_are_one_layer_each() -> None:
+    """Clip (bounds as inputs), PRelu (a slope per channel), HardSwish: one layer each; the
+    scalar bounds fold into the operation, the slope vector is a weight operand."""
+    nodes = [
+        node("Clip", ["X", "lo", "hi"], ["c"], name="c"),
+        node("PRelu", ["c", "slope"], ["p"], name="p"),
+        node("HardSwish", ["p"], ["h"], name="h"),
+    ]
+    weights = {
+        "lo": np.array(0, np.float32),
+        "hi": np.array(6, np.float32),
+        "slope": rand(8),
+    }
+    w = workload_from_onnx(graph(nodes, {"X": [4, 8]}, weights, ["h"]), "act.onnx")
+    assert [(layer.name, layer.function) for layer in w.layers] == [
+        ("c", "clip"),
+        ("p", "prelu"),
+        ("h", "hard_swish"),
+    ]
+    assert [op.tensor for op in w.layer_by_name()["p"].inputs] == ["c", "slope"]

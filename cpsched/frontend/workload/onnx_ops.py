@@ -16,6 +16,15 @@ ACTIVATIONS = {
     "Tanh": "tanh",
     "Softplus": "softplus",
     "HardSigmoid": "hard_sigmoid",
+    "HardSwish": "hard_swish",
+    "Swish": "silu",
+    "Mish": "mish",
+    "Elu": "elu",
+    "Celu": "celu",
+    "Selu": "selu",
+    "LeakyRelu": "leaky_relu",
+    "PRelu": "prelu",
+    "Clip": "clip",
 }
 ELEMENTWISE = {
     "Sub": "sub",
