@@ -1,9 +1,9 @@
 """A mixed-integer linear programming peer of the CP-SAT model: same problem, same search space.
 
 GitHub issue 7 asks how CP-SAT compares with the textbook alternative. This module states the
-latency problem of SPEC.md as a disjunctive big-M MILP and solves it through OR-Tools' MathOpt
-(`ortools.math_opt`) with SCIP or HiGHS. (Not `pywraplp`: in OR-Tools 9.15 its HiGHS interface
-crashes on a MIP start and, at a time limit, returns no solution and no bound.) It searches
+latency problem (docs/problem.md) as a disjunctive big-M MILP and solves it through OR-Tools'
+MathOpt (`ortools.math_opt`) with SCIP or HiGHS. (Not `pywraplp`: in OR-Tools 9.15 its HiGHS
+interface crashes on a MIP start and, at a time limit, returns no solution and no bound.) It searches
 the space the CP-SAT model searches (at most one transfer per tensor and destination memory,
 always from the tensor's source memory), worked out from the problem alone in
 :mod:`cpsched.bench.milp_space`, so its optimum and CP-SAT's must agree. Like the rest of the
@@ -87,7 +87,7 @@ class MilpResult:
     schedule: Schedule | None
     objective_value: float | None  # latency (cycles) of the returned schedule
     bound: float | None  # best proven lower bound on the latency (cycles)
-    gap: float | None  # (objective - bound) / max(1, objective), SPEC.md §6
+    gap: float | None  # (objective - bound) / max(1, objective), docs/results.md
     wall_time_s: float  # build + solve + re-timing + validation
     solve_time_s: float  # the MILP solve alone
     num_variables: int
@@ -317,7 +317,7 @@ def _add_link_disjunctions(mdl: _Model) -> None:
 
 
 def _collect_copies(mdl: _Model) -> None:
-    """Every copy a bounded memory may hold, with its release time (SPEC.md §4 rule 9)."""
+    """Every copy a bounded memory may hold, with its release time (docs/validity.md, rule 9)."""
     model, space, big_m = mdl.model, mdl.space, mdl.big_m
     p = space.problem
     bounded = set(space.bounded)

@@ -1,4 +1,4 @@
-"""The constraints of the CP-SAT model: one named function per family of SPEC.md §4.
+"""The constraints of the CP-SAT model: one named function per family of docs/validity.md.
 
 Each function adds one family; :func:`cpsched.cpsat.model.build_model` calls them in turn.
 The strengthenings (redundant constraints, symmetry breaking) are in

@@ -1,12 +1,12 @@
 """The search space the CP-SAT model covers, worked out from a problem (no ortools here).
 
-SPEC.md §6 lets a solver search a smaller space than SPEC.md §4 allows; this one:
+docs/results.md lets a solver search a smaller space than docs/validity.md allows; this one:
 
 - at most one transfer of a tensor into each memory, always from the tensor's source memory
   (its producer's memory, or its home), and only into a memory where a consumer of the tensor
   runs (or into `dram` for a `store: true` tensor); never into the source memory itself;
 - a copy is held from its allocation (producer start, transfer start, or 0 at home) until a
-  release time the solver chooses no earlier than SPEC.md §4 rule 9's release, so a model's
+  release time the solver chooses no earlier than docs/validity.md, rule 9's release, so a model's
   memory use over-approximates the schedule's; at an optimum they coincide;
 - a task or transfer of zero duration never conflicts on a core or link (half-open intervals).
 

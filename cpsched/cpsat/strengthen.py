@@ -1,7 +1,8 @@
 """Constraints that do not change the set of optimal schedules but help CP-SAT prove them.
 
 Each is on purpose and can be switched off (`SolverParams.redundant`,
-`SolverParams.symmetry_breaking`) to measure what it brings (benchmarks/bench_solver.py).
+`SolverParams.symmetry_breaking`) to measure what it brings (the ablation of
+`cpsched bench --suite scaling`).
 
 Redundant constraints (implied by the model, they tighten the LP relaxation and propagation):
 
@@ -92,7 +93,8 @@ def add_peak_floors(
     model: cp_model.CpModel, space: Space, v: Variables, peaks: PeakVariables
 ) -> None:
     """Redundant: a memory's peak is at least the inputs and outputs of every task placed on one
-    of its cores (SPEC.md §4 rules 4 and 9: inputs are held from before the task starts, outputs
+    of its cores (docs/validity.md, rules 4 and 9: inputs are held from before the task starts,
+    outputs
     from its start, all until it ends), and its activation peak at least their activations; the
     largest peak is at least that need wherever the task runs. Linear in the placement literals,
     so the LP relaxation sees them (the cumulative alone lets a fractional placement hold less)."""
