@@ -4,8 +4,8 @@ GitHub issue 7 asks how CP-SAT compares with the textbook alternative. This modu
 latency problem (docs/problem.md) as a disjunctive big-M MILP and solves it through OR-Tools'
 MathOpt (`ortools.math_opt`) with SCIP or HiGHS. (Not `pywraplp`: in OR-Tools 9.15 its HiGHS
 interface crashes on a MIP start and, at a time limit, returns no solution and no bound.) It
-searches the space the CP-SAT model searches (at most one transfer per tensor and destination memory,
-always from the tensor's source memory), worked out from the problem alone in
+searches the space the CP-SAT model searches (at most one transfer per tensor and destination
+memory, always from the tensor's source memory), worked out from the problem alone in
 :mod:`cpsched.bench.milp_space`, so its optimum and CP-SAT's must agree. Like the rest of the
 bench layer it uses only cpsched's public data and functions (the Problem, the heuristics, the
 validator, metrics), never CP-SAT's internals; with :mod:`cpsched.cpsat` it is the only code
