@@ -1,4 +1,4 @@
-"""The CP-SAT backend of cpsched: the only package that imports ortools.
+"""The CP-SAT backend of cpsched: beside the MILP peer in `cpsched.bench`, the only ortools user.
 
 `SolverParams` and `Progress` live in :mod:`cpsched.cpsat.params` (no ortools), so importing
 them is cheap; `solve` is loaded on first use.
