@@ -52,12 +52,7 @@ def add_transfer_presence(model: cp_model.CpModel, space: Space, v: Variables) -
             need = v.needed_in[(tensor.id, m)]
             if need is v.true:
                 continue
-            placements = [
-                v.on[(c, k)]
-                for c in p.consumers[tensor.id]
-                for k in space.cores[c]
-                if p.memory_of(k) == m
-            ]
+            placements = [v.on[placement] for placement in space.readers_in(tensor.id, m)]
             model.add_bool_or(placements).only_enforce_if(need)
             for lit in placements:
                 model.add_implication(lit, need)
