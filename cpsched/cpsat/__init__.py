@@ -3,7 +3,8 @@
 `SolverParams` and `Progress` live in :mod:`cpsched.cpsat.params` (no ortools), so importing
 them is cheap; `solve` is loaded on first use.
 
-Layout: :mod:`~cpsched.cpsat.space` (the search space, no ortools), :mod:`~.variables`,
+Layout: :mod:`~cpsched.cpsat.space` (the search space every exact solver shares,
+:mod:`cpsched.model.space`, with the cores a solve fixes; no ortools), :mod:`~.variables`,
 :mod:`~.constraints` (one function per rule family of docs/validity.md), :mod:`~.strengthen`
 (redundant constraints, symmetry breaking), :mod:`~.objective` (metrics as integer
 expressions), :mod:`~.model` (assembles them), :mod:`~.solver` (stages, hints, Ctrl-C, results).
