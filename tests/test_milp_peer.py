@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from cpsched.bench.milp_peer import Backend, MilpResult, solve_milp
+from cpsched.bench.milp_peer import Backend, MilpResult, build_milp, solve_milp
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat.space import build_space
+from cpsched.cpsat.strengthen import interchangeable_classes
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.io import load_problem
 from cpsched.model.problem import Problem
@@ -99,6 +101,15 @@ def test_random_problems_match_cpsat(backend: Backend, seed: int) -> None:
     exact = solve(problem, "latency", PARAMS)
     assert exact.status == "optimal"
     assert _solve(problem, backend).objective_value == exact.objective_value
+
+
+def test_milp_and_cpsat_read_one_space() -> None:
+    # the space (and with it the core classes both break symmetry on) is worked out once per
+    # problem in cpsched.model.space; neither solver has a copy of its own
+    problem = load_problem(ROOT / "models" / "problems" / "two_cores_private.yaml")
+    space = build_milp(problem, use_heuristic=False).space
+    assert space is build_space(problem)
+    assert interchangeable_classes(space) == [["c0", "c1"]]
 
 
 def test_unknown_objective_is_refused() -> None:
