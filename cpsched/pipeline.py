@@ -268,6 +268,7 @@ def solve_from_hint(
     on_progress: Callable[[Progress], None] | None = None,
     caps: Mapping[Metric, float] | None = None,
     heuristics: Mapping[str, SolveResult] | None = None,
+    hint_method: str | None = None,
 ) -> SolveResult:
     """CP-SAT on `problem` from `hint`, or (no hint given, `params.use_hint`) from the best
     heuristic schedule, and never worse than that hint (:func:`keep_hint`).
@@ -278,7 +279,7 @@ def solve_from_hint(
     """
     from cpsched.cpsat import solve
 
-    method: str | None = None
+    method = hint_method
     if hint is None and params.use_hint:
         heuristics = run_heuristics(problem) if heuristics is None else heuristics
         method = best_heuristic(heuristics)

@@ -10,8 +10,8 @@ below it, never from one above):
     report     tables, plots, traces of a schedule and its metrics (reads model and check only)
     heuristics list schedulers, HEFT, layer-by-layer
     cpsat      the CP-SAT model and solve (the only importer of ortools)
-    analysis   compare, pareto
-    pipeline   build -> heuristics -> solve -> validate
+    pipeline   build -> heuristics -> solve -> validate, the one hint fallback
+    analysis   compare, pareto (solving through the pipeline's fallback)
     runs       run folders
     bench      `cpsched bench`: runner, suites, the MILP peer
     cli        the command line
@@ -50,8 +50,8 @@ LAYERS: tuple[str, ...] = (
     "report",
     "heuristics",
     "cpsat",
-    "analysis",
     "pipeline",
+    "analysis",
     "runs",
     "bench",
     "cli",

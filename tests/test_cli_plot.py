@@ -66,7 +66,7 @@ def test_plot_rejects_an_invalid_schedule(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = plot(str(PROBLEM), str(bad), "--out", str(out))
     assert result.exit_code == EXIT_INVALID
-    assert "invalid schedule (2 violations of SPEC.md §4)" in result.stderr
+    assert "invalid schedule (2 violations of docs/validity.md)" in result.stderr
     assert f"run 'cpsched validate {PROBLEM} {bad}'" in result.stderr
     assert not out.exists()
 

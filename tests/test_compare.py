@@ -15,7 +15,7 @@ from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cli import app
 from cpsched.cpsat import SolverParams
-from cpsched.heuristics import run_heuristics, run_heuristic
+from cpsched.heuristics import run_heuristic, run_heuristics
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.io import dump_model, load_schedule, save_problem, save_schedule
 from cpsched.model.problem import Problem
@@ -91,7 +91,7 @@ def test_gap_from_order_on_a_core() -> None:
     assert row(report, "cpsat").status == "optimal"
     depth = row(report, "list-depth-first")
     assert (depth.valid, depth.latency_cycles) == (True, 30)
-    assert depth.gap_to_bound == (30 - 25) / 30  # SPEC §6 relative gap
+    assert depth.gap_to_bound == (30 - 25) / 30  # docs/results.md relative gap
     assert depth.over_optimum == 30 / 25 - 1
     s = split(report, "list-depth-first")
     assert (s.latency_cycles, s.retimed_order_kept_cycles, s.retimed_cores_kept_cycles) == (
@@ -268,7 +268,7 @@ def test_cli_saves_every_schedule(tmp_path: Path) -> None:
 
 
 def test_cli_table_and_outside_schedule(tmp_path: Path) -> None:
-    # An outside tool's schedule: the SPEC.md §3 format, written by hand.
+    # An outside tool's schedule: the docs/schedule.md format, written by hand.
     path = write_problem(tmp_path, GAP)
     outside = tmp_path / "outside.yaml"
     outside.write_text(

@@ -167,6 +167,19 @@ def test_invalid_hint_is_ignored() -> None:
     )
 
 
+def test_hint_naming_an_unknown_core_is_ignored_not_a_key_error() -> None:
+    p = tiled(2, 2)
+    good = solve(p, "latency", PARAMS).schedule
+    assert good is not None
+    first, *rest = good.tasks
+    broken = good.model_copy(update={"tasks": (first.model_copy(update={"core": "nope"}), *rest)})
+    r = solve(p, "latency", PARAMS, hint=broken)
+    assert r.status == "optimal"
+    assert r.hint == HintInfo(
+        source="given", used=False, why_not="invalid or outside the search space"
+    )
+
+
 def _hard_problem(n: int = 12) -> Problem:
     # n jobs of n operations on n machines: CP-SAT finds schedules at once but cannot prove
     # optimality within seconds

@@ -61,6 +61,13 @@ def test_diamond_facts() -> None:
     assert f.topological_order == ("a", "b", "c", "d")
     assert f.data_edges == {("a", "b"): ("x", "x")}
     assert f.cyclic_components == ()
+    assert [(x, y) for x in f.task_ids for y in f.task_ids if f.precedes(x, y)] == [
+        ("a", "b"),
+        ("a", "c"),
+        ("a", "d"),
+        ("b", "d"),
+        ("c", "d"),
+    ]
 
 
 def test_cycle_through_a_barrier_and_a_self_barrier() -> None:
@@ -77,6 +84,8 @@ def test_cycle_through_a_barrier_and_a_self_barrier() -> None:
     # the task graph leaves out a barrier's self-loop; the node graph keeps it as a cycle
     assert f.predecessors[TaskId("c")] == frozenset()
     assert f.topological_order is None  # a and b still wait for each other
+    # with a cycle no pair is ordered (no schedule exists; the MILP peer orders no pair then)
+    assert not any(f.precedes(x, y) for x in f.task_ids for y in f.task_ids)
     assert len(f.node_order) < f.n_nodes
 
 
@@ -167,6 +176,10 @@ def test_task_graph_agrees_with_networkx(p: Problem) -> None:
             longest[v] = max(longest[v], longest[u] + 1)
     assert f.depth == tuple(longest[v] for v in range(f.n_tasks))
     assert f.cyclic_components == ()
+    closure = nx.transitive_closure_dag(graph)
+    for a in f.task_ids:
+        for b in f.task_ids:
+            assert f.precedes(a, b) == closure.has_edge(a, b)
 
 
 @settings(max_examples=80, deadline=None, derandomize=True)

@@ -153,10 +153,10 @@ def test_random_changes_to_a_valid_file_load_or_are_input_errors(
     load(tmp_path, kind, dump(value, suffix), suffix)
 
 
-@FUZZ
+@settings(FUZZ, max_examples=20)  # a YAML nesting 1,000 deep takes ~0.6 s to refuse
 @given(
     kind=st.sampled_from(sorted(LOADERS)),
-    depth=st.sampled_from([10, 500, 900, 990, 1000, 1100, 3000, 100_000]),
+    depth=st.sampled_from([10, 500, 900, 990, 1000, 1100, 3000]),  # 100,000: test_hardening_inputs
     opener=st.sampled_from(["[", '{"a": ', '{"tasks": ']),
     suffix=st.sampled_from([".json", ".yaml"]),
 )

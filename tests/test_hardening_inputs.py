@@ -729,6 +729,5 @@ def test_input_error_raised_through_a_with_block_stays_an_input_error() -> None:
     def guard() -> Any:
         yield
 
-    with pytest.raises(InputError, match="x.json: a: bad"):
-        with guard():
-            raise input_error("x.json", "a", "bad")
+    with pytest.raises(InputError, match=r"x\.json: a: bad"), guard():
+        raise input_error("x.json", "a", "bad")

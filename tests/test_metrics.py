@@ -1,4 +1,4 @@
-"""Metrics (SPEC.md §5) worked out by hand on small schedules, and the memory timeline."""
+"""Metrics (docs/metrics.md) worked out by hand on small schedules, and the memory timeline."""
 
 from __future__ import annotations
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from cpsched.bench.milp_peer import Backend, MilpResult, solve_milp
-from cpsched.bench.milp_space import in_first_use_order, interchangeable_classes, milp_space
+from cpsched.bench.milp_peer import Backend, MilpResult, build_milp, solve_milp
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat.space import build_space
+from cpsched.cpsat.strengthen import interchangeable_classes
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.io import load_problem
 from cpsched.model.problem import Problem
-from cpsched.model.schedule import Schedule, ScheduledTask
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,6 +103,15 @@ def test_random_problems_match_cpsat(backend: Backend, seed: int) -> None:
     assert _solve(problem, backend).objective_value == exact.objective_value
 
 
+def test_milp_and_cpsat_read_one_space() -> None:
+    # the space (and with it the core classes both break symmetry on) is worked out once per
+    # problem in cpsched.model.space; neither solver has a copy of its own
+    problem = load_problem(ROOT / "models" / "problems" / "two_cores_private.yaml")
+    space = build_milp(problem, use_heuristic=False).space
+    assert space is build_space(problem)
+    assert interchangeable_classes(space) == [["c0", "c1"]]
+
+
 def test_unknown_objective_is_refused() -> None:
     with pytest.raises(ValueError, match="latency only"):
         solve_milp(two_loads(None), "SCIP", 1.0, "energy")  # type: ignore[arg-type]
@@ -155,30 +164,3 @@ def test_plain_formulation_same_optimum(backend: Backend, problem: Problem, late
     assert result.schedule is not None
     assert validate(problem, result.schedule) == []
     assert result.objective_value == latency
-
-
-def test_interchangeable_classes_read_from_the_problem() -> None:
-    # three identical cores on one memory; two cores with private memories of one capacity
-    # behind links of the same parameters (the bundled example)
-    assert interchangeable_classes(milp_space(three_machines())) == [["c0", "c1", "c2"]]
-    private = load_problem(ROOT / "models" / "problems" / "two_cores_private.yaml")
-    assert interchangeable_classes(milp_space(private)) == [["c0", "c1"]]
-
-
-def test_start_schedule_is_relabelled_into_first_use_order() -> None:
-    # cores first used (in task order) c2, c0, c1; the order asks c0, c1, c2: swapping c2 and c0
-    # gives c0, c2, c1, then swapping c2 and c1 gives c0, c1, c2
-    problem = three_machines()
-    space = milp_space(problem)
-    start = Schedule(
-        problem=problem.name,
-        tasks=(
-            ScheduledTask(id="T0", core="c2", start=0),
-            ScheduledTask(id="T1", core="c0", start=0),
-            ScheduledTask(id="T2", core="c1", start=0),
-            ScheduledTask(id="T3", core="c1", start=2),
-        ),
-    )
-    ordered = in_first_use_order(space, interchangeable_classes(space), start)
-    assert [st.core for st in ordered.tasks] == ["c0", "c1", "c2", "c2"]
-    assert validate(problem, ordered) == []

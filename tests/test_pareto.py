@@ -2,7 +2,7 @@
 work out by hand.
 
 `parallel_outputs(n)`: n independent tasks, each 10 cycles, each writing a 100-byte activation
-that nothing reads (held from the task's start to its end, SPEC.md §4 rule 9), on n cores that
+that nothing reads (held from the task's start to its end, docs/validity.md rule 9), on n cores that
 share one 1000-byte memory. With k tasks running at once the peak is 100*k bytes; at most k at
 once means ceil(n/k) rounds of 10 cycles. So the front is {(10*ceil(n/k), 100*k)} over the k
 where ceil(n/k) changes: for n=2 {(10, 200), (20, 100)}, for n=3 {(10, 300), (20, 200),

@@ -1,4 +1,4 @@
-"""Valid edge cases of SPEC.md §4 (half-open intervals everywhere), and random valid schedules.
+"""Valid edge cases of docs/validity.md (half-open intervals everywhere), random valid schedules.
 
 The base problem and schedule are those of test_validate_rules.py (rebuilt here so each test
 file stands alone): l1a holds w [0, 37) 100 B, a [27, 57) 200 B and r [37, 40) 100 B, so it

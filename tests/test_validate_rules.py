@@ -1,4 +1,4 @@
-"""The validator, one hand-made broken schedule per rule of SPEC.md §4, each violation exact.
+"""The validator, one hand-made broken schedule per rule of docs/validity.md, each violation exact.
 
 The base problem (worked out by hand):
 

@@ -34,13 +34,14 @@ from pydantic import BaseModel, ConfigDict
 
 from cpsched.check.metrics import Metrics, metrics
 from cpsched.check.validate import validate
-from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat import SolverParams
 from cpsched.model.errors import input_error
 from cpsched.model.io import save_model, write_text_atomic
 from cpsched.model.objective import Metric
 from cpsched.model.problem import Problem
 from cpsched.model.result import SolveResult, relative_gap
 from cpsched.model.schedule import Schedule
+from cpsched.pipeline import solve_from_hint
 from cpsched.report.pareto_plot import PlotPoint
 
 MemoryKind = Literal["all", "activation"]
@@ -125,7 +126,7 @@ def _measure(
 
 def peak_floor(problem: Problem, memory: MemoryKind = "all") -> tuple[int, str]:
     """A lower bound on the peak of every schedule, and why: a task holds all its inputs and
-    outputs in its core's memory while it runs (SPEC.md §4 rules 4 and 9), so the peak is at
+    outputs in its core's memory while it runs (docs/validity.md, rules 4 and 9), so the peak is at
     least the largest such need, each task on its least demanding core (0 on unbounded ones)."""
     best, why = 0, "no task holds anything in a bounded memory"
     for task in problem.tasks:
@@ -253,7 +254,7 @@ def reference_points(
             hint = min(
                 zip(measured, known, strict=True), key=lambda x: (x[0][key], x[0][0], x[0][1])
             )[1]
-        result = solve(problem, objective, params, hint=hint)
+        result = solve_from_hint(problem, objective, params, hint=hint)
         if result.schedule is not None:
             point = _point(problem, result, role, memory, None, floor)  # type: ignore[arg-type]
             points.append(point)
@@ -332,7 +333,7 @@ def pareto_front(
 
     solves = 1
     fastest_hint = min(known, key=lambda k: (k[1], k[0]))[2] if known else None
-    first = solve(problem, f"latency,{metric}", params, hint=fastest_hint)
+    first = solve_from_hint(problem, f"latency,{metric}", params, hint=fastest_hint)
     fastest = record(first, "min-latency", None)
     if fastest is None:
         return finish(f"no schedule at all: {first.status} ({first.message})", False)
@@ -340,7 +341,7 @@ def pareto_front(
         return finish("interrupted", False)
     leanest_hint = min(known, key=lambda k: (k[0], k[1]))[2]  # `fastest` is known at least
     solves += 1
-    second = solve(problem, f"{metric},latency", params, hint=leanest_hint)
+    second = solve_from_hint(problem, f"{metric},latency", params, hint=leanest_hint)
     leanest = record(second, "min-memory", None)
     if leanest is None or second.interrupted:
         return finish("interrupted" if second.interrupted else "no min-memory schedule", False)
@@ -376,7 +377,9 @@ def pareto_front(
         fits = [k for k in known if k[0] <= cap]
         hint = min(fits, key=lambda k: (k[1], k[0]))[2] if fits else None
         solves += 1
-        result = solve(problem, f"latency,{metric}", params, hint=hint, caps={metric: cap})
+        result = solve_from_hint(
+            problem, f"latency,{metric}", params, hint=hint, caps={metric: cap}
+        )
         point = record(result, "capped", cap)
         if result.interrupted:
             return finish("interrupted", False)

@@ -2,10 +2,10 @@
 
 The top layer of cpsched: only the CLI imports it, and it uses the library below it through its
 public functions. It holds the runner, one module per suite (listed in cpsched.bench.suites) and
-the MILP peer (cpsched.bench.milp_peer, with its search space in cpsched.bench.milp_space), which
-besides cpsched.cpsat is the only code that imports ortools (MathOpt). Committed results and
-micro-benchmark scripts live in the repository's root `benchmarks/` folder, which is not
-installed.
+the MILP peer (cpsched.bench.milp_peer, which searches the space of cpsched.model.space as
+CP-SAT does), which besides cpsched.cpsat is the only code that imports ortools (MathOpt).
+Committed results and micro-benchmark scripts live in the repository's root `benchmarks/`
+folder, which is not installed.
 """
 
 from __future__ import annotations

@@ -238,8 +238,8 @@ def attention_floor_bytes(m: int, tiles: int) -> int:
     row tiles (any mode), when all its tasks share one memory (true on both hardware here).
 
     Every QKᵀ tile reads all of Kᵀ (M·H bytes) and every ×V tile all of V (M·H), and a tensor
-    cannot come back from DRAM once it left (SPEC.md §4 rule 5). Either the first ×V tile starts
-    before the last QKᵀ tile ends: then Kᵀ and V are whole, with that ×V tile's softmax input
+    cannot come back from DRAM once it left (docs/validity.md, rule 5): either the first ×V tile
+    starts before the last QKᵀ tile ends: then Kᵀ and V are whole, with that ×V tile's softmax input
     and its output, 2·M·H + (M·M + M·H)/T. Or it does not: just before the last QKᵀ tile ends,
     Kᵀ is whole with that tile's Q rows, and every row holds its QKᵀ tile or its softmax tile
     (each M·M/T: a QKᵀ tile is freed only when its softmax ends, a softmax tile only when its

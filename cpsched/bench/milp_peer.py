@@ -1,15 +1,15 @@
 """A mixed-integer linear programming peer of the CP-SAT model: same problem, same search space.
 
 GitHub issue 7 asks how CP-SAT compares with the textbook alternative. This module states the
-latency problem of SPEC.md as a disjunctive big-M MILP and solves it through OR-Tools' MathOpt
-(`ortools.math_opt`) with SCIP or HiGHS. (Not `pywraplp`: in OR-Tools 9.15 its HiGHS interface
-crashes on a MIP start and, at a time limit, returns no solution and no bound.) It searches
-the space the CP-SAT model searches (at most one transfer per tensor and destination memory,
-always from the tensor's source memory), worked out from the problem alone in
-:mod:`cpsched.bench.milp_space`, so its optimum and CP-SAT's must agree. Like the rest of the
-bench layer it uses only cpsched's public data and functions (the Problem, the heuristics, the
-validator, metrics), never CP-SAT's internals; with :mod:`cpsched.cpsat` it is the only code
-that imports ortools.
+latency problem (docs/problem.md) as a disjunctive big-M MILP and solves it through OR-Tools'
+MathOpt (`ortools.math_opt`) with SCIP or HiGHS. (Not `pywraplp`: in OR-Tools 9.15 its HiGHS
+interface crashes on a MIP start and, at a time limit, returns no solution and no bound.) It
+searches the space the CP-SAT model searches (at most one transfer per tensor and destination
+memory, always from the tensor's source memory): the one space every exact solver reads from
+:mod:`cpsched.model.space`, so its optimum and CP-SAT's must agree. Like the rest of the bench
+layer it uses only cpsched's public data and functions (the Problem, its graph facts and search
+space, the heuristics, the validator, metrics), never CP-SAT's internals; with
+:mod:`cpsched.cpsat` it is the only code that imports ortools.
 
 Variables (H: the horizon; M = H + the longest single duration, the big-M):
 
@@ -44,20 +44,22 @@ from typing import Any, Literal, TypeAlias
 
 from ortools.math_opt.python import mathopt
 
-from cpsched.bench.milp_space import (
-    MilpSpace,
-    TransferOption,
-    in_first_use_order,
-    in_space,
-    interchangeable_classes,
-    milp_space,
-    ordered_pairs,
-)
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.heuristics import best_heuristic_schedule
+from cpsched.model.graph import graph_facts
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.space import (
+    CopyKind,
+    Space,
+    TransferOption,
+    class_tasks,
+    in_first_use_order,
+    in_space,
+    interchangeable_classes,
+    search_space,
+)
 
 Backend = Literal["SCIP", "HIGHS"]
 MilpStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
@@ -87,7 +89,7 @@ class MilpResult:
     schedule: Schedule | None
     objective_value: float | None  # latency (cycles) of the returned schedule
     bound: float | None  # best proven lower bound on the latency (cycles)
-    gap: float | None  # (objective - bound) / max(1, objective), SPEC.md §6
+    gap: float | None  # (objective - bound) / max(1, objective), docs/results.md
     wall_time_s: float  # build + solve + re-timing + validation
     solve_time_s: float  # the MILP solve alone
     num_variables: int
@@ -105,7 +107,7 @@ class _Copy:
 
     tensor: TensorId
     memory: MemoryId
-    kind: Literal["source", "dest"]
+    kind: CopyKind
     size_bytes: int
     present: Expr
     alloc: Expr
@@ -117,7 +119,7 @@ class _Model:
     """The MILP and its variables, keyed by problem ids."""
 
     model: mathopt.Model
-    space: MilpSpace
+    space: Space
     horizon: int
     big_m: int
     x: dict[tuple[TaskId, CoreId], Var] = field(default_factory=dict)
@@ -186,8 +188,7 @@ def _add_tasks(mdl: _Model) -> None:
 
 def _in_memory(mdl: _Model, task: TaskId, memory: MemoryId) -> Expr:
     """1 when `task` runs on a core of `memory` (a sum of placement binaries)."""
-    p = mdl.space.problem
-    return _sum([mdl.x[(task, k)] for k in mdl.space.cores[task] if p.memory_of(k) == memory])
+    return _sum([mdl.x[(task, k)] for k in mdl.space.cores_in(task, memory)])
 
 
 def _add_transfers(mdl: _Model) -> None:
@@ -205,12 +206,7 @@ def _add_transfers(mdl: _Model) -> None:
             if tensor.store and m == DRAM:
                 need.lower_bound = 1.0
                 continue
-            placements = [
-                mdl.x[(c, k)]
-                for c in p.consumers[tensor.id]
-                for k in space.cores[c]
-                if p.memory_of(k) == m
-            ]
+            placements = [mdl.x[placement] for placement in space.readers_in(tensor.id, m)]
             for lit in placements:
                 model.add_linear_constraint(need >= lit)
             model.add_linear_constraint(need <= _sum(placements))
@@ -273,10 +269,10 @@ def _add_precedences(mdl: _Model) -> None:
 def _add_core_disjunctions(mdl: _Model) -> None:
     """Rule 2: two tasks on one core do not overlap (one order binary per pair that may meet)."""
     model, space, big_m = mdl.model, mdl.space, mdl.big_m
-    ordered = ordered_pairs(space.problem)
+    facts = graph_facts(space.problem)
     tasks = list(space.cores)
     for a, b in combinations(tasks, 2):
-        if (a, b) in ordered or (b, a) in ordered:
+        if facts.precedes(a, b) or facts.precedes(b, a):
             continue
         shared = [
             k
@@ -317,59 +313,29 @@ def _add_link_disjunctions(mdl: _Model) -> None:
 
 
 def _collect_copies(mdl: _Model) -> None:
-    """Every copy a bounded memory may hold, with its release time (SPEC.md §4 rule 9)."""
+    """Every copy a bounded memory may hold, with its release time (docs/validity.md, rule 9)."""
     model, space, big_m = mdl.model, mdl.space, mdl.big_m
     p = space.problem
-    bounded = set(space.bounded)
-    for tensor in p.tensors:
-        if tensor.size_bytes == 0:
-            continue
-        readers = [(c, k, p.memory_of(k)) for c in p.consumers[tensor.id] for k in space.cores[c]]
-        for s in space.sources[tensor.id]:
-            if s not in bounded:
-                continue
-            release = mdl.time(f"release[{tensor.id},{s},source]")
-            alloc: Expr = 0 if tensor.producer is None else mdl.start[tensor.producer]
-            if tensor.producer is not None:
-                model.add_linear_constraint(release >= mdl.end[tensor.producer])
-            for (tensor_id, src, m), z in mdl.z.items():
-                if tensor_id == tensor.id and src == s:
+    for copy in space.bounded_copies:
+        n, m = copy.tensor, copy.memory
+        release = mdl.time(f"release[{n},{m},{copy.kind}]")
+        if copy.kind == "source":
+            producer = p.tensor_by_id[n].producer
+            present: Expr = mdl.source_is[(n, m)]
+            alloc: Expr = 0 if producer is None else mdl.start[producer]
+            if producer is not None:
+                model.add_linear_constraint(release >= mdl.end[producer])
+            for (tensor_id, src, dst), z in mdl.z.items():
+                if tensor_id == n and src == m:
                     model.add_linear_constraint(
-                        release >= mdl.tend[(tensor_id, m)] - big_m * (1 - z)
+                        release >= mdl.tend[(tensor_id, dst)] - big_m * (1 - z)
                     )
-            for c, k, m in readers:
-                if m == s:
-                    model.add_linear_constraint(release >= mdl.end[c] - big_m * (1 - mdl.x[(c, k)]))
-            mdl.copies.append(
-                _Copy(
-                    tensor.id,
-                    s,
-                    "source",
-                    tensor.size_bytes,
-                    mdl.source_is[(tensor.id, s)],
-                    alloc,
-                    release,
-                )
-            )
-        for m in space.dests[tensor.id]:
-            if m not in bounded or (tensor.id, m) not in space.transfers:
-                continue
-            release = mdl.time(f"release[{tensor.id},{m},dest]")
-            model.add_linear_constraint(release >= mdl.tend[(tensor.id, m)])
-            for c, k, mem in readers:
-                if mem == m:
-                    model.add_linear_constraint(release >= mdl.end[c] - big_m * (1 - mdl.x[(c, k)]))
-            mdl.copies.append(
-                _Copy(
-                    tensor.id,
-                    m,
-                    "dest",
-                    tensor.size_bytes,
-                    mdl.moved[(tensor.id, m)],
-                    mdl.tstart[(tensor.id, m)],
-                    release,
-                )
-            )
+        else:
+            present, alloc = mdl.moved[(n, m)], mdl.tstart[(n, m)]
+            model.add_linear_constraint(release >= mdl.tend[(n, m)])
+        for c, k in space.readers_in(n, m):
+            model.add_linear_constraint(release >= mdl.end[c] - big_m * (1 - mdl.x[(c, k)]))
+        mdl.copies.append(_Copy(n, m, copy.kind, copy.size_bytes, present, alloc, release))
 
 
 def _add_memory_capacity(mdl: _Model) -> None:
@@ -452,7 +418,7 @@ def _add_symmetry_breaking(mdl: _Model) -> list[list[CoreId]]:
     space = mdl.space
     classes = interchangeable_classes(space)
     for cls in classes:
-        tasks = [t for t, ks in space.cores.items() if cls[0] in ks]
+        tasks = class_tasks(space, cls)
         for j, t in enumerate(tasks):
             for i in range(1, len(cls)):
                 earlier = _sum([mdl.x[(u, cls[i - 1])] for u in tasks[:j]])
@@ -468,7 +434,7 @@ def _latency(problem: Problem, schedule: Schedule) -> int:
     return metrics(problem, schedule).latency_cycles
 
 
-def start_schedule(problem: Problem, space: MilpSpace) -> Schedule | None:
+def start_schedule(problem: Problem, space: Space) -> Schedule | None:
     """The heuristics' best schedule, cut down to the model's space (as CP-SAT's hint is), or
     None when there is none or it is not valid once cut."""
     schedule = best_heuristic_schedule(problem)
@@ -608,8 +574,8 @@ def build_milp(
 ) -> _Model:
     """Build the MILP of `problem` (latency objective); with `use_heuristic`, the heuristics'
     best schedule gives the horizon and a complete MIP start (as CP-SAT's hint does)."""
-    space = milp_space(problem)
-    horizon = space.horizon_cycles()
+    space = search_space(problem)
+    horizon = space.safe_horizon_cycles()
     start = start_schedule(problem, space) if use_heuristic else None
     if start is not None:
         horizon = min(horizon, _latency(problem, start))
@@ -667,7 +633,7 @@ def solve_milp(
     if objective != "latency":
         raise ValueError(f"the MILP peer minimizes latency only, not {objective!r}")
     started = time.monotonic()
-    if not all(milp_space(problem).cores.values()):
+    if not all(search_space(problem).cores.values()):
         raise ValueError("a task has no core it may run on (with its group); see cpsched's checks")
     mdl = build_milp(problem, use_heuristic=use_heuristic, strengthen=strengthen)
     params = mathopt.SolveParameters(

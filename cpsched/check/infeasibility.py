@@ -1,6 +1,6 @@
 """Cheap, certain reasons why a problem has no valid schedule, in the user's terms.
 
-Each check is a sufficient condition for infeasibility (SPEC.md §4), so a reason found here is
+Each check is a sufficient condition for infeasibility (docs/validity.md), so a reason found here is
 a proof; an empty list proves nothing. No solver code here.
 """
 

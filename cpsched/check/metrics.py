@@ -1,4 +1,4 @@
-"""What a schedule costs (SPEC.md §5): latency, energy, peak memory, traffic and utilization.
+"""What a schedule costs (docs/metrics.md): latency, energy, peak memory, traffic and utilization.
 
 Computed from the same derived timing and memory holds as the validator (both are the
 checking side, independent of the solvers). Works best-effort on invalid schedules: entries
@@ -33,7 +33,7 @@ class PeakMemory(_Value):
 
 
 class Metrics(_Value):
-    """SPEC.md §5 for one schedule; energies in pJ, times in cycles, sizes in bytes."""
+    """docs/metrics.md for one schedule; energies in pJ, times in cycles, sizes in bytes."""
 
     latency_cycles: int
     energy_compute_pj: float
@@ -122,7 +122,7 @@ def _peak(capacity_bytes: int, holds: list[Hold]) -> PeakMemory:
 
 
 def metrics(problem: Problem, schedule: Schedule) -> Metrics:
-    """Latency, energy (compute and transfer), peak memory, traffic and utilization (SPEC.md §5)."""
+    """Latency, energy (compute, transfer), peak memory, traffic, utilization (docs/metrics.md)."""
     timing = timed_schedule(problem, schedule)
     latency = _latency(timing)
     energy_compute = sum(p.energy_pj for p in timing.placed.values())

@@ -1,11 +1,12 @@
-"""Checking a schedule against SPEC.md §4: every violation, with the objects and times involved.
+"""Checking a schedule against docs/validity.md: every violation, with its objects and times.
 
 This module is the executable form of the validity rules. It derives end times, availability
 and memory holds from the problem data itself and shares no code with any solver (it does not
 call ``Problem.transfer_duration_cycles`` either), so a solver bug cannot hide behind a matching
-bug here. :mod:`cpsched.check.metrics` reuses the derived timing and holds: both are the checking side.
+bug here. :mod:`cpsched.check.metrics` reuses the derived timing and holds (the checking side).
 
-Rule numbers follow SPEC.md §4. Rule 3 (availability) is a definition; its failures are reported
+Rule numbers follow docs/validity.md. Rule 3 (availability) is a definition; its failures are
+reported
 under rule 4 (a task's input) or rule 5 (a transfer's source). A schedule written for another
 problem (``schedule.problem != problem.name``) is reported under rule 0, ``problem-name``.
 """
@@ -52,7 +53,7 @@ MAX_PAIRS_PER_RESOURCE = 1000  # overlapping pairs listed per core or link; the 
 
 
 class Violation(BaseModel):
-    """One broken rule of SPEC.md §4, naming the objects and the times (cycles) involved.
+    """One broken rule of docs/validity.md, naming the objects and the times (cycles) involved.
 
     `times` by rule: 1 the bad start; 2 and 8 the overlap [start, end); 4 and 5
     (available from, start) or (start,) when never available; 6 (end of the awaited task,
@@ -210,7 +211,7 @@ def source_memories(problem: Problem, timing: Timing) -> dict[TensorId, MemoryId
 
 
 def availability(problem: Problem, timing: Timing) -> dict[tuple[TensorId, MemoryId], int]:
-    """SPEC.md §4.3: the earliest time each tensor is available in each memory."""
+    """docs/validity.md, rule 3: the earliest time each tensor is available in each memory."""
     avail: dict[tuple[TensorId, MemoryId], int] = {}
 
     def offer(key: tuple[TensorId, MemoryId], time: int) -> None:
@@ -232,7 +233,7 @@ def availability(problem: Problem, timing: Timing) -> dict[tuple[TensorId, Memor
 
 
 class Hold(NamedTuple):
-    """A copy of a tensor held in a memory on [start, end) (SPEC.md §4.9)."""
+    """A copy of a tensor held in a memory on [start, end) (docs/validity.md, rule 9)."""
 
     tensor: TensorId
     memory: MemoryId
@@ -243,7 +244,7 @@ class Hold(NamedTuple):
 
 
 def memory_holds(problem: Problem, timing: Timing) -> list[Hold]:
-    """Every copy held in every memory, with allocation and release times (SPEC.md §4.9).
+    """Every copy held in every memory, with allocation and release (docs/validity.md, rule 9).
 
     One copy per (tensor, memory): the original (producer's memory or home) or else the
     earliest-starting transfer into that memory; extra copies are rule-9 violations and hold
@@ -315,7 +316,7 @@ def held_bytes_timeline(holds: Iterable[Hold]) -> tuple[list[int], dict[TensorKi
 
 
 def validate(problem: Problem, schedule: Schedule) -> list[Violation]:
-    """Every violation of SPEC.md §4 in `schedule` for `problem` (empty when valid), by rule."""
+    """Every violation of docs/validity.md in `schedule` of `problem` (empty when valid)."""
     timing = timed_schedule(problem, schedule)
     avail = availability(problem, timing)
     sources = source_memories(problem, timing)

@@ -277,7 +277,10 @@ def compare_command(
             out.print(f"optimum (proven by CP-SAT): {report.optimum:g} cycles")
         elif report.best_bound is not None:
             out.print(f"best proven bound: {report.best_bound:g} cycles (optimum not proven)")
-        out.print("gap = (latency - bound) / latency (SPEC.md §6); vs opt = latency / optimum - 1")
+        out.print(
+            "gap = (latency - bound) / max(1, latency) (docs/results.md); "
+            "vs opt = latency / optimum - 1"
+        )
         if report.splits:
             wide.print(splits_table(report))
     if received() is not None:  # a solve was cut short: the report is written, but partial

@@ -46,7 +46,7 @@ def plot_command(
     violations = validate(prob, sched)
     if violations:
         raise fail(
-            f"{schedule}: invalid schedule ({len(violations)} violations of SPEC.md §4); "
+            f"{schedule}: invalid schedule ({len(violations)} violations of docs/validity.md); "
             f"run 'cpsched validate {problem} {schedule}' to see them",
             EXIT_INVALID,
         )

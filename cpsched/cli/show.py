@@ -29,7 +29,7 @@ def show_command(
         violations = validate(problem, result.schedule)
         if violations:
             stderr().print(
-                f"warning: the schedule of {run_dir} breaks SPEC.md §4 ({len(violations)} "
+                f"warning: the schedule of {run_dir} breaks docs/validity.md ({len(violations)} "
                 f"violations); run 'cpsched validate' on its problem.json and schedule.json",
                 markup=False,
                 highlight=False,

@@ -1,4 +1,4 @@
-"""`cpsched validate PROBLEM SCHEDULE`: check a schedule against SPEC.md §4 and show its metrics.
+"""`cpsched validate PROBLEM SCHEDULE`: check a schedule against the validity rules, show metrics.
 
 Exit code 0 when the schedule is valid, 1 when it breaks a rule, 2 when a file cannot be read.
 """
@@ -67,7 +67,7 @@ def validate_command(
     ],
     as_json: AsJson = False,
 ) -> None:
-    """Check that SCHEDULE is a valid schedule of PROBLEM (SPEC.md §4) and show its metrics."""
+    """Check that SCHEDULE is a valid schedule of PROBLEM (docs/validity.md); show its metrics."""
     from cpsched.check.metrics import metrics
     from cpsched.check.validate import validate
     from cpsched.model.io import load_problem, load_schedule
@@ -89,7 +89,7 @@ def validate_command(
         out.print(_metrics_table(result))
         if violations:
             out.print(_violations_table(violations))
-            out.print(f"[bold red]invalid[/]: {len(violations)} violations of SPEC.md §4")
+            out.print(f"[bold red]invalid[/]: {len(violations)} violations of docs/validity.md")
         else:
-            out.print("[bold green]valid[/]: the schedule meets every rule of SPEC.md §4")
+            out.print("[bold green]valid[/]: the schedule meets every rule of docs/validity.md")
     raise typer.Exit(EXIT_INVALID if violations else EXIT_OK)

@@ -1,14 +1,15 @@
-"""The CP-SAT backend of cpsched: the only package that imports ortools.
+"""The CP-SAT backend of cpsched: beside the MILP peer in `cpsched.bench`, the only ortools user.
 
 `SolverParams` and `Progress` live in :mod:`cpsched.cpsat.params` (no ortools), so importing
 them is cheap; `solve` is loaded on first use.
 
-Layout: :mod:`~cpsched.cpsat.space` (the search space, no ortools), :mod:`~.variables`,
-:mod:`~.constraints` (one function per rule family of SPEC.md §4), :mod:`~.strengthen`
+Layout: :mod:`~cpsched.cpsat.space` (the search space every exact solver shares,
+:mod:`cpsched.model.space`, with the cores a solve fixes; no ortools), :mod:`~.variables`,
+:mod:`~.constraints` (one function per rule family of docs/validity.md), :mod:`~.strengthen`
 (redundant constraints, symmetry breaking), :mod:`~.objective` (metrics as integer
 expressions), :mod:`~.model` (assembles them), :mod:`~.solver` (stages, hints, Ctrl-C, results).
 
-Restricted search space (SPEC.md §6): at most one transfer per (tensor, destination memory),
+Restricted search space (docs/results.md): at most one transfer per (tensor, destination memory),
 always from the tensor's source memory (producer's memory or home), and only into memories
 where a consumer runs (or DRAM for `store: true`); zero-length tasks and transfers never
 conflict on cores or links. Transfer start times are free (not forced as soon as possible).

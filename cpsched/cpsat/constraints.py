@@ -1,4 +1,4 @@
-"""The constraints of the CP-SAT model: one named function per family of SPEC.md §4.
+"""The constraints of the CP-SAT model: one named function per family of docs/validity.md.
 
 Each function adds one family; :func:`cpsched.cpsat.model.build_model` calls them in turn.
 The strengthenings (redundant constraints, symmetry breaking) are in
@@ -52,12 +52,7 @@ def add_transfer_presence(model: cp_model.CpModel, space: Space, v: Variables) -
             need = v.needed_in[(tensor.id, m)]
             if need is v.true:
                 continue
-            placements = [
-                v.on[(c, k)]
-                for c in p.consumers[tensor.id]
-                for k in space.cores[c]
-                if p.memory_of(k) == m
-            ]
+            placements = [v.on[placement] for placement in space.readers_in(tensor.id, m)]
             model.add_bool_or(placements).only_enforce_if(need)
             for lit in placements:
                 model.add_implication(lit, need)

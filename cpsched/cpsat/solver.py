@@ -86,7 +86,7 @@ def project_hint(space: Space, schedule: Schedule) -> Schedule:
     core_of = {st.id: st.core for st in schedule.tasks}
     needed: set[tuple[str, str]] = set()
     for task in p.tasks:
-        if task.id in core_of:
+        if core_of.get(task.id) in p.core_by_id:  # an unknown core: the validator rejects it
             m = p.memory_of(core_of[task.id])
             needed.update((tensor, m) for tensor in task.inputs)
     for tensor in p.tensors:

@@ -1,7 +1,8 @@
 """Constraints that do not change the set of optimal schedules but help CP-SAT prove them.
 
 Each is on purpose and can be switched off (`SolverParams.redundant`,
-`SolverParams.symmetry_breaking`) to measure what it brings (benchmarks/bench_solver.py).
+`SolverParams.symmetry_breaking`) to measure what it brings (the ablation of
+`cpsched bench --suite scaling`).
 
 Redundant constraints (implied by the model, they tighten the LP relaxation and propagation):
 
@@ -18,14 +19,14 @@ Redundant constraints (implied by the model, they tighten the LP relaxation and 
 
 Symmetry breaking: cores that can be exchanged without changing anything (every task has the
 same option on both; they share a memory, or each owns a memory of the same capacity with
-routes over links of the same parameters) are ordered: a task may use the i-th core of such a
-class only when an earlier task (in problem order) uses the (i-1)-th.
+routes over links of the same parameters; the classes are worked out in
+:mod:`cpsched.model.space`, which the MILP peer reads too) are ordered: a task may use the i-th
+core of such a class only when an earlier task (in problem order) uses the (i-1)-th.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from itertools import pairwise
 
 from ortools.sat.python import cp_model
@@ -36,8 +37,15 @@ from cpsched.cpsat.space import Space
 from cpsched.cpsat.tiles import TileRun
 from cpsched.cpsat.variables import Variables
 from cpsched.model.graph import graph_facts
-from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId
-from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.problem import CoreId, LinkId, TaskId
+from cpsched.model.schedule import Schedule
+from cpsched.model.space import (
+    apply_swap,
+    class_tasks,
+    in_first_use_order,
+    interchangeable_classes,
+    swap_of,
+)
 
 
 def add_task_cumulative(model: cp_model.CpModel, space: Space, v: Variables) -> None:
@@ -92,10 +100,11 @@ def add_peak_floors(
     model: cp_model.CpModel, space: Space, v: Variables, peaks: PeakVariables
 ) -> None:
     """Redundant: a memory's peak is at least the inputs and outputs of every task placed on one
-    of its cores (SPEC.md §4 rules 4 and 9: inputs are held from before the task starts, outputs
-    from its start, all until it ends), and its activation peak at least their activations; the
-    largest peak is at least that need wherever the task runs. Linear in the placement literals,
-    so the LP relaxation sees them (the cumulative alone lets a fractional placement hold less)."""
+    of its cores (docs/validity.md, rules 4 and 9: inputs are held from before the task starts,
+    outputs from its start, all until it ends), and its activation peak at least their
+    activations; the largest peak is at least that need wherever the task runs. Linear in the
+    placement literals, so the LP relaxation sees them (the cumulative alone lets a fractional
+    placement hold less)."""
     p = space.problem
     bounded = set(space.bounded)
     for t, cores in space.cores.items():
@@ -181,74 +190,7 @@ def add_redundant(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     add_load_bounds(model, space, v)
 
 
-# --- symmetry between interchangeable cores ---
-
-
-@dataclass(frozen=True)
-class Swap:
-    """Exchanging two cores, with the memories (and links) that exchange with them."""
-
-    cores: dict[CoreId, CoreId]
-    memories: dict[MemoryId, MemoryId]
-
-
-def _swap(space: Space, a: CoreId, b: CoreId) -> Swap | None:
-    """The swap of cores `a` and `b` if it maps the problem onto itself, else None."""
-    p = space.problem
-    for t, cores in space.cores.items():
-        if (a in cores) != (b in cores):
-            return None
-        if a in cores and p.option(t, a) != p.option(t, b).model_copy(update={"core": a}):  # type: ignore[union-attr]
-            return None
-    ma, mb = p.memory_of(a), p.memory_of(b)
-    if ma == mb:
-        return Swap({a: b, b: a}, {})
-    if DRAM in (ma, mb):
-        return None
-    if [c.id for c in p.cores if c.memory == ma] != [a] or [
-        c.id for c in p.cores if c.memory == mb
-    ] != [b]:
-        return None
-    if p.memory_by_id[ma].capacity_bytes != p.memory_by_id[mb].capacity_bytes:
-        return None
-    if any(t.producer is None and t.home in (ma, mb) for t in p.tensors):
-        return None
-    sigma = {ma: mb, mb: ma}
-    link_map: dict[LinkId, LinkId] = {}
-    for route in p.routes:
-        image = p.route_by_pair.get(
-            (sigma.get(route.src, route.src), sigma.get(route.dst, route.dst))
-        )
-        if image is None or len(image.links) != len(route.links):
-            return None
-        for x, y in zip(route.links, image.links, strict=True):
-            if link_map.setdefault(x, y) != y:
-                return None
-    if len(set(link_map.values())) != len(link_map):
-        return None
-    for x, y in link_map.items():
-        lx, ly = p.link_by_id[x], p.link_by_id[y]
-        if lx.model_copy(update={"id": y}) != ly:
-            return None
-    return Swap({a: b, b: a}, sigma)
-
-
-def interchangeable_classes(space: Space) -> list[list[CoreId]]:
-    """Classes of cores any two of which can be exchanged (size 2 or more, in core order)."""
-    cores = [c.id for c in space.problem.cores]
-    classes: list[list[CoreId]] = []
-    placed: set[CoreId] = set()
-    for i, a in enumerate(cores):
-        if a in placed:
-            continue
-        cls = [a]
-        for b in cores[i + 1 :]:
-            if b not in placed and all(_swap(space, x, b) is not None for x in cls):
-                cls.append(b)
-        if len(cls) > 1:
-            classes.append(cls)
-            placed.update(cls)
-    return classes
+# --- symmetry between interchangeable cores (the classes: cpsched.model.space) ---
 
 
 def add_symmetry_breaking(
@@ -257,7 +199,7 @@ def add_symmetry_breaking(
     """Order the cores of each interchangeable class by first use; return the classes used."""
     classes = interchangeable_classes(space)
     for cls in classes:
-        tasks = [t for t, ks in space.cores.items() if cls[0] in ks]
+        tasks = class_tasks(space, cls)
         used_before: list[cp_model.IntVar] | None = (
             None  # used_before[i]: core i used by an earlier task
         )
@@ -343,44 +285,13 @@ def canonical_first_start(space: Space, classes: list[list[CoreId]], hint: Sched
             pick = min(rest, key=lambda k: (k not in first, first.get(k, 0), cls.index(k)))
             if pick == cls[i]:
                 continue
-            swap = _swap(space, pick, cls[i])
+            swap = swap_of(space, pick, cls[i])
             assert swap is not None
-            hint = _apply_swap(hint, swap)
+            hint = apply_swap(hint, swap)
     return hint
 
 
 def canonical_hint(space: Space, classes: list[list[CoreId]], hint: Schedule) -> Schedule:
-    """Relabel interchangeable cores (and memories) in `hint` so it obeys symmetry breaking."""
-    for cls in classes:
-        tasks = [t for t, ks in space.cores.items() if cls[0] in ks]
-        for i in range(len(cls)):
-            core_of = {st.id: st.core for st in hint.tasks}
-            first_use: list[CoreId] = []
-            for t in tasks:
-                k = core_of.get(t)
-                if k in cls and k not in first_use:
-                    first_use.append(k)
-            if i >= len(first_use) or first_use[i] == cls[i]:
-                continue
-            swap = _swap(space, first_use[i], cls[i])
-            assert swap is not None
-            hint = _apply_swap(hint, swap)
-    return hint
-
-
-def _apply_swap(hint: Schedule, swap: Swap) -> Schedule:
-    m = swap.memories
-    return hint.model_copy(
-        update={
-            "tasks": tuple(
-                ScheduledTask(id=st.id, core=swap.cores.get(st.core, st.core), start=st.start)
-                for st in hint.tasks
-            ),
-            "transfers": tuple(
-                ScheduledTransfer(
-                    tensor=x.tensor, src=m.get(x.src, x.src), dst=m.get(x.dst, x.dst), start=x.start
-                )
-                for x in hint.transfers
-            ),
-        }
-    )
+    """Relabel interchangeable cores (and memories) in `hint` so it obeys symmetry breaking
+    (:func:`add_symmetry_breaking`, first-use order: the MILP peer asks the same)."""
+    return in_first_use_order(space, classes, hint)

@@ -6,14 +6,12 @@ Only creation happens here; how they relate is in :mod:`cpsched.cpsat.constraint
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.space import Space, TransferOption
 from cpsched.model.problem import CoreId, MemoryId, TaskId, TensorId
-
-CopyKind = Literal["source", "dest"]
+from cpsched.model.space import CopyKind
 
 
 @dataclass
@@ -100,11 +98,7 @@ def create_transfer_variables(model: cp_model.CpModel, space: Space, v: Variable
             if tensor.producer is None:
                 lit = v.true
             else:
-                lits = [
-                    v.on[(tensor.producer, k)]
-                    for k in space.cores[tensor.producer]
-                    if p.memory_of(k) == s
-                ]
+                lits = [v.on[(tensor.producer, k)] for k in space.cores_in(tensor.producer, s)]
                 lit = _literal(model, f"source[{tensor.id},{s}]", lits)
             v.source_is[(tensor.id, s)] = lit
         for m in space.dests[tensor.id]:
@@ -137,40 +131,14 @@ def create_transfer_variables(model: cp_model.CpModel, space: Space, v: Variable
 def create_hold_variables(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     """One optional interval per copy a bounded memory may hold, from allocation to release."""
     p = space.problem
-    h = v.horizon_cycles
-    bounded = set(space.bounded)
-    for tensor in p.tensors:
-        if tensor.size_bytes == 0:
-            continue
-        for s in space.sources[tensor.id]:
-            if s not in bounded:
-                continue
-            alloc: cp_model.LinearExprT = 0 if tensor.producer is None else v.start[tensor.producer]
-            _add_hold(
-                model,
-                v,
-                tensor.id,
-                s,
-                "source",
-                tensor.size_bytes,
-                v.source_is[(tensor.id, s)],
-                alloc,
-                h,
-            )
-        for m in space.dests[tensor.id]:
-            if m not in bounded or (tensor.id, m) not in space.transfers:
-                continue
-            _add_hold(
-                model,
-                v,
-                tensor.id,
-                m,
-                "dest",
-                tensor.size_bytes,
-                v.moved_in[(tensor.id, m)],
-                v.transfer_start[(tensor.id, m)],
-                h,
-            )
+    for copy in space.bounded_copies:
+        key = (copy.tensor, copy.memory)
+        if copy.kind == "source":
+            producer = p.tensor_by_id[copy.tensor].producer
+            present, alloc = v.source_is[key], 0 if producer is None else v.start[producer]
+        else:
+            present, alloc = v.moved_in[key], v.transfer_start[key]
+        _add_hold(model, v, *key, copy.kind, copy.size_bytes, present, alloc, v.horizon_cycles)
 
 
 def _add_hold(

@@ -1,4 +1,4 @@
-"""From workload, hardware and tiling to a Problem (SPEC.md §2): the front half of the pipeline.
+"""From workload, hardware and tiling to a Problem (docs/problem.md): the pipeline's front half.
 
 `load_workload` and `load_hardware` read bundled models by name or files by path;
 `tile_workload` (in :mod:`cpsched.frontend.tiling`) cuts layers into tiles with exact tensors;

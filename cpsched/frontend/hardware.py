@@ -5,7 +5,7 @@ nodes (`bus`: one link shared by many memories; `p2p`: links between pairs), rou
 hops, or a 2D `mesh` of routers `r{x}_{y}` with one directed link per neighbour pair and XY
 routing (first along x, then along y). Nodes are memories or named hubs/routers; memories off the
 mesh (e.g. DRAM) attach to it through ordinary links. Every pair of memories that has a path gets
-a route, as SPEC.md §2 requires.
+a route, as docs/problem.md requires.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ T tiles). A consumer tile reads, through each operand's index map, a box of the 
 depends on exactly the producer tiles whose output boxes overlap that box. Each producer tile's
 output box is cut along the boundaries of the boxes its consumers read, and the cells that the
 same set of consumer tiles read are merged back into one tensor when they form a box, so every
-consumer reads whole tensors and every tensor it reads is entirely needed (SPEC.md §2).
+consumer reads whole tensors and every tensor it reads is entirely needed (docs/problem.md).
 """
 
 from __future__ import annotations

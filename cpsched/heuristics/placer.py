@@ -1,6 +1,6 @@
 """The resources of one heuristic run and the placement of one task with its transfers.
 
-Placement follows the exact SPEC.md §4 semantics:
+Placement follows the exact docs/validity.md semantics:
 
 - one transfer per (tensor, destination memory), always from the tensor's source memory
   (its producer's memory or its home), over the route's links, in the earliest window in which
@@ -99,7 +99,7 @@ class Placer:
     # --- resources ---
 
     def duration(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
-        """Cycles of a transfer of `tensor` from `src` to `dst` (SPEC.md §3; cached by the
+        """Cycles of a transfer of `tensor` from `src` to `dst` (docs/schedule.md; cached by the
         problem, shared by every run)."""
         return self.p.transfer_duration_cycles(tensor, src, dst)
 
@@ -132,7 +132,7 @@ class Placer:
             self._release_unneeded(x)
 
     def _release_unneeded(self, tensor: TensorId) -> None:
-        """Release the copies of a tensor that no unplaced reader can still need (SPEC §4.9).
+        """Release the copies of a tensor no unplaced reader can still need (docs/validity.md).
 
         A copy in memory m is needed while an unplaced reader may still run in m; the source copy
         also while an unplaced reader may run where there is no copy yet (it will be sent from

@@ -18,7 +18,7 @@ class InvalidHeuristicSchedule(AssertionError):
 def to_result(
     problem: Problem, method: str, outcome: Outcome, started_s: float, params: dict[str, object]
 ) -> SolveResult:
-    """Validate a heuristic's outcome and wrap it as a SolveResult (SPEC.md §6): `infeasible`
+    """Validate a heuristic's outcome and wrap it as a SolveResult (docs/results.md): `infeasible`
     only with the static checker's reasons, `unknown` (found none) otherwise."""
     if outcome.schedule is None:
         return SolveResult(

@@ -118,9 +118,9 @@ class GraphFacts:
       `node_succs`, `node_order`, `depth`);
     - the *task graph*: a task waits for the producers of its inputs, its `after` tasks and the
       `before` tasks of every barrier it is after, other than itself (`predecessors`,
-      `successors`, `topological_order`). With the barriers' self-loops added back it is the
-      graph whose cycles no schedule of tasks that take time can satisfy (`dependency_causes`,
-      `cyclic_components`).
+      `successors`, `topological_order`; `precedes` for its transitive closure). With the
+      barriers' self-loops added back it is the graph whose cycles no schedule of tasks that
+      take time can satisfy (`dependency_causes`, `cyclic_components`).
     """
 
     def __init__(self, problem: Problem) -> None:
@@ -263,6 +263,25 @@ class GraphFacts:
         succs = [[index[s] for s in self.successors[t]] for t in ids]
         order = topological_sort(succs)
         return tuple(ids[i] for i in order) if len(order) == len(ids) else None
+
+    @cached_property
+    def _after_masks(self) -> tuple[int, ...]:
+        """For every task (by index), the set of tasks after it as a bit mask (bit j: task j)."""
+        index, order = self.index, self.topological_order
+        masks = [0] * self.n_tasks
+        for t in reversed(order or ()):
+            mask = 0
+            for s in self.successors[t]:
+                j = index[s]
+                mask |= (1 << j) | masks[j]
+            masks[index[t]] = mask
+        return tuple(masks)
+
+    def precedes(self, a: TaskId, b: TaskId) -> bool:
+        """Whether the dependencies (data, `after`, barriers) put `b` after `a`, directly or
+        through others; never, for any pair, when they have a cycle (no schedule exists then)."""
+        index = self.index
+        return bool(self._after_masks[index[a]] >> index[b] & 1)
 
     @cached_property
     def data_edges(self) -> dict[tuple[TaskId, TaskId], tuple[TensorId, ...]]:

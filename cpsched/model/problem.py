@@ -1,4 +1,4 @@
-"""The scheduling problem of SPEC.md §2 (`cpsched-problem/1`): plain, frozen, validated data.
+"""The scheduling problem of docs/problem.md (`cpsched-problem/1`): plain, frozen, validated data.
 
 Everything downstream (solvers, heuristics, validator, reports) reads a :class:`Problem`;
 nothing here knows how it will be solved. Field-level checks are pydantic's; every
@@ -28,7 +28,7 @@ from cpsched.model.errors import FieldProblem
 
 PROBLEM_FORMAT = "cpsched-problem/1"
 
-# --- Limits: the largest numbers the solvers represent exactly (SPEC.md §2) ---
+# --- Limits: the largest numbers the solvers represent exactly (docs/problem.md) ---
 #
 # CP-SAT works on int64 and requires every variable domain within +-2**62 and the sum over all
 # variables of their domain sizes below 2**63; its linear constraints and objective must stay
@@ -145,7 +145,7 @@ class Barrier(_Data):
 
 
 class Problem(_Data):
-    """A complete scheduling problem (SPEC.md §2)."""
+    """A complete scheduling problem (docs/problem.md)."""
 
     format: Literal["cpsched-problem/1"]
     name: str
@@ -236,7 +236,7 @@ class Problem(_Data):
         return {}  # (size, src, dst) -> cycles: many tensors share a size and a route
 
     def transfer_duration_cycles(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
-        """Cycles a transfer of `tensor` from `src` to `dst` takes (SPEC.md §3); needs a route."""
+        """Cycles of a transfer of `tensor` from `src` to `dst` (docs/schedule.md), by route."""
         key = (self.tensor_by_id[tensor].size_bytes, src, dst)
         cycles = self._transfer_cycles.get(key)
         if cycles is None:
@@ -246,7 +246,7 @@ class Problem(_Data):
         return cycles
 
     def transfer_energy_pj(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> float:
-        """Energy of a transfer of `tensor` from `src` to `dst` (SPEC.md §5)."""
+        """Energy of a transfer of `tensor` from `src` to `dst` (docs/metrics.md)."""
         route = self.route_by_pair[(src, dst)]
         size = self.tensor_by_id[tensor].size_bytes
         return size * sum(self.link_by_id[lk].energy_pj_per_byte for lk in route.links)

@@ -1,4 +1,4 @@
-"""The result of a solve (SPEC.md §6): a value, never an exception for "no schedule".
+"""The result of a solve (docs/results.md): a value, never an exception for "no schedule".
 
 Everything a caller decides on is a typed field: whether Ctrl-C stopped the search
 (`interrupted`), where the hint came from and whether CP-SAT used it (`hint`), each
@@ -100,7 +100,7 @@ class SolveResult(BaseModel):
 
 
 def relative_gap(objective: float, bound: float) -> float:
-    """SPEC.md §6: (objective - bound) / max(1, objective)."""
+    """docs/results.md: (objective - bound) / max(1, objective)."""
     return (objective - bound) / max(1.0, abs(objective))
 
 

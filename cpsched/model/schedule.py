@@ -1,7 +1,7 @@
-"""A schedule (SPEC.md §3, `cpsched-schedule/1`): where and when each task and transfer runs.
+"""A schedule (docs/schedule.md, `cpsched-schedule/1`): where and when each task and transfer runs.
 
 End times are derived from the problem, never stored. Loading checks structure only;
-whether a schedule is *valid* for a problem is the validator's job (SPEC.md §4), so a
+whether a schedule is *valid* for a problem is the validator's job (docs/validity.md), so a
 schedule naming unknown tasks or negative starts still loads and is reported there.
 """
 

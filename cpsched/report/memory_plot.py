@@ -1,6 +1,6 @@
 """Memory occupancy over time: one panel per bounded memory, stacked by tensor kind.
 
-The bytes held follow SPEC.md §4 rule 9 exactly as the validator counts them (taken from
+The bytes held follow docs/validity.md, rule 9 exactly as the validator counts them (taken from
 :func:`cpsched.check.metrics.memory_timeline`), drawn as steps with the capacity as a dashed line
 and the peak marked.
 """

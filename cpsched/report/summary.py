@@ -2,7 +2,7 @@
 
 Both come from the same rows (:func:`summary_rows`): status, latency, energy (compute and
 transfer), peak memory against capacity per bounded memory, core and link utilization,
-gap and solve time. Numbers are the validator side's metrics (SPEC.md §5).
+gap and solve time. Numbers are the validator side's metrics (docs/metrics.md).
 """
 
 from __future__ import annotations

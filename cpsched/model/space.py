@@ -1,0 +1,373 @@
+"""The search space every exact solver shares, worked out once from a problem (no solver here).
+
+docs/results.md lets a solver search a smaller space than docs/validity.md allows. CP-SAT
+(:mod:`cpsched.cpsat`) and the MILP peer (:mod:`cpsched.bench.milp_peer`) search this one, so
+their proven optima must agree:
+
+- each task on one of its candidate cores: its options, narrowed to those every task tied to it by
+  groups has (the tasks of a group share one core), and to a pinned core where a solve pins one;
+- at most one transfer of a tensor into each memory, always from the tensor's source memory
+  (its producer's memory, or its home), and only into a memory where a consumer of the tensor
+  may run (or into `dram` for a `store: true` tensor); never into the source memory itself;
+- a task or transfer of zero duration never conflicts on a core or link (half-open intervals).
+
+Every valid schedule that moves only needed tensors lies in this space (a second transfer into one
+memory is a violation anyway, and an unneeded transfer only costs time, energy and memory), so an
+optimum here is an optimum over all valid schedules for every objective cpsched offers;
+:func:`in_space` cuts any schedule down to the space.
+
+Also here, because both solvers break the same symmetry: which cores can be exchanged without
+changing anything (:func:`interchangeable_classes`) and the relabelling that makes a schedule use
+each class in order (:func:`in_first_use_order`). This module sits beside :mod:`.graph` rather
+than in it: graph facts are about the dependencies alone, the space is about placements,
+memories and routes as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+from cpsched.model.graph import graph_facts, source_memories
+from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
+from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
+
+_SLOT = "_search_space"  # where the space with nothing pinned is cached in a problem's __dict__
+
+CopyKind = Literal["source", "dest"]
+
+
+@dataclass(frozen=True)
+class TransferOption:
+    """A possible transfer of one tensor from one memory to another, with its fixed costs."""
+
+    tensor: TensorId
+    src: MemoryId
+    dst: MemoryId
+    duration_cycles: int
+    energy_pj: float
+    links: tuple[LinkId, ...]
+
+
+@dataclass(frozen=True)
+class HeldCopy:
+    """A copy of a tensor that a bounded memory may hold: where the tensor first appears
+    (`source`: its producer's memory, or its home) or where a transfer may bring it (`dest`)."""
+
+    tensor: TensorId
+    memory: MemoryId
+    kind: CopyKind
+    size_bytes: int
+
+
+# eq=False: a space compares by identity, so comparing two problems that each cache one does not
+# compare the spaces, and through them the problems again
+@dataclass(frozen=True, eq=False)
+class Space:
+    """Candidate cores, source and destination memories, and transfer options of a problem."""
+
+    problem: Problem
+    cores: dict[TaskId, tuple[CoreId, ...]]  # in problem order, each in core order
+    sources: dict[TensorId, tuple[MemoryId, ...]]  # in memory order
+    dests: dict[TensorId, tuple[MemoryId, ...]]  # in memory order
+    # per (tensor, destination) that may be moved: one option per source with a route
+    transfers: dict[tuple[TensorId, MemoryId], tuple[TransferOption, ...]]
+    unroutable: tuple[tuple[TensorId, MemoryId, MemoryId], ...]  # (tensor, source, dest), no route
+    bounded: tuple[MemoryId, ...]  # memories with a capacity
+    # the tasks each task waits for (data, `after`, barriers): the problem's graph facts
+    predecessors: Mapping[TaskId, frozenset[TaskId]] = field(default_factory=dict)
+
+    def duration(self, task: TaskId, core: CoreId) -> int:
+        """Duration of `task` on `core` (which must be a candidate)."""
+        opt = self.problem.option(task, core)
+        assert opt is not None
+        return opt.duration_cycles
+
+    def min_duration(self, task: TaskId) -> int:
+        """Shortest duration of `task` over its candidate cores (0 when it has none)."""
+        return min((self.duration(task, k) for k in self.cores[task]), default=0)
+
+    def safe_horizon_cycles(self) -> int:
+        """An end time no schedule of the space needs to pass: every task (at its longest) and
+        every transfer (from its slowest source) in a row.
+
+        Cutting every idle stretch out of a schedule changes neither its validity, nor its energy,
+        nor its memory peaks; what remains is at most this long.
+        """
+        total = sum(
+            max((self.duration(t, k) for k in ks), default=0) for t, ks in self.cores.items()
+        )
+        for options in self.transfers.values():
+            total += max(o.duration_cycles for o in options)
+        return total
+
+    def cores_in(self, task: TaskId, memory: MemoryId) -> tuple[CoreId, ...]:
+        """The candidate cores of `task` that work in `memory`, in core order."""
+        return self._cores_in.get((task, memory), ())
+
+    def readers_in(self, tensor: TensorId, memory: MemoryId) -> tuple[tuple[TaskId, CoreId], ...]:
+        """The placements (consumer, core) that read `tensor` in `memory`: the copy is needed
+        there exactly when one of them is chosen (or for a stored tensor in `dram`)."""
+        return self._readers_in.get((tensor, memory), ())
+
+    @cached_property
+    def bounded_copies(self) -> tuple[HeldCopy, ...]:
+        """Every copy a bounded memory may hold, tensor by tensor (empty tensors hold no bytes and
+        are left out): its sources, then the destinations a transfer may reach."""
+        bounded = set(self.bounded)
+        out: list[HeldCopy] = []
+        for tensor in self.problem.tensors:
+            if tensor.size_bytes == 0:
+                continue
+            for s in self.sources[tensor.id]:
+                if s in bounded:
+                    out.append(HeldCopy(tensor.id, s, "source", tensor.size_bytes))
+            for m in self.dests[tensor.id]:
+                if m in bounded and (tensor.id, m) in self.transfers:
+                    out.append(HeldCopy(tensor.id, m, "dest", tensor.size_bytes))
+        return tuple(out)
+
+    @cached_property
+    def _cores_in(self) -> dict[tuple[TaskId, MemoryId], tuple[CoreId, ...]]:
+        out: dict[tuple[TaskId, MemoryId], list[CoreId]] = {}
+        for t, ks in self.cores.items():
+            for k in ks:
+                out.setdefault((t, self.problem.memory_of(k)), []).append(k)
+        return {key: tuple(ks) for key, ks in out.items()}
+
+    @cached_property
+    def _readers_in(self) -> dict[tuple[TensorId, MemoryId], tuple[tuple[TaskId, CoreId], ...]]:
+        p = self.problem
+        out: dict[tuple[TensorId, MemoryId], list[tuple[TaskId, CoreId]]] = {}
+        for tensor in p.tensors:
+            for c in p.consumers[tensor.id]:
+                for k in self.cores[c]:
+                    out.setdefault((tensor.id, p.memory_of(k)), []).append((c, k))
+        return {key: tuple(v) for key, v in out.items()}
+
+
+def search_space(problem: Problem, pinned: Mapping[TaskId, CoreId] | None = None) -> Space:
+    """The search space of `problem`, with the tasks of `pinned` held to their cores.
+
+    With nothing pinned, the space is computed on first use and cached on the problem (as
+    :func:`~cpsched.model.graph.graph_facts` are), so every solver of one problem reads one
+    space. Pinned cores must be among the task's options (callers check the ids).
+    """
+    if not pinned:
+        space = problem.__dict__.get(_SLOT)
+        if not isinstance(space, Space) or space.problem is not problem:
+            space = _build(problem, {})
+            problem.__dict__[_SLOT] = space
+        return space
+    return _build(problem, pinned)
+
+
+def _build(problem: Problem, pinned: Mapping[TaskId, CoreId]) -> Space:
+    order = {t.id: i for i, t in enumerate(problem.tasks)}
+    cores: dict[TaskId, set[CoreId]] = {t.id: {o.core for o in t.options} for t in problem.tasks}
+    for t, core in pinned.items():
+        cores[t] = {core}
+    facts = graph_facts(problem)
+    cores = facts.intersect_over_groups(cores)
+    core_order = {c.id: i for i, c in enumerate(problem.cores)}
+    cand = {t: tuple(sorted(ks, key=core_order.__getitem__)) for t, ks in cores.items()}
+    cand = {t.id: cand[t.id] for t in sorted(problem.tasks, key=lambda x: order[x.id])}
+
+    sources: dict[TensorId, tuple[MemoryId, ...]] = {}
+    dests: dict[TensorId, tuple[MemoryId, ...]] = {}
+    transfers: dict[tuple[TensorId, MemoryId], tuple[TransferOption, ...]] = {}
+    unroutable: list[tuple[TensorId, MemoryId, MemoryId]] = []
+    mem_order = {m.id: i for i, m in enumerate(problem.memories)}
+    sources_of = source_memories(problem, cand)
+    for tensor in problem.tensors:
+        src = sources_of[tensor.id]
+        dst: set[MemoryId] = {
+            problem.memory_of(k) for c in problem.consumers[tensor.id] for k in cand[c]
+        }
+        if tensor.store:
+            dst.add(DRAM)
+        sources[tensor.id] = tuple(sorted(src, key=mem_order.__getitem__))
+        dests[tensor.id] = tuple(sorted(dst, key=mem_order.__getitem__))
+        for m in dests[tensor.id]:
+            options: list[TransferOption] = []
+            for s in sources[tensor.id]:
+                if s == m:
+                    continue
+                route = problem.route_by_pair.get((s, m))
+                if route is None:
+                    unroutable.append((tensor.id, s, m))
+                    continue
+                options.append(
+                    TransferOption(
+                        tensor.id,
+                        s,
+                        m,
+                        problem.transfer_duration_cycles(tensor.id, s, m),
+                        problem.transfer_energy_pj(tensor.id, s, m),
+                        route.links,
+                    )
+                )
+            if options:
+                transfers[(tensor.id, m)] = tuple(options)
+
+    bounded = tuple(m.id for m in problem.memories if m.capacity_bytes is not None)
+    return Space(
+        problem, cand, sources, dests, transfers, tuple(unroutable), bounded, facts.predecessors
+    )
+
+
+def in_space(space: Space, schedule: Schedule) -> Schedule:
+    """`schedule` with only the transfers the space has (from the tensor's source memory into a
+    memory where a consumer runs, or into `dram` for a stored tensor, the first of each); dropping
+    the others keeps a valid schedule valid and never makes it slower."""
+    p = space.problem
+    core_of = {st.id: st.core for st in schedule.tasks}
+    needed = {
+        (tensor, p.memory_of(core_of[task.id]))
+        for task in p.tasks
+        if core_of.get(task.id) in p.core_by_id
+        for tensor in task.inputs
+    }
+    needed |= {(tensor.id, DRAM) for tensor in p.tensors if tensor.store}
+    kept: dict[tuple[TensorId, MemoryId], ScheduledTransfer] = {}
+    for x in schedule.transfers:
+        tensor = p.tensor_by_id.get(x.tensor)
+        if tensor is None or (x.tensor, x.dst) not in needed or (x.tensor, x.dst) in kept:
+            continue
+        if tensor.producer is None:
+            source = tensor.home
+        elif core_of.get(tensor.producer) in p.core_by_id:
+            source = p.memory_of(core_of[tensor.producer])
+        else:
+            continue
+        if x.src == source != x.dst:
+            kept[(x.tensor, x.dst)] = x
+    return schedule.model_copy(update={"transfers": tuple(kept.values())})
+
+
+# --- interchangeable cores ---
+
+
+@dataclass(frozen=True)
+class Swap:
+    """Exchanging two cores, with the memories that exchange with them (private memories)."""
+
+    cores: dict[CoreId, CoreId]
+    memories: dict[MemoryId, MemoryId]
+
+
+def swap_of(space: Space, a: CoreId, b: CoreId) -> Swap | None:
+    """The exchange of cores `a` and `b` when it maps the problem onto itself, else None.
+
+    Every task must have the same option on both (or on neither). Cores that share a memory
+    then exchange alone; cores that each own a memory (not dram, holding no tensor's home) of the
+    same capacity exchange with it, when the routes between the exchanged memories run over
+    links that exchange as well (same bandwidth, latency and energy).
+    """
+    p = space.problem
+    for t, cores in space.cores.items():
+        if (a in cores) != (b in cores):
+            return None
+        if a in cores and p.option(t, a) != p.option(t, b).model_copy(update={"core": a}):  # type: ignore[union-attr]
+            return None
+    ma, mb = p.memory_of(a), p.memory_of(b)
+    if ma == mb:
+        return Swap({a: b, b: a}, {})
+    if DRAM in (ma, mb) or p.memory_by_id[ma].capacity_bytes != p.memory_by_id[mb].capacity_bytes:
+        return None
+    if [c.id for c in p.cores if c.memory in (ma, mb)] not in ([a, b], [b, a]):
+        return None
+    if any(t.producer is None and t.home in (ma, mb) for t in p.tensors):
+        return None
+    sigma = {ma: mb, mb: ma}
+    links: dict[LinkId, LinkId] = {}
+    for route in p.routes:
+        image = p.route_by_pair.get(
+            (sigma.get(route.src, route.src), sigma.get(route.dst, route.dst))
+        )
+        if image is None or len(image.links) != len(route.links):
+            return None
+        for x, y in zip(route.links, image.links, strict=True):
+            if links.setdefault(x, y) != y:
+                return None
+    if len(set(links.values())) != len(links):
+        return None
+    if any(
+        p.link_by_id[x].model_copy(update={"id": y}) != p.link_by_id[y] for x, y in links.items()
+    ):
+        return None
+    return Swap({a: b, b: a}, sigma)
+
+
+def interchangeable_classes(space: Space) -> list[list[CoreId]]:
+    """Classes of two or more cores any two of which exchange (:func:`swap_of`), in core order."""
+    cores = [c.id for c in space.problem.cores]
+    classes: list[list[CoreId]] = []
+    placed: set[CoreId] = set()
+    for i, a in enumerate(cores):
+        if a in placed:
+            continue
+        cls = [a]
+        for b in cores[i + 1 :]:
+            if b not in placed and all(swap_of(space, x, b) is not None for x in cls):
+                cls.append(b)
+        if len(cls) > 1:
+            classes.append(cls)
+            placed.update(cls)
+    return classes
+
+
+def apply_swap(schedule: Schedule, swap: Swap) -> Schedule:
+    """`schedule` with the cores and memories of `swap` exchanged (times unchanged)."""
+    k, m = swap.cores, swap.memories
+    tasks = tuple(
+        ScheduledTask(id=st.id, core=k.get(st.core, st.core), start=st.start)
+        for st in schedule.tasks
+    )
+    transfers = tuple(
+        ScheduledTransfer(
+            tensor=x.tensor, src=m.get(x.src, x.src), dst=m.get(x.dst, x.dst), start=x.start
+        )
+        for x in schedule.transfers
+    )
+    return schedule.model_copy(update={"tasks": tasks, "transfers": transfers})
+
+
+def class_tasks(space: Space, cls: list[CoreId]) -> list[TaskId]:
+    """The tasks (in problem order) that may run on the cores of an interchangeable class (all of
+    them or none, by :func:`swap_of`)."""
+    return [t for t, ks in space.cores.items() if cls[0] in ks]
+
+
+def in_first_use_order(space: Space, classes: list[list[CoreId]], schedule: Schedule) -> Schedule:
+    """`schedule` with interchangeable cores (and their memories) relabelled so that, in each
+    class, the i-th core is first used (in problem order of the tasks) before the (i+1)-th: what
+    first-use symmetry breaking asks. Relabelling changes no time, metric or validity."""
+    for cls in classes:
+        tasks = class_tasks(space, cls)
+        for i in range(len(cls)):
+            core_of = {st.id: st.core for st in schedule.tasks}
+            first_use = list(dict.fromkeys(core_of[t] for t in tasks if core_of.get(t) in cls))
+            if i < len(first_use) and first_use[i] != cls[i]:
+                swap = swap_of(space, first_use[i], cls[i])
+                assert swap is not None
+                schedule = apply_swap(schedule, swap)
+    return schedule
+
+
+__all__ = [
+    "CopyKind",
+    "HeldCopy",
+    "Space",
+    "Swap",
+    "TransferOption",
+    "apply_swap",
+    "class_tasks",
+    "in_first_use_order",
+    "in_space",
+    "interchangeable_classes",
+    "search_space",
+    "swap_of",
+]
