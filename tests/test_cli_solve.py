@@ -142,6 +142,7 @@ def test_default_solve_writes_every_output(tmp_path: Path, monkeypatch: pytest.M
         "mode": "fused",
         "allocation": "tile",
         "costs": None,
+        "precision": None,  # --bits, for ONNX workloads
     }
     assert set(result["versions"]) >= {"cpsched", "ortools"}
     # the trace is Chrome trace JSON
