@@ -443,3 +443,17 @@ def test_activations_with_parameters_are_one_layer_each() -> None:
         ("h", "hard_swish"),
     ]
     assert [op.tensor for op in w.layer_by_name()["p"].inputs] == ["c", "slope"]
+
+
+def test_embedding_lookup_is_refused_with_the_reason() -> None:
+    nodes = [node("Gather", ["emb", "ids"], ["e"], name="embed", axis=0)]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [4])],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(rand(10, 8), "emb")],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(InputError, match=r"node 'embed': Gather with indices 'ids' computed at"):
+        workload_from_onnx(m, "embed.onnx")

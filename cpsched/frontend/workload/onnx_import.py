@@ -892,7 +892,7 @@ class _Importer:
         raise input_error(
             self.source,
             f"node {node.name or node.op_type!r}",
-            f"{what} {name!r} is computed at run time; only constant {what}s are supported",
+            f"{what} {name!r} is computed at run time; it must be a constant",
         )
 
     def _view_node(self, label: str, node: onnx.NodeProto) -> None:
@@ -943,6 +943,13 @@ class _Importer:
             return
         # Gather with constant indices: one index drops the axis, a run of indices is a slice.
         axis = int(_attr(node, "axis", 0)) % rank
+        if not any(init.name == node.input[1] for init in self.graph.initializer):
+            raise input_error(
+                self.source,
+                f"node {label!r}",
+                f"Gather with indices {node.input[1]!r} computed at run time (an embedding "
+                "lookup) is not supported; export the model from the embeddings' output on",
+            )
         values = self._constant(node.input[1], node, "Gather index")
         values = [v + shape[axis] if v < 0 else v for v in values]
         scalar = not self._shape(node.input[1], node)
