@@ -56,6 +56,8 @@ CASES = [
     ([1, 3, 6, 6], [3, 1, 3, 3], {"pads": [1, 1, 1, 1], "group": 3}, 3 * 6 * 6 * 9),
     ([1, 2, 6, 6], [4, 2, 1, 1], {}, 4 * 2 * 6 * 6),
     ([2, 2, 9], [3, 2, 3], {"auto_pad": "SAME_UPPER"}, 2 * 3 * 2 * 9 * 3),
+    # ResNet's downsampling shortcut: 1x1, stride 2, every other row and column
+    ([1, 2, 12, 6], [3, 2, 1, 1], {"strides": [2, 2]}, 3 * 2 * 6 * 3),
 ]
 
 
@@ -72,25 +74,26 @@ def test_conv_tile_reads_are_exactly_the_inputs_onnx_uses(
         d.dim_value
         for d in onnx.shape_inference.infer_shapes(m).graph.output[0].type.tensor_type.shape.dim
     )
-    # Materialized tensors drop size-1 dims (the batch of 1); map their indices back.
-    x_keep = [k for k, s in enumerate(x) if s > 1]
-    y_keep = [k for k, s in enumerate(y_shape) if s > 1]
+    # Materialized tensors drop size-1 dims and may cut dims into parts (rows as (row / s,
+    # row % s) for a strided 1x1 conv), in row-major order: flat indices are the same.
     spec = TilingSpec(tiles=3 if layer.loops[layer.token_dim] % 3 == 0 else 2)
     tw = tile_workload(wl, spec)
     op = layer.inputs[0]
     x_mat = wl.tensor_shape(op.tensor)
+    y_mat = wl.tensor_shape("Y")
     for tile in tw.tiles_of("Y"):
         box = read_box(tile, op, x_mat)
         assert box is not None
-        read = set(itertools.product(*(range(lo, hi) for lo, hi in box)))
+        read = {
+            tuple(int(v) for v in np.unravel_index(np.ravel_multi_index(idx, x_mat), x))
+            for idx in itertools.product(*(range(lo, hi) for lo, hi in box))
+        }
         needed: set[tuple[int, ...]] = set()
         for point in itertools.product(*(range(*r) for r in tile.ranges.values())):
             at = dict(zip(tile.ranges, point, strict=True))
-            full = [0] * len(y_shape)
-            for k, d in zip(y_keep, layer.output.dims, strict=True):
-                full[k] = at[d]
-            for i in deps.get(tuple(full), set()):
-                needed.add(tuple(i[k] for k in x_keep))
+            flat = np.ravel_multi_index(tuple(at[d] for d in layer.output.dims), y_mat)
+            full = tuple(int(v) for v in np.unravel_index(flat, y_shape))
+            needed |= deps.get(full, set())
         assert read == needed, tile.task
 
 
@@ -107,7 +110,7 @@ def test_conv_builds_with_halo_tensors() -> None:
     ("w", "attrs", "message"),
     [
         ([2, 2, 3, 3], {"dilations": [2, 2]}, "reads rows with gaps"),
-        ([2, 2, 1, 1], {"strides": [2, 2]}, "reads rows with gaps"),
+        ([2, 2, 1, 1], {"strides": [4, 4]}, "reads rows with gaps"),  # 4 does not divide 6
         ([4, 1, 3, 3], {"group": 2}, "Conv with 2 groups of 1 input channels"),
     ],
 )
@@ -116,3 +119,27 @@ def test_conv_that_cannot_stay_exact_is_an_error(
 ) -> None:
     with pytest.raises(InputError, match=message):
         workload_from_onnx(conv_model([1, 2, 6, 6], w, **attrs), "c.onnx")
+
+
+def test_strided_shortcut_beside_a_windowed_conv_is_refused() -> None:
+    """ResNet's downsampling block: a 3x3 stride-2 conv and a 1x1 stride-2 shortcut read the
+    same tensor; the shortcut's every-other-row view would cut the rows the 3x3 windows, so the
+    import refuses (naming the shortcut) rather than over-read."""
+    nodes = [
+        helper.make_node("Conv", ["X", "W1"], ["a"], name="main", strides=[2, 2], pads=[1] * 4),
+        helper.make_node("Conv", ["X", "W2"], ["b"], name="short", strides=[2, 2]),
+        helper.make_node("Add", ["a", "b"], ["y"], name="y"),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 2, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[
+            numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "W1"),
+            numpy_helper.from_array(np.ones((4, 2, 1, 1), np.float32), "W2"),
+        ],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(InputError, match=r"node 'short': Conv with kernel 1, stride 2"):
+        workload_from_onnx(m, "resnet_block.onnx")

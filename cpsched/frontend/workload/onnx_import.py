@@ -477,6 +477,20 @@ class _Importer:
             out_loop, stride, kernel_loop, pad = window[k]
             out_names = [nm for nm, _ in sub.get(out_loop, [])]
             kernel_names = [nm for nm, _ in sub.get(kernel_loop, [])]
+            if (
+                len(leaves) == 2
+                and len(out_names) == 1
+                and not kernel_names
+                and self.atoms.find(leaves[0]) == sub[out_loop][0][1]
+                and self.atoms.size[leaves[1]] == stride
+            ):  # every stride-th row: (output row, 0) in the rows' (row / s, row % s) atoms
+                loop = f"x{len(fixed)}"
+                fixed[loop] = 1
+                names += [out_names[0], loop]
+                shifts += [0, 0]
+                steps += [1, 1]
+                kernels += ["", ""]
+                continue
             if len(leaves) > 1 or len(out_names) > 1 or len(kernel_names) > 1:
                 raise input_error(
                     self.source,
@@ -601,7 +615,12 @@ class _Importer:
                         strides.append(steps[pos] if steps else 1)
                         kernel.append(kernels[pos] if kernels else "")
                 windowed = any(s != 1 for s in strides) or any(kernel)
-                shifted = any(pos is None for pos, _ in chain) or any(offsets) or windowed
+                shifted = (
+                    any(pos is None for pos, _ in chain)
+                    or any(offsets)
+                    or windowed
+                    or any(d in fixed for d in op_dims)
+                )
                 inputs.append(
                     Operand(
                         tensor=source,
@@ -1052,15 +1071,26 @@ class _Importer:
                 begin[i] = total // 2 if auto == "SAME_UPPER" else total - total // 2
         elif auto == "VALID":
             begin = [0] * spatial
+        # A 1-wide kernel with stride s reads rows 0, s, 2s...: exact as a view of the rows cut
+        # into (row / s, row % s), unless another Conv reads the same rows through a window.
+        windowed_elsewhere = any(
+            other is not node and other.op_type == "Conv" and other.input[0] == ins[0]
+            for other in self.graph.node
+        )
+        every_nth: list[int] = []
         for i in range(spatial):
             k, s, d = kernel[i], strides[i], dilations[i]
-            if not ((k == 1 and s == 1) or (d == 1 and s <= k)):
+            size = x_shape[2 + i]
+            if k == 1 and s > 1 and begin[i] == 0 and size % s == 0 and not windowed_elsewhere:
+                every_nth.append(i)
+            elif not ((k == 1 and s == 1) or (d == 1 and s <= k)):
                 raise input_error(
                     self.source,
                     f"node {label!r}",
                     f"Conv with kernel {k}, stride {s}, dilation {d} on spatial dim {i} reads "
-                    "rows with gaps; supported: stride <= kernel with dilation 1, or a 1-wide "
-                    "kernel with stride 1",
+                    "rows with gaps; supported: stride <= kernel with dilation 1, a 1-wide "
+                    "kernel with stride 1, or a 1-wide kernel with stride s, no padding, s "
+                    "dividing the rows and no other Conv reading the same input",
                 )
         n, c = x_shape[0], x_shape[1]
         m, c_per_group = w_shape[0], w_shape[1]
@@ -1088,6 +1118,11 @@ class _Importer:
         operands = [(ins[0], x_dims), (ins[1], w_dims)]
         if len(ins) > 2:
             operands.append((ins[2], [channel_out]))
+        for i in every_nth:  # the rows as (row / s, row % s) atoms: output row o reads (o, 0)
+            virt = f"{node.output[0]}#every{i}"
+            self.shapes[virt] = (x_shape[2 + i] // strides[i], strides[i])
+            self.ties.append(([(ins[0], 2 + i)], [(virt, 0), (virt, 1)], label))
+            self.ties.append(([(virt, 0)], [(node.output[0], 2 + i)], label))
         windows = {0: {2 + i: (f"o{i}", strides[i], f"k{i}", begin[i]) for i in range(spatial)}}
         self._emit(
             layer_name, node, "matmul", "conv", loops, operands, out_dims, (), windows=windows
