@@ -56,6 +56,10 @@ CASES = [
     ([1, 3, 6, 6], [3, 1, 3, 3], {"pads": [1, 1, 1, 1], "group": 3}, 3 * 6 * 6 * 9),
     ([1, 2, 6, 6], [4, 2, 1, 1], {}, 4 * 2 * 6 * 6),
     ([2, 2, 9], [3, 2, 3], {"auto_pad": "SAME_UPPER"}, 2 * 3 * 2 * 9 * 3),
+    # grouped (ResNeXt): 2 groups of 2 input and 3 output channels
+    ([1, 4, 6, 6], [6, 2, 3, 3], {"pads": [1, 1, 1, 1], "group": 2}, 6 * 2 * 6 * 6 * 9),
+    # a depthwise conv with channel multiplier 2: 3 groups of 1 input and 2 output channels
+    ([1, 3, 6, 6], [6, 1, 3, 3], {"pads": [1, 1, 1, 1], "group": 3}, 6 * 6 * 6 * 9),
     # ResNet's downsampling shortcut: 1x1, stride 2, every other row and column
     ([1, 2, 12, 6], [3, 2, 1, 1], {"strides": [2, 2]}, 3 * 2 * 6 * 3),
 ]
@@ -111,7 +115,7 @@ def test_conv_builds_with_halo_tensors() -> None:
     [
         ([2, 2, 3, 3], {"dilations": [2, 2]}, "reads rows with gaps"),
         ([2, 2, 1, 1], {"strides": [4, 4]}, "reads rows with gaps"),  # 4 does not divide 6
-        ([4, 1, 3, 3], {"group": 2}, "Conv with 2 groups of 1 input channels"),
+        ([3, 1, 3, 3], {"group": 2}, "Conv with 2 groups of 1 input channels and 3 outputs"),
     ],
 )
 def test_conv_that_cannot_stay_exact_is_an_error(
@@ -143,3 +147,17 @@ def test_strided_shortcut_beside_a_windowed_conv_is_refused() -> None:
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(InputError, match=r"node 'short': Conv with kernel 1, stride 2"):
         workload_from_onnx(m, "resnet_block.onnx")
+
+
+def test_grouped_conv_tile_per_group_reads_only_its_channels() -> None:
+    """2 groups: split along the group loop, each tile reads its 2 of the 4 input channels
+    (X is cut into [group, channel in group, rows, columns]) and its group's weights."""
+    wl = workload_from_onnx(
+        conv_model([1, 4, 6, 6], [6, 2, 3, 3], pads=[1, 1, 1, 1], group=2), "g.onnx"
+    )
+    (layer,) = wl.layers
+    assert wl.tensors["X"].shape == (2, 2, 6, 6) and wl.tensors["W"].shape == (2, 3, 2, 3, 3)
+    assert layer.loops == {"m_0": 2, "m_1": 3, "c": 2, "o0": 6, "k0": 3, "o1": 6, "k1": 3}
+    p = build_problem(wl, load_hardware("quad_bus"), TilingSpec(tiles=1, layers={"Y": {"m_0": 2}}))
+    assert p.task_by_id["Y.t0"].inputs == ("X[0:1,0:2,0:6,0:6]", "W[0:1,0:3,0:2,0:3,0:3]")
+    assert p.task_by_id["Y.t1"].inputs == ("X[1:2,0:2,0:6,0:6]", "W[1:2,0:3,0:2,0:3,0:3]")

@@ -86,6 +86,8 @@ class _PendingLayer:
     concat_axis: int = 0
     # Conv: operand -> {axis: (output loop, stride, kernel loop, padding before)}
     windows: dict[int, dict[int, tuple[str, int, str, int]]] | None = None
+    # a grouped Conv's input channel dims: named after the loops holding the same atoms
+    regroup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -565,6 +567,12 @@ class _Importer:
                             (nm, self.atoms.find(a)) for nm, a in zip(names, leaves, strict=True)
                         ]
 
+            if pl.regroup is not None:
+                by_root = {root: nm for lg in pl.loops for nm, root in sub.get(lg, [])}
+                sub[pl.regroup] = [
+                    (by_root.get(root, nm), root) for nm, root in sub.get(pl.regroup, [])
+                ]
+
             def dims_of(
                 tensor: str, dims: list[str], sub: dict[str, list[tuple[str, int]]] = sub
             ) -> tuple[str, ...]:
@@ -1041,9 +1049,9 @@ class _Importer:
         output positions, kernel positions); the input is read through windows
         (row = stride * output row + kernel row - padding), halos included.
 
-        Exact for group 1 or depthwise (one output channel per input channel), and where the
-        rows a window reads are contiguous: stride at most the kernel size, dilation 1 (or a
-        1-wide kernel with stride 1).
+        Groups cut the channels into (group, per group) atoms, the group shared by input,
+        weights and output. Exact where the rows a window reads are contiguous: stride at most
+        the kernel size, dilation 1 (or a 1-wide kernel: stride 1, or stride s read as a view).
         """
         label = node.name or node.op_type
         x_shape = self._shape(ins[0], node)
@@ -1102,12 +1110,26 @@ class _Importer:
             channel_out = channel_in = "g"
             loops = {"n": n, "g": c, "c": 1}
             w_dims = ["g", "c"]
+        elif c == group * c_per_group and m % group == 0:
+            # Grouped: input channels as (group, per group), output channels as (group, per
+            # group), the group atom shared; the input's channel loops are renamed to the
+            # output's group loop and the weight's per-group loop once atoms are known.
+            channel_out, channel_in = "m", "cin"
+            loops = {"n": n, "m": m, "c": c_per_group}
+            w_dims = ["m", "c"]
+            gin, gout = f"{node.output[0]}#gin", f"{node.output[0]}#gout"
+            self.shapes[gin] = (group, c_per_group)
+            self.shapes[gout] = (group, m // group)
+            self.ties.append(([(ins[0], 1)], [(gin, 0), (gin, 1)], label))
+            self.ties.append(([(node.output[0], 1)], [(gout, 0), (gout, 1)], label))
+            self.ties.append(([(gin, 0)], [(gout, 0)], label))
+            self.ties.append(([(gin, 1)], [(ins[1], 1)], label))
         else:
             raise input_error(
                 self.source,
                 f"node {label!r}",
-                f"Conv with {group} groups of {c_per_group} input channels: supported are "
-                "group 1 and depthwise (group = input channels = output channels)",
+                f"Conv with {group} groups of {c_per_group} input channels and {m} outputs: "
+                "the groups must divide the input and output channels",
             )
         for i in range(spatial):
             loops[f"o{i}"] = out_shape[2 + i]
@@ -1127,6 +1149,8 @@ class _Importer:
         self._emit(
             layer_name, node, "matmul", "conv", loops, operands, out_dims, (), windows=windows
         )
+        if channel_in == "cin":
+            self.pending_layers[-1].regroup = "cin"
 
     def _concat(
         self, layer_name: str, node: onnx.NodeProto, ins: list[str], out_shape: tuple[int, ...]
