@@ -65,6 +65,12 @@ _BITS: dict[int, int] = {
     onnx.TensorProto.INT64: 64,
     onnx.TensorProto.UINT64: 64,
     onnx.TensorProto.BOOL: 8,
+    onnx.TensorProto.FLOAT8E4M3FN: 8,
+    onnx.TensorProto.FLOAT8E4M3FNUZ: 8,
+    onnx.TensorProto.FLOAT8E5M2: 8,
+    onnx.TensorProto.FLOAT8E5M2FNUZ: 8,
+    onnx.TensorProto.INT4: 4,
+    onnx.TensorProto.UINT4: 4,
 }
 
 
