@@ -457,3 +457,31 @@ def test_embedding_lookup_is_refused_with_the_reason() -> None:
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(InputError, match=r"node 'embed': Gather with indices 'ids' computed at"):
         workload_from_onnx(m, "embed.onnx")
+
+
+def test_qdq_model_keeps_int8_weights() -> None:
+    """A QDQ-quantized MatMul (onnxruntime's format): the int8 weight is read as stored, 8 bits,
+    through its DequantizeLinear (not folded to float32); activation Q/DQ are vector ops."""
+    s, d, f = 4, 8, 16
+    nodes = [
+        node("QuantizeLinear", ["X", "sx", "zx"], ["xq"], name="xq"),
+        node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"], name="xd"),
+        node("DequantizeLinear", ["Wq", "sw", "zw"], ["Wd"], name="Wd"),
+        node("MatMul", ["xd", "Wd"], ["y"], name="y"),
+    ]
+    weights = {
+        "Wq": np.ones((d, f), np.int8),
+        "sw": np.array(0.1, np.float32),
+        "zw": np.array(0, np.int8),
+        "sx": np.array(0.1, np.float32),
+        "zx": np.array(0, np.int8),
+    }
+    w = workload_from_onnx(graph(nodes, {"X": [s, d]}, weights, ["y"]), "qdq.onnx")
+    layers = w.layer_by_name()
+    assert [(n, layer.function, layer.output.bits) for n, layer in layers.items()] == [
+        ("xq", "quantize", 8),
+        ("xd", "dequantize", 32),
+        ("y", "", 32),
+    ]
+    assert [op.tensor for op in layers["y"].inputs] == ["xd", "Wq"]
+    assert w.tensors["Wq"].bits == 8 and macs(w) == s * d * f

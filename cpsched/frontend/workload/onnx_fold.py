@@ -34,6 +34,11 @@ NONDETERMINISTIC = frozenset(
 )
 
 
+# Not folded even on constants: a dequantized weight is read by the accelerator as stored
+# (int8), which the import keeps by reading the weight through the node.
+KEEP_PRECISION = frozenset({"DequantizeLinear"})
+
+
 def _static_shapes(graph: onnx.GraphProto) -> dict[str, tuple[int, ...]]:
     """Tensors whose every dim shape inference knows as a number."""
     out: dict[str, tuple[int, ...]] = {}
@@ -220,6 +225,7 @@ def _fold_once(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
             continue
         if (
             node.op_type not in NONDETERMINISTIC
+            and node.op_type not in KEEP_PRECISION
             and not _has_subgraph(node)
             and all(i in known for i in ins)
         ):
@@ -279,4 +285,4 @@ def _fold_once(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
     return out
 
 
-__all__ = ["NONDETERMINISTIC", "fold_constants"]
+__all__ = ["KEEP_PRECISION", "NONDETERMINISTIC", "fold_constants"]

@@ -719,8 +719,8 @@ class _Importer:
             else:
                 self.consts[out] = ()
             return
-        if op in SHAPE_ONLY:
-            self._alias(label, node)
+        if op in SHAPE_ONLY or (op == "DequantizeLinear" and self._is_weight(node.input[0])):
+            self._alias(label, node)  # a quantized weight is read as stored (its own bits)
             return
         if op in VIEWS:
             self._view_node(label, node)
@@ -816,8 +816,8 @@ class _Importer:
                 (),
             )
         else:
-            if op == "CastLike":
-                ins = ins[:1]  # the second input gives only the element type
+            if op in ("CastLike", "QuantizeLinear", "DequantizeLinear"):
+                ins = ins[:1]  # the others give the element type, scales and zero points
             kind = "add" if op == "Add" else ("activation" if op in ACTIVATIONS else "elementwise")
             function = "add" if op == "Add" else ACTIVATIONS.get(op) or ELEMENTWISE[op]
             loops = {f"a{k}": s for k, s in enumerate(out_shape)}
@@ -916,6 +916,13 @@ class _Importer:
         self.source_of[out_name] = self.source_of[src_name]
         self.parent_of[out_name] = (src_name, None)
         self.ties.append((self._axes(src_name), self._axes(out_name), label))
+
+    def _is_weight(self, name: str) -> bool:
+        """Whether a tensor is a declared weight (an initializer or constant), or read
+        through reshapes or views of one."""
+        while name in self.parent_of:
+            name = self.parent_of[name][0]
+        return self.kind_of.get(name) == "weight"
 
     def _constant(self, name: str, node: onnx.NodeProto, what: str) -> list[int]:
         """The integer values of a constant input (an initializer once constants are folded)."""

@@ -50,6 +50,8 @@ ELEMENTWISE = {
     "And": "and",
     "Or": "or",
     "Not": "not",
+    "QuantizeLinear": "quantize",
+    "DequantizeLinear": "dequantize",
 }
 REDUCTIONS = {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max"}
 # Data movement: a layer that copies elements (cost: bytes moved), op kind "transpose".
