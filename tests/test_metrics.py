@@ -75,13 +75,13 @@ def test_memory_timeline() -> None:
         "weight": [100, 100, 0, 0, 0],
         "input": [0, 0, 0, 0, 0],
     }
-    # dram: w from 0 until its transfer ends (27); b's stored copy from its transfer's start
-    # (62) until it is available (77), since nothing reads it.
+    # dram: w's home copy from 0 and b's stored copy from its transfer's start (62), neither
+    # ever released (format 2; under format 1 they were released at 27 and 77).
     dram = timelines[MemoryId("dram")]
     assert dram.capacity_bytes is None
-    assert dram.times == [0, 27, 62, 77]
-    assert dram.bytes_by_kind["weight"] == [100, 0, 0, 0]
-    assert dram.bytes_by_kind["activation"] == [0, 0, 50, 0]
+    assert dram.times == [0, 62]
+    assert dram.bytes_by_kind["weight"] == [100, 100]
+    assert dram.bytes_by_kind["activation"] == [0, 50]
 
 
 def test_metrics_dump_to_json() -> None:

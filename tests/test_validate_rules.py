@@ -215,12 +215,22 @@ def test_transfer_without_route() -> None:
     assert "no route from 'dram' to 'l1b'" in v.message
 
 
-def test_transfer_from_a_copy() -> None:
-    # b originates in l1b; reading it back from its dram copy at 80 is not allowed.
+def test_transfer_from_a_copy_made_by_a_transfer_is_valid() -> None:
+    # Format 2: b's copy in dram (stored by transfers[2], available at 77) may be read at 80:
+    # dram->l1a on dlink [80, 80 + 13 + 2 = 95), after b's store [62, 77) there.
     sched = schedule(transfers=extra_transfer(tensor="b", src="dram", dst="l1a", start=80))
-    v = only(validate(problem(), sched))
-    assert (v.rule, v.tensors, v.memories, v.times) == (5, ("b",), ("dram", "l1b"), (80,))
-    assert "copy" in v.message
+    assert validate(problem(), sched) == []
+
+
+def test_transfer_from_a_copy_not_yet_available() -> None:
+    # The same read of b from dram at 76: its copy there becomes available only at 77.
+    # (dlink: b's store [62, 77) and this transfer [76, 91) overlap during [76, 77).)
+    sched = schedule(transfers=extra_transfer(tensor="b", src="dram", dst="l1a", start=76))
+    found = validate(problem(), sched)
+    assert [(v.rule, v.tensors, v.memories, v.times) for v in found] == [
+        (5, ("b",), ("dram", "l1a"), (77, 76)),
+        (8, ("b", "b"), (), (76, 77)),
+    ]
 
 
 def test_transfer_of_unknown_tensor_and_memory() -> None:
@@ -295,9 +305,9 @@ def test_transfers_overlap_on_links() -> None:
     sched = schedule(transfers=extra_transfer(tensor="w", src="dram", dst="l1b", start=50))
     found = validate(problem(), sched)
     assert [(v.rule, v.rule_name, v.links, v.tensors, v.times) for v in found] == [
-        (8, "link-exclusivity", ("bus",), ("a", "w"), (50, 57)),
-        (8, "link-exclusivity", ("bus",), ("w", "b"), (62, 77)),
-        (8, "link-exclusivity", ("dlink",), ("w", "b"), (62, 77)),
+        (8, "links", ("bus",), ("a", "w"), (50, 57)),
+        (8, "links", ("bus",), ("w", "b"), (62, 77)),
+        (8, "links", ("dlink",), ("w", "b"), (62, 77)),
     ]
 
 
@@ -365,22 +375,42 @@ def test_memory_overflows_are_reported_per_interval() -> None:
     ]
 
 
-def test_second_copy_in_one_memory() -> None:
-    # a goes to l1b twice: at 37 and again at 80 (bus free after 77).
-    sched = schedule(transfers=extra_transfer(tensor="a", src="l1a", dst="l1b", start=80))
-    v = only(validate(problem(), sched))
-    assert (v.rule, v.tensors, v.memories, v.times) == (9, ("a",), ("l1b",), (37, 80))
-    assert "transfers[1]" in v.message and "transfers[3]" in v.message
-
-
-def test_copy_into_the_memory_it_originates_in() -> None:
-    # a back from l1b into l1a at 80: a copy as source (rule 5) and a second copy in l1a (rule 9).
-    sched = schedule(transfers=extra_transfer(tensor="a", src="l1b", dst="l1a", start=80))
+def test_second_copy_in_one_memory_while_the_first_is_held() -> None:
+    # a goes to l1b at 37 (held [37, 62): Q reads it [57, 62)) and again at 60, from P's copy
+    # in l1a (available since 37): the new copy is allocated at 60, two copies on [60, 62).
+    # The second transfer [60, 80) also meets b's store [62, 77) on bus.
+    sched = schedule(transfers=extra_transfer(tensor="a", src="l1a", dst="l1b", start=60))
     found = validate(problem(), sched)
-    assert [(v.rule, v.tensors, v.memories, v.times) for v in found] == [
-        (5, ("a",), ("l1b", "l1a"), (80,)),
-        (9, ("a",), ("l1a",), (80,)),
+    assert [(v.rule, v.tensors, v.memories, v.links, v.times) for v in found] == [
+        (8, ("a", "b"), (), ("bus",), (62, 77)),
+        (9, ("a",), ("l1b",), (), (60, 62)),
     ]
+    assert found[1].message == (
+        "tensor 'a' has two copies held in memory 'l1b' during [60, 62): the copy from "
+        "transfers[1] (held [37, 62)) and the copy from transfers[3] (held [60, 80)); "
+        "task 'Q' reads the old copy until cycle 62; a memory holds one copy of a tensor at a time"
+    )
+
+
+def test_reload_after_release_is_valid() -> None:
+    # Format 2: a back into l1b at 80 (its first copy there released at 62, when Q ends) is a
+    # reload, not a second copy; it reads P's copy in l1a, held now until 100.
+    sched = schedule(transfers=extra_transfer(tensor="a", src="l1a", dst="l1b", start=80))
+    assert validate(problem(), sched) == []
+
+
+def test_copy_back_into_dram_beside_its_home_copy() -> None:
+    # w's home copy in dram is never released; bringing w back from l1a at 30 (dlink [30, 57))
+    # makes a second copy there, held until it becomes available (57; nothing reads it).
+    sched = schedule(transfers=extra_transfer(tensor="w", src="l1a", dst="dram", start=30))
+    v = only(validate(problem(), sched))
+    assert (v.rule, v.tensors, v.memories, v.times) == (9, ("w",), ("dram",), (30, 57))
+    assert v.message == (
+        "tensor 'w' has two copies held in memory 'dram' during [30, 57): the copy from its "
+        "home (held from 0, never released) and the copy from transfers[3] (held [30, 57)); "
+        "the copy in 'dram' of a stored or home tensor is never released; a memory holds one "
+        "copy of a tensor at a time"
+    )
 
 
 def test_pile_up_on_one_core_lists_1000_pairs_and_counts_the_rest() -> None:

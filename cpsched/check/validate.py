@@ -1,24 +1,28 @@
 """Checking a schedule against docs/validity.md: every violation, with its objects and times.
 
-This module is the executable form of the validity rules. It derives end times, availability
-and memory holds from the problem data itself and shares no code with any solver (it does not
-call ``Problem.transfer_duration_cycles`` either), so a solver bug cannot hide behind a matching
-bug here. :mod:`cpsched.check.metrics` reuses the derived timing and holds (the checking side).
+This module is the executable form of the validity rules (format 2). It derives end times,
+rates, copies, readers, releases and memory holds from the problem data itself and shares no
+code with any solver (it does not call ``Problem.transfer_duration_cycles`` either), so a solver
+bug cannot hide behind a matching bug here. :mod:`cpsched.check.metrics` reuses the derived
+timing and copies (the checking side). Rates and durations are exact (fractions).
 
-Rule numbers follow docs/validity.md. Rule 3 (availability) is a definition; its failures are
-reported
-under rule 4 (a task's input) or rule 5 (a transfer's source). A schedule written for another
-problem (``schedule.problem != problem.name``) is reported under rule 0, ``problem-name``.
+Rule numbers follow docs/validity.md. Rule 3 (copies, readers and releases) is a definition;
+its failures are reported under rule 4 (a task's input), rule 5 (a transfer's source) or rule
+9 (two copies held at once, a reader holding an old copy while a new one arrives). A schedule
+written for another problem (``schedule.problem != problem.name``) is reported under rule 0,
+``problem-name``.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -26,6 +30,7 @@ from cpsched.model.problem import (
     DRAM,
     TENSOR_KINDS,
     CoreId,
+    Link,
     LinkId,
     MemoryId,
     Problem,
@@ -44,21 +49,24 @@ RULE_NAMES: dict[int, str] = {
     5: "transfers",
     6: "dependencies",
     7: "stores",
-    8: "link-exclusivity",
+    8: "links",
     9: "memory-capacity",
 }
 
 TOP_TENSORS = 5  # tensors named in a memory-capacity violation (the largest held at the peak)
-MAX_PAIRS_PER_RESOURCE = 1000  # overlapping pairs listed per core or link; the rest are counted
+TOP_TRANSFERS = 5  # transfers named in a bandwidth overflow (the fastest at the peak)
+MAX_PAIRS_PER_RESOURCE = 1000  # overlaps listed per core or link; the rest are counted
+NEVER_RELEASED = 1 << 62  # the release of a copy that is never released (Hold.end)
 
 
 class Violation(BaseModel):
     """One broken rule of docs/validity.md, naming the objects and the times (cycles) involved.
 
-    `times` by rule: 1 the bad start; 2 and 8 the overlap [start, end); 4 and 5
-    (available from, start) or (start,) when never available; 6 (end of the awaited task,
-    start); 9 overflow (start, end, cycle of its peak) or, for an extra copy, the transfer
-    starts (first, again).
+    `times` by rule: 1 the bad start; 2 and exclusive-link 8 the overlap [start, end); 4 and
+    5 (available from, start) or (start,) when never available; 6 (end of the awaited task,
+    start); bandwidth-link 8 and memory-capacity 9 the overflow (start, end, cycle of its
+    peak); two copies held at once (9) the overlap (start, end), or (start,) when the older
+    copy is never released.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -81,6 +89,24 @@ def _violation(rule: int, message: str, **objects: tuple[str, ...] | tuple[int, 
     return Violation(rule=rule, rule_name=RULE_NAMES[rule], message=message, **objects)
 
 
+def _number(x: Fraction) -> str:
+    """A rate as the user would write it: 4, 2.5, or 1/3 when no short decimal is exact."""
+    if x.denominator == 1:
+        return str(x.numerator)
+    f = float(x)
+    return repr(f) if Fraction(repr(f)) == x else f"{x.numerator}/{x.denominator}"
+
+
+def _moves(src: str, dsts: tuple[str, ...]) -> str:
+    """'a'->'b', or 'a'->['b', 'c'] for a multicast."""
+    return f"{src!r}->{dsts[0]!r}" if len(dsts) == 1 else f"{src!r}->{list(dsts)!r}"
+
+
+def exact(value: float) -> Fraction:
+    """A bandwidth or rate as an exact fraction of its shortest decimal (0.1 is 1/10)."""
+    return Fraction(repr(value))
+
+
 # --------------------------------------------------------------------------------------------
 # Timing: what the schedule means in cycles (shared with cpsched.check.metrics)
 # --------------------------------------------------------------------------------------------
@@ -98,61 +124,69 @@ class PlacedTask(NamedTuple):
 
 
 class TimedTransfer(NamedTuple):
-    """A scheduled transfer of a known tensor between known memories joined by a route."""
+    """A scheduled transfer of a known tensor from a known memory to known destinations, each
+    joined to it by a route, at a positive rate (docs/schedule.md, "Transfers")."""
 
     position: int  # index in schedule.transfers
     tensor: TensorId
     src: MemoryId
-    dst: MemoryId
+    dsts: tuple[MemoryId, ...]
     start: int
     end: int
     size_bytes: int
-    links: tuple[LinkId, ...]
+    links: tuple[LinkId, ...]  # the union of the routes' links, each once
     energy_pj: float
+    rate: Fraction  # bytes per cycle, exactly
+
+    @property
+    def dst(self) -> MemoryId | tuple[MemoryId, ...]:
+        """The destination as the schedule writes it: one memory, or several."""
+        return self.dsts[0] if len(self.dsts) == 1 else self.dsts
 
 
 @dataclass(frozen=True, slots=True)
-class _RouteCost:
-    bandwidth_num: int  # min bandwidth on the route = num / den bytes per cycle, exactly
-    bandwidth_den: int
-    latency_cycles: int
-    energy_pj_per_byte: float
-    links: tuple[LinkId, ...]
+class _Path:
+    """What a transfer from one memory to a set of destinations uses (docs/schedule.md)."""
 
-    def duration_cycles(self, size_bytes: int) -> int:
-        # ceil(size / (num / den)) = ceil(size * den / num), in integers
-        return -((-size_bytes * self.bandwidth_den) // self.bandwidth_num) + self.latency_cycles
+    links: tuple[LinkId, ...]  # union of the routes' links, in route order
+    bandwidth: Fraction  # the least bandwidth in `links`
+    latency_cycles: int  # the largest summed latency over the routes
+    energy_pj_per_byte: float  # summed over `links`, each once
 
 
 @dataclass(frozen=True)
 class Timing:
-    """The schedule in cycles: placed tasks (first occurrence of each) and routed transfers."""
+    """The schedule in cycles: placed tasks (first occurrence of each) and timed transfers."""
 
     placed: dict[TaskId, PlacedTask]
     transfers: list[TimedTransfer]
 
 
-def _route_costs(problem: Problem) -> dict[tuple[MemoryId, MemoryId], _RouteCost]:
-    links = {lk.id: lk for lk in problem.links}
-    out: dict[tuple[MemoryId, MemoryId], _RouteCost] = {}
-    for route in problem.routes:
-        on_route = [links[lk] for lk in route.links]
-        bandwidth = min(Fraction(repr(lk.bandwidth_bytes_per_cycle)) for lk in on_route)
-        out[(route.src, route.dst)] = _RouteCost(
-            bandwidth_num=bandwidth.numerator,
-            bandwidth_den=bandwidth.denominator,
-            latency_cycles=sum(lk.latency_cycles for lk in on_route),
-            energy_pj_per_byte=sum(lk.energy_pj_per_byte for lk in on_route),
-            links=route.links,
-        )
-    return out
+def _path(
+    problem: Problem, links: dict[LinkId, Link], src: MemoryId, dsts: tuple[MemoryId, ...]
+) -> _Path | None:
+    routes = problem.route_by_pair
+    used: dict[LinkId, None] = {}
+    latency = 0
+    for d in dsts:
+        route = routes.get((src, d))
+        if route is None or d == src:
+            return None
+        latency = max(latency, sum(links[lk].latency_cycles for lk in route.links))
+        used.update(dict.fromkeys(route.links))
+    on_path = tuple(used)
+    return _Path(
+        on_path,
+        min(exact(links[lk].bandwidth_bytes_per_cycle) for lk in on_path),
+        latency,
+        sum(links[lk].energy_pj_per_byte for lk in on_path),
+    )
 
 
 def timed_schedule(problem: Problem, schedule: Schedule) -> Timing:
-    """End times of every task and transfer that can be timed (known ids, allowed core, route).
-
-    Entries that cannot be timed are left out here; :func:`validate` reports them.
-    """
+    """End times of every task and transfer that can be timed (known ids, allowed core, a
+    route to every destination, a positive rate). Entries that cannot be timed are left out
+    here; :func:`validate` reports them."""
     memory_of_core = {c.id: c.memory for c in problem.cores}
     tasks = problem.task_by_id
     placed: dict[TaskId, PlacedTask] = {}
@@ -171,69 +205,181 @@ def timed_schedule(problem: Problem, schedule: Schedule) -> Timing:
                     opt.energy_pj,
                 )
                 break
-    routes = _route_costs(problem)
+    links = problem.link_by_id
+    paths: dict[tuple[MemoryId, tuple[MemoryId, ...]], _Path | None] = {}
+    rates: dict[float, Fraction] = {}
     tensors = problem.tensor_by_id
     transfers: list[TimedTransfer] = []
     for i, tr in enumerate(schedule.transfers):
         tensor = tensors.get(tr.tensor)
-        cost = routes.get((tr.src, tr.dst))
-        if tensor is None or cost is None:
+        if tensor is None:
             continue
+        dsts = tr.dsts
+        key = (tr.src, dsts)
+        if key in paths:
+            path = paths[key]
+        else:
+            path = paths[key] = _path(problem, links, tr.src, dsts)
+        if path is None:
+            continue
+        if tr.rate_bytes_per_cycle is None:
+            rate = path.bandwidth
+        else:
+            given = rates.get(tr.rate_bytes_per_cycle)
+            if given is None:
+                given = rates[tr.rate_bytes_per_cycle] = exact(tr.rate_bytes_per_cycle)
+            if given <= 0:
+                continue
+            rate = given
         size = tensor.size_bytes
+        # ceil(size / (num / den)) = ceil(size * den / num), in integers
+        cycles = -((-size * rate.denominator) // rate.numerator) + path.latency_cycles
         transfers.append(
             TimedTransfer(
                 i,
                 tr.tensor,
                 tr.src,
-                tr.dst,
+                dsts,
                 tr.start,
-                tr.start + cost.duration_cycles(size),
+                tr.start + cycles,
                 size,
-                cost.links,
-                size * cost.energy_pj_per_byte,
+                path.links,
+                size * path.energy_pj_per_byte,
+                rate,
             )
         )
     return Timing(placed, transfers)
 
 
-def source_memories(problem: Problem, timing: Timing) -> dict[TensorId, MemoryId]:
-    """Where each tensor originates: its placed producer's memory, or its home."""
-    out: dict[TensorId, MemoryId] = {}
+# --------------------------------------------------------------------------------------------
+# Copies, readers and releases (docs/validity.md, rule 3)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Copy:
+    """A copy of a tensor in a memory: allocated, available, and held until its release."""
+
+    tensor: TensorId
+    memory: MemoryId
+    alloc: int
+    avail: int
+    origin: str  # "task 'P'" (its producer), "its home", "transfers[3]"
+    position: int = -1  # the transfer that made it, or -1
+    never_released: bool = False
+    release: int = 0  # the latest end among its readers, or `avail` when nothing reads it
+    released_by: str | None = None  # the reader that ends last
+    last_reader: str | None = None  # the reader that starts last, and its start
+    last_reader_start: int = -1
+    last_transfer_reader: tuple[int, int] | None = None  # (end, position) of the last-ending
+
+    @property
+    def held_until(self) -> int:
+        """The release, or NEVER_RELEASED."""
+        return NEVER_RELEASED if self.never_released else self.release
+
+
+class MissingCopy(NamedTuple):
+    """A reader (task or transfer) that finds no copy available in its memory at its start."""
+
+    reader: str  # "task 'Q'" or "transfers[2]"
+    task: TaskId | None  # the reading task, or None for a transfer
+    position: int  # the reading transfer, or -1 for a task
+    tensor: TensorId
+    memory: MemoryId
+    start: int
+    first_available: int | None  # when a copy becomes available there later, if ever
+
+
+@dataclass
+class Copies:
+    """Every copy by (tensor, memory), and every read that found none."""
+
+    by_key: dict[tuple[TensorId, MemoryId], list[Copy]] = field(default_factory=dict)
+    missing: list[MissingCopy] = field(default_factory=list)
+
+    def all(self) -> Iterator[Copy]:
+        for copies in self.by_key.values():
+            yield from copies
+
+
+def derive_copies(problem: Problem, timing: Timing) -> Copies:
+    """docs/validity.md, rule 3: the copies made by producers, homes and transfers; which copy
+    every reader reads (the one that most recently became available at or before its start);
+    and the release of each copy (the latest end among its readers)."""
+    out = Copies()
+    by_key = out.by_key
+    tensors = problem.tensor_by_id
     for t in problem.tensors:
         if t.producer is None:
             if t.home is not None:
-                out[t.id] = t.home
+                by_key[(t.id, t.home)] = [Copy(t.id, t.home, 0, 0, "its home")]
         else:
-            producer = timing.placed.get(t.producer)
-            if producer is not None:
-                out[t.id] = producer.memory
+            p = timing.placed.get(t.producer)
+            if p is not None:
+                by_key[(t.id, p.memory)] = [
+                    Copy(t.id, p.memory, p.start, p.end, f"task {p.task!r}")
+                ]
+    for tr in timing.transfers:
+        for d in tr.dsts:
+            c = Copy(tr.tensor, d, tr.start, tr.end, f"transfers[{tr.position}]", tr.position)
+            by_key.setdefault((tr.tensor, d), []).append(c)
+    avails: dict[tuple[TensorId, MemoryId], list[int]] = {}
+    for key, copies in by_key.items():
+        t = tensors[key[0]]
+        for c in copies:
+            c.release = c.avail
+            c.never_released = key[1] == DRAM and (t.store or c.origin == "its home")
+        if len(copies) > 1:
+            copies.sort(key=lambda c: (c.avail, c.alloc, c.position))
+            avails[key] = [c.avail for c in copies]
+
+    missing = out.missing
+
+    def read(
+        task: TaskId | None, position: int, tensor: TensorId, memory: MemoryId, start: int, end: int
+    ) -> Copy | None:
+        key = (tensor, memory)
+        copies = by_key.get(key)
+        reader = f"task {task!r}" if task is not None else f"transfers[{position}]"
+        if copies is None:
+            missing.append(MissingCopy(reader, task, position, tensor, memory, start, None))
+            return None
+        if len(copies) == 1:
+            c = copies[0]
+            if c.avail > start:
+                missing.append(MissingCopy(reader, task, position, tensor, memory, start, c.avail))
+                return None
+        else:
+            k = bisect_right(avails[key], start) - 1
+            if k < 0:
+                first = copies[0].avail
+                missing.append(MissingCopy(reader, task, position, tensor, memory, start, first))
+                return None
+            c = copies[k]
+        if c.released_by is None or end > c.release:
+            c.release = max(c.release, end)
+            c.released_by = reader
+        if start > c.last_reader_start:
+            c.last_reader, c.last_reader_start = reader, start
+        return c
+
+    task_by_id = problem.task_by_id
+    for p in timing.placed.values():
+        for tensor in task_by_id[p.task].inputs:
+            read(p.task, -1, tensor, p.memory, p.start, p.end)
+    for tr in timing.transfers:
+        source = read(None, tr.position, tr.tensor, tr.src, tr.start, tr.end)
+        if source is not None and (
+            source.last_transfer_reader is None or tr.end > source.last_transfer_reader[0]
+        ):
+            source.last_transfer_reader = (tr.end, tr.position)
     return out
 
 
-def availability(problem: Problem, timing: Timing) -> dict[tuple[TensorId, MemoryId], int]:
-    """docs/validity.md, rule 3: the earliest time each tensor is available in each memory."""
-    avail: dict[tuple[TensorId, MemoryId], int] = {}
-
-    def offer(key: tuple[TensorId, MemoryId], time: int) -> None:
-        old = avail.get(key)
-        if old is None or time < old:
-            avail[key] = time
-
-    for t in problem.tensors:
-        if t.producer is None:
-            if t.home is not None:
-                offer((t.id, t.home), 0)
-        else:
-            producer = timing.placed.get(t.producer)
-            if producer is not None:
-                offer((t.id, producer.memory), producer.end)
-    for tr in timing.transfers:
-        offer((tr.tensor, tr.dst), tr.end)
-    return avail
-
-
 class Hold(NamedTuple):
-    """A copy of a tensor held in a memory on [start, end) (docs/validity.md, rule 9)."""
+    """A copy of a tensor held in a memory on [start, end) (docs/validity.md, rule 9); `end` is
+    NEVER_RELEASED for a copy never released (a stored tensor's or a home copy in dram)."""
 
     tensor: TensorId
     memory: MemoryId
@@ -243,54 +389,28 @@ class Hold(NamedTuple):
     end: int  # release
 
 
-def memory_holds(problem: Problem, timing: Timing) -> list[Hold]:
-    """Every copy held in every memory, with allocation and release (docs/validity.md, rule 9).
-
-    One copy per (tensor, memory): the original (producer's memory or home) or else the
-    earliest-starting transfer into that memory; extra copies are rule-9 violations and hold
-    nothing here. A release is never earlier than the copy becomes available.
-    """
+def holds_of(problem: Problem, copies: Copies) -> list[Hold]:
+    """Every copy as a hold (allocation to release)."""
     tensors = problem.tensor_by_id
-    # (tensor, memory) -> [allocation, available]
-    copies: dict[tuple[TensorId, MemoryId], tuple[int, int]] = {}
-    for t in problem.tensors:
-        if t.producer is None:
-            if t.home is not None:
-                copies[(t.id, t.home)] = (0, 0)
-        else:
-            producer = timing.placed.get(t.producer)
-            if producer is not None:
-                copies[(t.id, producer.memory)] = (producer.start, producer.end)
-    for tr in sorted(timing.transfers, key=lambda x: (x.start, x.position)):
-        key = (tr.tensor, tr.dst)
-        if key not in copies:
-            copies[key] = (tr.start, tr.end)
-    release: dict[tuple[TensorId, MemoryId], int] = {k: v[1] for k, v in copies.items()}
-
-    def read(key: tuple[TensorId, MemoryId], end: int) -> None:
-        old = release.get(key)
-        if old is not None and end > old:
-            release[key] = end
-
-    for p in timing.placed.values():
-        for tensor in problem.task_by_id[p.task].inputs:
-            read((tensor, p.memory), p.end)
-    for tr in timing.transfers:
-        read((tr.tensor, tr.src), tr.end)
     out: list[Hold] = []
-    for (tensor_id, memory), (start, _) in copies.items():
-        t = tensors[tensor_id]
-        out.append(
-            Hold(tensor_id, memory, t.kind, t.size_bytes, start, release[(tensor_id, memory)])
-        )
+    for c in copies.all():
+        t = tensors[c.tensor]
+        out.append(Hold(c.tensor, c.memory, t.kind, t.size_bytes, c.alloc, c.held_until))
     return out
+
+
+def memory_holds(problem: Problem, timing: Timing) -> list[Hold]:
+    """Every copy held in every memory, from its allocation to its release (docs/validity.md,
+    rules 3 and 9); several copies of one tensor in one memory are each a hold."""
+    return holds_of(problem, derive_copies(problem, timing))
 
 
 def held_bytes_timeline(holds: Iterable[Hold]) -> tuple[list[int], dict[TensorKind, list[int]]]:
     """Breakpoints and bytes held per kind on [times[i], times[i+1]) (the last: onwards).
 
     Zero-length holds hold nothing; intervals are half-open, so a release and an allocation
-    at the same cycle never count together.
+    at the same cycle never count together. A copy never released is held from its
+    allocation on.
     """
     deltas: dict[TensorKind, dict[int, int]] = {k: defaultdict(int) for k in TENSOR_KINDS}
     for h in holds:
@@ -298,7 +418,8 @@ def held_bytes_timeline(holds: Iterable[Hold]) -> tuple[list[int], dict[TensorKi
             continue
         d = deltas[h.kind]
         d[h.start] += h.size_bytes
-        d[h.end] -= h.size_bytes
+        if h.end != NEVER_RELEASED:
+            d[h.end] -= h.size_bytes
     times = sorted(set().union(*deltas.values()))
     series: dict[TensorKind, list[int]] = {}
     for kind, d in deltas.items():
@@ -318,8 +439,7 @@ def held_bytes_timeline(holds: Iterable[Hold]) -> tuple[list[int], dict[TensorKi
 def validate(problem: Problem, schedule: Schedule) -> list[Violation]:
     """Every violation of docs/validity.md in `schedule` of `problem` (empty when valid)."""
     timing = timed_schedule(problem, schedule)
-    avail = availability(problem, timing)
-    sources = source_memories(problem, timing)
+    copies = derive_copies(problem, timing)
     out: list[Violation] = []
     if schedule.problem != problem.name:
         out.append(
@@ -327,13 +447,13 @@ def validate(problem: Problem, schedule: Schedule) -> list[Violation]:
         )
     out += _check_assignment(problem, schedule)
     out += _check_core_exclusivity(timing)
-    out += _check_inputs(problem, timing, avail)
-    out += _check_transfers(problem, schedule, sources, avail)
+    out += _check_inputs(timing, copies)
+    out += _check_transfers(problem, schedule, timing, copies)
     out += _check_dependencies(problem, timing)
-    out += _check_stores(problem, schedule, sources)
-    out += _check_link_exclusivity(timing)
-    out += _check_copies(problem, schedule, sources)
-    out += _check_memory_capacity(problem, memory_holds(problem, timing))
+    out += _check_stores(problem, schedule, timing)
+    out += _check_links(problem, timing)
+    out += _check_copies(problem, copies)
+    out += _check_memory_capacity(problem, holds_of(problem, copies))
     out.sort(key=lambda v: v.rule)  # stable: within a rule, in the order found
     return out
 
@@ -449,91 +569,132 @@ def _check_core_exclusivity(timing: Timing) -> Iterator[Violation]:
             )
 
 
-def _check_inputs(
-    problem: Problem, timing: Timing, avail: dict[tuple[TensorId, MemoryId], int]
-) -> Iterator[Violation]:
-    tasks = problem.task_by_id
-    for st_id, p in timing.placed.items():
-        for tensor in tasks[st_id].inputs:
-            when = avail.get((tensor, p.memory))
-            if when is None:
-                yield _violation(
-                    4,
-                    f"task {p.task!r} (core {p.core!r}, start {p.start}) reads tensor {tensor!r}, "
-                    f"which is never available in memory {p.memory!r}",
-                    tasks=(p.task,),
-                    tensors=(tensor,),
-                    memories=(p.memory,),
-                    cores=(p.core,),
-                    times=(p.start,),
-                )
-            elif when > p.start:
-                yield _violation(
-                    4,
-                    f"task {p.task!r} starts at cycle {p.start} on core {p.core!r} but its input "
-                    f"{tensor!r} is available in memory {p.memory!r} only from cycle {when}",
-                    tasks=(p.task,),
-                    tensors=(tensor,),
-                    memories=(p.memory,),
-                    cores=(p.core,),
-                    times=(when, p.start),
-                )
+def _check_inputs(timing: Timing, copies: Copies) -> Iterator[Violation]:
+    placed = timing.placed
+    for m in copies.missing:
+        if m.task is None:
+            continue
+        p = placed[m.task]
+        if m.first_available is None:
+            yield _violation(
+                4,
+                f"task {p.task!r} (core {p.core!r}, start {p.start}) reads tensor {m.tensor!r}, "
+                f"which is never available in memory {p.memory!r}",
+                tasks=(p.task,),
+                tensors=(m.tensor,),
+                memories=(p.memory,),
+                cores=(p.core,),
+                times=(p.start,),
+            )
+        else:
+            yield _violation(
+                4,
+                f"task {p.task!r} starts at cycle {p.start} on core {p.core!r} but its input "
+                f"{m.tensor!r} is available in memory {p.memory!r} only from cycle "
+                f"{m.first_available}",
+                tasks=(p.task,),
+                tensors=(m.tensor,),
+                memories=(p.memory,),
+                cores=(p.core,),
+                times=(m.first_available, p.start),
+            )
 
 
 def _check_transfers(
-    problem: Problem,
-    schedule: Schedule,
-    sources: dict[TensorId, MemoryId],
-    avail: dict[tuple[TensorId, MemoryId], int],
+    problem: Problem, schedule: Schedule, timing: Timing, copies: Copies
 ) -> Iterator[Violation]:
     tensors = problem.tensor_by_id
     memories = problem.memory_by_id
     routes = problem.route_by_pair
+    links = problem.link_by_id
+    missing = {m.position: m for m in copies.missing if m.task is None}
     for i, tr in enumerate(schedule.transfers):
-        what = f"transfers[{i}] ({tr.tensor!r} {tr.src!r}->{tr.dst!r} at cycle {tr.start})"
+        dsts = tr.dsts
+        what = f"transfers[{i}] ({tr.tensor!r} {_moves(tr.src, dsts)} at cycle {tr.start})"
         bad_ids = False
         if tr.tensor not in tensors:
             yield _violation(5, f"{what}: unknown tensor {tr.tensor!r}", tensors=(tr.tensor,))
             bad_ids = True
-        for side, mem in (("src", tr.src), ("dst", tr.dst)):
+        for side, mem in (("src", tr.src), *(("dst", d) for d in dsts)):
             if mem not in memories:
                 yield _violation(5, f"{what}: unknown {side} memory {mem!r}", memories=(mem,))
                 bad_ids = True
         if bad_ids:
             continue
-        objects = {"tensors": (tr.tensor,), "memories": (tr.src, tr.dst)}
+        objects = {"tensors": (tr.tensor,), "memories": (tr.src, *dsts)}
         if tr.start < 0:
             yield _violation(5, f"{what}: starts before cycle 0", **objects, times=(tr.start,))
-        if (tr.src, tr.dst) not in routes:
+        if tr.src in dsts:
             yield _violation(
-                5, f"{what}: there is no route from {tr.src!r} to {tr.dst!r}", **objects
+                5, f"{what}: its source {tr.src!r} is among its destinations", **objects
             )
-        origin = sources.get(tr.tensor)
-        if origin is not None and tr.src != origin:
+        unrouted = [d for d in dsts if d != tr.src and (tr.src, d) not in routes]
+        for d in unrouted:
             yield _violation(
                 5,
-                f"{what}: reads a copy; tensor {tr.tensor!r} originates in memory {origin!r} and "
-                "transfers must read it there",
+                f"{what}: there is no route from {tr.src!r} to {d!r}",
                 tensors=(tr.tensor,),
-                memories=(tr.src, origin),
-                times=(tr.start,),
+                memories=(tr.src, d),
             )
+        if tr.src in dsts or unrouted:
             continue
-        when = avail.get((tr.tensor, tr.src))
-        if when is None:
-            if origin is not None:  # else the producer is unplaced, reported under rule 1
+        used: dict[LinkId, None] = {}
+        for d in dsts:
+            used.update(dict.fromkeys(routes[(tr.src, d)].links))
+        if len(dsts) > 1:
+            single = [lk for lk in used if not links[lk].multicast]
+            if single:
                 yield _violation(
                     5,
-                    f"{what}: tensor {tr.tensor!r} is never available in {tr.src!r}",
+                    f"{what}: a multicast to {len(dsts)} memories uses link"
+                    f"{'s' if len(single) > 1 else ''} {', '.join(map(repr, single))}, which "
+                    "cannot multicast (multicast: false); send one transfer per destination",
+                    **objects,
+                    links=tuple(single),
+                    times=(tr.start,),
+                )
+        if tr.rate_bytes_per_cycle is not None:
+            rate = exact(tr.rate_bytes_per_cycle)
+            least = min(used, key=lambda lk: exact(links[lk].bandwidth_bytes_per_cycle))
+            bandwidth = exact(links[least].bandwidth_bytes_per_cycle)
+            if rate <= 0:
+                yield _violation(
+                    5,
+                    f"{what}: rate {_number(rate)} bytes/cycle; a rate must be positive",
                     **objects,
                     times=(tr.start,),
                 )
-        elif when > tr.start:
+                continue
+            if rate > bandwidth:
+                yield _violation(
+                    5,
+                    f"{what}: rate {_number(rate)} bytes/cycle exceeds the bandwidth of link "
+                    f"{least!r}, {_number(bandwidth)} bytes/cycle, the least on its route",
+                    **objects,
+                    links=(least,),
+                    times=(tr.start,),
+                )
+        m = missing.get(i)
+        if m is None:
+            continue
+        if m.first_available is None:
+            t = tensors[tr.tensor]
+            if t.producer is not None and t.producer not in timing.placed:
+                continue  # the producer is unplaced, reported under rule 1
             yield _violation(
                 5,
-                f"{what}: tensor {tr.tensor!r} is available in {tr.src!r} only from cycle {when}",
+                f"{what}: tensor {tr.tensor!r} has no copy in {tr.src!r} to read "
+                "(never available there)",
                 **objects,
-                times=(when, tr.start),
+                times=(tr.start,),
+            )
+        else:
+            yield _violation(
+                5,
+                f"{what}: tensor {tr.tensor!r} is available in {tr.src!r} only from cycle "
+                f"{m.first_available}",
+                **objects,
+                times=(m.first_available, tr.start),
             )
 
 
@@ -570,14 +731,16 @@ def _check_dependencies(problem: Problem, timing: Timing) -> Iterator[Violation]
                 )
 
 
-def _check_stores(
-    problem: Problem, schedule: Schedule, sources: dict[TensorId, MemoryId]
-) -> Iterator[Violation]:
-    stored = {tr.tensor for tr in schedule.transfers if tr.dst == DRAM}
+def _check_stores(problem: Problem, schedule: Schedule, timing: Timing) -> Iterator[Violation]:
+    stored = {tr.tensor for tr in schedule.transfers if DRAM in tr.dsts}
     for t in problem.tensors:
         if not t.store or t.id in stored:
             continue
-        origin = sources.get(t.id)
+        if t.producer is None:
+            origin = t.home
+        else:
+            p = timing.placed.get(t.producer)
+            origin = None if p is None else p.memory
         if origin is not None and origin != DRAM:
             yield _violation(
                 7,
@@ -588,66 +751,151 @@ def _check_stores(
             )
 
 
-def _check_link_exclusivity(timing: Timing) -> Iterator[Violation]:
-    by_link: dict[LinkId, list[tuple[int, int, str]]] = defaultdict(list)
-    transfers = {str(tr.position): tr for tr in timing.transfers}
+def _check_links(problem: Problem, timing: Timing) -> Iterator[Violation]:
+    by_link: dict[LinkId, list[TimedTransfer]] = defaultdict(list)
     for tr in timing.transfers:
-        for lk in tr.links:
-            by_link[lk].append((tr.start, tr.end, str(tr.position)))
+        if tr.end > tr.start:
+            for lk in tr.links:
+                by_link[lk].append(tr)
+    links = problem.link_by_id
     for link in sorted(by_link):
-        pairs, more = _overlapping_pairs(by_link[link], MAX_PAIRS_PER_RESOURCE)
-        for (s1, e1, i), (s2, e2, j) in pairs:
-            a, b = transfers[i], transfers[j]
-            yield _violation(
-                8,
-                f"transfers[{i}] ({a.tensor!r} {a.src!r}->{a.dst!r} [{s1}, {e1})) and "
-                f"transfers[{j}] ({b.tensor!r} {b.src!r}->{b.dst!r} [{s2}, {e2})) overlap on link "
-                f"{link!r} during [{s2}, {min(e1, e2)})",
-                tensors=(a.tensor, b.tensor),
-                links=(link,),
-                times=(s2, min(e1, e2)),
-            )
-        if more:
-            yield _violation(
-                8,
-                f"and {more} more overlapping pairs of transfers on link {link!r} (not listed)",
-                links=(link,),
-            )
-
-
-def _check_copies(
-    problem: Problem, schedule: Schedule, sources: dict[TensorId, MemoryId]
-) -> Iterator[Violation]:
-    tensors = problem.tensor_by_id
-    memories = problem.memory_by_id
-    first: dict[tuple[TensorId, MemoryId], int] = {}
-    for i, tr in enumerate(schedule.transfers):
-        if tr.tensor not in tensors or tr.dst not in memories:
-            continue
-        if sources.get(tr.tensor) == tr.dst:
-            yield _violation(
-                9,
-                f"transfers[{i}] brings tensor {tr.tensor!r} into {tr.dst!r} at cycle {tr.start}, "
-                "where it already originates; a memory holds at most one copy",
-                tensors=(tr.tensor,),
-                memories=(tr.dst,),
-                times=(tr.start,),
-            )
-            continue
-        key = (tr.tensor, tr.dst)
-        if key in first:
-            j = first[key]
-            yield _violation(
-                9,
-                f"transfers[{i}] brings tensor {tr.tensor!r} into {tr.dst!r} at cycle {tr.start}, "
-                f"but transfers[{j}] already does (at cycle {schedule.transfers[j].start}); "
-                "a memory holds at most one copy",
-                tensors=(tr.tensor,),
-                memories=(tr.dst,),
-                times=(schedule.transfers[j].start, tr.start),
-            )
+        if links[link].sharing == "exclusive":
+            yield from _check_exclusive_link(link, by_link[link])
         else:
-            first[key] = i
+            yield from _check_bandwidth_link(links[link], by_link[link])
+
+
+def _check_exclusive_link(link: LinkId, transfers: list[TimedTransfer]) -> Iterator[Violation]:
+    by_position = {str(tr.position): tr for tr in transfers}
+    intervals = [(tr.start, tr.end, str(tr.position)) for tr in transfers]
+    pairs, more = _overlapping_pairs(intervals, MAX_PAIRS_PER_RESOURCE)
+    for (s1, e1, i), (s2, e2, j) in pairs:
+        a, b = by_position[i], by_position[j]
+        yield _violation(
+            8,
+            f"transfers[{i}] ({a.tensor!r} {_moves(a.src, a.dsts)} [{s1}, {e1})) and "
+            f"transfers[{j}] ({b.tensor!r} {_moves(b.src, b.dsts)} [{s2}, {e2})) overlap on "
+            f"exclusive link {link!r} during [{s2}, {min(e1, e2)})",
+            tensors=(a.tensor, b.tensor),
+            links=(link,),
+            times=(s2, min(e1, e2)),
+        )
+    if more:
+        yield _violation(
+            8,
+            f"and {more} more overlapping pairs of transfers on link {link!r} (not listed)",
+            links=(link,),
+        )
+
+
+def _check_bandwidth_link(link: Link, transfers: list[TimedTransfer]) -> Iterator[Violation]:
+    """At every cycle the rates of the transfers on `link` add up to at most its bandwidth:
+    one sweep over the starts and ends, in integers scaled by the rates' common denominator."""
+    bandwidth = exact(link.bandwidth_bytes_per_cycle)
+    scale = bandwidth.denominator
+    for r in {tr.rate for tr in transfers}:
+        scale = math.lcm(scale, r.denominator)
+    cap = bandwidth.numerator * (scale // bandwidth.denominator)
+    if max(tr.rate for tr in transfers) * len(transfers) <= bandwidth:
+        return  # even all at once they fit
+    deltas: dict[int, int] = defaultdict(int)
+    for tr in transfers:
+        units = tr.rate.numerator * (scale // tr.rate.denominator)
+        deltas[tr.start] += units
+        deltas[tr.end] -= units
+    overflows: list[tuple[int, int, int, int]] = []  # (start, end, peak cycle, peak units)
+    total = 0
+    begin: int | None = None
+    peak = peak_at = 0
+    more = 0
+    for t in sorted(deltas):
+        total += deltas[t]
+        if total > cap:
+            if begin is None:
+                begin, peak, peak_at = t, total, t
+            elif total > peak:
+                peak, peak_at = total, t
+        elif begin is not None:
+            if len(overflows) < MAX_PAIRS_PER_RESOURCE:
+                overflows.append((begin, t, peak_at, peak))
+            else:
+                more += 1
+            begin = None
+    intervals = [(tr.start, tr.end, tr) for tr in transfers]
+    for (start, end, t_peak, units), active in zip(
+        overflows, _active_at(intervals, [o[2] for o in overflows]), strict=True
+    ):
+        top = heapq.nsmallest(TOP_TRANSFERS, active, key=lambda tr: (-tr.rate, tr.position))
+        shown = ", ".join(
+            f"transfers[{tr.position}] ({tr.tensor!r} {_moves(tr.src, tr.dsts)} "
+            f"[{tr.start}, {tr.end}) at {_number(tr.rate)})"
+            for tr in top
+        )
+        others = f" and {len(active) - len(top)} more" if len(active) > len(top) else ""
+        yield _violation(
+            8,
+            f"link {link.id!r} carries {_number(Fraction(units, scale))} bytes/cycle at cycle "
+            f"{t_peak}, more than its bandwidth of {_number(bandwidth)}, during [{start}, {end}): "
+            f"{shown}{others}",
+            tensors=tuple(dict.fromkeys(tr.tensor for tr in top)),
+            links=(link.id,),
+            times=(start, end, t_peak),
+        )
+    if more:
+        yield _violation(
+            8,
+            f"and {more} more intervals over the bandwidth of link {link.id!r} (not listed)",
+            links=(link.id,),
+        )
+
+
+def _check_copies(problem: Problem, copies: Copies) -> Iterator[Violation]:
+    """Rule 9: two copies of one tensor are never held in one memory at the same time."""
+    for (tensor, memory), mine in copies.by_key.items():
+        if len(mine) < 2:
+            continue
+        holder: Copy | None = None
+        for c in sorted(mine, key=lambda c: (c.alloc, c.avail, c.position)):
+            if c.held_until <= c.alloc:
+                continue  # held on an empty interval: holds nothing
+            if holder is not None and c.alloc < holder.held_until:
+                yield _two_copies(tensor, memory, holder, c)
+            if holder is None or c.held_until > holder.held_until:
+                holder = c
+
+
+def _held_text(c: Copy) -> str:
+    return (
+        f"held from {c.alloc}, never released"
+        if c.never_released
+        else (f"held [{c.alloc}, {c.release})")
+    )
+
+
+def _two_copies(tensor: TensorId, memory: MemoryId, old: Copy, new: Copy) -> Violation:
+    start = new.alloc
+    end = min(old.held_until, new.held_until)
+    during = f"from cycle {start} on" if end == NEVER_RELEASED else f"during [{start}, {end})"
+    why = ""
+    if old.never_released:
+        why = f"; the copy in {DRAM!r} of a stored or home tensor is never released"
+    elif old.last_reader is not None and old.last_reader_start >= new.alloc:
+        why = (
+            f"; {old.last_reader} starts at cycle {old.last_reader_start}, after the new copy "
+            f"is allocated but before it is available (cycle {new.avail}), so it reads the old "
+            "copy and holds it"
+        )
+    elif old.released_by is not None:
+        why = f"; {old.released_by} reads the old copy until cycle {old.release}"
+    return _violation(
+        9,
+        f"tensor {tensor!r} has two copies held in memory {memory!r} {during}: the copy from "
+        f"{old.origin} ({_held_text(old)}) and the copy from {new.origin} ({_held_text(new)})"
+        f"{why}; a memory holds one copy of a tensor at a time",
+        tensors=(tensor,),
+        memories=(memory,),
+        times=(start,) if end == NEVER_RELEASED else (start, end),
+    )
 
 
 def _check_memory_capacity(problem: Problem, holds: list[Hold]) -> Iterator[Violation]:
@@ -676,7 +924,11 @@ def _check_memory_capacity(problem: Problem, holds: list[Hold]) -> Iterator[Viol
             overflows.append((times[i], end, times[peak_at], totals[peak_at]))
             i = j
         for (start, end, t_peak, peak), held in zip(
-            overflows, _held_at(mine, [o[2] for o in overflows]), strict=True
+            overflows,
+            _active_at(
+                [(h.start, h.end, h) for h in mine if h.size_bytes > 0], [o[2] for o in overflows]
+            ),
+            strict=True,
         ):
             top = heapq.nsmallest(TOP_TENSORS, held, key=lambda h: (-h.size_bytes, h.tensor))
             shown = ", ".join(f"{h.tensor!r} {h.size_bytes}" for h in top)
@@ -691,18 +943,20 @@ def _check_memory_capacity(problem: Problem, holds: list[Hold]) -> Iterator[Viol
             )
 
 
-def _held_at(holds: list[Hold], times: list[int]) -> Iterator[list[Hold]]:
-    """For each of the ascending `times`, the holds with bytes held then (one sweep)."""
-    order = sorted(
-        (h for h in holds if h.end > h.start and h.size_bytes > 0), key=lambda h: h.start
-    )
-    active: dict[int, Hold] = {}
+_T = TypeVar("_T")
+
+
+def _active_at(intervals: list[tuple[int, int, _T]], times: list[int]) -> Iterator[list[_T]]:
+    """For each of the ascending `times`, the items whose non-empty [start, end) holds it
+    (one sweep)."""
+    order = sorted((iv for iv in intervals if iv[1] > iv[0]), key=lambda iv: iv[0])
+    active: dict[int, _T] = {}
     ends: list[tuple[int, int]] = []
     k = 0
     for t in times:
-        while k < len(order) and order[k].start <= t:
-            active[k] = order[k]
-            heapq.heappush(ends, (order[k].end, k))
+        while k < len(order) and order[k][0] <= t:
+            active[k] = order[k][2]
+            heapq.heappush(ends, (order[k][1], k))
             k += 1
         while ends and ends[0][0] <= t:
             del active[heapq.heappop(ends)[1]]

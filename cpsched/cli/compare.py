@@ -162,14 +162,14 @@ def no_schedule_exit(report: CompareReport) -> tuple[int, str] | None:
 @app.command("compare")
 def compare_command(
     problem: Annotated[
-        Path, typer.Argument(help="Problem file (cpsched-problem/1, JSON or YAML).")
+        Path, typer.Argument(help="Problem file (cpsched-problem/2 or /1, JSON or YAML).")
     ],
     schedule: Annotated[
         list[Path] | None,
         typer.Option(
             "--schedule",
             "-s",
-            help="A schedule to check and compare (cpsched-schedule/1, from any tool); repeatable.",
+            help="A schedule to check and compare (cpsched-schedule/2 or /1, from any tool); repeatable.",
         ),
     ] = None,
     time_limit: TimeLimit = 10.0,

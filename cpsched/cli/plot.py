@@ -24,10 +24,10 @@ REPORT_FILES = ("gantt.png", "memory.png", "trace.json", "summary.md")
 @app.command("plot")
 def plot_command(
     problem: Annotated[
-        Path, typer.Argument(help="Problem file (cpsched-problem/1, JSON or YAML).")
+        Path, typer.Argument(help="Problem file (cpsched-problem/2 or /1, JSON or YAML).")
     ],
     schedule: Annotated[
-        Path, typer.Argument(help="Schedule file (cpsched-schedule/1, JSON or YAML).")
+        Path, typer.Argument(help="Schedule file (cpsched-schedule/2 or /1, JSON or YAML).")
     ],
     out: Annotated[
         Path,

@@ -60,10 +60,10 @@ def _violations_table(violations: list[Violation]) -> Table:
 @app.command("validate")
 def validate_command(
     problem: Annotated[
-        Path, typer.Argument(help="Problem file (cpsched-problem/1, JSON or YAML).")
+        Path, typer.Argument(help="Problem file (cpsched-problem/2 or /1, JSON or YAML).")
     ],
     schedule: Annotated[
-        Path, typer.Argument(help="Schedule file (cpsched-schedule/1, JSON or YAML).")
+        Path, typer.Argument(help="Schedule file (cpsched-schedule/2 or /1, JSON or YAML).")
     ],
     as_json: AsJson = False,
 ) -> None:

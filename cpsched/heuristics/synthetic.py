@@ -151,7 +151,7 @@ def random_problem(
         mems.append({"id": m, "capacity_bytes": cap})
     return Problem.model_validate(
         {
-            "format": "cpsched-problem/1",
+            "format": "cpsched-problem/2",
             "name": f"random-{seed}",
             "memories": mems,
             "cores": cores,

@@ -160,12 +160,12 @@ def load_model(path: str | Path, cls: type[M]) -> M:
 
 
 def load_problem(path: str | Path) -> Problem:
-    """Load a `cpsched-problem/1` file (JSON or YAML)."""
+    """Load a problem file (JSON or YAML): `cpsched-problem/2`, or `/1` read as version 2."""
     return load_model(path, Problem)
 
 
 def load_schedule(path: str | Path) -> Schedule:
-    """Load a `cpsched-schedule/1` file (JSON or YAML)."""
+    """Load a schedule file (JSON or YAML): `cpsched-schedule/2`, or `/1` read as version 2."""
     return load_model(path, Schedule)
 
 

@@ -1,8 +1,10 @@
-"""The scheduling problem of docs/problem.md (`cpsched-problem/1`): plain, frozen, validated data.
+"""The scheduling problem of docs/problem.md (`cpsched-problem/2`): plain, frozen, validated data.
 
 Everything downstream (solvers, heuristics, validator, reports) reads a :class:`Problem`;
 nothing here knows how it will be solved. Field-level checks are pydantic's; every
-cross-reference is checked in one place, :func:`reference_problems`.
+cross-reference is checked in one place, :func:`reference_problems`. A `cpsched-problem/1`
+file is read as version 2 with every link `exclusive` and not `multicast` (docs/problem.md,
+"Version 1"), so it keeps its meaning; everything written is version 2.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from pydantic import (
 
 from cpsched.model.errors import FieldProblem
 
-PROBLEM_FORMAT = "cpsched-problem/1"
+PROBLEM_FORMAT: Literal["cpsched-problem/2"] = "cpsched-problem/2"
+PROBLEM_FORMAT_1 = "cpsched-problem/1"  # read as version 2 (upgrade_problem_1), never written
 
 # --- Limits: the largest numbers the solvers represent exactly (docs/problem.md) ---
 #
@@ -63,6 +66,7 @@ TensorId = NewType("TensorId", str)
 TaskId = NewType("TaskId", str)
 
 TensorKind = Literal["activation", "weight", "input"]
+LinkSharing = Literal["bandwidth", "exclusive"]
 TENSOR_KINDS: tuple[TensorKind, ...] = ("activation", "weight", "input")
 DRAM = MemoryId("dram")
 
@@ -76,6 +80,8 @@ class Memory(_Data):
 
     id: MemoryId = Field(min_length=1)
     capacity_bytes: StrictInt | None = Field(ge=0, le=MAX_INTEGER)
+    # where solvers that restrict spill targets spill this memory's copies (no validity meaning)
+    backing: MemoryId | None = Field(default=None, min_length=1)
 
 
 class Core(_Data):
@@ -86,7 +92,9 @@ class Core(_Data):
 
 
 class Link(_Data):
-    """A link that carries one transfer at a time at full bandwidth."""
+    """A link: `bandwidth` sharing lets transfers share it as long as their rates add up to at
+    most its bandwidth at every cycle; `exclusive` carries one transfer at a time. `multicast`
+    says whether a transfer to several memories at once may use it (docs/problem.md)."""
 
     id: LinkId = Field(min_length=1)
     bandwidth_bytes_per_cycle: StrictFloat = Field(
@@ -96,6 +104,8 @@ class Link(_Data):
     energy_pj_per_byte: StrictFloat = Field(
         default=0.0, ge=0, le=MAX_ENERGY_PJ, allow_inf_nan=False
     )
+    sharing: LinkSharing = "bandwidth"
+    multicast: StrictBool = False
 
 
 class Route(_Data):
@@ -147,7 +157,7 @@ class Barrier(_Data):
 class Problem(_Data):
     """A complete scheduling problem (docs/problem.md)."""
 
-    format: Literal["cpsched-problem/1"]
+    format: Literal["cpsched-problem/2"]
     name: str
     memories: tuple[Memory, ...] = Field(min_length=1)
     cores: tuple[Core, ...] = Field(min_length=1)
@@ -157,6 +167,11 @@ class Problem(_Data):
     tasks: tuple[Task, ...] = ()
     groups: tuple[tuple[TaskId, ...], ...] = ()
     barriers: tuple[Barrier, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_version_1(cls, data: Any) -> Any:
+        return upgrade_problem_1(data)
 
     @model_validator(mode="after")
     def _check_references(self) -> Problem:
@@ -250,6 +265,44 @@ class Problem(_Data):
         route = self.route_by_pair[(src, dst)]
         size = self.tensor_by_id[tensor].size_bytes
         return size * sum(self.link_by_id[lk].energy_pj_per_byte for lk in route.links)
+
+
+_NEW_IN_2 = {"links": ("sharing", "multicast"), "memories": ("backing",)}
+
+
+def upgrade_problem_1(data: Any) -> Any:
+    """A `cpsched-problem/1` document as version 2: every link `exclusive`, none `multicast`
+    (docs/problem.md, "Version 1"). Anything else is returned as it is. A version 1 document
+    that uses a field of version 2 is refused, naming the field."""
+    if not isinstance(data, Mapping) or data.get("format") != PROBLEM_FORMAT_1:
+        return data
+    out = dict(data)
+    out["format"] = PROBLEM_FORMAT
+    problems: list[FieldProblem] = []
+    for section, fields in _NEW_IN_2.items():
+        items = out.get(section)
+        if not isinstance(items, list | tuple):
+            continue
+        for i, item in enumerate(items):
+            if isinstance(item, Mapping):
+                for name in fields:
+                    if name in item:
+                        problems.append(
+                            FieldProblem(
+                                f"{section}[{i}].{name}",
+                                f"not part of {PROBLEM_FORMAT_1}; write format: {PROBLEM_FORMAT} "
+                                "to use it",
+                            )
+                        )
+    if problems:
+        raise ProblemReferenceError(problems)
+    links = out.get("links")
+    if isinstance(links, list | tuple):
+        out["links"] = [
+            {**lk, "sharing": "exclusive", "multicast": False} if isinstance(lk, Mapping) else lk
+            for lk in links
+        ]
+    return out
 
 
 def route_duration_cycles(size_bytes: int, links: Iterable[Link]) -> int:
@@ -393,6 +446,25 @@ def reference_problems(p: Problem) -> list[FieldProblem]:
 
     for i, c in enumerate(p.cores):
         ref(f"cores[{i}].memory", c.memory, memories, "memory")
+
+    backing = {m.id: m.backing for m in p.memories if m.backing is not None}
+    for i, m in enumerate(p.memories):
+        if m.backing is None or not ref(f"memories[{i}].backing", m.backing, memories, "memory"):
+            continue
+        chain: list[str] = [m.id]
+        here: str | None = m.backing
+        while here is not None and here not in chain:
+            chain.append(here)
+            here = backing.get(MemoryId(here))
+        if here == m.id:
+            out.append(
+                FieldProblem(
+                    f"memories[{i}].backing",
+                    f"{m.backing!r} closes a loop of backing stores "
+                    f"({' -> '.join(map(repr, [*chain, m.id]))}); a backing chain must end "
+                    "(normally in 'dram')",
+                )
+            )
 
     pairs: set[tuple[str, str]] = set()
     for i, r in enumerate(p.routes):
