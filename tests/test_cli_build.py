@@ -63,7 +63,7 @@ def test_build_writes_a_loadable_problem(tmp_path: Path) -> None:
     assert "14 tasks" in r.output
     p = load_problem(out)
     assert p.task_by_id["Q.t1"].inputs == ("X[64:128,0:64]", "Wq")
-    assert json.loads(out.read_text())["format"] == "cpsched-problem/1"
+    assert json.loads(out.read_text())["format"] == "cpsched-problem/2"
 
 
 def test_build_modes_and_allocation_file(tmp_path: Path) -> None:

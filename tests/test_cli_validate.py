@@ -141,8 +141,14 @@ BAD_PROBLEMS = {
     ),
     "deeply nested": ("[" * 100_000, "not valid YAML: lists or mappings nested too deeply"),
     "wrong format": (
-        PROBLEM.replace("cpsched-problem/1", "cpsched-problem/2"),
-        "format: Input should be 'cpsched-problem/1' (got 'cpsched-problem/2')",
+        PROBLEM.replace("cpsched-problem/1", "cpsched-problem/3"),
+        "format: Input should be 'cpsched-problem/2' (got 'cpsched-problem/3')",
+    ),
+    "a format 2 field in a format 1 file": (
+        PROBLEM.replace("bandwidth_bytes_per_cycle: 10}", "bandwidth_bytes_per_cycle: 10, "
+                        "multicast: true}"),
+        "links[0].multicast: not part of cpsched-problem/1; write format: cpsched-problem/2 "
+        "to use it",
     ),
 }
 
@@ -165,9 +171,15 @@ BAD_SCHEDULES = {
     ),
     "wrong format": (
         SCHEDULE.replace("cpsched-schedule/1", "cpsched-problem/1"),
-        "format: Input should be 'cpsched-schedule/1'",
+        "format: Input should be 'cpsched-schedule/2'",
     ),
     "non-integer start": (SCHEDULE.replace("START", "1.5"), "tasks[0].start"),
+    "repeated destination": (
+        SCHEDULE.replace("cpsched-schedule/1", "cpsched-schedule/2").replace(
+            "dst: l1", "dst: [l1, l1]"
+        ),
+        "transfers[0].dst: Value error, memory 'l1' appears twice; destinations must be distinct",
+    ),
     "unknown field": (
         SCHEDULE.replace("problem: p", "problem: p\nowner: me"), "owner: unknown field"
     ),

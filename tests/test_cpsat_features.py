@@ -445,4 +445,4 @@ def test_hint_file_is_a_schedule(tmp_path: Path) -> None:
     r = solve(p, "latency", PARAMS)
     assert r.schedule is not None
     save_schedule(r.schedule, tmp_path / "s.json")
-    assert json.loads((tmp_path / "s.json").read_text())["format"] == "cpsched-schedule/1"
+    assert json.loads((tmp_path / "s.json").read_text())["format"] == "cpsched-schedule/2"

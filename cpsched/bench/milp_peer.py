@@ -458,7 +458,7 @@ def _hint_values(mdl: _Model, schedule: Schedule) -> dict[Var, float]:
         values[var] = float(core[t] == k)
     for t, var in mdl.start.items():
         values[var] = float(start[t])
-    moved = {(x.tensor, x.dst): x for x in schedule.transfers}
+    moved = {(x.tensor, x.dsts[0]): x for x in schedule.transfers}
     for (n, m), var in mdl.need.items():
         stored = p.tensor_by_id[n].store and m == DRAM
         values[var] = float(stored or any(memory[c] == m for c in p.consumers[n]))
@@ -491,7 +491,9 @@ def _hint_values(mdl: _Model, schedule: Schedule) -> dict[Var, float]:
         if copy.kind == "source":
             present.append(float(producer is None or memory[producer] == m))
             alloc.append(0 if producer is None else start[producer])
-            outgoing = [tend[(n, x.dst)] for x in schedule.transfers if (x.tensor, x.src) == (n, m)]
+            outgoing = [
+                tend[(n, x.dsts[0])] for x in schedule.transfers if (x.tensor, x.src) == (n, m)
+            ]
             own = [] if producer is None else [end[producer]]
             release.append(max([*own, *outgoing, *readers], default=0))
         else:

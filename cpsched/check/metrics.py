@@ -74,9 +74,7 @@ class Metrics(_Value):
 
     def stage_value(self, stage: Stage) -> float:
         """The weighted sum of one objective stage, summed exactly (weights are fractions)."""
-        total = sum(
-            (t.weight * Fraction(self.metric(t.metric)) for t in stage.terms), Fraction(0)
-        )
+        total = sum((t.weight * Fraction(self.metric(t.metric)) for t in stage.terms), Fraction(0))
         return float(total)
 
     def objective_values(self, objective: str | Objective) -> list[float]:

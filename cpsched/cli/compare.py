@@ -169,7 +169,7 @@ def compare_command(
         typer.Option(
             "--schedule",
             "-s",
-            help="A schedule to check and compare (cpsched-schedule/2 or /1, from any tool); repeatable.",
+            help="A schedule to check and compare (cpsched-schedule/2 or /1); repeatable.",
         ),
     ] = None,
     time_limit: TimeLimit = 10.0,

@@ -96,7 +96,10 @@ def project_hint(space: Space, schedule: Schedule) -> Schedule:
     seen: set[tuple[str, str]] = set()
     for x in schedule.transfers:
         known = p.tensor_by_id.get(x.tensor)
-        if known is None or (x.tensor, x.dst) not in needed or (x.tensor, x.dst) in seen:
+        if x.multicast or x.rate_bytes_per_cycle is not None:
+            continue  # outside the space: one destination, full rate
+        dst = x.dsts[0]
+        if known is None or (x.tensor, dst) not in needed or (x.tensor, dst) in seen:
             continue
         producer = known.producer
         if producer is None:
@@ -105,9 +108,9 @@ def project_hint(space: Space, schedule: Schedule) -> Schedule:
             source = p.memory_of(core_of[producer])
         else:
             continue
-        if x.src != source or x.dst == source:
+        if x.src != source or dst == source:
             continue
-        seen.add((x.tensor, x.dst))
+        seen.add((x.tensor, dst))
         kept.append(x)
     return schedule.model_copy(update={"transfers": tuple(kept)})
 
@@ -139,7 +142,7 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
         values[v.start[st.id]] = st.start
         for k in built.space.cores[st.id]:
             values[v.on[(st.id, k)]] = int(k == st.core)
-    moved = {(x.tensor, x.dst): x for x in schedule.transfers}
+    moved = {(x.tensor, x.dsts[0]): x for x in schedule.transfers}
     for (tensor, s, m), lit in v.transfer.items():
         x = moved.get((tensor, m))
         values[lit] = int(x is not None and x.src == s)

@@ -184,7 +184,11 @@ def apply_renaming(schedule: Schedule, r: Renaming) -> Schedule:
             ),
             "transfers": tuple(
                 ScheduledTransfer(
-                    tensor=r.tensors.get(x.tensor, x.tensor), src=x.src, dst=x.dst, start=x.start
+                    tensor=r.tensors.get(x.tensor, x.tensor),
+                    src=x.src,
+                    dst=x.dst,
+                    start=x.start,
+                    rate_bytes_per_cycle=x.rate_bytes_per_cycle,
                 )
                 for x in schedule.transfers
             ),
