@@ -59,7 +59,12 @@ def test_traffic_and_utilization() -> None:
     assert (m.dram_in_bytes, m.dram_out_bytes) == (50, 100)  # b in; w out
     # bus busy: a 20 + b 15; dlink: w 27 + b 15.
     assert m.link_busy_cycles == {"bus": 35, "dlink": 42}
-    assert m.link_utilization == {"bus": pytest.approx(35 / 77), "dlink": pytest.approx(42 / 77)}
+    # Utilization: carried bytes / (bandwidth x latency): 250 / (10 * 77), 150 / (4 * 77).
+    assert m.link_utilization == {
+        "bus": pytest.approx(250 / 770),
+        "dlink": pytest.approx(150 / 308),
+    }
+    assert (m.spilled_bytes, m.reloaded_bytes) == (0, 0)
     assert m.core_busy_cycles == {"c0": 10, "c1": 5, "c2": 7}
     assert m.core_utilization[CoreId("c2")] == pytest.approx(7 / 77)
 

@@ -28,7 +28,7 @@ EXPECTED_METRIC_ROWS = [
     ("peak memory l1", "2,048 / 3,072 bytes (66.7%) at cycle 104"),
     ("utilization core c0", "23.5% (38 busy cycles)"),  # 38 / 162
     ("utilization core c1", "6.2% (10 busy cycles)"),  # 10 / 162
-    ("utilization link bus", "76.5% (124 busy cycles, 1,792 bytes)"),  # 124 / 162
+    ("utilization link bus", "69.1% (124 busy cycles, 1,792 bytes)"),  # 1792 / (16 * 162)
     ("transfers", "3"),
 ]
 

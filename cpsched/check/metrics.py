@@ -1,6 +1,7 @@
-"""What a schedule costs (docs/metrics.md): latency, energy, peak memory, traffic and utilization.
+"""What a schedule costs (docs/metrics.md): latency, energy, peak memory, traffic (with spills
+and reloads) and utilization.
 
-Computed from the same derived timing and memory holds as the validator (both are the
+Computed from the same derived timing, copies and holds as the validator (both are the
 checking side, independent of the solvers). Works best-effort on invalid schedules: entries
 with unknown ids, disallowed cores or missing routes are left out.
 """
@@ -9,10 +10,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from fractions import Fraction
+from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict
 
-from cpsched.check.validate import Hold, Timing, held_bytes_timeline, memory_holds, timed_schedule
+from cpsched.check.validate import (
+    Copies,
+    Hold,
+    Timing,
+    derive_copies,
+    exact,
+    held_bytes_timeline,
+    holds_of,
+    timed_schedule,
+)
 from cpsched.model.objective import Metric, Objective, Stage, as_objective
 from cpsched.model.problem import DRAM, TENSOR_KINDS, CoreId, LinkId, MemoryId, Problem, TensorKind
 from cpsched.model.schedule import Schedule
@@ -40,13 +51,15 @@ class Metrics(_Value):
     energy_transfer_pj: float
     energy_total_pj: float
     peak_memory: dict[MemoryId, PeakMemory]  # bounded memories only
-    link_traffic_bytes: dict[LinkId, int]
+    link_traffic_bytes: dict[LinkId, int]  # a multicast counts once on each link it uses
     dram_in_bytes: int
     dram_out_bytes: int
+    spilled_bytes: int  # transfers that evict a copy the tensor comes back into later
+    reloaded_bytes: int  # transfers into a memory that held a copy of the tensor before
     core_busy_cycles: dict[CoreId, int]
     core_utilization: dict[CoreId, float]
     link_busy_cycles: dict[LinkId, int]
-    link_utilization: dict[LinkId, float]
+    link_utilization: dict[LinkId, float]  # carried bytes / (bandwidth x latency)
 
     def peak_bytes(self, kind: TensorKind | None = None) -> dict[MemoryId, int]:
         """Peak bytes per bounded memory: of every tensor held, or (with `kind`) of that kind
@@ -95,11 +108,35 @@ def _latency(timing: Timing) -> int:
     return max(ends, default=0)
 
 
-def _holds_by_memory(problem: Problem, timing: Timing) -> dict[MemoryId, list[Hold]]:
+def _holds_by_memory(problem: Problem, copies: Copies) -> dict[MemoryId, list[Hold]]:
     out: dict[MemoryId, list[Hold]] = {m.id: [] for m in problem.memories}
-    for h in memory_holds(problem, timing):
+    for h in holds_of(problem, copies):
         out[h.memory].append(h)
     return out
+
+
+def spills_and_reloads(copies: Copies) -> tuple[set[int], set[int]]:
+    """The positions of the transfers that spill and of those that reload (docs/metrics.md).
+
+    A transfer *reloads* when it brings a tensor into a memory that held a copy of it before
+    (a copy allocated earlier there). The copy held before it is *spilled* by the transfer
+    out of that memory that reads it last, when such a transfer ends at the copy's release
+    (a copy dropped after its last task reads it is not spilled: it costs no transfer).
+    """
+    spills: set[int] = set()
+    reloads: set[int] = set()
+    for mine in copies.by_key.values():
+        if len(mine) < 2:
+            continue
+        ordered = sorted(mine, key=lambda c: (c.alloc, c.avail, c.position))
+        for before, c in pairwise(ordered):
+            if c.position < 0:
+                continue
+            reloads.add(c.position)
+            out = before.last_transfer_reader
+            if out is not None and out[0] == before.release and not before.never_released:
+                spills.add(out[1])
+    return spills, reloads
 
 
 def _peak(capacity_bytes: int, holds: list[Hold]) -> PeakMemory:
@@ -122,10 +159,11 @@ def _peak(capacity_bytes: int, holds: list[Hold]) -> PeakMemory:
 def metrics(problem: Problem, schedule: Schedule) -> Metrics:
     """Latency, energy (compute, transfer), peak memory, traffic, utilization (docs/metrics.md)."""
     timing = timed_schedule(problem, schedule)
+    copies = derive_copies(problem, timing)
     latency = _latency(timing)
     energy_compute = sum(p.energy_pj for p in timing.placed.values())
     energy_transfer = sum(tr.energy_pj for tr in timing.transfers)
-    holds = _holds_by_memory(problem, timing)
+    holds = _holds_by_memory(problem, copies)
     peaks = {
         m.id: _peak(m.capacity_bytes, holds[m.id])
         for m in problem.memories
@@ -138,7 +176,7 @@ def metrics(problem: Problem, schedule: Schedule) -> Metrics:
         for lk in tr.links:
             traffic[lk] += tr.size_bytes
             link_busy[lk] += tr.end - tr.start
-        if tr.dst == DRAM:
+        if DRAM in tr.dsts:
             dram_in += tr.size_bytes
         if tr.src == DRAM:
             dram_out += tr.size_bytes
@@ -151,6 +189,13 @@ def metrics(problem: Problem, schedule: Schedule) -> Metrics:
     def share(busy: int) -> float:
         return busy / latency if latency > 0 else 0.0
 
+    def carried(link: LinkId) -> float:
+        capacity = exact(problem.link_by_id[link].bandwidth_bytes_per_cycle) * latency
+        return float(traffic[link] / capacity) if latency > 0 else 0.0
+
+    spills, reloads = spills_and_reloads(copies)
+    size_at = {tr.position: tr.size_bytes for tr in timing.transfers}
+
     return Metrics(
         latency_cycles=latency,
         energy_compute_pj=energy_compute,
@@ -160,17 +205,19 @@ def metrics(problem: Problem, schedule: Schedule) -> Metrics:
         link_traffic_bytes=traffic,
         dram_in_bytes=dram_in,
         dram_out_bytes=dram_out,
+        spilled_bytes=sum(size_at[i] for i in spills),
+        reloaded_bytes=sum(size_at[i] for i in reloads),
         core_busy_cycles=dict(core_busy),
         core_utilization={c: share(b) for c, b in core_busy.items()},
         link_busy_cycles=link_busy,
-        link_utilization={lk: share(b) for lk, b in link_busy.items()},
+        link_utilization={lk: carried(lk) for lk in link_busy},
     )
 
 
 def memory_timeline(problem: Problem, schedule: Schedule) -> dict[MemoryId, MemoryTimeline]:
     """For every memory, the bytes held per tensor kind over time (step function), for plots."""
     timing = timed_schedule(problem, schedule)
-    holds = _holds_by_memory(problem, timing)
+    holds = _holds_by_memory(problem, derive_copies(problem, timing))
     out: dict[MemoryId, MemoryTimeline] = {}
     for m in problem.memories:
         times, by_kind = held_bytes_timeline(holds[m.id])

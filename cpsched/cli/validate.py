@@ -36,6 +36,8 @@ def _metrics_table(m: Metrics) -> Table:
             + (f" ({kinds})" if kinds else ""),
         )
     table.add_row("dram in / out", f"{m.dram_in_bytes} / {m.dram_out_bytes} bytes")
+    if m.spilled_bytes or m.reloaded_bytes:
+        table.add_row("spilled / reloaded", f"{m.spilled_bytes} / {m.reloaded_bytes} bytes")
     for link, traffic in m.link_traffic_bytes.items():
         table.add_row(
             f"link {link}",
