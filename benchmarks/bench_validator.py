@@ -122,7 +122,7 @@ def build(num_tasks: int, seed: int) -> tuple[Problem, Schedule]:
     routes = [{"src": s, "dst": d, "links": route(s, d)}
               for s in ["dram", *mems] for d in mems if s != d]  # fmt: skip
     problem = Problem.model_validate({
-        "format": "cpsched-problem/1", "name": f"bench{num_tasks}",
+        "format": "cpsched-problem/2", "name": f"bench{num_tasks}",
         "memories": [{"id": "dram", "capacity_bytes": None}]
         + [{"id": m, "capacity_bytes": 1 << 20} for m in mems],
         "cores": [{"id": f"c{c}", "memory": mems[c]} for c in range(NUM_CORES)],

@@ -256,33 +256,72 @@ def timed_schedule(problem: Problem, schedule: Schedule) -> Timing:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+Reader = tuple[TaskId | None, int]  # a reading task, or (None, position of a transfer)
+
+
+def reader_text(reader: Reader) -> str:
+    """ "task 'Q'" or "transfers[2]"."""
+    task, position = reader
+    return f"task {task!r}" if task is not None else f"transfers[{position}]"
+
+
 class Copy:
     """A copy of a tensor in a memory: allocated, available, and held until its release."""
 
-    tensor: TensorId
-    memory: MemoryId
-    alloc: int
-    avail: int
-    origin: str  # "task 'P'" (its producer), "its home", "transfers[3]"
-    position: int = -1  # the transfer that made it, or -1
-    never_released: bool = False
-    release: int = 0  # the latest end among its readers, or `avail` when nothing reads it
-    released_by: str | None = None  # the reader that ends last
-    last_reader: str | None = None  # the reader that starts last, and its start
-    last_reader_start: int = -1
-    last_transfer_reader: tuple[int, int] | None = None  # (end, position) of the last-ending
+    __slots__ = (
+        "alloc",
+        "avail",
+        "last_reader",
+        "last_reader_start",
+        "last_transfer_reader",
+        "memory",
+        "never_released",
+        "position",
+        "producer",
+        "release",
+        "released_by",
+        "tensor",
+    )
+
+    def __init__(
+        self,
+        tensor: TensorId,
+        memory: MemoryId,
+        alloc: int,
+        avail: int,
+        producer: TaskId | None,
+        position: int,
+        never_released: bool,
+    ) -> None:
+        self.tensor = tensor
+        self.memory = memory
+        self.alloc = alloc
+        self.avail = avail
+        self.producer = producer  # the producing task, for a producer's copy
+        self.position = position  # the transfer that made it, or -1 (producer's or home copy)
+        self.never_released = never_released  # a stored tensor's or a home copy in dram
+        self.release = avail  # the latest end among its readers, or `avail` when none
+        self.released_by: Reader | None = None  # the reader that ends last
+        self.last_reader: Reader | None = None  # the reader that starts last, and its start
+        self.last_reader_start = -1
+        self.last_transfer_reader: tuple[int, int] | None = None  # (end, position), last-ending
 
     @property
     def held_until(self) -> int:
         """The release, or NEVER_RELEASED."""
         return NEVER_RELEASED if self.never_released else self.release
 
+    @property
+    def origin(self) -> str:
+        """What made it: "task 'P'" (its producer), "its home" or "transfers[3]"."""
+        if self.position >= 0:
+            return f"transfers[{self.position}]"
+        return "its home" if self.producer is None else f"task {self.producer!r}"
+
 
 class MissingCopy(NamedTuple):
     """A reader (task or transfer) that finds no copy available in its memory at its start."""
 
-    reader: str  # "task 'Q'" or "transfers[2]"
     task: TaskId | None  # the reading task, or None for a transfer
     position: int  # the reading transfer, or -1 for a task
     tensor: TensorId
@@ -313,23 +352,24 @@ def derive_copies(problem: Problem, timing: Timing) -> Copies:
     for t in problem.tensors:
         if t.producer is None:
             if t.home is not None:
-                by_key[(t.id, t.home)] = [Copy(t.id, t.home, 0, 0, "its home")]
+                by_key[(t.id, t.home)] = [Copy(t.id, t.home, 0, 0, None, -1, t.home == DRAM)]
         else:
             p = timing.placed.get(t.producer)
             if p is not None:
-                by_key[(t.id, p.memory)] = [
-                    Copy(t.id, p.memory, p.start, p.end, f"task {p.task!r}")
-                ]
+                stays = t.store and p.memory == DRAM
+                by_key[(t.id, p.memory)] = [Copy(t.id, p.memory, p.start, p.end, p.task, -1, stays)]
     for tr in timing.transfers:
+        store = tensors[tr.tensor].store
         for d in tr.dsts:
-            c = Copy(tr.tensor, d, tr.start, tr.end, f"transfers[{tr.position}]", tr.position)
-            by_key.setdefault((tr.tensor, d), []).append(c)
+            c = Copy(tr.tensor, d, tr.start, tr.end, None, tr.position, store and d == DRAM)
+            key = (tr.tensor, d)
+            mine = by_key.get(key)
+            if mine is None:
+                by_key[key] = [c]
+            else:
+                mine.append(c)
     avails: dict[tuple[TensorId, MemoryId], list[int]] = {}
     for key, copies in by_key.items():
-        t = tensors[key[0]]
-        for c in copies:
-            c.release = c.avail
-            c.never_released = key[1] == DRAM and (t.store or c.origin == "its home")
         if len(copies) > 1:
             copies.sort(key=lambda c: (c.avail, c.alloc, c.position))
             avails[key] = [c.avail for c in copies]
@@ -337,28 +377,28 @@ def derive_copies(problem: Problem, timing: Timing) -> Copies:
     missing = out.missing
 
     def read(
-        task: TaskId | None, position: int, tensor: TensorId, memory: MemoryId, start: int, end: int
+        reader: Reader, tensor: TensorId, memory: MemoryId, start: int, end: int
     ) -> Copy | None:
         key = (tensor, memory)
         copies = by_key.get(key)
-        reader = f"task {task!r}" if task is not None else f"transfers[{position}]"
         if copies is None:
-            missing.append(MissingCopy(reader, task, position, tensor, memory, start, None))
+            missing.append(MissingCopy(reader[0], reader[1], tensor, memory, start, None))
             return None
         if len(copies) == 1:
             c = copies[0]
             if c.avail > start:
-                missing.append(MissingCopy(reader, task, position, tensor, memory, start, c.avail))
+                missing.append(MissingCopy(reader[0], reader[1], tensor, memory, start, c.avail))
                 return None
         else:
             k = bisect_right(avails[key], start) - 1
             if k < 0:
                 first = copies[0].avail
-                missing.append(MissingCopy(reader, task, position, tensor, memory, start, first))
+                missing.append(MissingCopy(reader[0], reader[1], tensor, memory, start, first))
                 return None
             c = copies[k]
         if c.released_by is None or end > c.release:
-            c.release = max(c.release, end)
+            if end > c.release:
+                c.release = end
             c.released_by = reader
         if start > c.last_reader_start:
             c.last_reader, c.last_reader_start = reader, start
@@ -367,9 +407,9 @@ def derive_copies(problem: Problem, timing: Timing) -> Copies:
     task_by_id = problem.task_by_id
     for p in timing.placed.values():
         for tensor in task_by_id[p.task].inputs:
-            read(p.task, -1, tensor, p.memory, p.start, p.end)
+            read((p.task, -1), tensor, p.memory, p.start, p.end)
     for tr in timing.transfers:
-        source = read(None, tr.position, tr.tensor, tr.src, tr.start, tr.end)
+        source = read((None, tr.position), tr.tensor, tr.src, tr.start, tr.end)
         if source is not None and (
             source.last_transfer_reader is None or tr.end > source.last_transfer_reader[0]
         ):
@@ -389,13 +429,19 @@ class Hold(NamedTuple):
     end: int  # release
 
 
-def holds_of(problem: Problem, copies: Copies) -> list[Hold]:
-    """Every copy as a hold (allocation to release)."""
+def holds_of(problem: Problem, copies: Copies, *, bounded_only: bool = False) -> list[Hold]:
+    """Every copy as a hold (allocation to release); with `bounded_only`, only those in
+    memories with a capacity."""
     tensors = problem.tensor_by_id
+    bounded = {m.id for m in problem.memories if m.capacity_bytes is not None}
     out: list[Hold] = []
-    for c in copies.all():
-        t = tensors[c.tensor]
-        out.append(Hold(c.tensor, c.memory, t.kind, t.size_bytes, c.alloc, c.held_until))
+    for (tensor, memory), mine in copies.by_key.items():
+        if bounded_only and memory not in bounded:
+            continue
+        t = tensors[tensor]
+        for c in mine:
+            end = NEVER_RELEASED if c.never_released else c.release
+            out.append(Hold(tensor, memory, t.kind, t.size_bytes, c.alloc, end))
     return out
 
 
@@ -453,7 +499,7 @@ def validate(problem: Problem, schedule: Schedule) -> list[Violation]:
     out += _check_stores(problem, schedule, timing)
     out += _check_links(problem, timing)
     out += _check_copies(problem, copies)
-    out += _check_memory_capacity(problem, holds_of(problem, copies))
+    out += _check_memory_capacity(problem, holds_of(problem, copies, bounded_only=True))
     out.sort(key=lambda v: v.rule)  # stable: within a rule, in the order found
     return out
 
@@ -610,6 +656,15 @@ def _check_transfers(
     missing = {m.position: m for m in copies.missing if m.task is None}
     for i, tr in enumerate(schedule.transfers):
         dsts = tr.dsts
+        if (
+            tr.rate_bytes_per_cycle is None
+            and len(dsts) == 1
+            and tr.start >= 0
+            and i not in missing
+            and tr.tensor in tensors
+            and (tr.src, dsts[0]) in routes
+        ):
+            continue  # the common case, with nothing to report (a route joins known memories)
         what = f"transfers[{i}] ({tr.tensor!r} {_moves(tr.src, dsts)} at cycle {tr.start})"
         bad_ids = False
         if tr.tensor not in tensors:
@@ -792,15 +847,17 @@ def _check_bandwidth_link(link: Link, transfers: list[TimedTransfer]) -> Iterato
     """At every cycle the rates of the transfers on `link` add up to at most its bandwidth:
     one sweep over the starts and ends, in integers scaled by the rates' common denominator."""
     bandwidth = exact(link.bandwidth_bytes_per_cycle)
+    rates = {id(tr.rate): tr.rate for tr in transfers}  # few distinct objects: one per path
+    if max(rates.values()) * len(transfers) <= bandwidth:
+        return  # even all at once they fit
     scale = bandwidth.denominator
-    for r in {tr.rate for tr in transfers}:
+    for r in rates.values():
         scale = math.lcm(scale, r.denominator)
     cap = bandwidth.numerator * (scale // bandwidth.denominator)
-    if max(tr.rate for tr in transfers) * len(transfers) <= bandwidth:
-        return  # even all at once they fit
+    units_of = {k: r.numerator * (scale // r.denominator) for k, r in rates.items()}
     deltas: dict[int, int] = defaultdict(int)
     for tr in transfers:
-        units = tr.rate.numerator * (scale // tr.rate.denominator)
+        units = units_of[id(tr.rate)]
         deltas[tr.start] += units
         deltas[tr.end] -= units
     overflows: list[tuple[int, int, int, int]] = []  # (start, end, peak cycle, peak units)
@@ -881,12 +938,12 @@ def _two_copies(tensor: TensorId, memory: MemoryId, old: Copy, new: Copy) -> Vio
         why = f"; the copy in {DRAM!r} of a stored or home tensor is never released"
     elif old.last_reader is not None and old.last_reader_start >= new.alloc:
         why = (
-            f"; {old.last_reader} starts at cycle {old.last_reader_start}, after the new copy "
-            f"is allocated but before it is available (cycle {new.avail}), so it reads the old "
-            "copy and holds it"
+            f"; {reader_text(old.last_reader)} starts at cycle {old.last_reader_start}, after "
+            f"the new copy is allocated but before it is available (cycle {new.avail}), so it "
+            "reads the old copy and holds it"
         )
     elif old.released_by is not None:
-        why = f"; {old.released_by} reads the old copy until cycle {old.release}"
+        why = f"; {reader_text(old.released_by)} reads the old copy until cycle {old.release}"
     return _violation(
         9,
         f"tensor {tensor!r} has two copies held in memory {memory!r} {during}: the copy from "
