@@ -234,7 +234,10 @@ def in_space(space: Space, schedule: Schedule) -> Schedule:
     kept: dict[tuple[TensorId, MemoryId], ScheduledTransfer] = {}
     for x in schedule.transfers:
         tensor = p.tensor_by_id.get(x.tensor)
-        if tensor is None or (x.tensor, x.dst) not in needed or (x.tensor, x.dst) in kept:
+        if x.multicast or x.rate_bytes_per_cycle is not None:
+            continue  # outside the space: one destination, full rate
+        dst = x.dsts[0]
+        if tensor is None or (x.tensor, dst) not in needed or (x.tensor, dst) in kept:
             continue
         if tensor.producer is None:
             source = tensor.home
@@ -242,8 +245,8 @@ def in_space(space: Space, schedule: Schedule) -> Schedule:
             source = p.memory_of(core_of[tensor.producer])
         else:
             continue
-        if x.src == source != x.dst:
-            kept[(x.tensor, x.dst)] = x
+        if x.src == source != dst:
+            kept[(x.tensor, dst)] = x
     return schedule.model_copy(update={"transfers": tuple(kept.values())})
 
 
@@ -328,7 +331,11 @@ def apply_swap(schedule: Schedule, swap: Swap) -> Schedule:
     )
     transfers = tuple(
         ScheduledTransfer(
-            tensor=x.tensor, src=m.get(x.src, x.src), dst=m.get(x.dst, x.dst), start=x.start
+            tensor=x.tensor,
+            src=m.get(x.src, x.src),
+            dst=tuple(m.get(d, d) for d in x.dsts) if x.multicast else m.get(x.dsts[0], x.dsts[0]),
+            start=x.start,
+            rate_bytes_per_cycle=x.rate_bytes_per_cycle,
         )
         for x in schedule.transfers
     )
