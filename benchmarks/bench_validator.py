@@ -1,11 +1,13 @@
 """How fast the validator and the metrics are on a large schedule (10,000 tasks, 20,000 transfers).
 
-Builds a random problem on 4 cores with private memories (a shared dram link, one NoC link per
-core) and a valid list schedule of it: every task reads its own weight from dram and the output
-of a random recent task on another core, so each task needs exactly two transfers (the first
-task reads a graph input instead). Prints the median of 5 runs of `validate` and `metrics`.
+Builds a random format 2 problem on 4 cores with private memories (a shared dram link, one NoC
+link per core; every link `bandwidth`-shared, or `exclusive` with --sharing exclusive) and a
+valid list schedule of it: every task reads its own weight from dram and the output of a random
+recent task on another core, so each task needs exactly two transfers (the first task reads a
+graph input instead). Prints the median of 5 runs of `validate` and `metrics`.
 
-    python benchmarks/bench_validator.py [--tasks 10000] [--seed 0] [--json out.json]
+    python benchmarks/bench_validator.py [--tasks 10000] [--seed 0] [--sharing exclusive]
+                                         [--json out.json]
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from cpsched.model.schedule import Schedule
 NUM_CORES = 4
 
 
-def build(num_tasks: int, seed: int) -> tuple[Problem, Schedule]:
+def build(num_tasks: int, seed: int, sharing: str = "bandwidth") -> tuple[Problem, Schedule]:
     """A random problem and a valid list schedule with 2 transfers per task."""
     rng = random.Random(seed)
     mems = [f"l1_{c}" for c in range(NUM_CORES)]
@@ -108,6 +110,7 @@ def build(num_tasks: int, seed: int) -> tuple[Problem, Schedule]:
             "bandwidth_bytes_per_cycle": 16,
             "latency_cycles": 2,
             "energy_pj_per_byte": 20.0,
+            "sharing": sharing,
         }
     ]
     links += [
@@ -116,6 +119,7 @@ def build(num_tasks: int, seed: int) -> tuple[Problem, Schedule]:
             "bandwidth_bytes_per_cycle": 32,
             "latency_cycles": 2,
             "energy_pj_per_byte": 1.0,
+            "sharing": sharing,
         }
         for c in range(NUM_CORES)
     ]
@@ -149,10 +153,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sharing", choices=["bandwidth", "exclusive"], default="bandwidth")
     parser.add_argument("--json", dest="json_path", default=None, help="also write results here")
     args = parser.parse_args()
 
-    problem, schedule = build(args.tasks, args.seed)
+    problem, schedule = build(args.tasks, args.seed, args.sharing)
     violations = validate(problem, schedule)
     if violations:
         raise SystemExit(f"benchmark schedule is invalid: {violations[0].message}")
@@ -161,6 +166,7 @@ def main() -> None:
     metrics_s = median_s(lambda: metrics(problem, schedule))
     result = {
         "tasks": len(schedule.tasks),
+        "sharing": args.sharing,
         "transfers": len(schedule.transfers),
         "latency_cycles": m.latency_cycles,
         "validate_s": round(validate_s, 4),

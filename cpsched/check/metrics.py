@@ -18,6 +18,7 @@ from cpsched.check.validate import (
     Copies,
     Hold,
     Timing,
+    collector_paused,
     derive_copies,
     exact,
     held_bytes_timeline,
@@ -157,7 +158,13 @@ def _peak(capacity_bytes: int, holds: list[Hold]) -> PeakMemory:
 
 
 def metrics(problem: Problem, schedule: Schedule) -> Metrics:
-    """Latency, energy (compute, transfer), peak memory, traffic, utilization (docs/metrics.md)."""
+    """Latency, energy (compute, transfer), peak memory, traffic (with spills and reloads) and
+    utilization (docs/metrics.md)."""
+    with collector_paused():
+        return _metrics(problem, schedule)
+
+
+def _metrics(problem: Problem, schedule: Schedule) -> Metrics:
     timing = timed_schedule(problem, schedule)
     copies = derive_copies(problem, timing)
     latency = _latency(timing)
