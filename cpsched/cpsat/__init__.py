@@ -9,13 +9,15 @@ Layout: :mod:`~cpsched.cpsat.space` (the search space every exact solver shares,
 (redundant constraints, symmetry breaking), :mod:`~.objective` (metrics as integer
 expressions), :mod:`~.model` (assembles them), :mod:`~.solver` (stages, hints, Ctrl-C, results).
 
-Restricted search space (docs/results.md): at most one transfer per (tensor, destination memory),
-always from the tensor's source memory (producer's memory or home), and only into memories
-where a consumer runs (or DRAM for `store: true`); zero-length tasks and transfers never
-conflict on cores or links. Transfer start times are free (not forced as soon as possible).
-Every valid schedule that makes only needed transfers lies in this space, and dropping an
-unneeded transfer never hurts latency, energy or memory, so "optimal" here is optimal over all
-valid schedules for cpsched's objectives.
+Restricted search space (docs/results.md, SPEC §6): at most one transfer per (tensor,
+destination memory), always from the tensor's source memory (producer's memory or home), to one
+destination (no multicast), at full rate, and only into memories where a consumer runs (or DRAM
+for `store: true`): no staging, spill or reload. Every link, `bandwidth`-shared ones included,
+carries one transfer at a time (a no-overlap at full rate: a restriction, never a violation,
+since one transfer at full rate never exceeds a link's bandwidth). Zero-length tasks and
+transfers never conflict on cores or links. Transfer start times are free (not forced as soon
+as possible). "Optimal" means optimal within this space; under format 2 a schedule outside it
+(multicast, shared bandwidth, spill and reload) may be better.
 """
 
 from __future__ import annotations
