@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import Violation, validate
@@ -445,3 +449,65 @@ def test_format1_case_keeps_its_verdict_and_metrics(case: dict[str, Any]) -> Non
             value = {k: v for k, v in value.items() if k != "dram"}
             m[key] = {k: v for k, v in m[key].items() if k != "dram"}
         assert m[key] == value, key
+
+
+# --- the bandwidth check against a cycle-by-cycle count ---------------------------------------
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_bandwidth_overflows_are_exactly_the_overloaded_cycles(data: st.DataObject) -> None:
+    # Random transfers, multicasts and rates over one shared link: the intervals rule 8 reports
+    # are exactly the maximal runs of cycles where the rates add up to more than the bandwidth,
+    # each with its earliest highest cycle, counted cycle by cycle in fractions.
+    bandwidth = data.draw(st.sampled_from([0.5, 1, 2.5, 3, 8]))
+    latency = data.draw(st.integers(0, 2))
+    memories = ["m0", "m1", "m2"]
+    problem = Problem.model_validate({
+        "format": "cpsched-problem/2", "name": "bw",
+        "memories": [{"id": "dram", "capacity_bytes": None}]
+        + [{"id": m, "capacity_bytes": None} for m in memories],
+        "cores": [{"id": "c0", "memory": "m0"}],
+        "links": [{"id": "bus", "bandwidth_bytes_per_cycle": bandwidth,
+                   "latency_cycles": latency, "multicast": True}],
+        "routes": [{"src": "dram", "dst": m, "links": ["bus"]} for m in memories],
+        "tensors": [{"id": f"x{i}", "size_bytes": data.draw(st.integers(0, 12)),
+                     "kind": "input", "home": "dram"} for i in range(6)],
+    })  # fmt: skip
+    transfers = []
+    for _ in range(data.draw(st.integers(1, 6))):
+        dsts = data.draw(st.lists(st.sampled_from(memories), min_size=1, max_size=3, unique=True))
+        rate = data.draw(st.sampled_from([None, 0.25, 0.5, 1, 1.5]))
+        transfers.append(
+            move(
+                f"x{data.draw(st.integers(0, 5))}",
+                "dram",
+                dsts if len(dsts) > 1 else dsts[0],
+                data.draw(st.integers(0, 20)),
+                rate,
+            )
+        )
+    schedule = make_schedule("bw", [], transfers)
+    found = [v for v in validate(problem, schedule) if v.rule == 8]
+    # cycle by cycle
+    load: dict[int, Fraction] = {}
+    for x in schedule.transfers:
+        rate = Fraction(repr(x.rate_bytes_per_cycle or bandwidth))
+        size = problem.tensor_by_id[x.tensor].size_bytes
+        end = x.start + math.ceil(Fraction(size) / rate) + latency
+        for t in range(x.start, end):
+            load[t] = load.get(t, Fraction(0)) + rate
+    runs: list[tuple[int, int, int]] = []
+    cap = Fraction(repr(bandwidth))
+    t = 0
+    horizon = max(load, default=-1) + 1
+    while t < horizon:
+        if load.get(t, 0) > cap:
+            start = t
+            while t < horizon and load.get(t, 0) > cap:
+                t += 1
+            peak_at = max(range(start, t), key=lambda c: (load[c], -c))
+            runs.append((start, t, peak_at))
+        else:
+            t += 1
+    assert [v.times for v in found] == runs

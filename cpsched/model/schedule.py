@@ -77,11 +77,11 @@ class ScheduledTransfer(_Data):
         if isinstance(dst, tuple):
             if not dst:
                 raise ValueError("an empty list of destinations; give at least one memory")
-            repeated = sorted({m for m in dst if dst.count(m) > 1})
-            if repeated:
-                raise ValueError(
-                    f"memory {repeated[0]!r} appears twice; destinations must be distinct"
-                )
+            seen: set[MemoryId] = set()
+            for m in dst:  # one pass: a list may be long
+                if m in seen:
+                    raise ValueError(f"memory {m!r} appears twice; destinations must be distinct")
+                seen.add(m)
         return dst
 
     @property
