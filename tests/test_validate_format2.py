@@ -492,11 +492,11 @@ def test_bandwidth_overflows_are_exactly_the_overloaded_cycles(data: st.DataObje
     # cycle by cycle
     load: dict[int, Fraction] = {}
     for x in schedule.transfers:
-        rate = Fraction(repr(x.rate_bytes_per_cycle or bandwidth))
+        speed = Fraction(repr(x.rate_bytes_per_cycle or bandwidth))
         size = problem.tensor_by_id[x.tensor].size_bytes
-        end = x.start + math.ceil(Fraction(size) / rate) + latency
+        end = x.start + math.ceil(Fraction(size) / speed) + latency
         for t in range(x.start, end):
-            load[t] = load.get(t, Fraction(0)) + rate
+            load[t] = load.get(t, Fraction(0)) + speed
     runs: list[tuple[int, int, int]] = []
     cap = Fraction(repr(bandwidth))
     t = 0
