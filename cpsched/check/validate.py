@@ -151,6 +151,7 @@ class TimedTransfer(NamedTuple):
 class _Path:
     """What a transfer from one memory to a set of destinations uses (docs/schedule.md)."""
 
+    dsts: tuple[MemoryId, ...]
     links: tuple[LinkId, ...]  # union of the routes' links, in route order
     bandwidth: Fraction  # the least bandwidth in `links`
     latency_cycles: int  # the largest summed latency over the routes
@@ -179,6 +180,7 @@ def _path(
         used.update(dict.fromkeys(route.links))
     on_path = tuple(used)
     return _Path(
+        dsts,
         on_path,
         min(exact(links[lk].bandwidth_bytes_per_cycle) for lk in on_path),
         latency,
@@ -209,7 +211,7 @@ def timed_schedule(problem: Problem, schedule: Schedule) -> Timing:
                 )
                 break
     links = problem.link_by_id
-    paths: dict[tuple[MemoryId, tuple[MemoryId, ...]], _Path | None] = {}
+    paths: dict[tuple[MemoryId, MemoryId | tuple[MemoryId, ...]], _Path | None] = {}
     rates: dict[float, Fraction] = {}
     tensors = problem.tensor_by_id
     transfers: list[TimedTransfer] = []
@@ -217,12 +219,11 @@ def timed_schedule(problem: Problem, schedule: Schedule) -> Timing:
         tensor = tensors.get(tr.tensor)
         if tensor is None:
             continue
-        dsts = tr.dsts
-        key = (tr.src, dsts)
+        key = (tr.src, tr.dst)  # as written: many transfers share one
         if key in paths:
             path = paths[key]
         else:
-            path = paths[key] = _path(problem, links, tr.src, dsts)
+            path = paths[key] = _path(problem, links, tr.src, tr.dsts)
         if path is None:
             continue
         if tr.rate_bytes_per_cycle is None:
@@ -242,7 +243,7 @@ def timed_schedule(problem: Problem, schedule: Schedule) -> Timing:
                 i,
                 tr.tensor,
                 tr.src,
-                dsts,
+                path.dsts,
                 tr.start,
                 tr.start + cycles,
                 size,
