@@ -705,7 +705,10 @@ def _check_transfers(
             yield _violation(5, f"{what}: starts before cycle 0", **objects, times=(tr.start,))
         if tr.src in dsts:
             yield _violation(
-                5, f"{what}: its source {tr.src!r} is among its destinations", **objects
+                5,
+                f"{what}: its source {tr.src!r} is among its destinations",
+                **objects,
+                times=(tr.start,),
             )
         unrouted = [d for d in dsts if d != tr.src and (tr.src, d) not in routes]
         for d in unrouted:
