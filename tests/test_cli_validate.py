@@ -145,8 +145,9 @@ BAD_PROBLEMS = {
         "format: Input should be 'cpsched-problem/2' (got 'cpsched-problem/3')",
     ),
     "a format 2 field in a format 1 file": (
-        PROBLEM.replace("bandwidth_bytes_per_cycle: 10}", "bandwidth_bytes_per_cycle: 10, "
-                        "multicast: true}"),
+        PROBLEM.replace(
+            "bandwidth_bytes_per_cycle: 10}", "bandwidth_bytes_per_cycle: 10, multicast: true}"
+        ),
         "links[0].multicast: not part of cpsched-problem/1; write format: cpsched-problem/2 "
         "to use it",
     ),
