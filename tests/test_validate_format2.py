@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_validate_edges import random_case
 
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import Violation, validate
@@ -511,3 +512,19 @@ def test_bandwidth_overflows_are_exactly_the_overloaded_cycles(data: st.DataObje
         else:
             t += 1
     assert [v.times for v in found] == runs
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10**6), num_tasks=st.integers(1, 12))
+def test_sharing_a_link_by_bandwidth_only_adds_freedom(seed: int, num_tasks: int) -> None:
+    # The random valid list schedules of test_validate_edges (links used one transfer at a
+    # time, at full rate) stay valid, with the same metrics, when every link is bandwidth-shared
+    # and multicasts: one transfer at full rate never exceeds a link's bandwidth.
+    problem, schedule, _ = random_case(seed, num_tasks)
+    data = problem.model_dump()
+    assert all(lk["sharing"] == "exclusive" for lk in data["links"])
+    for lk in data["links"]:
+        lk.update(sharing="bandwidth", multicast=True)
+    shared = Problem.model_validate(data)
+    assert validate(shared, schedule) == []
+    assert metrics(shared, schedule) == metrics(problem, schedule)
