@@ -404,7 +404,7 @@ def derive_copies(problem: Problem, timing: Timing) -> Copies:
             if end > c.release:
                 c.release = end
             c.released_by = reader
-        if start > c.last_reader_start:
+        if c.last_reader is None or start > c.last_reader_start:
             c.last_reader, c.last_reader_start = reader, start
         return c
 
