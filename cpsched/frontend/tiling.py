@@ -1,11 +1,15 @@
 """Tiling a workload into computation nodes with exact, element-precise dependencies.
 
 Each layer is split along chosen loop dims into a grid of tiles (by default its token dim into
-T tiles). A consumer tile reads, through each operand's index map, a box of the tensor; it
-depends on exactly the producer tiles whose output boxes overlap that box. Each producer tile's
-output box is cut along the boundaries of the boxes its consumers read, and the cells that the
-same set of consumer tiles read are merged back into one tensor when they form a box, so every
-consumer reads whole tensors and every tensor it reads is entirely needed (docs/problem.md).
+T tiles). A consumer tile reads, through each operand's index map, a set of elements of the
+tensor: per tensor dim a set of rows, kept as its maximal runs (one run for an ordinary index
+map; a strided or dilated convolution reads rows with gaps), the elements read being their
+product. It depends on exactly the producer tiles whose outputs hold some of them. Each producer
+tile's output is cut along the boundaries of the runs its consumers read; along each dim the
+rows read by the same readers form one class, and the products of classes that the same
+consumer tiles read are merged back into one tensor when their union is again a product. So
+every consumer reads whole tensors, every tensor it reads is entirely needed, and a strided
+read (every other row) is one tensor, not one per row (docs/problem.md).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from cpsched.model.errors import FieldProblem, InputError
 from cpsched.model.problem import TaskId, TensorId, TensorKind
 
 Box = tuple[tuple[int, int], ...]  # half-open [lo, hi) per tensor dim
+Runs = tuple[tuple[int, int], ...]  # disjoint, sorted, non-adjacent half-open runs of one dim
+Reads = tuple[Runs, ...]  # per tensor dim its runs; the elements are their product
 
 ExecutionMode = Literal["fused", "layer-by-layer"]
 AllocationMode = Literal["tile", "layer", "fixed"]
@@ -62,7 +68,8 @@ class TensorPart:
 
     id: TensorId
     source: str  # workload tensor (declared tensor or layer name)
-    box: Box
+    box: Box  # the hull of `runs`
+    runs: Reads  # the exact elements: per dim its runs (one run per dim for a box)
     size_bytes: int
     kind: TensorKind
     producer: TaskId | None
@@ -236,52 +243,156 @@ def operand_box(tile: Tile, dims: tuple[str, ...]) -> Box:
     return tuple(tile.ranges[d] for d in dims)
 
 
-def read_box(tile: Tile, op: Operand, shape: tuple[int, ...]) -> Box | None:
-    """The box of a tensor of `shape` that `tile` reads through an operand's index map
-    (tensor index = stride * loop + kernel loop + offset), clipped to the tensor; None when
-    empty. Exact when a stride is at most its kernel's size (the rows read are contiguous)."""
+def _axis_runs(
+    lo: int, hi: int, stride: int, klo: int, khi: int, dilation: int, offset: int, size: int
+) -> Runs:
+    """The rows {stride * o + dilation * j + offset : o in [lo, hi), j in [klo, khi)} within
+    [0, size), as maximal runs: one run unless a stride or dilation leaves gaps."""
+    n, m = hi - lo, khi - klo
+    first = stride * lo + dilation * klo + offset
+    last = stride * (hi - 1) + dilation * (khi - 1) + offset
+    contiguous = (
+        ((stride == 1 or n == 1) and (dilation == 1 or m == 1))
+        or (stride == 1 and dilation <= n)  # neighbouring outputs' windows fill the gaps
+        or (dilation == 1 and stride <= m)  # each window reaches the next
+    )
+    if contiguous:
+        run = (max(first, 0), min(last + 1, size))
+        return (run,) if run[0] < run[1] else ()
+    rows = sorted(
+        {stride * o + dilation * j + offset for o in range(lo, hi) for j in range(klo, khi)}
+    )
+    return _merge_runs([(r, r + 1) for r in rows if 0 <= r < size])
+
+
+def read_runs(tile: Tile, op: Operand, shape: tuple[int, ...]) -> Reads | None:
+    """The elements of a tensor of `shape` that `tile` reads through an operand's index map
+    (tensor index = stride * loop + dilation * kernel loop + offset), clipped to the tensor:
+    per tensor dim the maximal runs of rows, the elements being their product; None when
+    empty. Exact for any stride and dilation (a 1x1 conv with stride 2 reads every other row)."""
     if not op.offsets:
-        return operand_box(tile, op.dims)
-    box = []
+        return tuple(((lo, hi),) for lo, hi in operand_box(tile, op.dims))
+    out = []
     for k, (d, o, s) in enumerate(zip(op.dims, op.offsets, shape, strict=True)):
-        stride = op.strides[k] if op.strides else 1
         kernel = op.kernel[k] if op.kernel else ""
         lo, hi = tile.ranges[d]
         klo, khi = tile.ranges[kernel] if kernel else (0, 1)
-        box.append((max(stride * lo + klo + o, 0), min(stride * (hi - 1) + khi + o, s)))
-    return tuple(box) if all(lo < hi for lo, hi in box) else None
+        runs = _axis_runs(
+            lo,
+            hi,
+            op.strides[k] if op.strides else 1,
+            klo,
+            khi,
+            op.dilations[k] if op.dilations else 1,
+            o,
+            s,
+        )
+        if not runs:
+            return None
+        out.append(runs)
+    return tuple(out)
 
 
-def _box_label(box: Box) -> str:
-    return "[" + ",".join(f"{lo}:{hi}" for lo, hi in box) + "]"
+def read_box(tile: Tile, op: Operand, shape: tuple[int, ...]) -> Box | None:
+    """The smallest box holding what `tile` reads through an operand's index map (see
+    :func:`read_runs`, which gives the exact elements); None when it reads nothing."""
+    reads = read_runs(tile, op, shape)
+    return None if reads is None else _hull(reads)
 
 
-def _split_box(whole: Box, reads: list[tuple[TaskId, Box]]) -> list[tuple[Box, tuple[TaskId, ...]]]:
-    """Cut `whole` along the boundaries of the boxes read from it; merge cells read alike.
+def reads_volume(reads: Reads) -> int:
+    """Number of elements in a product of runs."""
+    return math.prod(sum(hi - lo for lo, hi in runs) for runs in reads)
 
-    Returns (box, readers) pairs that partition `whole`.
+
+def _hull(reads: Reads) -> Box:
+    return tuple((runs[0][0], runs[-1][1]) for runs in reads)
+
+
+def _runs_label(runs: Runs) -> str:
+    """`lo:hi` for one run; `lo:hi:step` for runs of one row every `step` rows (Python's slice),
+    `lo:hi:step/width` for runs `width` rows wide every `step` rows; else the runs joined by +."""
+    lo, hi = runs[0][0], runs[-1][1]
+    if len(runs) == 1:
+        return f"{lo}:{hi}"
+    width = runs[0][1] - runs[0][0]
+    step = runs[1][0] - runs[0][0]
+    regular = all(b - a == width for a, b in runs[:-1]) and 0 < runs[-1][1] - runs[-1][0] <= width
+    regular = regular and all(runs[i][0] - runs[i - 1][0] == step for i in range(1, len(runs)))
+    if regular:
+        return f"{lo}:{hi}:{step}" if width == 1 else f"{lo}:{hi}:{step}/{width}"
+    return "+".join(f"{a}:{b}" for a, b in runs)
+
+
+def _reads_label(reads: Reads) -> str:
+    return "[" + ",".join(_runs_label(runs) for runs in reads) + "]"
+
+
+def _merge_runs(cells: list[tuple[int, int]]) -> Runs:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(cells):
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return tuple(out)
+
+
+def _split(whole: Box, reads: list[tuple[TaskId, Reads]]) -> list[tuple[Reads, tuple[TaskId, ...]]]:
+    """Cut `whole` into pieces that each reader reads entirely or not at all.
+
+    Along each dim, the rows between consecutive run boundaries are grouped by which reads hold
+    them (a class: rows read alike, possibly with gaps); a product of classes is read by the
+    reads every class of it is read by. Products read by the same tasks are merged into one
+    piece when their union is again a product, else kept apart. Returns (piece, readers) pairs
+    that partition `whole`.
     """
-    cuts = []
+    classes: list[list[tuple[frozenset[int], Runs]]] = []
     for k, (lo, hi) in enumerate(whole):
         points = {lo, hi}
-        for _, b in reads:
-            points.update((b[k][0], b[k][1]))
-        cuts.append(sorted(points))
-    cells_per_dim = [list(itertools.pairwise(c)) for c in cuts]
-    groups: dict[tuple[TaskId, ...], list[Box]] = {}
-    for cell in itertools.product(*cells_per_dim):
-        readers = tuple(dict.fromkeys(t for t, b in reads if _contains(b, cell)))
-        groups.setdefault(readers, []).append(cell)
-    out: list[tuple[Box, tuple[TaskId, ...]]] = []
-    for readers, cells in groups.items():
-        hull = tuple(
-            (min(c[k][0] for c in cells), max(c[k][1] for c in cells)) for k in range(len(whole))
+        for _, r in reads:
+            for a, b in r[k]:
+                points.update((min(max(a, lo), hi), min(max(b, lo), hi)))
+        cuts = sorted(points)
+        by_sig: dict[frozenset[int], list[tuple[int, int]]] = {}
+        pos = [0] * len(reads)  # per read, its first run not wholly before the current cell
+        for a, b in itertools.pairwise(cuts):
+            sig: set[int] = set()
+            for i, (_, r) in enumerate(reads):
+                runs = r[k]
+                while pos[i] < len(runs) and runs[pos[i]][1] <= a:
+                    pos[i] += 1
+                if pos[i] < len(runs) and runs[pos[i]][0] <= a:
+                    sig.add(i)
+            by_sig.setdefault(frozenset(sig), []).append((a, b))
+        classes.append([(sig, _merge_runs(cells)) for sig, cells in by_sig.items()])
+    everyone = frozenset(range(len(reads)))
+    groups: dict[tuple[TaskId, ...], list[tuple[Runs, ...]]] = {}
+    for combo in itertools.product(*classes):
+        shared = everyone.intersection(*(c[0] for c in combo))
+        readers = tuple(dict.fromkeys(reads[i][0] for i in sorted(shared)))
+        groups.setdefault(readers, []).append(tuple(c[1] for c in combo))
+    out: list[tuple[Reads, tuple[TaskId, ...]]] = []
+    for readers, products in groups.items():
+        union = tuple(
+            _merge_runs(list({run for p in products for run in p[k]})) for k in range(len(whole))
         )
-        if box_volume(hull) == sum(box_volume(c) for c in cells):
-            out.append((hull, readers))
+        if len(products) > 1 and reads_volume(union) == sum(reads_volume(p) for p in products):
+            out.append((union, readers))
         else:
-            out.extend((c, readers) for c in cells)
+            out.extend((p, readers) for p in products)
     return out
+
+
+def _clip(whole: Box, reads: Reads) -> Reads | None:
+    """The part of a read inside a box, or None when it is empty."""
+    out = []
+    for (lo, hi), runs in zip(whole, reads, strict=True):
+        kept = tuple((max(a, lo), min(b, hi)) for a, b in runs if a < hi and b > lo)
+        if not kept:
+            return None
+        out.append(kept)
+    return tuple(out)
 
 
 def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") -> TiledWorkload:
@@ -296,19 +407,19 @@ def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") 
         for t in tiles:
             tw.inputs[t.task] = []
             tw.outputs[t.task] = []
-    # Who reads which box of every workload tensor (and through which operand).
-    reads: dict[str, list[tuple[TaskId, Box]]] = {}
+    # Who reads which elements of every workload tensor (and through which operand).
+    reads: dict[str, list[tuple[TaskId, Reads]]] = {}
     operand_of: dict[tuple[TaskId, str], int] = {}
     for layer in workload.layers:
         for j, op in enumerate(layer.inputs):
             shape = workload.tensor_shape(op.tensor) if op.offsets else ()
             for t in by_layer[layer.name]:
-                box = read_box(t, op, shape)
-                if box is None:
+                got = read_runs(t, op, shape)
+                if got is None:
                     continue  # this tile's part of a concatenation comes from another operand
-                reads.setdefault(op.tensor, []).append((t.task, box))
+                reads.setdefault(op.tensor, []).append((t.task, got))
                 operand_of.setdefault((t.task, op.tensor), j)
-    order: dict[TensorId, tuple[str, Box]] = {}
+    order: dict[TensorId, tuple[str, Box, Reads]] = {}
     graph_outputs = set(workload.graph_outputs())
     sources: list[tuple[str, TaskId | None, Box, TensorKind, bool, int]] = []
     for name, decl in workload.tensors.items():
@@ -329,23 +440,25 @@ def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") 
             )
     for name, producer, whole, kind, store, bits in sources:
         overlapping = []
-        for reader, b in reads.get(name, []):
-            inter = intersect(whole, b)
+        for reader, r in reads.get(name, []):
+            inter = _clip(whole, r)
             if inter is not None:
                 overlapping.append((reader, inter))
         if producer is None and not overlapping:
             continue  # a declared tensor nobody reads: not part of the problem
-        pieces = _split_box(whole, overlapping)
+        pieces = _split(whole, overlapping)
         base = name if producer is None else f"{producer}.o"
-        for box, readers in pieces:
-            tid = TensorId(base if len(pieces) == 1 else base + _box_label(box))
-            order[tid] = (name, box)
+        for runs, readers in pieces:
+            tid = TensorId(base if len(pieces) == 1 else base + _reads_label(runs))
+            box = _hull(runs)
+            order[tid] = (name, box, runs)
             tw.parts.append(
                 TensorPart(
                     id=tid,
                     source=name,
                     box=box,
-                    size_bytes=box_bytes(box, bits),
+                    runs=runs,
+                    size_bytes=-(-reads_volume(runs) * bits // 8),
                     kind=kind,
                     producer=producer,
                     store=store,
@@ -354,11 +467,11 @@ def tile_workload(workload: Workload, spec: TilingSpec, source: str = "tiling") 
             )
             if producer is not None:
                 tw.outputs[producer].append(tid)
-            for r in readers:
-                if tid not in tw.inputs[r]:
-                    tw.inputs[r].append(tid)
+            for reader in readers:
+                if tid not in tw.inputs[reader]:
+                    tw.inputs[reader].append(tid)
     for task, ins in tw.inputs.items():
-        ins.sort(key=lambda tid: (operand_of[(task, order[tid][0])], order[tid][1]))
+        ins.sort(key=lambda tid: (operand_of[(task, order[tid][0])], order[tid][1:]))
     return tw
 
 

@@ -50,9 +50,11 @@ class Operand(_Strict):
     `offsets` (one per tensor dim, or none for all zeros) shift the index map: the tensor index
     is the loop index plus the offset, and a read is clipped to the tensor. This is how a layer
     reads a slice of a tensor (a split of a fused projection) or one part of a concatenation.
-    A convolution's input adds `strides` (coefficient of the dim's loop, default 1) and
-    `kernel` (a second loop added to the index, "" for none): index = stride * dims[k] +
-    kernel[k] + offsets[k], a window of rows per output row (padding is a negative offset).
+    A convolution's input adds `strides` (coefficient of the dim's loop, default 1),
+    `kernel` (a second loop added to the index, "" for none) and `dilations` (coefficient of
+    the kernel loop, default 1): index = stride * dims[k] + dilation * kernel[k] + offsets[k],
+    a window of rows per output row (padding is a negative offset). With a stride larger than
+    the window or a dilation above 1 the rows read have gaps; tiling keeps them exact.
     """
 
     tensor: str = Field(min_length=1)
@@ -60,6 +62,7 @@ class Operand(_Strict):
     offsets: tuple[int, ...] = ()
     strides: tuple[int, ...] = ()
     kernel: tuple[str, ...] = ()
+    dilations: tuple[Annotated[StrictInt, Field(ge=1)], ...] = ()
 
 
 class Output(_Strict):
