@@ -7,10 +7,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cpsched.frontend.tiling import (
+    TensorPart,
     TiledWorkload,
     TilingSpec,
     box_volume,
@@ -67,19 +68,37 @@ def attention_like(m: int, k: int, n: int) -> Workload:
     )
 
 
-def _points(tw: TiledWorkload, task: str, dims: tuple[str, ...]) -> set[tuple[int, ...]]:
-    """Every tensor element a tile touches through an index map, by enumeration."""
+def _points(tw: TiledWorkload, task: str, op: Operand | tuple[str, ...]) -> set[tuple[int, ...]]:
+    """Every tensor element a tile touches through an index map, by enumeration: index =
+    stride * loop + dilation * kernel loop + offset, kept when inside the tensor."""
     tile = next(t for t in tw.tiles if t.task == task)
+    if not isinstance(op, Operand):
+        op = Operand(tensor="_", dims=op)
+    n = len(op.dims)
+    offsets = op.offsets or (0,) * n
+    strides = op.strides or (1,) * n
+    kernel = op.kernel or ("",) * n
+    dilations = op.dilations or (1,) * n
+    shape = tw.workload.tensor_shape(op.tensor) if op.tensor != "_" else None
     loops = list(tile.ranges)
     out = set()
     for point in itertools.product(*(range(*tile.ranges[d]) for d in loops)):
         at = dict(zip(loops, point, strict=True))
-        out.add(tuple(at[d] for d in dims))
+        index = tuple(
+            strides[k] * at[op.dims[k]]
+            + dilations[k] * (at[kernel[k]] if kernel[k] else 0)
+            + offsets[k]
+            for k in range(n)
+        )
+        if shape is None or all(0 <= i < s for i, s in zip(index, shape, strict=True)):
+            out.add(index)
     return out
 
 
-def _box_points(box: tuple[tuple[int, int], ...]) -> set[tuple[int, ...]]:
-    return set(itertools.product(*(range(lo, hi) for lo, hi in box)))
+def _part_points(part: TensorPart) -> set[tuple[int, ...]]:
+    """Every element of a tensor piece (the product of its runs per dim)."""
+    rows = [[r for lo, hi in runs for r in range(lo, hi)] for runs in part.runs]
+    return set(itertools.product(*rows))
 
 
 def check_exact(tw: TiledWorkload) -> None:
@@ -95,10 +114,11 @@ def check_exact(tw: TiledWorkload) -> None:
         for t in tw.tiles_of(layer.name):
             need: dict[str, set[tuple[int, ...]]] = {}
             for op in layer.inputs:
-                need.setdefault(op.tensor, set()).update(_points(tw, t.task, op.dims))
+                if pts := _points(tw, t.task, op):  # a tile may read only padding
+                    need.setdefault(op.tensor, set()).update(pts)
             got: dict[str, set[tuple[int, ...]]] = {}
             for tid in tw.inputs[t.task]:
-                pts = _box_points(part[tid].box)
+                pts = _part_points(part[tid])
                 assert not (got.get(part[tid].source, set()) & pts), "parts overlap"
                 got.setdefault(part[tid].source, set()).update(pts)
             assert got == need  # exactly the needed elements, no byte more
@@ -114,10 +134,15 @@ def check_exact(tw: TiledWorkload) -> None:
     for layer in w.layers:
         for t in tw.tiles_of(layer.name):
             pieces = [part[i] for i in tw.outputs[t.task]]
-            assert sum(p.size_bytes for p in pieces) == len(written[layer.name][t.task])
+            bits = layer.output.bits
+            assert sum(p.size_bytes for p in pieces) == sum(
+                -(-len(_part_points(p)) * bits // 8) for p in pieces
+            )
+            assert sum(len(_part_points(p)) for p in pieces) == len(written[layer.name][t.task])
             covered: set[tuple[int, ...]] = set()
             for p in pieces:
-                covered |= _box_points(p.box)
+                assert not covered & _part_points(p), "output parts overlap"
+                covered |= _part_points(p)
             assert covered == written[layer.name][t.task]
 
 
@@ -226,3 +251,107 @@ def test_split_options_add_to_the_token_split() -> None:
         parse_splits(["A.m"])
     with pytest.raises(InputError, match=r"dims\.zz: no layer can split a loop 'zz'"):
         tile_workload(w, TilingSpec(dims={"zz": 2}))
+
+
+def strided_pair(
+    rows: int, kernel: int, stride: int, dilation: int, pad: int, short_stride: int
+) -> Workload:
+    """P (rows x 2) read by a 1-D conv C (kernel, stride, dilation, padding before and after)
+    and by a 1-wide strided shortcut S, as in ResNet's downsampling block."""
+    out = (rows + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    short = (rows - 1) // short_stride + 1
+    return Workload(
+        name="strided",
+        tensors={
+            "X": DeclaredTensor(kind="input", shape=(rows, 2)),
+            "W": DeclaredTensor(kind="weight", shape=(kernel, 2, 2)),
+        },
+        layers=(
+            _layer("P", "elementwise", {"r": rows, "c": 2}, [("X", "rc")], "rc", token="r"),
+            Layer(
+                name="C",
+                op="matmul",
+                loops={"o": out, "k": kernel, "c": 2, "m": 2},
+                inputs=(
+                    Operand(
+                        tensor="P",
+                        dims=("o", "c"),
+                        offsets=(-pad, 0),
+                        strides=(stride, 1),
+                        kernel=("k", ""),
+                        dilations=(dilation, 1),
+                    ),
+                    Operand(tensor="W", dims=("k", "c", "m")),
+                ),
+                output=Output(dims=("o", "m")),
+                token_dim="o",
+            ),
+            Layer(
+                name="S",
+                op="elementwise",
+                loops={"o": short, "c": 2},
+                inputs=(
+                    Operand(tensor="P", dims=("o", "c"), offsets=(0, 0), strides=(short_stride, 1)),
+                ),
+                output=Output(dims=("o", "c")),
+                token_dim="o",
+            ),
+        ),
+    )
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    st.integers(4, 13),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 2),
+    st.integers(1, 3),
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.integers(1, 4),
+)
+def test_strided_and_dilated_reads_match_brute_force(
+    rows: int,
+    kernel: int,
+    stride: int,
+    dilation: int,
+    pad: int,
+    short_stride: int,
+    tp: int,
+    tc: int,
+    ts: int,
+) -> None:
+    """Any stride, dilation and padding, any row tiles of producer and consumers: every tile
+    reads exactly the elements its index maps touch, no tensor it reads holds an element it
+    does not use, and it depends on exactly the producer tiles that wrote them."""
+    assume(rows + 2 * pad > dilation * (kernel - 1))
+    w = strided_pair(rows, kernel, stride, dilation, pad, short_stride)
+    sizes = {layer.name: layer.loops[layer.token_dim or ""] for layer in w.layers}
+    counts = {"P": tp, "C": tc, "S": ts}
+    layers = {name: {"r" if name == "P" else "o": min(counts[name], sizes[name])} for name in sizes}
+    layers = {
+        name: {d: c if sizes[name] % c == 0 else 1 for d, c in split.items()}
+        for name, split in layers.items()
+    }
+    check_exact(tile_workload(w, TilingSpec(tiles=1, layers=layers)))
+
+
+def test_resnet_downsampling_pieces_are_strided_boxes() -> None:
+    """8 rows in 2 producer tiles; a 3-tap stride-2 conv (pad 1) and a 1x1 stride-2 shortcut,
+    2 tiles each (outputs 0-1 and 2-3). C.t0 reads rows 0..4 (row -1 is padding), C.t1 rows
+    3..7; S.t0 the even rows 0, 2 and S.t1 rows 4, 6. P.t0 (rows 0-3) is cut into its even rows
+    (read by C.t0 and S.t0), row 1 (C.t0 only) and row 3 (both C tiles): the shortcut depends
+    on one tensor of exactly the rows it uses, not on the odd rows between them."""
+    w = strided_pair(8, 3, 2, 1, 1, 2)
+    spec = TilingSpec(tiles=1, layers={"P": {"r": 2}, "C": {"o": 2}, "S": {"o": 2}})
+    tw = tile_workload(w, spec)
+    check_exact(tw)
+    parts = {p.id: p for p in tw.parts}
+    assert tw.outputs["P.t0"] == ["P.t0.o[0:3:2,0:2]", "P.t0.o[1:2,0:2]", "P.t0.o[3:4,0:2]"]
+    assert parts["P.t0.o[0:3:2,0:2]"].readers == ("C.t0", "S.t0")
+    assert parts["P.t0.o[0:3:2,0:2]"].size_bytes == 4  # rows 0 and 2, 2 columns, 8 bits
+    assert tw.inputs["S.t0"] == ["P.t0.o[0:3:2,0:2]"]
+    assert tw.inputs["S.t1"] == ["P.t1.o[4:7:2,0:2]"]
+    assert tile_dependencies(tw)["S.t1"] == {"P.t1"}

@@ -90,8 +90,8 @@ class _PendingLayer:
     # Concat: per operand, the [start, stop) it fills along the output's axis `concat_axis`
     concat: list[tuple[int, int]] | None = None
     concat_axis: int = 0
-    # Conv: operand -> {axis: (output loop, stride, kernel loop, padding before)}
-    windows: dict[int, dict[int, tuple[str, int, str, int]]] | None = None
+    # Conv: operand -> {axis: (output loop, stride, kernel loop, dilation, padding before)}
+    windows: dict[int, dict[int, tuple[str, int, str, int, int]]] | None = None
     # a grouped Conv's input channel dims: named after the loops holding the same atoms
     regroup: str | None = None
 
@@ -461,16 +461,18 @@ class _Importer:
         pl: _PendingLayer,
         tensor: str,
         dims: list[str],
-        window: dict[int, tuple[str, int, str, int]],
+        window: dict[int, tuple[str, int, str, int, int]],
         sub: dict[str, list[tuple[str, int]]],
         fixed: dict[str, int],
-    ) -> tuple[list[str], list[int], list[int], list[str]]:
-        """A Conv input: per atom of `tensor`, the loop, offset, stride and kernel loop of its
-        index map; a windowed axis must be one atom (row = stride * out + kernel - pad)."""
+    ) -> tuple[list[str], list[int], list[int], list[str], list[int]]:
+        """A Conv input: per atom of `tensor`, the loop, offset, stride, kernel loop and
+        dilation of its index map; a windowed axis must be one atom
+        (row = stride * out + dilation * kernel - pad)."""
         names: list[str] = []
         shifts: list[int] = []
         steps: list[int] = []
         kernels: list[str] = []
+        dilations: list[int] = []
         for k, logical in enumerate(dims):
             leaves = self._leaves(tensor, k)
             if k not in window:
@@ -479,26 +481,13 @@ class _Importer:
                 shifts += [0] * len(loops)
                 steps += [1] * len(loops)
                 kernels += [""] * len(loops)
+                dilations += [1] * len(loops)
                 continue
             if not leaves:
                 continue
-            out_loop, stride, kernel_loop, pad = window[k]
+            out_loop, stride, kernel_loop, dilation, pad = window[k]
             out_names = [nm for nm, _ in sub.get(out_loop, [])]
             kernel_names = [nm for nm, _ in sub.get(kernel_loop, [])]
-            if (
-                len(leaves) == 2
-                and len(out_names) == 1
-                and not kernel_names
-                and self.atoms.find(leaves[0]) == sub[out_loop][0][1]
-                and self.atoms.size[leaves[1]] == stride
-            ):  # every stride-th row: (output row, 0) in the rows' (row / s, row % s) atoms
-                loop = f"x{len(fixed)}"
-                fixed[loop] = 1
-                names += [out_names[0], loop]
-                shifts += [0, 0]
-                steps += [1, 1]
-                kernels += ["", ""]
-                continue
             if len(leaves) > 1 or len(out_names) > 1 or len(kernel_names) > 1:
                 raise input_error(
                     self.source,
@@ -509,18 +498,21 @@ class _Importer:
                 names.append(out_names[0])
                 steps.append(stride)
                 kernels.append(kernel_names[0] if kernel_names else "")
+                dilations.append(dilation if kernel_names else 1)
             elif kernel_names:  # one output position: the kernel loop walks the rows
                 names.append(kernel_names[0])
-                steps.append(1)
+                steps.append(dilation)
                 kernels.append("")
+                dilations.append(1)
             else:
                 loop = f"x{len(fixed)}"
                 fixed[loop] = 1
                 names.append(loop)
                 steps.append(1)
                 kernels.append("")
+                dilations.append(1)
             shifts.append(-pad)
-        return names, shifts, steps, kernels
+        return names, shifts, steps, kernels, dilations
 
     def _materialize(self, name: str) -> Workload:
         """Declared tensors and layers with every dim cut into the atoms the graph needs."""
@@ -600,8 +592,9 @@ class _Importer:
                 window = (pl.windows or {}).get(j)
                 steps: list[int] = []
                 kernels: list[str] = []
+                dils: list[int] = []
                 if window is not None:
-                    names, shifts, steps, kernels = self._window_names(
+                    names, shifts, steps, kernels, dils = self._window_names(
                         pl, tensor, dims, window, sub, fixed
                     )
                 elif pl.concat is None:
@@ -614,6 +607,7 @@ class _Importer:
                 offsets: list[int] = []
                 strides: list[int] = []
                 kernel: list[str] = []
+                dilation: list[int] = []
                 chain = self._chain(tensor, pl.label)
                 for pos, off in chain:
                     if pos is None:
@@ -623,12 +617,15 @@ class _Importer:
                         offsets.append(off)
                         strides.append(1)
                         kernel.append("")
+                        dilation.append(1)
                     else:
                         op_dims.append(names[pos])
                         offsets.append(off + shifts[pos])
                         strides.append(steps[pos] if steps else 1)
                         kernel.append(kernels[pos] if kernels else "")
+                        dilation.append(dils[pos] if dils else 1)
                 windowed = any(s != 1 for s in strides) or any(kernel)
+                dilated = any(d != 1 for d in dilation)
                 shifted = (
                     any(pos is None for pos, _ in chain)
                     or any(offsets)
@@ -642,6 +639,7 @@ class _Importer:
                         offsets=tuple(offsets) if shifted else (),
                         strides=tuple(strides) if windowed else (),
                         kernel=tuple(kernel) if windowed else (),
+                        dilations=tuple(dilation) if dilated else (),
                     )
                 )
                 pos = token_pos.get(source)
@@ -1063,8 +1061,10 @@ class _Importer:
         (row = stride * output row + kernel row - padding), halos included.
 
         Groups cut the channels into (group, per group) atoms, the group shared by input,
-        weights and output. Exact where the rows a window reads are contiguous: stride at most
-        the kernel size, dilation 1 (or a 1-wide kernel: stride 1, or stride s read as a view).
+        weights and output. Any stride, padding and dilation: where the rows a tile reads have
+        gaps (a stride above the kernel's span, a dilation above the tile's rows), tiling cuts
+        the input into the runs read (:func:`cpsched.frontend.tiling.read_runs`), so a tile
+        depends on exactly the rows it uses.
         """
         label = node.name or node.op_type
         x_shape = self._shape(ins[0], node)
@@ -1092,27 +1092,6 @@ class _Importer:
                 begin[i] = total // 2 if auto == "SAME_UPPER" else total - total // 2
         elif auto == "VALID":
             begin = [0] * spatial
-        # A 1-wide kernel with stride s reads rows 0, s, 2s...: exact as a view of the rows cut
-        # into (row / s, row % s), unless another Conv reads the same rows through a window.
-        windowed_elsewhere = any(
-            other is not node and other.op_type == "Conv" and other.input[0] == ins[0]
-            for other in self.graph.node
-        )
-        every_nth: list[int] = []
-        for i in range(spatial):
-            k, s, d = kernel[i], strides[i], dilations[i]
-            size = x_shape[2 + i]
-            if k == 1 and s > 1 and begin[i] == 0 and size % s == 0 and not windowed_elsewhere:
-                every_nth.append(i)
-            elif not ((k == 1 and s == 1) or (d == 1 and s <= k)):
-                raise input_error(
-                    self.source,
-                    f"node {label!r}",
-                    f"Conv with kernel {k}, stride {s}, dilation {d} on spatial dim {i} reads "
-                    "rows with gaps; supported: stride <= kernel with dilation 1, a 1-wide "
-                    "kernel with stride 1, or a 1-wide kernel with stride s, no padding, s "
-                    "dividing the rows and no other Conv reading the same input",
-                )
         n, c = x_shape[0], x_shape[1]
         m, c_per_group = w_shape[0], w_shape[1]
         if group == 1:
@@ -1153,12 +1132,12 @@ class _Importer:
         operands = [(ins[0], x_dims), (ins[1], w_dims)]
         if len(ins) > 2:
             operands.append((ins[2], [channel_out]))
-        for i in every_nth:  # the rows as (row / s, row % s) atoms: output row o reads (o, 0)
-            virt = f"{node.output[0]}#every{i}"
-            self.shapes[virt] = (x_shape[2 + i] // strides[i], strides[i])
-            self.ties.append(([(ins[0], 2 + i)], [(virt, 0), (virt, 1)], label))
-            self.ties.append(([(virt, 0)], [(node.output[0], 2 + i)], label))
-        windows = {0: {2 + i: (f"o{i}", strides[i], f"k{i}", begin[i]) for i in range(spatial)}}
+        windows = {
+            0: {
+                2 + i: (f"o{i}", strides[i], f"k{i}", dilations[i], begin[i])
+                for i in range(spatial)
+            }
+        }
         self._emit(
             layer_name, node, "matmul", "conv", loops, operands, out_dims, (), windows=windows
         )
@@ -1220,7 +1199,7 @@ class _Importer:
         out_dims: list[str],
         row_dims: tuple[str, ...],
         concat: tuple[list[tuple[int, int]], int] | None = None,
-        windows: dict[int, dict[int, tuple[str, int, str, int]]] | None = None,
+        windows: dict[int, dict[int, tuple[str, int, str, int, int]]] | None = None,
     ) -> None:
         """Record a layer; its dims are cut into atoms once the whole graph has been read."""
         label = node.name or node.op_type
