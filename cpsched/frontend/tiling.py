@@ -380,8 +380,27 @@ def _split(whole: Box, reads: list[tuple[TaskId, Reads]]) -> list[tuple[Reads, t
         if len(products) > 1 and reads_volume(union) == sum(reads_volume(p) for p in products):
             out.append((union, readers))
         else:
-            out.extend((p, readers) for p in products)
+            out.extend((p, readers) for p in _merge_products(products))
     return out
+
+
+def _merge_products(products: list[Reads]) -> list[Reads]:
+    """Merge products (disjoint, read by the same tasks) two at a time while two differ in one
+    dim only: their union is then again a product, one tensor instead of two."""
+    merged = list(products)
+    changed = True
+    while changed:
+        changed = False
+        for i, j in itertools.combinations(range(len(merged)), 2):
+            a, b = merged[i], merged[j]
+            differ = [k for k in range(len(a)) if a[k] != b[k]]
+            if len(differ) == 1:
+                k = differ[0]
+                merged[i] = (*a[:k], _merge_runs([*a[k], *b[k]]), *a[k + 1 :])
+                del merged[j]
+                changed = True
+                break
+    return merged
 
 
 def _clip(whole: Box, reads: Reads) -> Reads | None:
