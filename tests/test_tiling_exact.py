@@ -355,3 +355,16 @@ def test_resnet_downsampling_pieces_are_strided_boxes() -> None:
     assert tw.inputs["S.t0"] == ["P.t0.o[0:3:2,0:2]"]
     assert tw.inputs["S.t1"] == ["P.t1.o[4:7:2,0:2]"]
     assert tile_dependencies(tw)["S.t1"] == {"P.t1"}
+
+
+def test_pieces_with_gaps_are_named_by_their_rows() -> None:
+    """A 2-tap stride-3 conv reads rows 0, 1, 3, 4, 6, 7 of 9 (`0:8:3/2`: 2 rows every 3), the
+    rest (`2:9:3`) only the 1-wide shortcut reads; padded by 1 it reads rows 0, 2, 3, 5, 6 and
+    8, runs that are not evenly spaced (named by the runs)."""
+    tw = tile_workload(strided_pair(9, 2, 3, 1, 0, 1), TilingSpec(tiles=1))
+    check_exact(tw)
+    assert tw.outputs["P.t0"] == ["P.t0.o[0:8:3/2,0:2]", "P.t0.o[2:9:3,0:2]"]
+    assert [p.size_bytes for p in tw.parts if p.producer == "P.t0"] == [12, 6]
+    tw = tile_workload(strided_pair(9, 2, 3, 1, 1, 1), TilingSpec(tiles=1))
+    check_exact(tw)
+    assert tw.outputs["P.t0"] == ["P.t0.o[0:1+2:4+5:7+8:9,0:2]", "P.t0.o[1:8:3,0:2]"]
