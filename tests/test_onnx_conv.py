@@ -16,6 +16,7 @@ from onnx.reference import ReferenceEvaluator
 from test_tiling_exact import check_exact
 
 from cpsched.frontend.build import build_problem, load_hardware
+from cpsched.frontend.costs import tile_bytes
 from cpsched.frontend.tiling import TilingSpec, read_runs, tile_dependencies, tile_workload
 from cpsched.frontend.workload.onnx_import import workload_from_onnx
 from cpsched.model.errors import InputError
@@ -247,3 +248,13 @@ def test_resnet_downsampling_block_is_exact_at_every_tiling() -> None:
     assert parts["r.t0.o[0:2,0:3:2,0:7:2]"].size_bytes == 2 * 2 * 4 * 4  # fp32
     assert tw.inputs["short.t0"] == ["r.t0.o[0:2,0:3:2,0:7:2]", "W3"]
     assert tile_dependencies(tw)["short.t1"] == {"r.t1"}
+
+
+def test_strided_shortcut_tile_cost_counts_only_the_rows_it_reads() -> None:
+    """The cost model's bytes read by a shortcut tile are its elements, not their bounding box:
+    short.t0 (outputs rows 0-1 of 4) reads rows 0, 2 and columns 0, 2, 4, 6 of 2 fp32
+    channels (64 bytes) and its 4 x 2 fp32 weights (32 bytes); it writes 4 x 2 x 4 fp32."""
+    wl = workload_from_onnx(resnet_downsampling_block(2, 8), "resnet_down.onnx")
+    tw = tile_workload(wl, TilingSpec(tiles=2))
+    (tile,) = (t for t in tw.tiles_of("short") if t.index == 0)
+    assert tile_bytes(wl, wl.layer_by_name()["short"], tile) == (64 + 32, 4 * 2 * 4 * 4)

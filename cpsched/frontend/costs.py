@@ -42,7 +42,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from cpsched.frontend.hardware import CoreSpec, Hardware, MemorySpec, core_type_key
-from cpsched.frontend.tiling import Tile, box_bytes, operand_box, read_box
+from cpsched.frontend.tiling import Tile, box_bytes, operand_box, read_runs, reads_volume
 from cpsched.frontend.workload.spec import Layer, Workload
 from cpsched.model.errors import FieldProblem, InputError, input_error
 from cpsched.model.io import parse_text, validation_problems
@@ -80,9 +80,9 @@ def tile_bytes(workload: Workload, layer: Layer, tile: Tile) -> tuple[int, int]:
     read = 0
     for op in layer.inputs:
         shape = workload.tensor_shape(op.tensor) if op.offsets else ()
-        box = read_box(tile, op, shape)
-        if box is not None:
-            read += box_bytes(box, workload.tensor_bits(op.tensor))
+        reads = read_runs(tile, op, shape)  # exact: a strided conv's rows with gaps
+        if reads is not None:
+            read += -(-reads_volume(reads) * workload.tensor_bits(op.tensor) // 8)
     written = box_bytes(operand_box(tile, layer.output.dims), layer.output.bits)
     return read, written
 
@@ -269,7 +269,7 @@ class CostModel:
             tuple((op.dims, self.workload.tensor_bits(op.tensor)) for op in layer.inputs),
             (layer.output.dims, layer.output.bits),
             # with offsets, what a tile reads depends on where it is, not only on its shape
-            tuple((op.offsets, op.strides, op.kernel) for op in layer.inputs),
+            tuple((op.offsets, op.strides, op.kernel, op.dilations) for op in layer.inputs),
             tuple(tile.ranges.items()) if any(op.offsets for op in layer.inputs) else (),
             self.core_types[core.id],
         )
