@@ -9,6 +9,7 @@ import itertools
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from cpsched.frontend.tiling import (
     TensorPart,
@@ -368,3 +369,8 @@ def test_pieces_with_gaps_are_named_by_their_rows() -> None:
     tw = tile_workload(strided_pair(9, 2, 3, 1, 1, 1), TilingSpec(tiles=1))
     check_exact(tw)
     assert tw.outputs["P.t0"] == ["P.t0.o[0:1+2:4+5:7+8:9,0:2]", "P.t0.o[1:8:3,0:2]"]
+
+
+def test_dilations_are_one_per_dim() -> None:
+    with pytest.raises(ValidationError, match=r"Value error, 1 dilations for 2 dims"):
+        Operand(tensor="X", dims=("o", "c"), offsets=(0, 0), kernel=("k", ""), dilations=(2,))

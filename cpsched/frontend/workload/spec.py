@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, model_validator
 
 from cpsched.model.problem import MAX_INTEGER
 
@@ -63,6 +63,13 @@ class Operand(_Strict):
     strides: tuple[int, ...] = ()
     kernel: tuple[str, ...] = ()
     dilations: tuple[Annotated[StrictInt, Field(ge=1)], ...] = ()
+
+    @model_validator(mode="after")
+    def _one_dilation_per_dim(self) -> Operand:
+        """Dilations, when given, are one per tensor dim (tiling reads them per dim)."""
+        if self.dilations and len(self.dilations) != len(self.dims):
+            raise ValueError(f"{len(self.dilations)} dilations for {len(self.dims)} dims")
+        return self
 
 
 class Output(_Strict):
