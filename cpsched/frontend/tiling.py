@@ -114,10 +114,6 @@ def intersect(a: Box, b: Box) -> Box | None:
     return out if all(lo < hi for lo, hi in out) else None
 
 
-def _contains(outer: Box, inner: Box) -> bool:
-    return all(ol <= il and ih <= oh for (ol, oh), (il, ih) in zip(outer, inner, strict=True))
-
-
 def layer_splits(
     workload: Workload, spec: TilingSpec, source: str = "tiling"
 ) -> dict[str, dict[str, int]]:
