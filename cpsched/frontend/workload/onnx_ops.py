@@ -104,8 +104,8 @@ def support_summary() -> str:
         + ", ".join(VIEWS)
         + " (constant indices, step 1); no task: "
         + ", ".join(SHAPE_ONLY)
-        + ". Conv: any groups, stride at most the kernel, dilation 1 (halos exact), "
-        "or 1x1 with stride s (every s-th row). "
+        + ". Conv: any stride, padding, dilation and groups (reads exact, halos and gaps "
+        "included). "
         "Graph inputs need fixed shapes. Not supported: control flow, Gather with indices "
         "computed at run time (embeddings)."
     )
