@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from cpsched.check.infeasibility import find_infeasibility
+from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule
 
 PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
 
@@ -26,6 +28,42 @@ def problem(**fields: Any) -> Problem:
 
 def opt(core: str = "c0", d: int = 5) -> dict[str, Any]:
     return {"core": core, "duration_cycles": d}
+
+
+def test_staging_through_another_memory_is_not_called_infeasible() -> None:
+    """A tensor reaches l1 only through l2 (dram -> l2 -> l1, two transfers): valid under format 2
+    (a transfer may read a copy another transfer made), so no static check may call it
+    infeasible; the checker once looked for a direct route only."""
+    p = problem(
+        memories=[
+            {"id": "dram", "capacity_bytes": None},
+            {"id": "l2", "capacity_bytes": None},
+            {"id": "l1", "capacity_bytes": 100},
+        ],
+        cores=[{"id": "c0", "memory": "l1"}],
+        routes=[
+            {"src": "dram", "dst": "l2", "links": ["k"]},
+            {"src": "l2", "dst": "l1", "links": ["k"]},
+        ],
+        tensors=[{"id": "x", "size_bytes": 80, "kind": "input", "home": "dram"}],
+        tasks=[{"id": "a", "inputs": ["x"], "options": [opt()]}],
+    )
+    assert find_infeasibility(p) == []
+    schedule = Schedule.model_validate(
+        {
+            "format": "cpsched-schedule/2",
+            "problem": "infeasible",
+            "tasks": [{"id": "a", "core": "c0", "start": 16}],
+            "transfers": [
+                {"tensor": "x", "src": "dram", "dst": "l2", "start": 0},
+                {"tensor": "x", "src": "l2", "dst": "l1", "start": 8},
+            ],
+        }
+    )
+    assert validate(p, schedule) == []
+    result = solve(p, "latency", PARAMS)  # outside CP-SAT's space: not a proof of infeasibility
+    assert result.status == "unknown" and result.infeasibility == []
+    assert result.message.startswith("CP-SAT proved that its search space holds no schedule")
 
 
 def test_task_whose_inputs_and_outputs_exceed_its_memory() -> None:
@@ -65,7 +103,8 @@ def test_tensor_with_no_route_to_its_consumer() -> None:
         ],
     )
     [reason] = find_infeasibility(p)
-    assert reason.resource == "tensor y" and "no route from l0" in reason.reason
+    assert reason.resource == "tensor y"
+    assert "no route (direct or through other memories) from l0" in reason.reason
     assert solve(p, "latency", PARAMS).infeasibility == [reason]
 
 
@@ -117,9 +156,9 @@ def test_group_without_a_common_core() -> None:
     assert [r.resource for r in reasons] == ["task a", "task b"]
 
 
-def test_solver_proven_infeasibility_is_reported() -> None:
-    # w1 and w2 (60 bytes each) live in l0 from time 0 until read: 120 > 100 at time 0, although
-    # each task alone fits. No cheap check sees it; CP-SAT proves it.
+def test_homes_that_do_not_fit_at_time_zero() -> None:
+    # w1 and w2 (60 bytes each) lie in l0 from time 0 until read: 120 > 100 at time 0, although
+    # each task alone fits. Once only CP-SAT saw it; it is a static proof.
     p = problem(
         tensors=[
             {"id": "w1", "size_bytes": 60, "kind": "weight", "home": "l0"},
@@ -130,8 +169,8 @@ def test_solver_proven_infeasibility_is_reported() -> None:
             {"id": "b", "inputs": ["w2"], "options": [opt()]},
         ],
     )
-    assert find_infeasibility(p) == []
+    [reason] = find_infeasibility(p)
+    assert (reason.memory, reason.demand, reason.limit) == ("l0", 120, 100)
+    assert reason.tensors == ("w1", "w2")
     r = solve(p, "latency", PARAMS)
-    assert r.status == "infeasible" and r.schedule is None
-    [reason] = r.infeasibility
-    assert reason.reason.startswith("CP-SAT proved that no schedule exists")
+    assert r.status == "infeasible" and r.schedule is None and r.infeasibility == [reason]

@@ -384,7 +384,9 @@ def pareto_front(
         if result.interrupted:
             return finish("interrupted", False)
         if point is None:
-            if result.status == "infeasible":
+            if result.status == "infeasible" or (
+                result.stages and result.stages[0].status == "infeasible"
+            ):  # no schedule at all, or none in the search space (the front's own space)
                 return finish(f"cap {cap} bytes proven infeasible", True)
             return finish(f"no schedule under cap {cap} bytes within the time limit", False)
         previous_peak = point.peak_bytes

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
 from cpsched.model.graph import graph_facts, source_memories
-from cpsched.model.problem import DRAM, CoreId, MemoryId, Problem, TaskId
+from cpsched.model.problem import DRAM, CoreId, MemoryId, Problem, TaskId, Tensor
 from cpsched.model.result import InfeasibilityReason
 
 
@@ -139,20 +139,32 @@ def unreachable_tensors(
     """A tensor that cannot reach a consumer (or DRAM, if stored) from where it may be produced."""
     out = []
     sources_of = source_memories(problem, cores)
+    onward: dict[MemoryId, set[MemoryId]] = {}
+    for src, dst in problem.route_by_pair:
+        onward.setdefault(src, set()).add(dst)
     for tensor in problem.tensors:
         sources = sources_of[tensor.id]
         if not sources:
             continue
+        # A transfer may read a copy another transfer made (staging), so a tensor reaches every
+        # memory a chain of routes leads to.
+        reached = set(sources)
+        frontier = list(sources)
+        while frontier:
+            for m in onward.get(frontier.pop(), ()):
+                if m not in reached:
+                    reached.add(m)
+                    frontier.append(m)
 
-        def reachable(m: MemoryId, sources: set[MemoryId] = sources) -> bool:
-            return any(s == m or (s, m) in problem.route_by_pair for s in sources)
+        def reachable(m: MemoryId, reached: set[MemoryId] = reached) -> bool:
+            return m in reached
 
         for c in problem.consumers[tensor.id]:
             if cores[c] and not any(reachable(problem.memory_of(k)) for k in cores[c]):
                 out.append(
                     InfeasibilityReason(
-                        reason=f"tensor {tensor.id!r} has no route from "
-                        f"{', '.join(sorted(sources))} to the memory of any core "
+                        reason=f"tensor {tensor.id!r} has no route (direct or through other "
+                        f"memories) from {', '.join(sorted(sources))} to the memory of any core "
                         f"task {c!r} may run on",
                         resource=f"tensor {tensor.id}",
                         tensors=(tensor.id,),
@@ -163,12 +175,57 @@ def unreachable_tensors(
         if tensor.store and not reachable(DRAM):
             out.append(
                 InfeasibilityReason(
-                    reason=f"tensor {tensor.id!r} must be stored, but there is no route from "
-                    f"{', '.join(sorted(sources))} to {DRAM!r}",
+                    reason=f"tensor {tensor.id!r} must be stored, but no chain of routes leads "
+                    f"from {', '.join(sorted(sources))} to {DRAM!r}",
                     resource=f"tensor {tensor.id}",
                     tensors=(tensor.id,),
                     memory=DRAM,
                     suggestion=f"add a route to {DRAM!r}",
+                )
+            )
+    return out
+
+
+def homes_overflow(problem: Problem) -> list[InfeasibilityReason]:
+    """A bounded memory that cannot hold, at time 0, the tensors whose home it is and that are
+    surely held then: a home copy is allocated at 0 and held until its last reader ends (in dram:
+    always), so it is held at 0 when some reader takes time (a consumer whose every option lasts,
+    or the transfer that stores it). Zero-length readers could all read at 0 and release it."""
+
+    def held_at_zero(t: Tensor) -> bool:
+        if t.home == DRAM or (t.store and t.size_bytes > 0):
+            return True
+        # a consumer on another memory needs a transfer, which lasts; one on this memory lasts
+        # when its option does
+        return any(
+            all(
+                o.duration_cycles > 0 or problem.memory_of(o.core) != t.home
+                for o in problem.task_by_id[c].options
+            )
+            for c in problem.consumers[t.id]
+        )
+
+    out = []
+    for memory in problem.memories:
+        homed = [
+            t
+            for t in problem.tensors
+            if t.producer is None and t.home == memory.id and held_at_zero(t)
+        ]
+        need = sum(t.size_bytes for t in homed)
+        if memory.capacity_bytes is not None and need > memory.capacity_bytes:
+            out.append(
+                InfeasibilityReason(
+                    reason=f"the tensors whose home is memory {memory.id!r} need {need} bytes "
+                    f"at time 0, more than its {memory.capacity_bytes}",
+                    resource=f"memory {memory.id}",
+                    memory=memory.id,
+                    tensors=tuple(t.id for t in homed),
+                    demand=need,
+                    limit=memory.capacity_bytes,
+                    unit="bytes",
+                    suggestion=f"give memory {memory.id!r} more capacity or home some tensors "
+                    "elsewhere",
                 )
             )
     return out
@@ -187,4 +244,5 @@ def find_infeasibility(
         *precedence_cycles(problem, candidates),
         *task_too_big(problem, candidates),
         *unreachable_tensors(problem, candidates),
+        *homes_overflow(problem),
     ]

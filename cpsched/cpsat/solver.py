@@ -40,7 +40,6 @@ from cpsched.model.problem import DRAM, CoreId, Problem, TaskId
 from cpsched.model.result import (
     HintInfo,
     HintSource,
-    InfeasibilityReason,
     SolveResult,
     StageResult,
     Status,
@@ -487,21 +486,17 @@ def solve(
         bound = max(bound or 0.0, float(built.static_makespan_cycles))
     if solution is None:
         if stages[0].status == "infeasible":
-            why = [
-                InfeasibilityReason(
-                    reason="CP-SAT proved that no schedule exists"
-                    + (" with the given fixed cores or order" if fixed_cores or fixed_order else "")
-                    + "; no single cheap check explains it (it is an interplay of capacities, "
-                    "routes and precedences)",
-                    suggestion="relax memory capacities, add routes, or remove barriers",
-                )
-            ]
+            # CP-SAT searches a restricted space (docs/results.md): an empty model proves only
+            # that the space holds no schedule, not that the problem has none (a valid schedule
+            # may stage, multicast or reload). Only the static checks above prove infeasibility.
             return result(
-                "infeasible",
-                infeasibility=why,
+                "unknown",
                 stages=stages,
                 **counts,
-                message="proven infeasible",
+                message="CP-SAT proved that its search space holds no schedule"
+                + (" with the given fixed cores or order" if fixed_cores or fixed_order else "")
+                + "; a valid schedule may still need staging, multicast or a reload, which the "
+                "model does not search (docs/results.md)",
             )
         return result(
             "unknown",
