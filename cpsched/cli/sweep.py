@@ -179,7 +179,7 @@ def sweep_command(
         typer.Option(
             "--dask",
             help="Run on Dask: 'local' (a LocalCluster here) or a scheduler address "
-            "(tcp://host:8786). Needs pip install 'cpsched[dask]'.",
+            "(tcp://host:8786). Needs cpsched's dask extra.",
         ),
     ] = None,
     dry_run: Annotated[

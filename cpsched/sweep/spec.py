@@ -5,6 +5,25 @@ with parameter grids, tilings, execution modes and objectives, plus the per-poin
 settings; the cross product, less the points its optional `filter` rejects, is the set of
 points. A :class:`Point` is plain data (it is sent to other processes and machines as JSON) and
 its :meth:`Point.key` says when two runs asked the same question, file contents included.
+
+The file (every field but `name`, `workloads` and `hardware` has a default)::
+
+    name: fusion_study
+    workloads:                    # bundled name or file (relative to the sweep file)
+      attention_head: {M: [64, 128], N: [64]}   # parameter -> values; {} = the defaults
+    hardware:
+      quad_bus: {L1_KIB: [64, 256], BUS_BYTES_PER_CYCLE: [16, 32]}
+      single_core: {}
+    tilings: [{tiles: 2}, {tiles: 4, head_tiles: 1, split: [QKT.j=2]}]   # default [{tiles: 2}]
+    modes: [fused, layer-by-layer]                  # the default
+    objectives: [latency, activation-memory]        # default [latency]; as --objective
+    filter: "M / N <= 8 and mode == 'fused'"        # optional; names: every parameter (its
+                                                    # default when not swept), workload,
+                                                    # hardware, tiles, head_tiles, mode, objective
+    allocation: tile              # tile | layer
+    time_limit_s: 10              # CP-SAT per point
+    workers: 1                    # CP-SAT workers per point
+    seed: 0
 """
 
 from __future__ import annotations
@@ -73,7 +92,7 @@ class Tiling(_Strict):
 
 
 class SweepFile(_Strict):
-    """The sweep file as written (docs: README, `cpsched sweep --help`)."""
+    """The sweep file as written (the module docstring shows one)."""
 
     name: StrictStr = Field(min_length=1)
     description: StrictStr = ""
