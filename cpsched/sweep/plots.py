@@ -95,8 +95,9 @@ def pareto_points(points: list[tuple[float, float]]) -> set[int]:
 
 
 def latency_memory_plot(records: list[dict[str, Any]], path: Path) -> Path | None:
-    """Latency against peak activation memory of every schedule, by mode, Pareto points
-    circled (over all points of the sweep); None without any schedule."""
+    """Latency against peak activation memory of every schedule, by mode, log-log; circled:
+    the Pareto points of each workload and hardware (over its tilings, modes and objectives).
+    None without any schedule."""
     solved = [
         r
         for r in records
@@ -105,19 +106,26 @@ def latency_memory_plot(records: list[dict[str, Any]], path: Path) -> Path | Non
     if not solved:
         return None
     xy = [(float(r["latency_cycles"]), float(r["peak_activation_bytes"])) for r in solved]
-    front = pareto_points(xy)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, r in enumerate(solved):
+        point = Point.model_validate(r["point"])
+        groups[(point.workload_label(), point.hardware_label())].append(i)
+    front = {
+        members[j] for members in groups.values() for j in pareto_points([xy[i] for i in members])
+    }
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
     for mode, colour in MODE_COLOURS.items():
         mine = [xy[i] for i, r in enumerate(solved) if r["point"]["mode"] == mode]
         if mine:
             ax.scatter([p[0] for p in mine], [p[1] for p in mine], c=colour, label=mode, s=18)
-    pts = sorted(xy[i] for i in front)
+    pts = [xy[i] for i in sorted(front)]
     ax.scatter(
         [p[0] for p in pts], [p[1] for p in pts], facecolors="none", edgecolors="black", s=70,
-        label="Pareto",
+        label="Pareto (per workload and hardware)",
     )  # fmt: skip
-    ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="black", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("latency (cycles)")
     ax.set_ylabel("peak activation memory (bytes)")
     ax.set_title("Latency against live-activation memory")
