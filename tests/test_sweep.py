@@ -340,3 +340,36 @@ def test_ctrl_c_on_a_dask_local_cluster_keeps_the_finished_points(tmp_path: Path
     assert proc.returncode == 130, err
     kept = read_records(records)[0]
     assert 2 <= len(kept) < 4 and all(r["status"] == "optimal" for r in kept)
+
+
+def test_a_worker_process_that_dies_stops_the_sweep_with_the_finished_points_kept(
+    tmp_path: Path,
+) -> None:
+    psutil = pytest.importorskip("psutil")  # installed with distributed
+    sweep_file = write_sweep(tmp_path, SLOW_TAIL)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [*CLI, str(sweep_file), "--out", str(out), "-j", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    records = out / RECORDS_FILE
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if records.exists() and len(read_records(records)[0]) >= 2:
+            break
+        time.sleep(0.1)
+    workers = [
+        child
+        for child in psutil.Process(proc.pid).children(recursive=True)
+        if "spawn_main" in " ".join(child.cmdline())
+    ]
+    assert workers
+    for worker in workers:
+        worker.kill()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    assert "a worker process died while running point" in err and "to resume" in err
+    assert len(read_records(records)[0]) >= 2

@@ -4,7 +4,8 @@
 `--dask` on a Dask cluster), appends each point's record to DIR/records.jsonl as it ends, and
 finishes with results.csv, summary.md, the plots and the answer on stdout. Rerunning the same
 command resumes: points already recorded are skipped. Ctrl-C or SIGTERM stops it, every
-finished point kept (exit 130 / 143). `cpsched sweep-report DIR` prints the answer again and
+finished point kept (exit 130 / 143); so does a local worker process that dies (exit 1).
+`cpsched sweep-report DIR` prints the answer again and
 (re)writes the table, summary and plots. Exit 2 for a bad sweep file or --out.
 """
 
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cpsched.cli.common import app, fail, stderr, stdout, user_errors
+from cpsched.cli.common import EXIT_INVALID, app, fail, stderr, stdout, user_errors
 from cpsched.cli.options import Force, Quiet
 from cpsched.cli.signals import interrupted_exit_code
 
@@ -191,7 +192,7 @@ def sweep_command(
 ) -> None:
     """Run a design-space sweep: every point of FILE, in parallel, recorded as it ends."""
     from cpsched.cli.outputs import check_folder
-    from cpsched.sweep.execute import default_jobs, estimate_s, run_sweep
+    from cpsched.sweep.execute import SweepCrashed, default_jobs, estimate_s, run_sweep
     from cpsched.sweep.report import report_files_present, write_report
     from cpsched.sweep.spec import load_sweep
     from cpsched.sweep.store import RECORDS_FILE, read_manifest, read_records
@@ -219,6 +220,8 @@ def sweep_command(
     try:
         with user_errors():
             outcome = run_sweep(sweep, folder, jobs=n_jobs, dask=dask, force=force, on_progress=bar)
+    except SweepCrashed as exc:
+        raise fail(str(exc), EXIT_INVALID) from None
     finally:
         bar.close()
     if outcome.interrupted:

@@ -17,13 +17,14 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cpsched.model.errors import input_error
-from cpsched.sweep.point import run_point
+from cpsched.sweep.point import failed_record, run_point
 from cpsched.sweep.spec import Point, Sweep
 from cpsched.sweep.store import RECORDS_FILE, append_record, open_for_resume
 
@@ -31,6 +32,10 @@ from cpsched.sweep.store import RECORDS_FILE, append_record, open_for_resume
 # estimate of --dry-run: measured about 0.2-0.5 s on the bundled attention head.
 POINT_OVERHEAD_S = 0.5
 TICK_S = 0.5  # how often progress is reported while points run
+
+
+class SweepCrashed(RuntimeError):
+    """The executor itself failed (a local worker process died); finished points are kept."""
 
 
 @dataclass(frozen=True)
@@ -96,13 +101,24 @@ def _local(jobs: int) -> Iterator[tuple[str, int, Callable[[list[Point]], Iterat
     stopped = False
 
     def run(points: list[Point]) -> Iterator[Any]:
-        pending: set[Future[Any]] = {
-            pool.submit(run_point, p.model_dump(mode="json")) for p in points
-        }
+        submitted = {pool.submit(run_point, p.model_dump(mode="json")): p for p in points}
+        pending: set[Future[Any]] = set(submitted)
         while pending:
             finished, pending = wait(pending, timeout=TICK_S, return_when=FIRST_COMPLETED)
             for future in finished:
-                yield future.result()
+                error = future.exception()
+                if error is None:
+                    yield future.result()
+                elif isinstance(error, BrokenProcessPool):
+                    # a worker process died (killed, out of memory): the pool is gone, and
+                    # with it every point still running; rerunning the sweep resumes
+                    raise SweepCrashed(
+                        f"a worker process died while running point "
+                        f"{submitted[future].index} ({error}); every finished point is "
+                        "recorded: run the same command again to resume"
+                    ) from None
+                else:
+                    yield failed_record(submitted[future], f"{type(error).__name__}: {error}")
             if not finished:
                 yield None  # a tick, for progress
 
@@ -156,12 +172,18 @@ def _dask(
     futures: list[Any] = []
 
     def run(points: list[Point]) -> Iterator[Any]:
+        by_key = {f"cpsched-point-{p.key()}": p for p in points}
         futures.extend(
-            client.submit(run_point, p.model_dump(mode="json"), key=f"cpsched-point-{p.key()}")
-            for p in points
+            client.submit(run_point, p.model_dump(mode="json"), key=key)
+            for key, p in by_key.items()
         )
         for future in as_completed(futures):
-            yield future.result()
+            if future.status == "error":  # the cluster's failure, not the point's (run_point
+                # records those): e.g. a worker that died, or one without cpsched
+                error = future.exception()
+                yield failed_record(by_key[future.key], f"dask: {type(error).__name__}: {error}")
+            else:
+                yield future.result()
 
     try:
         where = "LocalCluster" if cluster is not None else address

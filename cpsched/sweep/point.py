@@ -78,6 +78,17 @@ def _measures(problem: Problem, result: SolveResult) -> dict[str, Any]:
     return out
 
 
+def failed_record(point: Point, error: str) -> dict[str, Any]:
+    """The record of a point that the executor could not run (its worker died, say)."""
+    return {
+        **_base(point),
+        "status": "error",
+        "error": error,
+        "wall_time_s": 0.0,
+        "versions": solver_versions(),
+    }
+
+
 def run_point(data: dict[str, Any]) -> dict[str, Any]:
     """Build and solve one point (a :class:`Point` as a dict); its record, as a dict.
 
