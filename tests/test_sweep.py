@@ -373,3 +373,11 @@ def test_a_worker_process_that_dies_stops_the_sweep_with_the_finished_points_kep
     assert proc.returncode == 1, err
     assert "a worker process died while running point" in err and "to resume" in err
     assert len(read_records(records)[0]) >= 2
+
+
+def test_pareto_points_are_those_no_other_point_beats_in_both() -> None:
+    from cpsched.sweep.plots import pareto_points
+
+    # (latency, memory): (1, 5) and (3, 1) are each best in one; (2, 5) loses to (1, 5);
+    # (3, 2) loses to (3, 1); a duplicate of a Pareto point is Pareto too
+    assert pareto_points([(1, 5), (2, 5), (3, 1), (3, 2), (1, 5)]) == {0, 2, 4}
