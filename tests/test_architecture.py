@@ -13,6 +13,7 @@ below it, never from one above):
     pipeline   build -> heuristics -> solve -> validate, the one hint fallback
     analysis   compare, pareto (solving through the pipeline's fallback)
     runs       run folders
+    sweep      `cpsched sweep`: sweep files, points run locally or on Dask, records, the answer
     bench      `cpsched bench`: runner, suites, the MILP peer
     cli        the command line
 
@@ -53,6 +54,7 @@ LAYERS: tuple[str, ...] = (
     "pipeline",
     "analysis",
     "runs",
+    "sweep",
     "bench",
     "cli",
 )

@@ -11,13 +11,36 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from cpsched.cli import bench, build, compare, models, pareto, plot, show, solve, solve_problem
+from cpsched.cli import (
+    bench,
+    build,
+    compare,
+    models,
+    pareto,
+    plot,
+    show,
+    solve,
+    solve_problem,
+    sweep,
+)
 from cpsched.cli import validate as validate_
 from cpsched.cli.common import app, fail
 from cpsched.cli.signals import interrupted_exit_code
 
 # the command modules, in the order of `cpsched --help`
-COMMANDS = (validate_, compare, build, models, plot, solve_problem, solve, show, pareto, bench)
+COMMANDS = (
+    validate_,
+    compare,
+    build,
+    models,
+    plot,
+    solve_problem,
+    solve,
+    show,
+    pareto,
+    bench,
+    sweep,
+)
 
 
 def _one_line_on_interrupt(command: Callable[..., Any]) -> Callable[..., Any]:

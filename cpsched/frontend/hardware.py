@@ -13,13 +13,23 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictFloat,
+    StrictInt,
+    ValidationInfo,
+    model_validator,
+)
 
+from cpsched.frontend.workload.load import Param, eval_size
 from cpsched.frontend.workload.spec import OP_KINDS, OpKind
-from cpsched.model.errors import FieldProblem, InputError
-from cpsched.model.io import load_model
+from cpsched.model.errors import FieldProblem, InputError, input_error
+from cpsched.model.io import parse_model, read_data
 from cpsched.model.problem import (
     DRAM,
     MAX_ENERGY_PJ,
@@ -138,8 +148,22 @@ class Topology(_Strict):
     )  # memory -> (x, y)
 
 
+class HardwareHeader(BaseModel):
+    """The parts of a hardware file read before its expressions are evaluated."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = ""
+    description: str = ""
+    params: dict[str, Param] = Field(default_factory=dict)
+
+
 class Hardware(_Strict):
-    """An accelerator: memories (one is `dram`), cores, and their topology."""
+    """An accelerator: memories (one is `dram`), cores, and their topology.
+
+    A file may declare integer `params` (name -> {default, doc}) and use them in expressions at
+    the numeric fields (``capacity_bytes: L1_KIB * 1024``), as workload files do; they are
+    evaluated with the defaults, or with the overrides of :func:`load_hardware_file`.
+    """
 
     name: str
     description: str = ""
@@ -148,6 +172,25 @@ class Hardware(_Strict):
     topology: Topology
     # the file it was read from ("" when built in code), for messages that name it
     _source: str = PrivateAttr(default="")
+    # the parameter values its expressions were evaluated with (empty: a file without params)
+    _params: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _evaluate_params(cls, data: Any, info: ValidationInfo) -> Any:
+        """Data with `params` evaluated at their defaults (or the context's overrides)."""
+        if not isinstance(data, dict) or "params" not in data:
+            return data
+        overrides = (info.context or {}).get("hardware_params", {})
+        try:
+            return substitute_hardware_params(data, overrides, "hardware")[0]
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def params(self) -> dict[str, int]:
+        """The parameter values this hardware was made with (empty without params)."""
+        return dict(self._params)
 
     @property
     def source(self) -> str:
@@ -365,10 +408,98 @@ def check_hardware(hw: Hardware, source: str) -> Hardware:
     return hw
 
 
-def load_hardware_file(path: str | Path) -> Hardware:
-    """Load and check a hardware YAML file (it remembers the file, for messages)."""
-    hw = check_hardware(load_model(path, Hardware), str(path))
-    hw._source = str(path)
+# The numeric fields where a hardware file may write an expression of its parameters.
+PARAMETRIC_FIELDS = frozenset(
+    {
+        "capacity_bytes",
+        "read_bandwidth_bytes_per_cycle",
+        "write_bandwidth_bytes_per_cycle",
+        "rows",
+        "cols",
+        "lanes",
+        "bandwidth_bytes_per_cycle",
+        "latency_cycles",
+        "mesh_cols",
+        "mesh_rows",
+    }
+)
+
+
+def read_hardware_header(path: str | Path) -> HardwareHeader:
+    """Name, description and parameters of a hardware file (for listings and sweeps)."""
+    return parse_model(read_data(path), HardwareHeader, str(path))
+
+
+def resolve_hardware_params(
+    header: HardwareHeader, overrides: Mapping[str, int], source: str, option: str = "--set"
+) -> dict[str, int]:
+    """The defaults with `overrides` applied; an unknown name lists the parameters."""
+    params = {k: p.default for k, p in header.params.items()}
+    for key, value in overrides.items():
+        if key not in params:
+            known = ", ".join(f"{k} (default {v})" for k, v in params.items()) or "none"
+            raise input_error(
+                option,
+                key,
+                f"unknown parameter of hardware {header.name or source!r}; its parameters: {known}",
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise input_error(
+                option,
+                key,
+                f"value {value!r} must be an integer >= 1 (hardware parameters are sizes, "
+                f"bandwidths and counts; default {params[key]})",
+            )
+        params[key] = value
+    return params
+
+
+def substitute_hardware_params(
+    data: dict[str, Any], overrides: Mapping[str, int], source: str
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """`data` without `params`, its expressions evaluated; and the parameter values used."""
+    header = parse_model(data, HardwareHeader, source)
+    params = resolve_hardware_params(header, overrides, source)
+    problems: list[FieldProblem] = []
+
+    def walk(value: Any, path: str, key: str) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, f"{path}.{k}" if path else str(k), str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{path}[{i}]", key) for i, v in enumerate(value)]
+        parent = path.split(".")[-2:-1]
+        numeric = (key in PARAMETRIC_FIELDS and parent != ["unroll"]) or parent == [
+            "cycles_per_element"
+        ]
+        # a number written as a string ("128") stays a string, refused as the format says
+        if isinstance(value, str) and numeric and not value.strip().lstrip("-").isdigit():
+            try:
+                return eval_size(value, params)
+            except ValueError as exc:
+                problems.append(FieldProblem(path, str(exc)))
+        return value
+
+    out = {k: walk(v, k, k) for k, v in data.items() if k != "params"}
+    if problems:
+        raise InputError(source, tuple(problems))
+    return out, params
+
+
+def load_hardware_file(path: str | Path, overrides: Mapping[str, int] | None = None) -> Hardware:
+    """Load and check a hardware YAML file with parameter overrides (it remembers the file and
+    the parameter values, for messages and records)."""
+    source = str(path)
+    data = read_data(path)
+    params: dict[str, int] = {}
+    if isinstance(data, dict) and "params" in data:
+        data, params = substitute_hardware_params(data, overrides or {}, source)
+    elif overrides:
+        raise input_error(
+            "--set", next(iter(overrides)), f"hardware {source!r} declares no parameters"
+        )
+    hw = check_hardware(parse_model(data, Hardware, source), source)
+    hw._source = source
+    hw._params = params
     return hw
 
 
