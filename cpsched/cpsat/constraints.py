@@ -15,7 +15,7 @@ from ortools.sat.python import cp_model
 
 from cpsched.cpsat.space import Space
 from cpsched.cpsat.variables import Variables
-from cpsched.model.problem import CoreId, LinkId, MemoryId, TaskId, TensorId
+from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId, TensorId
 
 
 def add_assignment(model: cp_model.CpModel, space: Space, v: Variables) -> None:
@@ -127,6 +127,10 @@ def add_releases(model: cp_model.CpModel, space: Space, v: Variables) -> None:
         out_of[(tensor_id, s)].append(m)
     for hold in v.holds:
         tensor = p.tensor_by_id[hold.tensor]
+        if hold.memory == DRAM and (tensor.store or tensor.producer is None):
+            # a home copy in dram and a stored tensor's dram copy are never released
+            model.add(hold.release == v.horizon_cycles)
+            continue
         if hold.kind == "source":
             if tensor.producer is not None:
                 model.add(hold.release >= v.end[tensor.producer])
