@@ -336,7 +336,8 @@ def run_job(
         )
     parameters: dict[str, Any] = {
         **result.parameters,
-        "build": built.options.model_dump(mode="json"),
+        # the tiling as built (auto resolved): what repeats this run
+        "build": built.options.model_dump(mode="json", exclude={"auto_if_too_big"}),
     }
     if built.auto is not None:
         parameters["auto_tiling"] = auto_tiling_record(options, built.auto)
