@@ -142,7 +142,7 @@ def _sample_tiles(layer: Layer, split: Mapping[str, int]) -> list[Tile]:
     return tiles
 
 
-def _layer_fit(
+def layer_fit(
     workload: Workload,
     layer: Layer,
     split: Mapping[str, int],
@@ -150,7 +150,9 @@ def _layer_fit(
     model: CostModel,
     capacity: Mapping[MemoryId, int | None],
 ) -> LayerMisfit | None:
-    """None when every tile of `layer` cut as `split` fits a memory of a core that runs it."""
+    """None when every tile of `layer` cut as `split` fits a memory of a core that may run it,
+    else its hungriest tile's need against the largest such memory (from the tile's reads and
+    writes, without building the problem)."""
     worst: LayerMisfit | None = None
     for tile in _sample_tiles(layer, split):
         need = tile_need_bytes(workload, layer, tile)
@@ -256,6 +258,32 @@ def _write_back(
     return AutoTiling(t, h, tuple(items), {k: dict(v) for k, v in chosen.items()}, tasks)
 
 
+def search_candidates(
+    workload: Workload,
+    base: TilingSpec,
+    *,
+    tiles_auto: bool,
+    head_auto: bool,
+    split_auto: bool,
+    source: str = "--tiles",
+) -> dict[str, tuple[list[str], list[Split]]]:
+    """Per layer, the dims the search may cut and its candidate splits in search order
+    (coarsest first; the last is the finest), on top of the counts `base` gives."""
+    given_base = base.model_copy(
+        update={
+            "tiles": 1 if tiles_auto else base.tiles,
+            "head_tiles": 1 if head_auto else base.head_tiles,
+        }
+    )
+    start = layer_splits(workload, given_base, source)
+    out: dict[str, tuple[list[str], list[Split]]] = {}
+    for layer in workload.layers:
+        given = set(base.dims) | set(base.layers.get(layer.name, {}))
+        free = _free_dims(layer, tiles_auto, head_auto, split_auto, given)
+        out[layer.name] = (free, layer_candidates(layer, start[layer.name], free))
+    return out
+
+
 def choose_tiling(
     workload: Workload,
     hardware: Hardware,
@@ -276,37 +304,34 @@ def choose_tiling(
     Raises InputError (option `source`) naming a layer that fits at none of its candidates,
     its largest memory and the smallest need it reaches, when no tiling fits.
     """
-    given_base = base.model_copy(
-        update={
-            "tiles": 1 if tiles_auto else base.tiles,
-            "head_tiles": 1 if head_auto else base.head_tiles,
-        }
+    searched = search_candidates(
+        workload,
+        base,
+        tiles_auto=tiles_auto,
+        head_auto=head_auto,
+        split_auto=split_auto,
+        source=source,
     )
-    start = layer_splits(workload, given_base, source)
     model = CostModel(workload, hardware, costs)
     capacity = {m.id: m.capacity_bytes for m in hardware.memories}
     pending: dict[str, Iterator[Split]] = {}
     chosen: dict[str, Split] = {}
     for layer in workload.layers:
-        given = set(base.dims) | set(base.layers.get(layer.name, {}))
-        free = _free_dims(layer, tiles_auto, head_auto, split_auto, given)
+        free, candidates = searched[layer.name]
         cores = hardware.cores
         if base.allocation == "fixed" and layer.name in base.fixed:
             cores = tuple(c for c in cores if c.id == base.fixed[layer.name])
-        candidates = layer_candidates(layer, start[layer.name], free)
-        finest = _layer_fit(workload, layer, candidates[-1], cores, model, capacity)
+        finest = layer_fit(workload, layer, candidates[-1], cores, model, capacity)
         if finest is not None:
             raise _nothing_fits(layer, candidates[-1], finest, free, source)
         found = next(
-            (
-                c
-                for i, c in enumerate(candidates)
-                if i == len(candidates) - 1
-                or _layer_fit(workload, layer, c, cores, model, capacity) is None
-            ),
+            i
+            for i, c in enumerate(candidates)
+            if i == len(candidates) - 1
+            or layer_fit(workload, layer, c, cores, model, capacity) is None
         )
-        chosen[layer.name] = found
-        pending[layer.name] = iter(candidates[candidates.index(found) + 1 :])
+        chosen[layer.name] = candidates[found]
+        pending[layer.name] = iter(candidates[found + 1 :])
     tiles = None if tiles_auto else base.tiles
     heads = None if head_auto else base.head_tiles
     # The estimate above rounds bytes per tensor, the problem per piece: confirm on the problem
