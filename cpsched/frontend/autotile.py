@@ -372,11 +372,21 @@ def _nothing_fits(
         else ""
     )
     searched = f" searching {', '.join(free)}" if free else ""
+    others = [
+        f"{d} of {n}"
+        for d, n in layer.loops.items()
+        if d not in reduced and d not in free and d not in split and n > 1
+    ]
+    fix = (
+        f"let more loops be cut (--head-tiles auto, --split auto; {layer.name}'s other "
+        f"splittable loops: {', '.join(others)}) or use a hardware with larger memories"
+        if others
+        else "use a hardware with larger memories"
+    )
     return input_error(
         source,
         "",
         f"no tiling fits: layer {layer.name} at its finest tiling{searched} ({cut}) needs "
         f"{misfit.need_bytes:,} bytes per tile, more than {misfit.memory} holds "
-        f"({misfit.capacity_bytes:,} bytes, the largest memory it may use){why}; use a hardware "
-        "with larger memories",
+        f"({misfit.capacity_bytes:,} bytes, the largest memory it may use){why}; {fix}",
     )
