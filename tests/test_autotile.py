@@ -300,3 +300,12 @@ def test_cli_tile_count_neither_number_nor_auto(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, argv)
     assert r.exit_code == 2
     assert r.stderr == "error: --tiles: 'many' is neither a whole number nor auto\n"
+
+
+def test_head_tiles_auto_keeps_a_tiling_that_already_fits() -> None:
+    # mha on quad_bus fits at T=2 with whole heads: searching heads from 1 up stops at once
+    given = build_job(BuildOptions(workload="mha", hardware="quad_bus", tiles=2))
+    built = build_job(BuildOptions(workload="mha", hardware="quad_bus", tiles=2, head_tiles="auto"))
+    assert built.auto is not None
+    assert (built.auto.tiles, built.auto.head_tiles, built.auto.split) == (2, 1, ())
+    assert built.problem == given.problem
