@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat.params import Progress, SolverParams
+from cpsched.frontend.autotile import AutoTiling, choose_tiling, layer_misfits
 from cpsched.frontend.build import build_problem, load_allocation, load_hardware, load_workload
 from cpsched.frontend.costs import load_cost_table
 from cpsched.frontend.tiling import TilingSpec, parse_splits, tile_workload
@@ -52,9 +53,11 @@ class BuildOptions(BaseModel):
     workload: str = DEFAULT_WORKLOAD  # bundled name, or a .yaml / .onnx file
     overrides: dict[str, int] = Field(default_factory=dict)  # --set K=V
     hardware: str = DEFAULT_HARDWARE  # bundled name, or a .yaml file
-    tiles: int = DEFAULT_TILES  # along the token dim
-    head_tiles: int = 1
-    split: tuple[str, ...] = ()  # --split DIM=N or LAYER.DIM=N
+    tiles: int | Literal["auto"] = DEFAULT_TILES  # along the token dim; auto: see autotile
+    head_tiles: int | Literal["auto"] = 1
+    split: tuple[str, ...] = ()  # --split DIM=N or LAYER.DIM=N, or auto (split what must be)
+    # the tiling was not given: when the one above does not fit, choose one that does
+    auto_if_too_big: bool = False
     mode: str = "fused"  # fused | layer-by-layer
     allocation: str = "tile"  # tile | layer | a file mapping layer -> core
     costs: str | None = None  # cost table file overriding the analytic model
@@ -63,16 +66,39 @@ class BuildOptions(BaseModel):
 
 def build_from_options(options: BuildOptions) -> Problem:
     """The problem that `options` describe; every bad option is an InputError naming it."""
-    return load_and_build(options)[1]
+    return build_job(options).problem
 
 
 def load_and_build(options: BuildOptions) -> tuple[Workload, Problem]:
     """The workload and the problem that `options` describe (errors as build_from_options)."""
+    built = build_job(options)
+    return built.workload, built.problem
+
+
+@dataclass(frozen=True)
+class Built:
+    """A built problem, its workload, the options with the tiling actually used (every auto
+    count resolved), and the tiling chosen to fit (None when the options gave it)."""
+
+    workload: Workload
+    problem: Problem
+    options: BuildOptions
+    auto: AutoTiling | None
+
+
+def _is_auto(options: BuildOptions) -> bool:
+    return "auto" in (options.tiles, options.head_tiles) or "auto" in options.split
+
+
+def build_job(options: BuildOptions) -> Built:
+    """Build the problem `options` describe, choosing the coarsest tiling that fits
+    (:func:`cpsched.frontend.autotile.choose_tiling`) for the counts given as auto, or for all
+    of them when `auto_if_too_big` and the tiling given has a tile that fits no memory."""
     if options.mode not in ("fused", "layer-by-layer"):
         raise input_error("--mode", "", f"{options.mode!r}; accepted: fused, layer-by-layer")
-    if options.tiles < 1:
+    if options.tiles != "auto" and options.tiles < 1:
         raise input_error("--tiles", "", f"{options.tiles}; must be >= 1")
-    if options.head_tiles < 1:
+    if options.head_tiles != "auto" and options.head_tiles < 1:
         raise input_error("--head-tiles", "", f"{options.head_tiles}; must be >= 1")
     fixed: dict[str, str] = {}
     if options.allocation not in ("tile", "layer"):
@@ -98,7 +124,7 @@ def load_and_build(options: BuildOptions) -> tuple[Workload, Problem]:
         (options.tiles, "token_dim", "--tiles"),
         (options.head_tiles, "head_dim", "--head-tiles"),
     ):
-        if count > 1 and not any(getattr(layer, dim) for layer in workload.layers):
+        if count != "auto" and count > 1 and not any(getattr(ly, dim) for ly in workload.layers):
             raise input_error(
                 option,
                 "",
@@ -108,18 +134,65 @@ def load_and_build(options: BuildOptions) -> tuple[Workload, Problem]:
             )
     hardware = load_hardware(options.hardware)
     table = load_cost_table(options.costs) if options.costs is not None else None
-    split_dims, split_layers = parse_splits(list(options.split))
+    user_split = [s for s in options.split if s != "auto"]
+    split_dims, split_layers = parse_splits(user_split)
     spec = TilingSpec(
-        tiles=options.tiles,
+        tiles=1 if options.tiles == "auto" else options.tiles,
         dims=split_dims,
         layers=split_layers,
-        head_tiles=options.head_tiles,
+        head_tiles=1 if options.head_tiles == "auto" else options.head_tiles,
         mode="fused" if options.mode == "fused" else "layer-by-layer",
         allocation="fixed" if fixed else "layer" if options.allocation == "layer" else "tile",
         fixed=fixed,
     )
-    tiled = tile_workload(workload, spec, source="--split" if options.split else "--tiles")
-    return workload, build_problem(workload, hardware, spec, table, tiled=tiled)
+    source = "--split" if options.split else "--tiles"
+    auto: AutoTiling | None = None
+    if _is_auto(options):
+        auto = choose_tiling(
+            workload,
+            hardware,
+            spec,
+            tiles_auto=options.tiles == "auto",
+            head_auto=options.head_tiles == "auto",
+            split_auto="auto" in options.split,
+            user_split=user_split,
+            costs=table,
+            source=source,
+        )
+    tiled = tile_workload(workload, spec, source=source) if auto is None else None
+    problem = None if tiled is None else build_problem(workload, hardware, spec, table, tiled=tiled)
+    if problem is not None and options.auto_if_too_big and layer_misfits(problem):
+        auto = choose_tiling(
+            workload,
+            hardware,
+            spec.model_copy(update={"dims": {}, "layers": {}}),
+            tiles_auto=True,
+            head_auto=True,
+            split_auto=True,
+            costs=table,
+            source="--tiles",
+        )
+    if auto is not None:
+        dims, layers = parse_splits(list(auto.split))
+        spec = spec.model_copy(
+            update={
+                "tiles": auto.tiles,
+                "head_tiles": auto.head_tiles,
+                "dims": dims,
+                "layers": layers,
+            }
+        )
+        problem = build_problem(workload, hardware, spec, table)
+        options = options.model_copy(
+            update={
+                "tiles": auto.tiles,
+                "head_tiles": auto.head_tiles,
+                "split": auto.split,
+                "auto_if_too_big": False,
+            }
+        )
+    assert problem is not None
+    return Built(workload, problem, options, auto)
 
 
 def check_tiles_fit(problem: Problem, workload: Workload | None = None) -> None:
@@ -161,6 +234,16 @@ def check_tiles_fit(problem: Problem, workload: Workload | None = None) -> None:
         f"(tokens), --head-tiles, or --split LAYER.DIM=N{where}; or use a hardware with larger "
         "memories",
     )
+
+
+def auto_tiling_record(asked: BuildOptions, auto: AutoTiling) -> dict[str, Any]:
+    """What result.json says of a tiling chosen to fit: what was asked, what was chosen."""
+    return {
+        "asked": {"tiles": asked.tiles, "head_tiles": asked.head_tiles, "split": list(asked.split)},
+        "why": "asked (auto)" if _is_auto(asked) else "the default tiling does not fit",
+        "options": auto.options(),
+        "tasks": auto.tasks,
+    }
 
 
 @dataclass(frozen=True)
@@ -209,12 +292,15 @@ def run_job(
             on_phase(PhaseEvent(name, done, time.monotonic() - started, detail))
 
     phase("build", False)
-    workload, problem = load_and_build(options)
+    built = build_job(options)
+    workload, problem = built.workload, built.problem
     check_tiles_fit(problem, workload)
+    chose = "" if built.auto is None else " (the tiling chosen to fit, said below)"
     phase(
         "build",
         True,
-        f"{len(problem.tasks)} tasks, {len(problem.tensors)} tensors, {len(problem.cores)} cores",
+        f"{len(problem.tasks)} tasks, {len(problem.tensors)} tensors, {len(problem.cores)} "
+        f"cores{chose}",
     )
     heuristics: dict[str, SolveResult] = {}
     best: str | None = None
@@ -248,7 +334,13 @@ def run_job(
             message="interrupted before any schedule was found",
             versions=solver_versions(),
         )
-    parameters: dict[str, Any] = {**result.parameters, "build": options.model_dump(mode="json")}
+    parameters: dict[str, Any] = {
+        **result.parameters,
+        # the tiling as built (auto resolved): what repeats this run
+        "build": built.options.model_dump(mode="json", exclude={"auto_if_too_big"}),
+    }
+    if built.auto is not None:
+        parameters["auto_tiling"] = auto_tiling_record(options, built.auto)
     if heuristics:
         parameters["heuristic_latency_cycles"] = {
             name: r.objective_value for name, r in heuristics.items()

@@ -297,7 +297,7 @@ def test_ctrl_c_before_any_schedule_exits_130(
     assert result["parameters"]["build"]["hardware"] == "single_core"
 
     # while building there is nothing to keep: nothing is written
-    monkeypatch.setattr(cpsched.pipeline, "load_and_build", interrupted)
+    monkeypatch.setattr(cpsched.pipeline, "build_job", interrupted)
     out = tmp_path / "early"
     r = CliRunner().invoke(app, one_matmul_args(tmp_path, out))
     assert r.exit_code == 130

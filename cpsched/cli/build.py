@@ -33,26 +33,32 @@ def build_options(
     workload: str,
     set_: list[str] | None,
     hardware: str,
-    tiles: int,
-    head_tiles: int,
+    tiles: str | None,
+    head_tiles: str | None,
     split: list[str] | None,
     mode: str,
     allocation: str,
     costs: Path | None,
     bits: str | None = None,
 ) -> BuildOptions:
-    """The build options as `build` and `solve` take them on the command line."""
+    """The build options as `build` and `solve` take them on the command line. A tiling not
+    given at all (tiles, head tiles and splits None) is the pipeline's default, replaced by the
+    coarsest that fits when it does not fit."""
+    from cpsched.cli.options import tile_count
     from cpsched.frontend.workload.load import parse_overrides
     from cpsched.frontend.workload.precision import parse_precision
-    from cpsched.pipeline import BuildOptions
+    from cpsched.pipeline import DEFAULT_TILES, BuildOptions
 
+    t = tile_count(tiles, "--tiles")
+    h = tile_count(head_tiles, "--head-tiles")
     return BuildOptions(
         workload=workload,
         overrides=parse_overrides(set_),
         hardware=hardware,
-        tiles=tiles,
-        head_tiles=head_tiles,
-        split=tuple(split or ()),
+        tiles=DEFAULT_TILES if t is None else t,
+        head_tiles=1 if h is None else h,
+        split=tuple(s.strip() for s in split or ()),
+        auto_if_too_big=t is None and h is None and split is None,
         mode=mode,
         allocation=allocation,
         costs=None if costs is None else str(costs),
@@ -69,8 +75,8 @@ def build_command(
     ],
     hardware: Hardware = "quad_bus",
     set_: Overrides = None,
-    tiles: Tiles = 4,
-    head_tiles: HeadTiles = 1,
+    tiles: Tiles = "4",
+    head_tiles: HeadTiles = "1",
     split: Split = None,
     mode: Mode = "fused",
     allocation: Allocation = "tile",
@@ -85,9 +91,10 @@ def build_command(
             workload, set_, hardware, tiles, head_tiles, split, mode, allocation, costs, bits
         )
         from cpsched.model.io import save_problem
-        from cpsched.pipeline import build_from_options
+        from cpsched.pipeline import build_job
 
-        problem = build_from_options(options)
+        built = build_job(options)
+        problem = built.problem
         with writing(output, "--output"):
             save_problem(problem, output)
     edges = sum(len(t.inputs) for t in problem.tasks)
@@ -96,6 +103,13 @@ def build_command(
         f"{edges} edges -> {output}",
         highlight=False,
     )
+    if built.auto is not None:
+        stderr().print(
+            f"tiling: chose {built.auto.options()} ({built.auto.tasks} tasks), the coarsest "
+            "whose every tile fits a memory it may use",
+            markup=False,
+            highlight=False,
+        )
     from cpsched.check.fit import misfits
 
     groups = misfits(problem)

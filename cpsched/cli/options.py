@@ -8,7 +8,7 @@ stay with the commands, since they differ (`solve` gives CP-SAT 30 s, `solve-pro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -70,14 +70,22 @@ Overrides = Annotated[
 Hardware = Annotated[
     str, typer.Option("--hardware", help="Bundled hardware name, or a .yaml file.")
 ]
-Tiles = Annotated[int, typer.Option("--tiles", "-T", help="Tiles along the token dimension.")]
-HeadTiles = Annotated[int, typer.Option("--head-tiles", help="Tiles along the head dimension.")]
+AUTO_HELP = "auto: the coarsest (fewest tasks) whose every tile fits a memory it may use."
+Tiles = Annotated[
+    str | None,
+    typer.Option("--tiles", "-T", help=f"Tiles along the token dimension, or {AUTO_HELP}"),
+]
+HeadTiles = Annotated[
+    str | None,
+    typer.Option("--head-tiles", help=f"Tiles along the head dimension, or {AUTO_HELP}"),
+]
 Split = Annotated[
     list[str] | None,
     typer.Option(
         "--split",
         help="Also split a loop dim: DIM=N in every layer that can, or LAYER.DIM=N in one "
-        "(e.g. --split FF1.f=4; LAYER.m=1 leaves a layer's tokens whole).",
+        "(e.g. --split FF1.f=4; LAYER.m=1 leaves a layer's tokens whole); auto: split each "
+        "layer whose tiles fit no memory, the fewest tiles that fit.",
     ),
 ]
 Mode = Annotated[str, typer.Option("--mode", help="fused | layer-by-layer")]
@@ -96,6 +104,21 @@ Bits = Annotated[
         "weights=N,activations=M (either may be left out; default: the model's element types).",
     ),
 ]
+
+
+def tile_count(value: str | None, option: str) -> int | Literal["auto"] | None:
+    """A tile count option as given: a whole number, `auto`, or None (not given)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        from cpsched.model.errors import input_error
+
+        raise input_error(option, "", f"{value!r} is neither a whole number nor auto") from None
 
 
 def solver_params(

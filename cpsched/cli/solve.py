@@ -73,8 +73,8 @@ def solve_command(
     workload: Workload = DEFAULT_WORKLOAD,
     set_: Overrides = None,
     hardware: Hardware = DEFAULT_HARDWARE,
-    tiles: Tiles = DEFAULT_TILES,
-    head_tiles: HeadTiles = 1,
+    tiles: Tiles = None,  # not given: DEFAULT_TILES, or the coarsest that fits
+    head_tiles: HeadTiles = None,
     split: Split = None,
     mode: Mode = "fused",
     allocation: Allocation = "tile",
@@ -151,5 +151,14 @@ def solve_command(
     interrupted = result.interrupted or received() is not None
     if interrupted:
         err.print(interrupted_note(result), highlight=False)
+    auto = result.parameters.get("auto_tiling")
+    if isinstance(auto, dict):
+        why = "" if auto.get("why") == "asked (auto)" else f"{auto.get('why')}, so "
+        err.print(
+            f"tiling: {why}chose {auto.get('options')} ({auto.get('tasks')} tasks), the coarsest "
+            "whose every tile fits a memory it may use",
+            markup=False,
+            highlight=False,
+        )
     print_infeasibility(err, problem, result)
     raise typer.Exit(exit_code(result, interrupted))
