@@ -395,31 +395,45 @@ def keep_hint(
     hint_method: str | None = None,
     caps: Mapping[Metric, float] | None = None,
 ) -> SolveResult:
-    """The one fallback that makes a result never worse than its hint: when CP-SAT ended with
-    no schedule and no proof (status `unknown`: time limit or Ctrl-C) and `hint` is a valid
-    schedule of `problem` within `caps`, the hint takes the result's place (`feasible`, measured
-    in the result's objective, `hint.kept`). Any other result comes back unchanged.
+    """The one fallback that makes a result never worse than its hint: when `hint` is a valid
+    schedule of `problem` within `caps` and CP-SAT ended with no schedule and no proof (status
+    `unknown`: time limit, Ctrl-C, or its restricted space holds none), or with a worse one (the
+    hint lies outside CP-SAT's space: staging, multicast, a reload), the hint takes the result's
+    place (`feasible`, measured in the result's objective, `hint.kept`). Any other result comes
+    back unchanged.
 
     `hint_method` names the heuristic that made the hint (None: the caller's own schedule);
     it becomes the result's method.
     """
-    if result.schedule is not None or result.status != "unknown" or hint is None:
+    if hint is None or result.status == "infeasible":
+        return result
+    if result.schedule is None and result.status != "unknown":
         return result
     if validate(problem, hint):
         return result
     measured = metrics(problem, hint)
     if any(measured.metric(k) > cap for k, cap in (caps or {}).items()):
         return result  # a hint over a cap is no schedule of the problem asked
-    value = measured.stage_value(as_objective(result.objective).stages[0])
-    bound = result.bound
-    if bound is None and result.stages:
-        bound = result.stages[0].bound
-    bound = None if bound is None else min(float(bound), value)
-    why = (
-        "interrupted before CP-SAT found a schedule"
-        if result.interrupted
-        else "CP-SAT found no schedule within the time limit"
-    )
+    objective = as_objective(result.objective)
+    values = measured.objective_values(objective)
+    space_empty = bool(result.stages) and result.stages[0].status == "infeasible"
+    if result.schedule is not None:
+        if values >= metrics(problem, result.schedule).objective_values(objective):
+            return result
+        why = "a valid schedule outside CP-SAT's search space is better"
+        bound = None  # CP-SAT's bound holds for its space only, which the hint has left
+    else:
+        why = (
+            "CP-SAT's search space holds no schedule"
+            if space_empty
+            else "interrupted before CP-SAT found a schedule"
+            if result.interrupted
+            else "CP-SAT found no schedule within the time limit"
+        )
+        bound = None if space_empty else result.bound
+        if bound is None and result.stages and not space_empty:
+            bound = result.stages[0].bound
+        bound = None if bound is None else min(float(bound), values[0])
     kept = (
         f"the best heuristic schedule ({hint_method}) is kept"
         if hint_method is not None
@@ -435,9 +449,9 @@ def keep_hint(
         update={
             "method": hint_method or result.method,
             "status": "feasible",
-            "objective_value": value,
+            "objective_value": values[0],
             "bound": bound,
-            "gap": None if bound is None else max(0.0, relative_gap(value, bound)),
+            "gap": None if bound is None else max(0.0, relative_gap(values[0], bound)),
             "schedule": hint,
             "hint": info.model_copy(update={"kept": True}),
             "message": f"{why}; {kept}",

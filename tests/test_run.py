@@ -243,3 +243,54 @@ def test_a_format_1_result_reads_as_format_2() -> None:
         SolveResult.model_validate(upgrade_result({**old, "parameters": {"hint": "none"}})).hint
         is None
     )
+
+
+def _broadcast() -> Problem:
+    # X (40 bytes) lies in dram and is read by a on c0 (memory m0) and b on c1 (memory m1),
+    # 1 cycle each. One bus link, 10 bytes per cycle, multicast. Unicast (CP-SAT's space):
+    # two 4-cycle transfers one after the other, b ends at 9. Multicast: one 4-cycle transfer
+    # to both, a and b run at 4, latency 5.
+    return Problem.model_validate(
+        {
+            "format": "cpsched-problem/2",
+            "name": "broadcast",
+            "memories": [
+                {"id": "dram", "capacity_bytes": None},
+                {"id": "m0", "capacity_bytes": None},
+                {"id": "m1", "capacity_bytes": None},
+            ],
+            "cores": [{"id": "c0", "memory": "m0"}, {"id": "c1", "memory": "m1"}],
+            "links": [{"id": "bus", "bandwidth_bytes_per_cycle": 10, "multicast": True}],
+            "routes": [
+                {"src": "dram", "dst": "m0", "links": ["bus"]},
+                {"src": "dram", "dst": "m1", "links": ["bus"]},
+            ],
+            "tensors": [{"id": "X", "size_bytes": 40, "kind": "input", "home": "dram"}],
+            "tasks": [
+                {"id": "a", "inputs": ["X"], "options": [{"core": "c0", "duration_cycles": 1}]},
+                {"id": "b", "inputs": ["X"], "options": [{"core": "c1", "duration_cycles": 1}]},
+            ],
+        }
+    )
+
+
+def test_a_better_hint_outside_cpsats_space_is_kept_not_a_worse_optimum() -> None:
+    """CP-SAT once reported its space's optimum (9) as 'optimal' although the multicast hint
+    it was given (5) is valid and better; its bound holds for its space only."""
+    from cpsched.pipeline import solve_from_hint
+
+    p = _broadcast()
+    multicast = Schedule.model_validate(
+        {
+            "problem": "broadcast",
+            "tasks": [{"id": "a", "core": "c0", "start": 4}, {"id": "b", "core": "c1", "start": 4}],
+            "transfers": [{"tensor": "X", "src": "dram", "dst": ["m0", "m1"], "start": 0}],
+        }
+    )
+    assert validate(p, multicast) == []
+    alone = solve_from_hint(p, "latency", PARAMS.model_copy(update={"use_hint": False}))
+    assert (alone.status, alone.objective_value) == ("optimal", 9.0)
+    r = solve_from_hint(p, "latency", PARAMS, hint=multicast)
+    assert (r.status, r.objective_value, r.bound, r.gap) == ("feasible", 5.0, None, None)
+    assert r.schedule == multicast and r.hint is not None and r.hint.kept
+    assert r.message.startswith("a valid schedule outside CP-SAT's search space is better")
