@@ -75,7 +75,18 @@ def write_run(out: Path, problem: Problem, result: SolveResult) -> dict[str, Pat
         from cpsched.report.files import write_reports
 
         written.update(write_reports(problem, result.schedule, out, result))
+    else:
+        remove_stale_schedule(out)
     return written
+
+
+def remove_stale_schedule(out: Path) -> None:
+    """Remove a schedule.json and reports that an earlier run left in `out` (replaced with
+    --force) when this result has no schedule: they would be read as this result's."""
+    from cpsched.report.files import REPORT_FILES
+
+    for name in (SCHEDULE_FILE, *REPORT_FILES):
+        (out / name).unlink(missing_ok=True)
 
 
 def load_run(run_dir: Path) -> tuple[Problem, SolveResult]:

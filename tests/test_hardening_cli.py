@@ -469,3 +469,34 @@ def test_plot_checks_the_report_files_it_writes() -> None:
     from cpsched.report.files import REPORT_FILES as WRITTEN
 
     assert REPORT_FILES == WRITTEN
+
+
+def test_force_without_a_schedule_leaves_no_stale_schedule(tmp_path: Path) -> None:
+    """A result without a schedule written over an earlier run with --force once kept the old
+    schedule.json beside it, which is then read as this result's."""
+    problem = tmp_path / "too_big.json"
+    problem.write_text(
+        json.dumps(
+            {
+                "format": "cpsched-problem/2",
+                "name": "too big",
+                "memories": [
+                    {"id": "dram", "capacity_bytes": None},
+                    {"id": "l1", "capacity_bytes": 8},
+                ],
+                "cores": [{"id": "c0", "memory": "l1"}],
+                "tensors": [{"id": "y", "size_bytes": 16, "kind": "activation", "producer": "a"}],
+                "tasks": [
+                    {"id": "a", "outputs": ["y"], "options": [{"core": "c0", "duration_cycles": 1}]}
+                ],
+            }
+        )
+    )
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "schedule.json").write_text("an earlier run's schedule")
+    (out / "result.json").write_text("an earlier run's result")
+    r = runner.invoke(app, ["solve-problem", str(problem), "--out", str(out), "--force"])
+    assert r.exit_code == 3, r.output  # proven infeasible: the task's output exceeds l1
+    assert json.loads((out / "result.json").read_text())["status"] == "infeasible"
+    assert not (out / "schedule.json").exists()

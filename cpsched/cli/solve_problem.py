@@ -92,6 +92,7 @@ def solve_problem(
         symmetry_breaking=symmetry,
     )
     from cpsched.pipeline import solve_from_hint
+    from cpsched.runs import remove_stale_schedule
 
     live = LiveLine()
     try:
@@ -108,6 +109,8 @@ def solve_problem(
             out.mkdir(parents=True, exist_ok=True)
             if result.schedule is not None:
                 save_model(result.schedule, out / SCHEDULE_FILE)
+            else:
+                remove_stale_schedule(out)
             save_model(result, out / RESULT_FILE)
     except KeyboardInterrupt:
         raise fail(
