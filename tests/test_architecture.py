@@ -235,11 +235,8 @@ Rule = Callable[[list[Import]], list[str]]
 
 
 def _milp_peer(module: str) -> bool:
-    """A module of the MILP peer: under cpsched.bench, named *milp* or in cpsched.bench.peers."""
-    if not _inside(module, "cpsched.bench"):
-        return False
-    rest = module.split(".")[2:]
-    return (bool(rest) and rest[0] == "peers") or any("milp" in part for part in rest)
+    """The MILP peer, the one module outside cpsched.cpsat that may import ortools (MathOpt)."""
+    return module == "cpsched.bench.milp_peer"
 
 
 def ortools_outside_cpsat(imports: list[Import]) -> list[str]:
@@ -439,8 +436,11 @@ def test_the_rules_catch_forbidden_imports_in_a_synthetic_source() -> None:
     layered = imports_against_the_layers(imports)
     assert len(layered) == 3 and "layer 'model' imports layer 'cli'" in layered[1]
     # The same source where it is allowed: the MILP peer may import ortools, cpsat too.
-    for allowed in ("cpsched.bench.milp_peer", "cpsched.bench.peers.mip", "cpsched.cpsat.x"):
+    for allowed in ("cpsched.bench.milp_peer", "cpsched.cpsat.x"):
         assert ortools_outside_cpsat(_synthetic(allowed)) == []
+    # ... but not the milp suite or any other module of bench
+    for forbidden in ("cpsched.bench.milp", "cpsched.bench.peers.mip"):
+        assert ortools_outside_cpsat(_synthetic(forbidden)) != []
     # The same source in check/ and frontend/: the import of cli is above both.
     assert len(check_imports_solvers_or_above(_synthetic("cpsched.check.fake"))) == 2
     assert len(frontend_imports_above(_synthetic("cpsched.frontend.fake"))) == 3

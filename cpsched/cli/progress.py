@@ -153,7 +153,8 @@ def result_table(problem: Problem, result: SolveResult) -> Table:
     if result.message and result.infeasibility:
         # the reasons follow the table, grouped (print_infeasibility); not all on one line here
         head = result.message.split(":")[0]
-        table.add_row("note", f"{head} ({len(result.infeasibility)} reasons, below)")
+        n = len(result.infeasibility)
+        table.add_row("note", f"{head} ({n} reason{'s' if n != 1 else ''}, below)")
     elif result.message:
         table.add_row("note", result.message)
     return table

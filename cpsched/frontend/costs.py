@@ -131,11 +131,6 @@ class CostRow(BaseModel):
     energy_pj: StrictFloat = Field(ge=0, le=MAX_ENERGY_PJ, allow_inf_nan=False)
 
 
-def shape_label(tile: Tile) -> str:
-    """A tile's loop sizes as written in cost tables: `m=32,e=768,d=64`."""
-    return ",".join(f"{d}={s}" for d, s in tile.shape())
-
-
 def _normal_shape(text: str) -> frozenset[tuple[str, int]] | None:
     items = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
     out = []

@@ -108,12 +108,6 @@ def box_bytes(box: Box, bits: int) -> int:
     return -(-box_volume(box) * bits // 8)
 
 
-def intersect(a: Box, b: Box) -> Box | None:
-    """The intersection of two boxes, or None when it is empty."""
-    out = tuple((max(al, bl), min(ah, bh)) for (al, ah), (bl, bh) in zip(a, b, strict=True))
-    return out if all(lo < hi for lo, hi in out) else None
-
-
 def layer_splits(
     workload: Workload, spec: TilingSpec, source: str = "tiling"
 ) -> dict[str, dict[str, int]]:

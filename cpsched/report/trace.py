@@ -99,7 +99,7 @@ def chrome_trace(problem: Problem, schedule: Schedule) -> dict[str, Any]:
                 {
                     "ph": "X",
                     "cat": "transfer",
-                    "name": f"{tr.tensor} {tr.src}->{tr.dst}",
+                    "name": f"{tr.tensor} {tr.src}->{'+'.join(tr.dsts)}",
                     "pid": LINKS_PID,
                     "tid": link_tid[lk],
                     "ts": tr.start,
