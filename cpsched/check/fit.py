@@ -47,21 +47,12 @@ class Misfit:
 
 
 def too_big_task(problem: Problem, reason: InfeasibilityReason) -> TaskId | None:
-    """The task of a `task_too_big` reason (a task's bytes against a memory), else None."""
-    resource = reason.resource or ""
-    if reason.unit != "bytes" or reason.limit is None or not resource.startswith("task "):
+    """The task of a `task_too_big` reason (one task's bytes against a memory), else None."""
+    if reason.unit != "bytes" or reason.limit is None or reason.memory is None:
         return None
-    task = TaskId(resource.removeprefix("task "))
-    return task if task in problem.task_by_id else None
-
-
-def _memory_with(problem: Problem, task: TaskId, capacity: float) -> MemoryId:
-    """The first memory of the task's cores that holds `capacity` bytes (the reason's limit)."""
-    memories = [problem.memory_of(o.core) for o in problem.task_by_id[task].options]
-    for memory in memories:
-        if problem.memory_by_id[memory].capacity_bytes == capacity:
-            return memory
-    return memories[0]
+    if len(reason.tasks) != 1 or reason.tasks[0] not in problem.task_by_id:
+        return None
+    return reason.tasks[0]
 
 
 def group_misfits(
@@ -76,8 +67,8 @@ def group_misfits(
         if task is None:
             rest.append(reason)
             continue
-        assert reason.limit is not None
-        memory = _memory_with(problem, task, reason.limit)
+        assert reason.limit is not None and reason.memory is not None
+        memory = reason.memory
         key = (problem.task_by_id[task].layer, memory)
         groups.setdefault(key, []).append((task, int(reason.demand or 0), int(reason.limit)))
     found = [
