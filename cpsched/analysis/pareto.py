@@ -102,6 +102,8 @@ class ParetoFront(BaseModel):
     dominated: list[ParetoPoint]  # solves whose point another point dominates
     references: list[ParetoPoint]  # the layer-by-layer points, when given
     end: str  # why the sweep stopped
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM
+    infeasible: bool = False  # no schedule at all: the problem is proven infeasible
     complete: bool  # every point proven and the sweep ended by a proof: the front is exact
     solves: int
     wall_time_s: float
@@ -317,7 +319,9 @@ def pareto_front(
             on_point(point)
         return point
 
-    def finish(end: str, proven_end: bool) -> ParetoFront:
+    def finish(
+        end: str, proven_end: bool, *, interrupted: bool = False, infeasible: bool = False
+    ) -> ParetoFront:
         front, dominated = split_dominated(found)
         return ParetoFront(
             problem=problem.name,
@@ -326,6 +330,8 @@ def pareto_front(
             dominated=dominated,
             references=list(references),
             end=end,
+            interrupted=interrupted,
+            infeasible=infeasible,
             complete=proven_end and all(p.proven for p in front),
             solves=solves,
             wall_time_s=time.monotonic() - started,
@@ -336,15 +342,24 @@ def pareto_front(
     first = solve_from_hint(problem, f"latency,{metric}", params, hint=fastest_hint)
     fastest = record(first, "min-latency", None)
     if fastest is None:
-        return finish(f"no schedule at all: {first.status} ({first.message})", False)
+        return finish(
+            f"no schedule at all: {first.status} ({first.message})",
+            False,
+            interrupted=first.interrupted,
+            infeasible=first.status == "infeasible",
+        )
     if first.interrupted:
-        return finish("interrupted", False)
+        return finish("interrupted", False, interrupted=True)
     leanest_hint = min(known, key=lambda k: (k[0], k[1]))[2]  # `fastest` is known at least
     solves += 1
     second = solve_from_hint(problem, f"{metric},latency", params, hint=leanest_hint)
     leanest = record(second, "min-memory", None)
     if leanest is None or second.interrupted:
-        return finish("interrupted" if second.interrupted else "no min-memory schedule", False)
+        return finish(
+            "interrupted" if second.interrupted else "no min-memory schedule",
+            False,
+            interrupted=second.interrupted,
+        )
     leanest_proven = leanest.peak_bytes <= floor[0] or (
         bool(second.stages) and second.stages[0].status == "optimal"
     )  # no schedule holds less (the sweep needs no cap below it)
@@ -382,7 +397,7 @@ def pareto_front(
         )
         point = record(result, "capped", cap)
         if result.interrupted:
-            return finish("interrupted", False)
+            return finish("interrupted", False, interrupted=True)
         if point is None:
             if result.status == "infeasible" or (
                 result.stages and result.stages[0].status == "infeasible"

@@ -171,7 +171,7 @@ def pareto_command(
         print(json.dumps(front_summary(front, params, files=bool(front.points)), indent=2))
     else:
         stdout().print(front_table(front))
-    if "interrupted" in front.end or received() is not None:
+    if front.interrupted or received() is not None:
         print(
             "interrupted: the points found so far are written (the front is not complete)"
             if front.points
@@ -181,6 +181,5 @@ def pareto_command(
         raise typer.Exit(interrupted_exit_code())
     if front.points:
         raise typer.Exit(EXIT_OK)
-    infeasible = front.end.startswith("no schedule at all: infeasible")
     print(f"error: no Pareto front: {front.end}", file=sys.stderr)
-    raise typer.Exit(EXIT_INFEASIBLE if infeasible else EXIT_NO_SOLUTION)
+    raise typer.Exit(EXIT_INFEASIBLE if front.infeasible else EXIT_NO_SOLUTION)
