@@ -424,12 +424,27 @@ def onnx_files(tmp_path: Path) -> dict[str, Path]:
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
     identity = tmp_path / "identity.onnx"
     onnx.save(helper.make_model(graph), str(identity))
-    return {"empty": empty, "no_nodes": no_nodes, "identity": identity}
+    c = helper.make_tensor_value_info("c", TensorProto.FLOAT, [2])
+    value = helper.make_tensor("v", TensorProto.FLOAT, [2], [1.0, 2.0])
+    constant = helper.make_node("Constant", [], ["c"], value=value)
+    only_constants = tmp_path / "only_constants.onnx"
+    onnx.save(helper.make_model(helper.make_graph([constant], "g", [], [c])), str(only_constants))
+    return {
+        "empty": empty,
+        "no_nodes": no_nodes,
+        "identity": identity,
+        "only_constants": only_constants,
+    }
 
 
+NO_NODES = (
+    "the ONNX graph has no nodes to schedule (none, or only constants, which fold away); a "
+    "workload needs at least one operator ("
+)
 ONNX_MESSAGES = {
     "empty": "empty file (0 bytes); expected an ONNX model",
-    "no_nodes": "the ONNX graph has no nodes; a workload needs at least one operator (",
+    "no_nodes": NO_NODES,
+    "only_constants": NO_NODES,
     "identity": "the ONNX graph computes nothing (its nodes only rename, reshape or hold "
     "constants); a workload needs at least one operation such as MatMul or Add",
 }

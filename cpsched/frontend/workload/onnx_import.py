@@ -305,7 +305,8 @@ class _Importer:
             raise input_error(
                 self.source,
                 "",
-                "the ONNX graph has no nodes; a workload needs at least one operator "
+                "the ONNX graph has no nodes to schedule (none, or only constants, which fold "
+                "away); a workload needs at least one operator "
                 f"({', '.join(SUPPORTED)})",
             )
         self._check_operators()
