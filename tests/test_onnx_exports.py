@@ -88,6 +88,7 @@ def test_bits_on_a_yaml_workload_is_refused() -> None:
         load_workload("attention_head", precision=Precision(weights=8))
 
 
+@pytest.mark.slow  # a real subprocess or cluster: CI's slow run
 def test_cli_solves_an_exported_encoder_layer(tmp_path: Path) -> None:
     """End to end: the exported post-LN encoder layer, int8 weights, a short CP-SAT solve."""
     out = tmp_path / "run"

@@ -25,6 +25,9 @@ from cpsched.cli import app
 from cpsched.model.io import load_problem, load_schedule
 from cpsched.model.result import SolveResult
 
+# real processes and real signals, seconds each: in CI's slow run (python3 -m pytest -m slow)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM = ROOT / "models" / "problems" / "two_cores_shared.yaml"
 SCHEDULE = ROOT / "models" / "problems" / "two_cores_shared.schedule.yaml"

@@ -285,6 +285,7 @@ workers: 1
 """
 
 
+@pytest.mark.slow  # a real subprocess or cluster: CI's slow run
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_and_sigterm_keep_the_finished_points(
     tmp_path: Path, sig: signal.Signals, code: int
@@ -342,6 +343,7 @@ def test_ctrl_c_on_a_dask_local_cluster_keeps_the_finished_points(tmp_path: Path
     assert 2 <= len(kept) < 4 and all(r["status"] == "optimal" for r in kept)
 
 
+@pytest.mark.slow  # a real subprocess or cluster: CI's slow run
 def test_a_worker_process_that_dies_stops_the_sweep_with_the_finished_points_kept(
     tmp_path: Path,
 ) -> None:
