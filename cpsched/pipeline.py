@@ -53,6 +53,7 @@ class BuildOptions(BaseModel):
     workload: str = DEFAULT_WORKLOAD  # bundled name, or a .yaml / .onnx file
     overrides: dict[str, int] = Field(default_factory=dict)  # --set K=V
     hardware: str = DEFAULT_HARDWARE  # bundled name, or a .yaml file
+    hardware_overrides: dict[str, int] = Field(default_factory=dict)  # its parameters' values
     tiles: int | Literal["auto"] = DEFAULT_TILES  # along the token dim; auto: see autotile
     head_tiles: int | Literal["auto"] = 1
     split: tuple[str, ...] = ()  # --split DIM=N or LAYER.DIM=N, or auto (split what must be)
@@ -132,7 +133,7 @@ def build_job(options: BuildOptions) -> Built:
                 f"{dim.replace('_', ' ')} ({dim} in its file) to cut; cut other loops with "
                 "--split LAYER.DIM=N",
             )
-    hardware = load_hardware(options.hardware)
+    hardware = load_hardware(options.hardware, options.hardware_overrides)
     table = load_cost_table(options.costs) if options.costs is not None else None
     user_split = [s for s in options.split if s != "auto"]
     split_dims, split_layers = parse_splits(user_split)

@@ -83,6 +83,31 @@ def test_points_are_the_cross_product_in_order(tmp_path: Path) -> None:
     assert len({p.key() for p in sweep.points}) == 8
 
 
+def test_an_auto_tiling_axis_builds_the_coarsest_tiling_that_fits(tmp_path: Path) -> None:
+    from cpsched.frontend.build import load_hardware
+    from cpsched.pipeline import BuildOptions, build_job
+    from cpsched.sweep.point import build_point
+
+    text = SWEEP.replace("tilings: [{tiles: 2}]", "tilings: [{tiles: auto}]")
+    text = text.replace("L1_KIB: [1, 1024]", "L1_KIB: [64]").replace("M: [16, 64]", "M: [512]")
+    [point, _] = load_sweep(write_sweep(tmp_path, text)).points
+    assert point.tiling.label() == "T=auto"
+    problem = build_point(point)
+    # the same as the command line's --tiles auto with the hardware parameter set
+    memories = load_hardware("single_core", {"L1_KIB": 64}).memories
+    assert [m.capacity_bytes for m in memories if m.id != "dram"] == [65536]
+    options = BuildOptions(
+        workload="attention_head",
+        overrides={"M": 512},
+        hardware="single_core",
+        hardware_overrides={"L1_KIB": 64},
+        tiles="auto",
+    )
+    built = build_job(options)
+    assert built.auto is not None and problem == built.problem
+    assert len(problem.tasks) == built.auto.tasks > 7  # one tile per layer does not fit 64 KiB
+
+
 def test_a_filter_keeps_the_points_it_accepts(tmp_path: Path) -> None:
     # N is not swept: the filter sees its default, 64
     text = SWEEP + "filter: \"M / N < 1 and L1_KIB > 1 and mode == 'fused'\"\n"

@@ -76,9 +76,9 @@ def load_workload(
     return load_workload_file(workload_path(name_or_path), overrides or {})
 
 
-def load_hardware(name_or_path: str) -> Hardware:
-    """A bundled hardware by name, or a hardware YAML file."""
-    return load_hardware_file(hardware_path(name_or_path))
+def load_hardware(name_or_path: str, overrides: Mapping[str, int] | None = None) -> Hardware:
+    """A bundled hardware by name, or a hardware YAML file, with its parameters overridden."""
+    return load_hardware_file(hardware_path(name_or_path), overrides)
 
 
 def load_allocation(path: str | Path) -> dict[str, str]:

@@ -15,37 +15,31 @@ from typing import Any
 
 from cpsched.check.metrics import metrics
 from cpsched.cpsat.params import SolverParams
-from cpsched.frontend.build import build_problem, load_workload
-from cpsched.frontend.catalog import hardware_path
-from cpsched.frontend.hardware import load_hardware_file
-from cpsched.frontend.tiling import TilingSpec, parse_splits, tile_workload
 from cpsched.model.errors import InputError
 from cpsched.model.problem import TENSOR_KINDS, Problem
 from cpsched.model.result import SolveResult, solver_versions
-from cpsched.pipeline import check_tiles_fit, solve_from_hint
+from cpsched.pipeline import BuildOptions, build_job, check_tiles_fit, solve_from_hint
 from cpsched.sweep.spec import SWEEP_RECORD_FORMAT, Point
 
 
 def build_point(point: Point) -> Problem:
-    """The problem of `point` (InputError when it cannot be built, e.g. tiles fit no memory).
-
-    What `pipeline.load_and_build` does for the command line, with hardware parameters too.
-    """
-    workload = load_workload(point.workload, point.workload_params)
-    hardware = load_hardware_file(hardware_path(point.hardware), point.hardware_params)
-    split_dims, split_layers = parse_splits(list(point.tiling.split))
-    spec = TilingSpec(
-        tiles=point.tiling.tiles,
-        head_tiles=point.tiling.head_tiles,
-        dims=split_dims,
-        layers=split_layers,
-        mode=point.mode,
-        allocation=point.allocation,
+    """The problem of `point` (InputError when it cannot be built, e.g. tiles fit no memory):
+    the pipeline's build, with the point's workload and hardware parameters."""
+    built = build_job(
+        BuildOptions(
+            workload=point.workload,
+            overrides=point.workload_params,
+            hardware=point.hardware,
+            hardware_overrides=point.hardware_params,
+            tiles=point.tiling.tiles,
+            head_tiles=point.tiling.head_tiles,
+            split=point.tiling.split,
+            mode=point.mode,
+            allocation=point.allocation,
+        )
     )
-    tiled = tile_workload(workload, spec, source="--split" if point.tiling.split else "--tiles")
-    problem = build_problem(workload, hardware, spec, tiled=tiled)
-    check_tiles_fit(problem, workload)
-    return problem
+    check_tiles_fit(built.problem, built.workload)
+    return built.problem
 
 
 def _base(point: Point) -> dict[str, Any]:

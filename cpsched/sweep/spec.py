@@ -14,7 +14,7 @@ The file (every field but `name`, `workloads` and `hardware` has a default)::
     hardware:
       quad_bus: {L1_KIB: [64, 256], BUS_BYTES_PER_CYCLE: [16, 32]}
       single_core: {}
-    tilings: [{tiles: 2}, {tiles: 4, head_tiles: 1, split: [QKT.j=2]}]   # default [{tiles: 2}]
+    tilings: [{tiles: 2}, {tiles: 4, split: [QKT.j=2]}, {tiles: auto}]   # default [{tiles: 2}]
     modes: [fused, layer-by-layer]                  # the default
     objectives: [latency, activation-memory]        # default [latency]; as --objective
     filter: "M / N <= 8 and mode == 'fused'"        # optional; names: every parameter (its
@@ -79,14 +79,15 @@ def _distinct(grids: dict[str, list[int]]) -> dict[str, list[int]]:
 class Tiling(_Strict):
     """One tiling of the `tilings` axis: tiles along the token and head dims, extra splits."""
 
-    tiles: Annotated[StrictInt, Field(ge=1)] = 1
-    head_tiles: Annotated[StrictInt, Field(ge=1)] = 1
-    split: tuple[StrictStr, ...] = ()  # DIM=N or LAYER.DIM=N, as `--split`
+    # a count, or auto: the coarsest that fits (cpsched.frontend.autotile), as `--tiles auto`
+    tiles: Annotated[StrictInt, Field(ge=1)] | Literal["auto"] = 1
+    head_tiles: Annotated[StrictInt, Field(ge=1)] | Literal["auto"] = 1
+    split: tuple[StrictStr, ...] = ()  # DIM=N or LAYER.DIM=N, or auto, as `--split`
 
     def label(self) -> str:
         """Short text for tables: "T=2", "T=4 H=2 FF1.f=4"."""
         parts = [f"T={self.tiles}"]
-        if self.head_tiles > 1:
+        if self.head_tiles == "auto" or self.head_tiles > 1:
             parts.append(f"H={self.head_tiles}")
         return " ".join([*parts, *self.split])
 
