@@ -136,6 +136,7 @@ def test_default_solve_writes_every_output(tmp_path: Path, monkeypatch: pytest.M
         "workload": "attention_head",
         "overrides": {},
         "hardware": "quad_bus",
+        "hardware_overrides": {},
         "tiles": 2,
         "head_tiles": 1,
         "split": [],
