@@ -1,7 +1,7 @@
 """Issue 13: whatever a user's file holds, a loader returns a model or raises an InputError, never
 another exception (a traceback). Random JSON values (wrong types, huge and tiny numbers, NaN and
 infinities, random dicts), random changes to a valid file, and deep nesting are fed to each public
-loader through a real file: problem, schedule, hardware, workload and cost table."""
+loader through a real file: problem, schedule, hardware, workload, cost table and result."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from cpsched.frontend.hardware import load_hardware_file
 from cpsched.frontend.workload.load import load_workload_file
 from cpsched.model.errors import InputError
 from cpsched.model.io import load_problem, load_schedule
+from cpsched.runs import load_result
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES: dict[str, Path] = {
@@ -38,12 +39,28 @@ LOADERS: dict[str, Callable[[Path], object]] = {
     "hardware": load_hardware_file,
     "workload": load_workload_file,
     "costs": load_cost_table,
+    "result": load_result,  # what `cpsched show` reads
+}
+RESULT = {
+    "format": "cpsched-result/2",
+    "method": "cpsat",
+    "status": "optimal",
+    "objective": "latency,memory",
+    "objective_value": 162.0,
+    "bound": 162.0,
+    "gap": 0.0,
+    "stages": [{"objective": "latency", "status": "optimal", "value": 162.0, "bound": 162.0}],
+    "parameters": {"time_limit_s": 1.0, "num_workers": 2, "seed": 0},
+    "interrupted": False,
+    "message": "",
 }
 
 
 def example(kind: str) -> Any:
     if kind == "costs":
         return json.loads(json.dumps(COST_TABLE))
+    if kind == "result":
+        return json.loads(json.dumps(RESULT))
     return yaml.safe_load(EXAMPLES[kind].read_text(encoding="utf-8"))
 
 
