@@ -232,8 +232,8 @@ def check_tiles_fit(problem: Problem, workload: Workload | None = None) -> None:
         f"memory they may use; the largest, {task.id}, needs {int(worst.demand or 0):,} bytes "
         f"for its inputs and outputs ({biggest.kind} {biggest.id}: {biggest.size_bytes:,} bytes), "
         f"but {memory.id} holds {memory.capacity_bytes or 0:,} bytes; cut finer: --tiles "
-        f"(tokens), --head-tiles, or --split LAYER.DIM=N{where}; or use a hardware with larger "
-        "memories",
+        f"(tokens), --head-tiles, or --split LAYER.DIM=N{where}, or let --tiles auto --split "
+        "auto choose; or use a hardware with larger memories",
     )
 
 

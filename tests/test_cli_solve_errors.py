@@ -75,7 +75,7 @@ CASES: list[tuple[list[str], list[str]]] = [
             "no memory they may use; the largest, SM.t0, needs 65,536 bytes for its inputs and "
             "outputs (activation QKT.t0.o: 32,768 bytes), but l1_0 holds 4,096 bytes; cut finer: "
             "--tiles (tokens), --head-tiles, or --split LAYER.DIM=N (SM's splittable loops: i of "
-            "256); or use a hardware with larger memories"
+            "256), or let --tiles auto --split auto choose; or use a hardware with larger memories"
         ],
     ),
     (
