@@ -2,8 +2,8 @@
 
 `load_workload` and `load_hardware` read bundled models by name or files by path;
 `tile_workload` (in :mod:`cpsched.frontend.tiling`) cuts layers into tiles with exact tensors;
-`build_problem` adds memories, cores, links, derived routes, per-core costs, groups and
-barriers.
+`build_problem` adds memories (with their backing store), cores, links (with their sharing and
+multicast), derived routes, per-core costs, groups and barriers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from pydantic import ValidationError
 
 from cpsched.frontend.catalog import hardware_path, workload_path
 from cpsched.frontend.costs import Cost, CostModel, CostTable
-from cpsched.frontend.hardware import Hardware, derive_routes, hardware_links, load_hardware_file
+from cpsched.frontend.hardware import (
+    Hardware,
+    derive_routes,
+    hardware_links,
+    hardware_memories,
+    load_hardware_file,
+)
 from cpsched.frontend.tiling import TiledWorkload, TilingSpec, tile_workload
 from cpsched.frontend.workload.load import load_workload_file
 from cpsched.frontend.workload.precision import Precision
@@ -30,7 +36,6 @@ from cpsched.model.problem import (
     Barrier,
     Core,
     CoreId,
-    Memory,
     Problem,
     Task,
     TaskId,
@@ -248,7 +253,7 @@ def _problem(
     return Problem(
         format=PROBLEM_FORMAT,
         name=label,
-        memories=tuple(Memory(id=m.id, capacity_bytes=m.capacity_bytes) for m in hardware.memories),
+        memories=tuple(hardware_memories(hardware)),
         cores=tuple(Core(id=CoreId(c.id), memory=c.memory) for c in hardware.cores),
         links=tuple(hardware_links(hardware)),
         routes=tuple(derive_routes(hardware)),

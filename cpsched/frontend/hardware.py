@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictBool,
     StrictFloat,
     StrictInt,
     ValidationInfo,
@@ -37,6 +38,8 @@ from cpsched.model.problem import (
     MIN_BANDWIDTH_BYTES_PER_CYCLE,
     Link,
     LinkId,
+    LinkSharing,
+    Memory,
     MemoryId,
     Route,
 )
@@ -83,6 +86,8 @@ class MemorySpec(_Strict):
     read_bandwidth_bytes_per_cycle: Bandwidth
     write_bandwidth_bytes_per_cycle: Bandwidth
     energy_pj_per_byte: Energy
+    # where spills go (e.g. l2 for GAP8's l1); None: dram for a bounded memory (memory_backing)
+    backing: MemoryId | None = Field(default=None, min_length=1)
 
 
 class Unroll(_Strict):
@@ -125,14 +130,19 @@ class LinkSpec(_Strict):
     latency_cycles: Cycles = 0
     energy_pj_per_byte: Energy = 0.0
     connects: tuple[str, ...] = Field(min_length=2)
+    # None: the defaults of the module docstring (bus: bandwidth + multicast; p2p pair: exclusive)
+    sharing: LinkSharing | None = None
+    multicast: StrictBool | None = None
 
 
 class MeshLink(_Strict):
-    """The parameters every mesh link shares."""
+    """The parameters every mesh link shares (by default bandwidth-shared, no multicast)."""
 
     bandwidth_bytes_per_cycle: Bandwidth
     latency_cycles: Cycles = 0
     energy_pj_per_byte: Energy = 0.0
+    sharing: LinkSharing = "bandwidth"
+    multicast: StrictBool = False
 
 
 class Topology(_Strict):
@@ -241,6 +251,28 @@ def hardware_problems(hw: Hardware) -> list[FieldProblem]:
             out.append(
                 FieldProblem(f"memories[{i}].capacity_bytes", "must be null (unbounded) for dram")
             )
+    backing = {m.id: m.backing for m in hw.memories if m.backing is not None}
+    for i, m in enumerate(hw.memories):
+        if m.backing is None:
+            continue
+        path = f"memories[{i}].backing"
+        if m.id == DRAM:
+            out.append(FieldProblem(path, f"{DRAM!r} has no backing store: spills end there"))
+        elif m.backing not in mems:
+            out.append(FieldProblem(path, f"unknown memory {m.backing!r}; memories: {mems}"))
+        else:
+            chain: list[str] = [m.id]
+            here: str | None = m.backing
+            while here is not None and here not in chain:
+                chain.append(here)
+                here = backing.get(MemoryId(here))
+            if here == m.id:
+                loop = " -> ".join(map(repr, [*chain, m.id]))
+                out.append(
+                    FieldProblem(
+                        path, f"closes a loop of backing stores ({loop}); it must end in {DRAM!r}"
+                    )
+                )
     out += _duplicates("cores", [c.id for c in hw.cores], "core")
     for i, c in enumerate(hw.cores):
         if c.memory not in mems:
@@ -309,17 +341,50 @@ def _xy_route(a: tuple[int, int], b: tuple[int, int]) -> list[LinkId]:
     return out
 
 
+def link_sharing(hw: Hardware, lk: LinkSpec) -> tuple[LinkSharing, bool]:
+    """`sharing` and `multicast` of an explicit link, its file's or the defaults: a bus (more
+    than two nodes) is shared by bandwidth and multicasts; a pair of a `p2p` topology is a DMA
+    channel, exclusive; any other link is shared by bandwidth without multicast."""
+    bus = len(set(lk.connects)) > 2
+    dma = not bus and hw.topology.kind == "p2p"
+    sharing: LinkSharing = lk.sharing or ("exclusive" if dma else "bandwidth")
+    multicast = lk.multicast if lk.multicast is not None else bus
+    return sharing, multicast
+
+
+def memory_backing(m: MemorySpec) -> MemoryId | None:
+    """Where `m`'s copies spill: its `backing`, else dram for a bounded memory other than dram,
+    else None (dram and unbounded memories spill nowhere)."""
+    if m.backing is not None:
+        return m.backing
+    if m.id == DRAM or m.capacity_bytes is None:
+        return None
+    return DRAM
+
+
+def hardware_memories(hw: Hardware) -> list[Memory]:
+    """Every memory of the problem, with its capacity and its backing store resolved."""
+    return [
+        Memory(id=m.id, capacity_bytes=m.capacity_bytes, backing=memory_backing(m))
+        for m in hw.memories
+    ]
+
+
 def hardware_links(hw: Hardware) -> list[Link]:
     """Every link of the problem: the explicit ones and, on a mesh, the directed mesh links."""
-    out = [
-        Link(
-            id=lk.id,
-            bandwidth_bytes_per_cycle=lk.bandwidth_bytes_per_cycle,
-            latency_cycles=lk.latency_cycles,
-            energy_pj_per_byte=lk.energy_pj_per_byte,
+    out = []
+    for lk in hw.topology.links:
+        sharing, multicast = link_sharing(hw, lk)
+        out.append(
+            Link(
+                id=lk.id,
+                bandwidth_bytes_per_cycle=lk.bandwidth_bytes_per_cycle,
+                latency_cycles=lk.latency_cycles,
+                energy_pj_per_byte=lk.energy_pj_per_byte,
+                sharing=sharing,
+                multicast=multicast,
+            )
         )
-        for lk in hw.topology.links
-    ]
     t = hw.topology
     if t.kind == "mesh" and t.mesh_link is not None:
         for y in range(t.mesh_rows):
@@ -332,6 +397,8 @@ def hardware_links(hw: Hardware) -> list[Link]:
                                 bandwidth_bytes_per_cycle=t.mesh_link.bandwidth_bytes_per_cycle,
                                 latency_cycles=t.mesh_link.latency_cycles,
                                 energy_pj_per_byte=t.mesh_link.energy_pj_per_byte,
+                                sharing=t.mesh_link.sharing,
+                                multicast=t.mesh_link.multicast,
                             )
                         )
     return out
@@ -401,6 +468,17 @@ def check_hardware(hw: Hardware, source: str) -> Hardware:
                     FieldProblem(
                         f"cores[{i}].memory",
                         f"memory {c.memory!r} has no path to and from {DRAM!r} in the topology",
+                    )
+                )
+        for i, m in enumerate(hw.memories):
+            if m.backing is not None and (
+                (m.id, m.backing) not in pairs or (m.backing, m.id) not in pairs
+            ):
+                problems.append(
+                    FieldProblem(
+                        f"memories[{i}].backing",
+                        f"memory {m.id!r} has no path to and from its backing store "
+                        f"{m.backing!r} in the topology",
                     )
                 )
     if problems:
@@ -507,5 +585,5 @@ def core_type_key(hw: Hardware, core: CoreSpec) -> str:
     """What makes two cores cost the same: their spec (without id) and their memory's ports."""
     mem: Mapping[MemoryId, MemorySpec] = hw.memory_by_id()
     spec = core.model_dump(mode="json", exclude={"id", "memory"})
-    m = mem[core.memory].model_dump(mode="json", exclude={"id", "capacity_bytes"})
+    m = mem[core.memory].model_dump(mode="json", exclude={"id", "capacity_bytes", "backing"})
     return repr((sorted(spec.items()), sorted(m.items())))
