@@ -200,3 +200,21 @@ def test_render_suite_writes_the_same_md_from_the_json(toy: None, tmp_path: Path
     (tmp_path / "toy.md").unlink()
     assert render_suite(path) == tmp_path / "toy.md"
     assert (tmp_path / "toy.md").read_text() == written
+
+
+def test_a_cpsat_record_that_kept_its_hint_is_still_cpsats() -> None:
+    """The pipeline names the hint's heuristic as a kept hint's method; the heuristics suite
+    then lost CP-SAT's record on bert_base@mesh4x4 and reported 'never worse' violated."""
+    from cpsched.model.io import load_problem
+    from cpsched.model.result import HintInfo, SolveResult
+
+    problem = load_problem(ROOT / "models" / "problems" / "two_cores_shared.yaml")
+    kept = SolveResult(
+        method="heft",
+        status="feasible",
+        objective="latency",
+        hint=HintInfo(source="heuristic", method="heft", used=False, kept=True),
+    )
+    assert record_from_result("x", problem, kept).method == "cpsat"
+    plain = kept.model_copy(update={"hint": None})
+    assert record_from_result("x", problem, plain).method == "heft"

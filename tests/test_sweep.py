@@ -310,6 +310,29 @@ workers: 1
 """
 
 
+def start_until_two_points(
+    tmp_path: Path, *options: str, wait_s: float = 60
+) -> tuple[subprocess.Popen[str], Path, Path]:
+    """Start `cpsched sweep` on the slow-tail sweep in a real process and wait until two points
+    are recorded: the process, its output folder and its records file."""
+    sweep_file = write_sweep(tmp_path, SLOW_TAIL)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [*CLI, str(sweep_file), "--out", str(out), *options],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    records = out / RECORDS_FILE
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if records.exists() and len(read_records(records)[0]) >= 2:
+            break
+        time.sleep(0.1)
+    return proc, out, records
+
+
 @pytest.mark.slow  # a real subprocess or cluster: CI's slow run
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_and_sigterm_keep_the_finished_points(
@@ -318,21 +341,7 @@ def test_ctrl_c_and_sigterm_keep_the_finished_points(
     # M=16 on single_core (T=2, T=4) and M=256 on quad_bus at T=2 are proven within a second;
     # at T=4 it is not proven in a minute (pipeline.DEFAULT_TILES): still running when the
     # signal comes, so it must not be recorded
-    sweep_file = write_sweep(tmp_path, SLOW_TAIL)
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [*CLI, str(sweep_file), "--out", str(out), "-j", "1"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    records = out / RECORDS_FILE
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if records.exists() and len(read_records(records)[0]) >= 2:
-            break
-        time.sleep(0.1)
+    proc, out, records = start_until_two_points(tmp_path, "-j", "1")
     assert len(read_records(records)[0]) >= 2
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=30)
@@ -346,21 +355,7 @@ def test_ctrl_c_and_sigterm_keep_the_finished_points(
 @pytest.mark.slow
 def test_ctrl_c_on_a_dask_local_cluster_keeps_the_finished_points(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
-    sweep_file = write_sweep(tmp_path, SLOW_TAIL)
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [*CLI, str(sweep_file), "--out", str(out), "--dask", "local", "-j", "1"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    records = out / RECORDS_FILE
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if records.exists() and len(read_records(records)[0]) >= 2:
-            break
-        time.sleep(0.1)
+    proc, _, records = start_until_two_points(tmp_path, "--dask", "local", "-j", "1", wait_s=90)
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -373,21 +368,7 @@ def test_a_worker_process_that_dies_stops_the_sweep_with_the_finished_points_kep
     tmp_path: Path,
 ) -> None:
     psutil = pytest.importorskip("psutil")  # installed with distributed
-    sweep_file = write_sweep(tmp_path, SLOW_TAIL)
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [*CLI, str(sweep_file), "--out", str(out), "-j", "1"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    records = out / RECORDS_FILE
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if records.exists() and len(read_records(records)[0]) >= 2:
-            break
-        time.sleep(0.1)
+    proc, _, records = start_until_two_points(tmp_path, "-j", "1")
     workers = [
         child
         for child in psutil.Process(proc.pid).children(recursive=True)
