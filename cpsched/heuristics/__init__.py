@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
+from cpsched.heuristics.features import ALL, FORMAT_1, Features
 from cpsched.heuristics.heft import heft_schedule
 from cpsched.heuristics.layer_by_layer import layer_by_layer_schedule
 from cpsched.heuristics.list_scheduler import list_schedule
@@ -43,9 +44,11 @@ HEURISTICS: dict[str, Callable[..., SolveResult]] = {
 }
 
 
-def run_heuristics(problem: Problem, names: Sequence[str] | None = None) -> dict[str, SolveResult]:
+def run_heuristics(
+    problem: Problem, names: Sequence[str] | None = None, *, features: Features = ALL
+) -> dict[str, SolveResult]:
     """The result of each heuristic in `names` (default: all, in HEURISTICS order) on `problem`,
-    sharing one analysis of the problem.
+    sharing one analysis of the problem, using the format-2 freedoms in `features` (all).
 
     The one failure rule: a heuristic that finds no schedule returns a result with
     `schedule=None` and says why; a heuristic that builds a schedule the validator rejects has a
@@ -56,7 +59,7 @@ def run_heuristics(problem: Problem, names: Sequence[str] | None = None) -> dict
     unknown = [n for n in chosen if n not in HEURISTICS]
     if unknown:
         raise KeyError(f"unknown heuristic {unknown[0]!r}; known: {', '.join(HEURISTICS)}")
-    prep = prepare(problem)
+    prep = prepare(problem, features)
     out: dict[str, SolveResult] = {}
     for name in chosen:
         started = time.perf_counter()
@@ -97,7 +100,10 @@ def best_heuristic_schedule(problem: Problem) -> Schedule | None:
 
 
 __all__ = [
+    "ALL",
+    "FORMAT_1",
     "HEURISTICS",
+    "Features",
     "InvalidHeuristicSchedule",
     "Prepared",
     "best_heuristic",

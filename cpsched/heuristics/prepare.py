@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cpsched.check.infeasibility import find_infeasibility
+from cpsched.heuristics.features import ALL, Features
 from cpsched.model.graph import GraphFacts, graph_facts
 from cpsched.model.problem import DRAM, CoreId, Problem, TaskId
 from cpsched.model.result import InfeasibilityReason
@@ -38,10 +39,12 @@ class Prepared:
     # why the heuristics cannot place some task, though no proof says that no schedule exists
     # (empty when they can try)
     cannot_place: str = ""
+    features: Features = ALL  # which format-2 freedoms the heuristics use
 
 
-def prepare(problem: Problem) -> Prepared:
-    """The graph facts, each task's usable cores, and the static checker's proofs for `problem`."""
+def prepare(problem: Problem, features: Features = ALL) -> Prepared:
+    """The graph facts, each task's usable cores, and the static checker's proofs for `problem`;
+    the heuristics run on it use `features`."""
     facts = graph_facts(problem)
     n = facts.n_tasks
     usable: list[list[CoreId]] = []
@@ -66,6 +69,7 @@ def prepare(problem: Problem) -> Prepared:
         layer_depth=facts.layer_depth,
         reasons=find_infeasibility(problem),
         cannot_place=_cannot_place(facts, allowed, why_not),
+        features=features,
     )
 
 
