@@ -90,10 +90,12 @@ def test_trace_args_carry_layer_tile_and_bytes() -> None:
         "layer": "L2", "tile": 3, "core": "c1", "memory": "m1", "energy_pj": 5.0,
         "inputs": ["a"], "outputs": ["y"], "in_bytes": 50, "out_bytes": 20,
     }  # fmt: skip
-    # a: 50 bytes x (1.0 + 0.5) pJ/byte = 75 pJ; produced by A (layer L1, tile 0).
+    # a: 50 bytes x (1.0 + 0.5) pJ/byte = 75 pJ, at 5 bytes/cycle (L1's bandwidth, the least);
+    # produced by A (layer L1, tile 0).
     assert by_name[("a m0->m1", 1)] == {
         "tensor": "a", "kind": "activation", "bytes": 50, "src": "m0", "dst": "m1",
-        "links": ["L0", "L1"], "energy_pj": 75.0, "layer": "L1", "tile": 0,
+        "links": ["L0", "L1"], "rate_bytes_per_cycle": 5, "energy_pj": 75.0, "layer": "L1",
+        "tile": 0,
     }  # fmt: skip
     assert "layer" not in by_name[("x dram->m0", 1)]  # a graph input has no producer
 
