@@ -16,6 +16,7 @@ SUITE_MODULES: tuple[str, ...] = (
     "cpsched.bench.scaling",
     "cpsched.bench.heuristics",
     "cpsched.bench.milp",
+    "cpsched.bench.format2",
 )
 
 
