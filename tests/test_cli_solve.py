@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import cpsched.pipeline
+from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cli import app
 from cpsched.cli.progress import LiveLine
@@ -209,33 +210,26 @@ def test_existing_out_is_refused_before_any_work_and_force_overwrites(tmp_path: 
     assert r.exit_code == 2 and "is a file, expected a folder" in r.stderr
 
 
+def _fork_on_a_small_core(tmp_path: Path) -> tuple[Path, Path]:
+    workload = tmp_path / "fork.yaml"
+    workload.write_text(FORK_YAML)
+    hardware = tmp_path / "small_core.yaml"
+    source = Path(cpsched.pipeline.__file__).parents[1] / "models" / "hardware" / "single_core.yaml"
+    hardware.write_text(source.read_text().replace("1048576", "2048"))
+    return workload, hardware
+
+
 def test_empty_search_space_exits_4_and_says_what_it_proves(tmp_path: Path) -> None:
     # A and B both read X; C adds their outputs. One core, l1 of 2048 bytes: each task fits
     # alone (A: X 512 + W1 1024 + A 512 = 2048), but whichever of A, B runs second also holds
     # the first one's output until C ends: 2560 > 2048 bytes, unless that output is spilled to
     # dram and reloaded, which CP-SAT's space leaves out. So CP-SAT proves its space empty,
     # which is no proof that the problem is infeasible (it once said so): exit 4, not 3.
-    workload = tmp_path / "fork.yaml"
-    workload.write_text(FORK_YAML)
-    hardware = tmp_path / "small_core.yaml"
-    source = Path(cpsched.pipeline.__file__).parents[1] / "models" / "hardware" / "single_core.yaml"
-    hardware.write_text(source.read_text().replace("1048576", "2048"))
+    # (Without the heuristics: they spill, see the next test.)
+    workload, hardware = _fork_on_a_small_core(tmp_path)
     out = tmp_path / "run"
-    r = CliRunner().invoke(
-        app,
-        [
-            "solve",
-            "-w",
-            str(workload),
-            "--hardware",
-            str(hardware),
-            "-T",
-            "1",
-            "--out",
-            str(out),
-            *FAST,
-        ],
-    )
+    common = ("solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1")
+    r = CliRunner().invoke(app, [*common, "--no-heuristic-hint", "--out", str(out), *FAST])
     assert r.exit_code == 4, r.output
     assert "CP-SAT proved that its search space holds no schedule" in r.output
     assert {p.name for p in out.iterdir()} == {"problem.json", "result.json"}
@@ -243,15 +237,33 @@ def test_empty_search_space_exits_4_and_says_what_it_proves(tmp_path: Path) -> N
     # --json: the same on stdout, no schedule and no metrics
     r = CliRunner().invoke(
         app,
-        [
-            *("solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1", "--json"),
-            *("--out", str(tmp_path / "again"), *FAST),
-        ],
+        [*common, "--no-heuristic-hint", "--json", "--out", str(tmp_path / "again"), *FAST],
     )
     assert r.exit_code == 4
     data = json.loads(r.stdout)
     assert data["status"] == "unknown" and data["metrics"] is None
     assert set(data["files"]) == {"problem.json", "result.json"}
+
+
+def test_a_spilling_heuristic_schedules_what_cp_sat_space_cannot(tmp_path: Path) -> None:
+    # The fork above: the heuristics spill the first output to dram and reload it for C, so
+    # the solve has a valid schedule, and says that CP-SAT's space holds none.
+    workload, hardware = _fork_on_a_small_core(tmp_path)
+    out = tmp_path / "run"
+    r = CliRunner().invoke(
+        app,
+        ["solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1", "--out", str(out)]
+        + list(FAST),
+    )
+    assert r.exit_code == 0, r.output
+    assert "CP-SAT's search space holds no schedule" in r.output
+    problem = load_problem(out / "problem.json")
+    schedule = load_schedule(out / "schedule.json")
+    assert validate(problem, schedule) == []
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "feasible" and result["method"] != "cpsat"
+    m = metrics(problem, schedule)
+    assert m.spilled_bytes == 512 and m.reloaded_bytes == 512  # one output out and back
 
 
 class _CtrlCAtFirstSchedule(LiveLine):

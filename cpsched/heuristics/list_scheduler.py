@@ -100,5 +100,6 @@ def list_schedule(
     if outcome.split:
         layers_split = sorted({problem.task_by_id[t].layer for t in outcome.split})
         params["layers_split_over_cores"] = layers_split
-        outcome.note = f"layers {', '.join(layers_split)} split over cores to fit memory"
+        split_note = f"layers {', '.join(layers_split)} split over cores to fit memory"
+        outcome.note = "; ".join(n for n in (split_note, outcome.note) if n)
     return to_result(problem, f"list-{order}", outcome, started, params)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cpsched.heuristics.cores import UnitCores
+from cpsched.heuristics.features import FORMAT_1
 from cpsched.heuristics.placer import Blocked, Placer
 from cpsched.heuristics.prepare import Prepared
 from cpsched.model.problem import CoreId, MemoryId, TaskId
@@ -21,6 +22,11 @@ from cpsched.model.result import InfeasibilityReason
 from cpsched.model.schedule import Schedule
 
 Key = tuple[float, ...]
+
+# With spills, once this many ready tasks wait for a full memory, the first of them makes room
+# by evicting copies instead of the loop looking for more tasks that fit (each look costs a
+# placement attempt per waiting task: quadratic on thousands of tasks).
+SPILL_AFTER_DEFERRED = 4
 
 
 @dataclass
@@ -59,6 +65,37 @@ def run_list_schedule(
         return Outcome(None, prep.reasons[0].reason, list(prep.reasons))
     if prep.cannot_place:
         return Outcome(None, f"found none: {prep.cannot_place}")
+    args = (priority, unit_of, insertion, fixed, stage_of, boost_at, max_retries, split_units)
+    outcome = _run(prep, *args, load_aware)
+    # Spilling (and multicast) change every later choice; they must never lose a schedule the
+    # placement without them finds, so that one runs when they found none: first without
+    # spills, then without any of format 2's freedoms (as for format 1).
+    fallbacks = [replace(prep.features, spill=False), FORMAT_1] if prep.features.spill else []
+    if prep.features != FORMAT_1 and not prep.features.spill:
+        fallbacks = [FORMAT_1]
+    for features in fallbacks:
+        if outcome.schedule is not None:
+            break
+        fallback = _run(replace(prep, features=features), *args, load_aware)
+        if fallback.schedule is not None:
+            used = "no spills" if features.multicast else "none of format 2's freedoms"
+            fallback.note = "; ".join(n for n in (fallback.note, used) if n)
+            return fallback
+    return outcome
+
+
+def _run(
+    prep: Prepared,
+    priority: Sequence[Key],
+    unit_of: Sequence[int],
+    insertion: bool,
+    fixed: dict[int, CoreId] | None,
+    stage_of: Sequence[int] | None,
+    boost_at: int,
+    max_retries: int,
+    split_units: bool,
+    load_aware: bool,
+) -> Outcome:
     unit_of = list(unit_of)
     split: list[int] = []  # first task of every unit split so far
     banned: dict[int, set[MemoryId]] = {}
@@ -152,50 +189,41 @@ def list_schedule_once(
         message = f"stuck at the start: {exc.what} does not fit in memory {exc.memory}"
         return Outcome(None, message), None, None
     placer.possible_memories = cores.possible_memories
+    placer.priority = priority
     n = prep.n_tasks
     preds, succs = prep.preds, prep.succs
     missing = [len(ps) for ps in preds]
     heap: list[tuple[Key, int]] = [(priority[i], i) for i in range(n) if missing[i] == 0]
     heapq.heapify(heap)
-    deferred: list[tuple[Key, int, Blocked]] = []
+    deferred: list[tuple[Key, int, Blocked, int]] = []  # key, task, why, lower bound
     stage = -1
     stage_lb = 0
     placed_max_end = 0
     placed = 0
-    while heap:
-        key, i = heapq.heappop(heap)
-        lb = placer.dep_ready(i)
-        if stage_of is not None:
-            if stage_of[i] != stage:
-                if deferred and min(stage_of[d[1]] for d in deferred) < stage_of[i]:
-                    break
-                stage = stage_of[i]
-                stage_lb = placed_max_end
-            lb = max(lb, stage_lb)
+    spill = prep.features.spill
+
+    def try_place(i: int, lb: int, make_room: bool) -> tuple[int | None, Blocked | None]:
+        """Place task i on its best core that takes it; its end, or why none did."""
         first: Blocked | None = None
-        end = None
-        before = 0
         for _ in range(2):
             before = len(placer.pending_stores)
             for core in cores.rank(placer, i, lb):
                 try:
-                    end = placer.place(i, core, lb)
-                    cores.placed(i, core)
-                    break
+                    end = placer.place(i, core, lb, make_room=make_room)
                 except Blocked as exc:
                     first = first or exc
-            if end is not None or not placer.pending_stores:
+                    continue
+                cores.placed(i, core)
+                placer.flush_stores(keep_last=max(len(placer.pending_stores) - before, 0))
+                return end, None
+            if not placer.pending_stores:
                 break
             placer.flush_stores()  # placed stores release memory: try once more
             first = None
-        if end is None:
-            deferred.append(
-                (key, i, first or Blocked(f"task {prep.task_ids[i]} has no usable core"))
-            )
-            continue
-        placed += 1
-        placed_max_end = max(placed_max_end, end)
-        placer.flush_stores(keep_last=len(placer.pending_stores) - before)
+        return None, first
+
+    def after_placed(i: int) -> None:
+        """Make ready what waited for task i; give the deferred tasks another chance."""
         stack = [i]
         while stack:
             u = stack.pop()
@@ -207,15 +235,49 @@ def list_schedule_once(
                         stack.append(v)
                     else:
                         heapq.heappush(heap, (priority[v], v))
-        if deferred:
-            for dkey, di, _ in deferred:
-                heapq.heappush(heap, (dkey, di))
-            deferred.clear()
+        for dkey, di, _, _ in deferred:
+            heapq.heappush(heap, (dkey, di))
+        deferred.clear()
+
+    while True:
+        while heap:
+            key, i = heapq.heappop(heap)
+            lb = placer.dep_ready(i)
+            if stage_of is not None:
+                if stage_of[i] != stage:
+                    if deferred and min(stage_of[d[1]] for d in deferred) < stage_of[i]:
+                        heapq.heappush(heap, (key, i))
+                        break
+                    stage = stage_of[i]
+                    stage_lb = placed_max_end
+                lb = max(lb, stage_lb)
+            end, blocked = try_place(i, lb, make_room=False)
+            if end is None:
+                why = blocked or Blocked(f"task {prep.task_ids[i]} has no usable core")
+                deferred.append((key, i, why, lb))
+                if spill and why.memory is not None and len(deferred) >= SPILL_AFTER_DEFERRED:
+                    break  # enough tasks wait for memory: make room rather than look further
+                continue
+            placed += 1
+            placed_max_end = max(placed_max_end, end)
+            after_placed(i)
+        if placed == n or not deferred or not spill:
+            break
+        # Stuck: every ready task waits for memory. Make room for the first of them by
+        # evicting (spilling) copies from its memory, then go on.
+        key, i, _, lb = min(deferred, key=lambda d: d[0])
+        end, _ = try_place(i, lb, make_room=True)
+        if end is None:
+            break
+        deferred.remove(next(d for d in deferred if d[1] == i))
+        placed += 1
+        placed_max_end = max(placed_max_end, end)
+        after_placed(i)
     if placed < n:
         if deferred:
-            _, i, blocked = min(deferred, key=lambda d: d[0])
-            message = f"stuck: {placer.why(blocked)}"
-            return Outcome(None, message, placed=placed), placer, (i, blocked.memory)
+            _, i, why, _ = min(deferred, key=lambda d: d[0])
+            message = f"stuck: {placer.why(why)}"
+            return Outcome(None, message, placed=placed), placer, (i, why.memory)
         return Outcome(None, "stuck: some tasks never became ready", placed=placed), placer, None
     placer.flush_stores()
     return Outcome(placer.schedule()), placer, None

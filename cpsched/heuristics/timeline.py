@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from fractions import Fraction
+
+Rate = int | Fraction  # bytes per cycle, exact
 
 
 class IntervalTimeline:
@@ -22,8 +25,8 @@ class IntervalTimeline:
         self.starts: list[int] = []
         self.ends: list[int] = []
 
-    def earliest(self, t: int, duration: int) -> int:
-        """The earliest start >= t of a free window of `duration` cycles."""
+    def earliest(self, t: int, duration: int, rate: Rate = 0) -> int:
+        """The earliest start >= t of a free window of `duration` cycles (whatever the rate)."""
         if duration <= 0:
             return t
         starts, ends = self.starts, self.ends
@@ -41,8 +44,8 @@ class IntervalTimeline:
         """The end of the last busy interval (0 when idle)."""
         return self.ends[-1] if self.ends else 0
 
-    def add(self, start: int, end: int) -> None:
-        """Mark [start, end) busy; the caller has checked that it is free."""
+    def add(self, start: int, end: int, rate: Rate = 0) -> None:
+        """Mark [start, end) busy (whatever the rate); the caller has checked that it is free."""
         if end <= start:
             return
         starts, ends = self.starts, self.ends
@@ -62,16 +65,79 @@ class IntervalTimeline:
             ends.insert(i, end)
 
 
-def common_window(timelines: Sequence[IntervalTimeline], t: int, duration: int) -> int:
-    """The earliest start >= t of a window of `duration` cycles free on every timeline."""
+class RateTimeline:
+    """The summed rate of the transfers on one bandwidth-shared link over time, as a step
+    function of finite steps, and the link's bandwidth (docs/validity.md, rule 8).
+
+    Rates are exact: ints, or Fractions where a bandwidth is fractional, so a window that fits
+    here fits in the validator's exact arithmetic too.
+    """
+
+    __slots__ = ("capacity", "times", "usage")
+
+    def __init__(self, capacity: Rate) -> None:
+        self.capacity = capacity
+        self.times: list[int] = [0]  # usage[i] holds on [times[i], times[i+1]); the last: 0
+        self.usage: list[Rate] = [0]
+
+    def earliest(self, t: int, duration: int, rate: Rate = 0) -> int:
+        """The earliest start >= t of a window of `duration` cycles with `rate` to spare."""
+        if duration <= 0:
+            return t
+        limit = self.capacity - rate
+        times, usage = self.times, self.usage
+        n = len(times)
+        k = max(bisect_right(times, t) - 1, 0)
+        while True:
+            j = k
+            while j < n and (j == k or times[j] < t + duration):
+                if usage[j] > limit:
+                    break
+                j += 1
+            else:
+                return t
+            # usage[j] is too high: the window starts after that step at the earliest
+            k = j + 1
+            t = max(t, times[k])  # the last step has usage 0, so k < n here
+
+    def end(self) -> int:
+        """The end of the last busy step (0 when idle)."""
+        return self.times[-1]
+
+    def _split(self, t: int) -> int:
+        times, usage = self.times, self.usage
+        i = bisect_right(times, t) - 1
+        if times[i] != t:
+            times.insert(i + 1, t)
+            usage.insert(i + 1, usage[i])
+            i += 1
+        return i
+
+    def add(self, start: int, end: int, rate: Rate = 0) -> None:
+        """Use `rate` of the link on [start, end); the caller has checked that it fits."""
+        if end <= start or not rate:
+            return
+        i = self._split(start)
+        j = self._split(end)
+        usage = self.usage
+        for k in range(i, j):
+            usage[k] += rate
+
+
+LinkTimeline = IntervalTimeline | RateTimeline
+
+
+def common_window(timelines: Sequence[LinkTimeline], t: int, duration: int, rate: Rate = 0) -> int:
+    """The earliest start >= t of a window of `duration` cycles free on every timeline (with
+    `rate` to spare on the bandwidth-shared ones)."""
     if duration <= 0 or not timelines:
         return t
     if len(timelines) == 1:
-        return timelines[0].earliest(t, duration)
+        return timelines[0].earliest(t, duration, rate)
     while True:
         moved = False
         for tl in timelines:
-            t2 = tl.earliest(t, duration)
+            t2 = tl.earliest(t, duration, rate)
             if t2 != t:
                 t = t2
                 moved = True
