@@ -250,11 +250,8 @@ def test_a_spilling_heuristic_schedules_what_cp_sat_space_cannot(tmp_path: Path)
     # the solve has a valid schedule, and says that CP-SAT's space holds none.
     workload, hardware = _fork_on_a_small_core(tmp_path)
     out = tmp_path / "run"
-    r = CliRunner().invoke(
-        app,
-        ["solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1", "--out", str(out)]
-        + list(FAST),
-    )
+    common = ("solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1")
+    r = CliRunner().invoke(app, [*common, "--out", str(out), *FAST])
     assert r.exit_code == 0, r.output
     assert "CP-SAT's search space holds no schedule" in r.output
     problem = load_problem(out / "problem.json")

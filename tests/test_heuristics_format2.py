@@ -142,11 +142,8 @@ def one_bus(p: Problem, rng: random.Random) -> Problem:
     bus = buses[0].model_copy(
         update={"id": "bus", "multicast": True, "sharing": rng.choice(["bandwidth", "exclusive"])}
     )
-    links = tuple(
-        lk.model_copy(update={"multicast": True})
-        for lk in p.links
-        if not lk.id.startswith("bus_")
-    ) + (bus,)
+    others = [lk for lk in p.links if not lk.id.startswith("bus_")]
+    links = (*(lk.model_copy(update={"multicast": True}) for lk in others), bus)
     routes = tuple(
         Route(
             src=r.src,
