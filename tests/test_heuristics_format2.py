@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 import warnings
+from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.heuristics import FORMAT_1, HEURISTICS, Features, run_heuristics
 from cpsched.heuristics.synthetic import random_problem
+from cpsched.heuristics.timeline import RateTimeline
 from cpsched.model.problem import Problem, Route
 from cpsched.pipeline import BuildOptions, build_job
 
@@ -230,3 +233,32 @@ def test_bert_base_at_its_own_sequence_length_gets_a_schedule(hardware: str) -> 
     assert set(found) == set(HEURISTICS)
     for schedule in found.values():
         assert validate(built.problem, schedule) == []
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.sampled_from([4, 8, Fraction(15, 2)]),
+    st.lists(
+        st.tuples(st.integers(0, 60), st.integers(0, 20), st.sampled_from([1, 2, 4, 8])),
+        max_size=20,
+    ),
+)
+def test_rate_timeline_finds_the_earliest_window_with_room(
+    capacity: int | Fraction, transfers: list[tuple[int, int, int]]
+) -> None:
+    # Against a cycle-by-cycle array: each transfer at min(rate, capacity) placed at the
+    # earliest start the timeline gives, which must be the earliest with room at every cycle.
+    timeline = RateTimeline(capacity)
+    used: dict[int, int | Fraction] = {}
+    for t, duration, rate in transfers:
+        r = min(rate, capacity)
+        start = timeline.earliest(t, duration, r)
+        brute = t
+        while any(used.get(c, 0) + r > capacity for c in range(brute, brute + duration)):
+            brute += 1
+        assert start == brute
+        timeline.add(start, start + duration, r)
+        for c in range(start, start + duration):
+            used[c] = used.get(c, 0) + r
+    steps = timeline.usage
+    assert all(a != b for a, b in pairwise(steps))  # merged steps

@@ -119,9 +119,14 @@ class RateTimeline:
             return
         i = self._split(start)
         j = self._split(end)
-        usage = self.usage
+        times, usage = self.times, self.usage
         for k in range(i, j):
             usage[k] += rate
+        # Equal neighbours merge, so a link busy at one level for a while is one step.
+        if j < len(usage) and usage[j] == usage[j - 1]:
+            del times[j], usage[j]
+        if i > 0 and usage[i] == usage[i - 1]:
+            del times[i], usage[i]
 
 
 LinkTimeline = IntervalTimeline | RateTimeline
