@@ -36,7 +36,7 @@ from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.model.objective import Metric, Objective, as_objective
-from cpsched.model.problem import DRAM, CoreId, Problem, TaskId
+from cpsched.model.problem import CoreId, Problem, TaskId
 from cpsched.model.result import (
     HintInfo,
     HintSource,
@@ -47,6 +47,7 @@ from cpsched.model.result import (
     solver_versions,
 )
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.space import group_leader, in_space
 
 
 class ModelInvalidError(RuntimeError):
@@ -78,40 +79,12 @@ def _is_valid(problem: Problem, schedule: Schedule) -> bool:
 # --- hints ---
 
 
-def project_hint(space: Space, schedule: Schedule) -> Schedule:
+def project_hint(space: Space, schedule: Schedule, multicast: bool = True) -> Schedule:
     """Keep only the transfers the model's space has (from the source memory, into a memory where
-    a consumer runs, or into DRAM for a stored tensor); dropping the others keeps it valid."""
-    p = space.problem
-    core_of = {st.id: st.core for st in schedule.tasks}
-    needed: set[tuple[str, str]] = set()
-    for task in p.tasks:
-        if core_of.get(task.id) in p.core_by_id:  # an unknown core: the validator rejects it
-            m = p.memory_of(core_of[task.id])
-            needed.update((tensor, m) for tensor in task.inputs)
-    for tensor in p.tensors:
-        if tensor.store:
-            needed.add((tensor.id, DRAM))
-    kept = []
-    seen: set[tuple[str, str]] = set()
-    for x in schedule.transfers:
-        known = p.tensor_by_id.get(x.tensor)
-        if x.multicast or x.rate_bytes_per_cycle is not None:
-            continue  # outside the space: one destination, full rate
-        dst = x.dsts[0]
-        if known is None or (x.tensor, dst) not in needed or (x.tensor, dst) in seen:
-            continue
-        producer = known.producer
-        if producer is None:
-            source = known.home
-        elif producer in core_of and core_of[producer] in p.core_by_id:
-            source = p.memory_of(core_of[producer])
-        else:
-            continue
-        if x.src != source or dst == source:
-            continue
-        seen.add((x.tensor, dst))
-        kept.append(x)
-    return schedule.model_copy(update={"transfers": tuple(kept)})
+    a consumer runs, or into DRAM for a stored tensor; with `multicast`, a multicast whose
+    destinations one of them leads, :func:`cpsched.model.space.in_space`); dropping the others
+    keeps it valid."""
+    return in_space(space, schedule, multicast)
 
 
 def _respects_fixed(
@@ -141,7 +114,7 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
         values[v.start[st.id]] = st.start
         for k in built.space.cores[st.id]:
             values[v.on[(st.id, k)]] = int(k == st.core)
-    moved = {(x.tensor, x.dsts[0]): x for x in schedule.transfers}
+    moved = {(x.tensor, d): x for x in schedule.transfers for d in x.dsts}
     for (tensor, s, m), lit in v.transfer.items():
         x = moved.get((tensor, m))
         values[lit] = int(x is not None and x.src == s)
@@ -149,6 +122,19 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
         x = moved.get((tensor, m))
         if x is not None:
             values[start] = x.start
+    # a multicast: its leader (the destination every other may follow) uses the links
+    lead_of: dict[tuple[str, str], str | None] = {}
+    for x in schedule.transfers:
+        lead = group_leader(built.space, x.tensor, x.src, x.dsts) if x.multicast else None
+        for d in x.dsts:
+            lead_of[(x.tensor, d)] = None if d == lead else lead
+    for (tensor, s, m, lead), f in v.follows.items():
+        x = moved.get((tensor, m))
+        values[f] = int(x is not None and x.src == s and lead_of.get((tensor, m)) == lead)
+    for (tensor, s, m), occupies in v.occupies.items():
+        if occupies is not v.transfer[(tensor, s, m)]:
+            x = moved.get((tensor, m))
+            values[occupies] = int(x is not None and x.src == s and lead_of[(tensor, m)] is None)
     del p
     return values
 
@@ -292,15 +278,24 @@ def extract_schedule(built: BuiltModel, solution: Sequence[int]) -> Schedule:
     for t, cores in built.space.cores.items():
         core = next(k for k in cores if value(v.on[(t, k)]))
         tasks.append(ScheduledTask(id=t, core=core, start=value(v.start[t])))
+    # a multicast is its leader (the transfer that uses the links) and its followers
+    followers: dict[tuple[str, str, str], list[str]] = {}
+    for (tensor, s, m, lead), f in v.follows.items():
+        if value(f):
+            followers.setdefault((tensor, s, lead), []).append(m)
     transfers = []
     for (tensor, s, m), lit in v.transfer.items():
-        if value(lit):
+        if value(lit) and value(v.occupies[(tensor, s, m)]):
+            rest = followers.get((tensor, s, m), [])  # in memory order, as the space lists them
             transfers.append(
                 ScheduledTransfer(
-                    tensor=tensor, src=s, dst=m, start=value(v.transfer_start[(tensor, m)])
+                    tensor=tensor,
+                    src=s,
+                    dst=(m, *rest) if rest else m,
+                    start=value(v.transfer_start[(tensor, m)]),
                 )
             )
-    transfers.sort(key=lambda x: (x.start, x.tensor, x.dst))
+    transfers.sort(key=lambda x: (x.start, x.tensor, x.dsts))
     return Schedule(
         problem=built.space.problem.name, tasks=tuple(tasks), transfers=tuple(transfers)
     )
@@ -376,7 +371,7 @@ def solve(
     horizon = space.safe_horizon_cycles()
     usable_hint: Schedule | None = None
     if hint is not None:
-        projected = project_hint(space, hint)
+        projected = project_hint(space, hint, params.multicast)
         if _respects_fixed(projected, fixed_cores, fixed_order) and _is_valid(problem, projected):
             usable_hint = projected
             measured = metrics(problem, projected)
@@ -405,6 +400,7 @@ def solve(
         tile_symmetry=params.tile_symmetry,
         idle_bound=params.idle_bound,
         first_start_order=params.first_start_order,
+        multicast=params.multicast,
         fixed_order=fixed_order,
         caps=caps,
     )
