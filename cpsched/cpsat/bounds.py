@@ -26,6 +26,15 @@ Every number here is a bound that holds in every schedule of the search space
   j-th core's first start is at least the transfer time of the first j cores' inputs on that
   link. Symmetrically after the last task, whose outputs must all move out. The least sums are
   found by a small dynamic programme over the options of every core (a relaxation).
+
+With multicast (:attr:`cpsched.model.space.Space.leaders`) a transfer that follows another uses
+no link, but its leader uses every link of the follower's route, over the same interval, for at
+least the follower's own duration, and carries the same tensor. So the heads, tails and link
+bound stay valid: they count one transfer per tensor on a link, the inputs of one task are
+different tensors, and a follower's copy arrives no earlier than its own route would bring it.
+Only the core idle bound counted one tensor's transfer once per core (each core's first inputs
+on a shared link): a tensor a multicast may deliver to several memories counts in the heads but
+not in those link sums (`shared`).
 """
 
 from __future__ import annotations
