@@ -276,10 +276,14 @@ def _broadcast() -> Problem:
 
 def test_a_better_hint_outside_cpsats_space_is_kept_not_a_worse_optimum() -> None:
     """CP-SAT once reported its space's optimum (9) as 'optimal' although the multicast hint
-    it was given (5) is valid and better; its bound holds for its space only."""
+    it was given (5) is valid and better; its bound holds for its space only. CP-SAT now
+    searches this multicast itself, so the space here is the unicast one (`multicast=False`)."""
     from cpsched.pipeline import solve_from_hint
 
     p = _broadcast()
+    own = solve_from_hint(p, "latency", PARAMS.model_copy(update={"use_hint": False}))
+    assert (own.status, own.objective_value) == ("optimal", 5.0)  # the multicast, found and proven
+    unicast = PARAMS.model_copy(update={"multicast": False})
     multicast = Schedule.model_validate(
         {
             "problem": "broadcast",
@@ -288,9 +292,9 @@ def test_a_better_hint_outside_cpsats_space_is_kept_not_a_worse_optimum() -> Non
         }
     )
     assert validate(p, multicast) == []
-    alone = solve_from_hint(p, "latency", PARAMS.model_copy(update={"use_hint": False}))
+    alone = solve_from_hint(p, "latency", unicast.model_copy(update={"use_hint": False}))
     assert (alone.status, alone.objective_value) == ("optimal", 9.0)
-    r = solve_from_hint(p, "latency", PARAMS, hint=multicast)
+    r = solve_from_hint(p, "latency", unicast, hint=multicast)
     assert (r.status, r.objective_value, r.bound, r.gap) == ("feasible", 5.0, None, None)
     assert r.schedule == multicast and r.hint is not None and r.hint.kept
     assert r.message.startswith("a valid schedule outside CP-SAT's search space is better")

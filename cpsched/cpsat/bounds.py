@@ -26,6 +26,15 @@ Every number here is a bound that holds in every schedule of the search space
   j-th core's first start is at least the transfer time of the first j cores' inputs on that
   link. Symmetrically after the last task, whose outputs must all move out. The least sums are
   found by a small dynamic programme over the options of every core (a relaxation).
+
+With multicast (:attr:`cpsched.model.space.Space.leaders`) a transfer that follows another uses
+no link, but its leader uses every link of the follower's route, over the same interval, for at
+least the follower's own duration, and carries the same tensor. So the heads, tails and link
+bound stay valid: they count one transfer per tensor on a link, the inputs of one task are
+different tensors, and a follower's copy arrives no earlier than its own route would bring it.
+Only the core idle bound counted one tensor's transfer once per core (each core's first inputs
+on a shared link): a tensor a multicast may deliver to several memories counts in the heads but
+not in those link sums (`shared`).
 """
 
 from __future__ import annotations
@@ -364,10 +373,14 @@ def _options_by_core(
 
 
 def first_task_options(
-    space: Space, head: dict[tuple[TaskId, CoreId], int]
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    shared: frozenset[TensorId] = frozenset(),
 ) -> dict[CoreId, list[Option]]:
     """For each core, what its first task may be: its head, and the transfers into the core's
-    memory that must end before it starts, in cycles per link (only for private cores)."""
+    memory that must end before it starts, in cycles per link (only for private cores). The
+    tensors of `shared` (those a multicast may deliver to several cores at once) count in the
+    head but not on the links: one transfer may feed several cores' first tasks."""
     p = space.problem
     moves = _Moves(space)
 
@@ -382,6 +395,8 @@ def first_task_options(
                     continue
                 arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
                 first = max(first, min(arrival, INFINITY))
+                if x in shared:
+                    continue
                 pairs = [(s, m) for s in ready]
                 for lk, d in _common_link_cycles(space, moves, x, pairs).items():
                     need[lk] += d
@@ -476,10 +491,15 @@ def _idle_sums(options: dict[CoreId, list[Option]], n: int) -> list[int]:
     return best
 
 
-def first_start_positions(space: Space, head: dict[tuple[TaskId, CoreId], int]) -> list[int]:
+def first_start_positions(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    shared: frozenset[TensorId] = frozenset(),
+) -> list[int]:
     """`out[j-1]`: a lower bound on the j-th smallest first start among the cores used (the
-    best over links of the least j-th start of :func:`_least_steps`)."""
-    options = first_task_options(space, head)
+    best over links of the least j-th start of :func:`_least_steps`; `shared`: tensors that may
+    be multicast, :func:`first_task_options`)."""
+    options = first_task_options(space, head, shared)
     n = len(options)
     pairs = [(h, need) for opts in options.values() for h, need in opts]
     links = {lk for _, need in pairs for lk in need}
@@ -496,6 +516,7 @@ def core_idle_bound(
     space: Space,
     head: dict[tuple[TaskId, CoreId], int],
     tail: dict[tuple[TaskId, CoreId], int],
+    shared: frozenset[TensorId] = frozenset(),
 ) -> int:
     """Makespan bound from the idle time of the cores before their first and after their last
     task: with `u` cores used, `u * makespan >= first starts + (makespan - last ends) + work`,
@@ -505,14 +526,18 @@ def core_idle_bound(
     if n == 0:
         return 0
     work = sum(space.min_duration(t) for t in space.cores)
-    heads = _idle_sums(first_task_options(space, head), n)
+    heads = _idle_sums(first_task_options(space, head, shared), n)
     tails = _idle_sums(last_task_options(space, tail), n)
     return min(math.ceil((heads[u] + tails[u] + work) / (u + 1)) for u in range(n))
 
 
-def static_bounds(space: Space, core_idle: bool = True) -> StaticBounds | None:
+def static_bounds(
+    space: Space, core_idle: bool = True, shared: frozenset[TensorId] = frozenset()
+) -> StaticBounds | None:
     """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle);
-    `core_idle=False` leaves out the core idle bound (to measure what it brings)."""
+    `core_idle=False` leaves out the core idle bound (to measure what it brings). `shared`: the
+    tensors a multicast may deliver to several memories at once (the model's multicast), which
+    the core idle bound must not count once per core."""
     order = graph_facts(space.problem).topological_order
     if order is None:
         return None
@@ -523,5 +548,5 @@ def static_bounds(space: Space, core_idle: bool = True) -> StaticBounds | None:
         tail,
         energy_bound(space, head, tail),
         link_bound(space, head, tail),
-        core_idle_bound(space, head, tail) if core_idle else 0,
+        core_idle_bound(space, head, tail, shared) if core_idle else 0,
     )

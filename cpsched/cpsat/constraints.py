@@ -105,8 +105,28 @@ def add_barriers(model: cp_model.CpModel, space: Space, v: Variables) -> None:
             model.add(v.start[a] >= at)
 
 
+def add_multicast(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Rules 3, 5 and 8 for multicast (docs/schedule.md): a transfer that follows another of the
+    same tensor from the same source is one transfer with it: both are made, they start and end
+    together (the leader's duration is the multicast's, :attr:`Space.leaders`), the follower
+    uses no link (its route interval is absent) and the leader follows none. A transfer follows
+    at most one leader; its copy is held from the shared start as before."""
+    per_transfer: dict[tuple[TensorId, MemoryId, MemoryId], list[cp_model.IntVar]] = defaultdict(
+        list
+    )
+    for (tensor_id, s, m, lead), f in v.follows.items():
+        per_transfer[(tensor_id, s, m)].append(f)
+        model.add_implication(f, v.occupies[(tensor_id, s, lead)])  # made, and itself leads
+        for times in (v.transfer_start, v.transfer_end):
+            model.add(times[(tensor_id, m)] == times[(tensor_id, lead)]).only_enforce_if(f)
+    for key, fs in per_transfer.items():
+        # made = occupies its links, or follows exactly one leader
+        model.add(v.occupies[key] + sum(fs) == v.transfer[key])
+
+
 def add_link_exclusivity(model: cp_model.CpModel, space: Space, v: Variables) -> None:
-    """Rule 8: every link carries one transfer at a time (zero-length transfers are left out)."""
+    """Rule 8: every link carries one transfer at a time (zero-length transfers are left out; a
+    multicast's followers use no link: their route intervals are absent)."""
     per_link: dict[LinkId, list[cp_model.IntervalVar]] = defaultdict(list)
     for key, interval in v.transfer_interval.items():
         option = v.transfer_option[key]

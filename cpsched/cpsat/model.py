@@ -60,17 +60,22 @@ def build_model(
     tile_symmetry: bool = True,
     idle_bound: bool = True,
     first_start_order: bool = False,
+    multicast: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
 ) -> BuiltModel:
     """Build the model of `space` over [0, horizon_cycles] for `objective` (no objective set yet:
-    the solver sets each stage's in turn). `caps` bounds metrics from above (metric <= cap)."""
+    the solver sets each stage's in turn). `caps` bounds metrics from above (metric <= cap).
+    `multicast` lets a transfer ride along another of the same tensor (:attr:`Space.leaders`);
+    without multicast links it changes nothing."""
     model = cp_model.CpModel()
     model.name = space.problem.name
-    v = create_variables(model, space, horizon_cycles)
+    leaders = space.leaders if multicast else {}
+    v = create_variables(model, space, horizon_cycles, leaders)
     c.add_assignment(model, space, v)
     c.add_core_exclusivity(model, space, v)
     c.add_transfer_presence(model, space, v)
+    c.add_multicast(model, space, v)
     c.add_data_dependencies(model, space, v)
     c.add_control_dependencies(model, space, v)
     c.add_barriers(model, space, v)
@@ -87,7 +92,12 @@ def build_model(
         add_redundant(model, space, v)
         if peaks is not None:
             add_peak_floors(model, space, v, peaks)
-    bounds = compute_static_bounds(space, core_idle=idle_bound) if static_bounds else None
+    # a tensor that may be multicast feeds several cores with one transfer: the idle bound and
+    # first start positions must not count it once per core
+    shared = frozenset(x for x, _, _ in leaders)
+    bounds = (
+        compute_static_bounds(space, core_idle=idle_bound, shared=shared) if static_bounds else None
+    )
     if bounds is not None:
         add_static_bounds(model, space, v, bounds)
     classes: list[list[CoreId]] = []
@@ -95,7 +105,7 @@ def build_model(
     if by_first_start:
         assert bounds is not None
         classes = interchangeable_classes(space)
-        positions = first_start_positions(space, bounds.head)
+        positions = first_start_positions(space, bounds.head, shared)
         add_first_start_order(model, space, v, classes, positions, bounds)
     elif symmetry_breaking:
         classes = add_symmetry_breaking(model, space, v)

@@ -84,8 +84,10 @@ def energy_expr(space: Space, v: Variables) -> MetricExpr:
         opt = p.option(t, k)
         assert opt is not None
         terms.append((lit, exact_fraction(opt.energy_pj)))
-    for key, lit in v.transfer.items():
-        # size * sum(pJ/byte): an exact product of decimals
+    for key, lit in v.occupies.items():
+        # size * sum(pJ/byte): an exact product of decimals. Only a transfer that uses its links
+        # counts: a multicast's followers carry no bytes of their own (each link of the leader's
+        # route, which holds theirs, carries the bytes once)
         tensor = p.tensor_by_id[key[0]]
         per_byte = sum(
             (

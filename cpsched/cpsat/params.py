@@ -37,6 +37,10 @@ class SolverParams(BaseModel):
     # with symmetry_breaking and static_bounds: order interchangeable cores by first start (and
     # bound each one's first start and load) instead of by first use
     first_start_order: bool = False  # sound, but no measured gain yet (noise on 2 cores)
+    # multicast (docs/results.md): a transfer may ride along another of the same tensor from the
+    # same source over multicast links (one transfer, several destinations); changes nothing on
+    # hardware without multicast links. Off: the unicast space the MILP peer searches
+    multicast: bool = True
     # with no usable hint: branch on task starts, earliest first, to find a first schedule
     start_order: bool = True
     # CP-SAT's presolve: "full" (its default), "light" (no probing, one pass) or "auto" (light

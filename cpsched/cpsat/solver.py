@@ -36,7 +36,7 @@ from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.model.objective import Metric, Objective, as_objective
-from cpsched.model.problem import DRAM, CoreId, Problem, TaskId
+from cpsched.model.problem import CoreId, Problem, TaskId
 from cpsched.model.result import (
     HintInfo,
     HintSource,
@@ -47,6 +47,7 @@ from cpsched.model.result import (
     solver_versions,
 )
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.space import group_leader, in_space
 
 
 class ModelInvalidError(RuntimeError):
@@ -78,40 +79,12 @@ def _is_valid(problem: Problem, schedule: Schedule) -> bool:
 # --- hints ---
 
 
-def project_hint(space: Space, schedule: Schedule) -> Schedule:
+def project_hint(space: Space, schedule: Schedule, multicast: bool = True) -> Schedule:
     """Keep only the transfers the model's space has (from the source memory, into a memory where
-    a consumer runs, or into DRAM for a stored tensor); dropping the others keeps it valid."""
-    p = space.problem
-    core_of = {st.id: st.core for st in schedule.tasks}
-    needed: set[tuple[str, str]] = set()
-    for task in p.tasks:
-        if core_of.get(task.id) in p.core_by_id:  # an unknown core: the validator rejects it
-            m = p.memory_of(core_of[task.id])
-            needed.update((tensor, m) for tensor in task.inputs)
-    for tensor in p.tensors:
-        if tensor.store:
-            needed.add((tensor.id, DRAM))
-    kept = []
-    seen: set[tuple[str, str]] = set()
-    for x in schedule.transfers:
-        known = p.tensor_by_id.get(x.tensor)
-        if x.multicast or x.rate_bytes_per_cycle is not None:
-            continue  # outside the space: one destination, full rate
-        dst = x.dsts[0]
-        if known is None or (x.tensor, dst) not in needed or (x.tensor, dst) in seen:
-            continue
-        producer = known.producer
-        if producer is None:
-            source = known.home
-        elif producer in core_of and core_of[producer] in p.core_by_id:
-            source = p.memory_of(core_of[producer])
-        else:
-            continue
-        if x.src != source or dst == source:
-            continue
-        seen.add((x.tensor, dst))
-        kept.append(x)
-    return schedule.model_copy(update={"transfers": tuple(kept)})
+    a consumer runs, or into DRAM for a stored tensor; with `multicast`, a multicast whose
+    destinations one of them leads, :func:`cpsched.model.space.in_space`); dropping the others
+    keeps it valid."""
+    return in_space(space, schedule, multicast)
 
 
 def _respects_fixed(
@@ -141,7 +114,7 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
         values[v.start[st.id]] = st.start
         for k in built.space.cores[st.id]:
             values[v.on[(st.id, k)]] = int(k == st.core)
-    moved = {(x.tensor, x.dsts[0]): x for x in schedule.transfers}
+    moved = {(x.tensor, d): x for x in schedule.transfers for d in x.dsts}
     for (tensor, s, m), lit in v.transfer.items():
         x = moved.get((tensor, m))
         values[lit] = int(x is not None and x.src == s)
@@ -149,6 +122,19 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
         x = moved.get((tensor, m))
         if x is not None:
             values[start] = x.start
+    # a multicast: its leader (the destination every other may follow) uses the links
+    lead_of: dict[tuple[str, str], str | None] = {}
+    for x in schedule.transfers:
+        lead = group_leader(built.space, x.tensor, x.src, x.dsts) if x.multicast else None
+        for d in x.dsts:
+            lead_of[(x.tensor, d)] = None if d == lead else lead
+    for (tensor, s, m, lead), f in v.follows.items():
+        x = moved.get((tensor, m))
+        values[f] = int(x is not None and x.src == s and lead_of.get((tensor, m)) == lead)
+    for (tensor, s, m), occupies in v.occupies.items():
+        if occupies is not v.transfer[(tensor, s, m)]:
+            x = moved.get((tensor, m))
+            values[occupies] = int(x is not None and x.src == s and lead_of[(tensor, m)] is None)
     del p
     return values
 
@@ -200,6 +186,45 @@ def _set_full_hint(model: cp_model.CpModel, solution: Sequence[int]) -> None:
     model.clear_hints()
     for i, value in enumerate(solution):
         model.add_hint(model.get_int_var_from_proto_index(i), value)
+
+
+def _unicast_start(
+    built: BuiltModel,
+    obj: Objective,
+    horizon: int,
+    params: SolverParams,
+    fixed_order: Mapping[CoreId, Sequence[TaskId]] | None,
+    caps: Mapping[Metric, float] | None,
+    light: bool,
+    time_limit_s: float,
+) -> list[int] | None:
+    """A full assignment of the multicast model `built` from the first schedule the unicast
+    model finds by the start order (None if it finds none in `time_limit_s`)."""
+    unicast = build_model(
+        built.space,
+        obj,
+        horizon,
+        redundant=params.redundant,
+        symmetry_breaking=params.symmetry_breaking,
+        static_bounds=params.static_bounds,
+        tile_symmetry=params.tile_symmetry,
+        idle_bound=params.idle_bound,
+        first_start_order=params.first_start_order,
+        multicast=False,
+        fixed_order=fixed_order,
+        caps=caps,
+    )
+    add_start_order(unicast.model, built.space, unicast.vars)
+    unicast.model.minimize(unicast.stages[0].expr)
+    first = params.model_copy(update={"stop_after_first_solution": True, "log": False})
+    callback = ProgressCallback("unicast start", unicast.stages[0].scale, time.monotonic(), None)
+    run = _run(unicast.model, first, time_limit_s, callback, light)
+    if run.solution is None or run.interrupted:
+        return None
+    solution, _ = _complete_hint(
+        built, extract_schedule(unicast, run.solution), params, time_limit_s, light
+    )
+    return solution
 
 
 # --- running CP-SAT interruptibly ---
@@ -292,15 +317,24 @@ def extract_schedule(built: BuiltModel, solution: Sequence[int]) -> Schedule:
     for t, cores in built.space.cores.items():
         core = next(k for k in cores if value(v.on[(t, k)]))
         tasks.append(ScheduledTask(id=t, core=core, start=value(v.start[t])))
+    # a multicast is its leader (the transfer that uses the links) and its followers
+    followers: dict[tuple[str, str, str], list[str]] = {}
+    for (tensor, s, m, lead), f in v.follows.items():
+        if value(f):
+            followers.setdefault((tensor, s, lead), []).append(m)
     transfers = []
     for (tensor, s, m), lit in v.transfer.items():
-        if value(lit):
+        if value(lit) and value(v.occupies[(tensor, s, m)]):
+            rest = followers.get((tensor, s, m), [])  # in memory order, as the space lists them
             transfers.append(
                 ScheduledTransfer(
-                    tensor=tensor, src=s, dst=m, start=value(v.transfer_start[(tensor, m)])
+                    tensor=tensor,
+                    src=s,
+                    dst=(m, *rest) if rest else m,
+                    start=value(v.transfer_start[(tensor, m)]),
                 )
             )
-    transfers.sort(key=lambda x: (x.start, x.tensor, x.dst))
+    transfers.sort(key=lambda x: (x.start, x.tensor, x.dsts))
     return Schedule(
         problem=built.space.problem.name, tasks=tuple(tasks), transfers=tuple(transfers)
     )
@@ -376,7 +410,7 @@ def solve(
     horizon = space.safe_horizon_cycles()
     usable_hint: Schedule | None = None
     if hint is not None:
-        projected = project_hint(space, hint)
+        projected = project_hint(space, hint, params.multicast)
         if _respects_fixed(projected, fixed_cores, fixed_order) and _is_valid(problem, projected):
             usable_hint = projected
             measured = metrics(problem, projected)
@@ -405,6 +439,7 @@ def solve(
         tile_symmetry=params.tile_symmetry,
         idle_bound=params.idle_bound,
         first_start_order=params.first_start_order,
+        multicast=params.multicast,
         fixed_order=fixed_order,
         caps=caps,
     )
@@ -430,6 +465,14 @@ def solve(
         )
     if solution is None and params.start_order:
         add_start_order(built.model, space, built.vars)
+        if built.vars.follows:
+            # the start order alone found no schedule of the attention head at T=4 on quad_bus in
+            # 10 s with multicast (the follow literals left open), and one in 2 s without: start
+            # from the unicast model's first schedule, which lies in the multicast space too
+            solution = _unicast_start(
+                built, obj, horizon, params, fixed_order, caps, light, params.time_limit_s / 4
+            )
+            parameters["first_schedule"] = "unicast start order" if solution else "none"
 
     stages: list[StageResult] = []
     first: _StageRun | None = None
@@ -495,8 +538,9 @@ def solve(
                 **counts,
                 message="CP-SAT proved that its search space holds no schedule"
                 + (" with the given fixed cores or order" if fixed_cores or fixed_order else "")
-                + "; a valid schedule may still need staging, multicast or a reload, which the "
-                "model does not search (docs/results.md)",
+                + "; a valid schedule may still need staging, a multicast of another form, "
+                "shared link bandwidth or a reload, which the model does not search "
+                "(docs/results.md)",
             )
         return result(
             "unknown",

@@ -86,7 +86,7 @@ def add_load_bounds(model: cp_model.CpModel, space: Space, v: Variables) -> None
         if d > 0:
             per_core[k].append(d * lit)
     per_link: dict[LinkId, list[cp_model.LinearExprT]] = defaultdict(list)
-    for key, lit in v.transfer.items():
+    for key, lit in v.occupies.items():  # a multicast's followers use no link
         option = v.transfer_option[key]
         for link in option.links:
             if option.duration_cycles > 0:

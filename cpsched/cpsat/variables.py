@@ -5,6 +5,7 @@ Only creation happens here; how they relate is in :mod:`cpsched.cpsat.constraint
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
@@ -52,6 +53,15 @@ class Variables:
     transfer_option: dict[tuple[TensorId, MemoryId, MemoryId], TransferOption] = field(
         default_factory=dict
     )
+    # multicast: follows[x, s, d, lead] when the transfer of x from s into d rides along the one
+    # into lead (Space.leaders); occupies[x, s, d] when that transfer is made and follows none,
+    # so that it uses its route's links (the transfer literal itself when it can follow none)
+    follows: dict[tuple[TensorId, MemoryId, MemoryId, MemoryId], cp_model.IntVar] = field(
+        default_factory=dict
+    )
+    occupies: dict[tuple[TensorId, MemoryId, MemoryId], cp_model.IntVar] = field(
+        default_factory=dict
+    )
     holds: list[Hold] = field(default_factory=list)
     makespan: cp_model.IntVar | None = None
 
@@ -89,8 +99,16 @@ def create_task_variables(model: cp_model.CpModel, space: Space, v: Variables) -
             )
 
 
-def create_transfer_variables(model: cp_model.CpModel, space: Space, v: Variables) -> None:
-    """Source-memory literals per tensor; need, presence, times and route intervals per transfer."""
+def create_transfer_variables(
+    model: cp_model.CpModel,
+    space: Space,
+    v: Variables,
+    leaders: Mapping[tuple[TensorId, MemoryId, MemoryId], tuple[MemoryId, ...]] | None = None,
+) -> None:
+    """Source-memory literals per tensor; need, presence, times and route intervals per transfer.
+    With `leaders` (multicast, :attr:`Space.leaders`), a follow literal per (transfer, leader),
+    and the route interval of a transfer that may follow is present only when it follows none."""
+    leaders = leaders or {}
     p = space.problem
     h = v.horizon_cycles
     for tensor in p.tensors:
@@ -117,11 +135,20 @@ def create_transfer_variables(model: cp_model.CpModel, space: Space, v: Variable
             lit = model.new_bool_var(f"transfer[{tensor_id},{o.src}->{m}]")
             v.transfer[key] = lit
             v.transfer_option[key] = o
+            occupies = lit
+            if key in leaders:
+                occupies = model.new_bool_var(f"occupies[{tensor_id},{o.src}->{m}]")
+                for lead in leaders[key]:
+                    v.follows[(tensor_id, o.src, m, lead)] = model.new_bool_var(
+                        f"follows[{tensor_id},{o.src}->{m},{lead}]"
+                    )
+            v.occupies[key] = occupies
+            # present when the transfer uses its links; a follower's times are its leader's
             v.transfer_interval[key] = model.new_optional_interval_var(
                 v.transfer_start[(tensor_id, m)],
                 o.duration_cycles,
                 v.transfer_end[(tensor_id, m)],
-                lit,
+                occupies,
                 f"move[{tensor_id},{o.src}->{m}]",
             )
             lits.append(lit)
@@ -160,13 +187,19 @@ def _add_hold(
     v.holds.append(Hold(tensor, memory, kind, size_bytes, present, release, interval))
 
 
-def create_variables(model: cp_model.CpModel, space: Space, horizon_cycles: int) -> Variables:
-    """Create every variable of the model over [0, horizon_cycles]."""
+def create_variables(
+    model: cp_model.CpModel,
+    space: Space,
+    horizon_cycles: int,
+    leaders: Mapping[tuple[TensorId, MemoryId, MemoryId], tuple[MemoryId, ...]] | None = None,
+) -> Variables:
+    """Create every variable of the model over [0, horizon_cycles] (with `leaders`: the follow
+    literals of multicast)."""
     true = model.new_bool_var("true")
     model.add(true == 1)
     v = Variables(horizon_cycles=horizon_cycles, true=true)
     create_task_variables(model, space, v)
-    create_transfer_variables(model, space, v)
+    create_transfer_variables(model, space, v, leaders)
     create_hold_variables(model, space, v)
     v.makespan = model.new_int_var(0, horizon_cycles, "makespan")
     return v

@@ -11,6 +11,10 @@ their proven optima must agree:
   may run (or into `dram` for a `store: true` tensor); never into the source memory itself;
 - a task or transfer of zero duration never conflicts on a core or link (half-open intervals).
 
+A solver may add multicast on top (CP-SAT does, the MILP peer does not): :attr:`Space.leaders`
+says which transfer may ride along which other transfer of the same tensor from the same source,
+so that the two are one transfer with both destinations (docs/results.md names the rule).
+
 Every valid schedule that moves only needed tensors lies in this space (a second transfer into one
 memory is a violation anyway, and an unneeded transfer only costs time, energy and memory), so an
 optimum here is an optimum over all valid schedules for every objective cpsched offers;
@@ -25,8 +29,10 @@ memories and routes as well.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 from typing import Literal
 
@@ -113,6 +119,39 @@ class Space:
         return self._readers_in.get((tensor, memory), ())
 
     @cached_property
+    def leaders(self) -> dict[tuple[TensorId, MemoryId, MemoryId], tuple[MemoryId, ...]]:
+        """Per transfer option `(tensor, source, destination)` that may follow another in a
+        multicast, the destinations it may follow (in memory order); empty without multicast links.
+
+        Destination `d` may follow `lead` (both with a transfer option from `source`) when the
+        route to `d` uses only links of the route to `lead`, every link of the route to `lead`
+        is `multicast`, and the route to `d` has no more latency: the transfer to both then has
+        exactly `lead`'s duration (docs/schedule.md) and `lead`'s energy. Where the two routes
+        have the same links, only the earlier memory leads (symmetry). A group of destinations
+        is one multicast of the space when one of them leads all others (:func:`group_leader`).
+        """
+        p = self.problem
+        if not any(lk.multicast for lk in p.links):
+            return {}
+        mem_order = {m.id: i for i, m in enumerate(p.memories)}
+        out: dict[tuple[TensorId, MemoryId, MemoryId], tuple[MemoryId, ...]] = {}
+        for tensor in p.tensors:
+            x = tensor.id
+            for s in self.sources[x]:
+                ds = [
+                    m
+                    for m in self.dests[x]
+                    if any(o.src == s for o in self.transfers.get((x, m), ()))
+                ]
+                for d in ds:
+                    lead = tuple(
+                        d2 for d2 in ds if d2 != d and _may_follow(p, x, s, d, d2, mem_order)
+                    )
+                    if lead:
+                        out[(x, s, d)] = lead
+        return out
+
+    @cached_property
     def bounded_copies(self) -> tuple[HeldCopy, ...]:
         """Every copy a bounded memory may hold, tensor by tensor (empty tensors hold no bytes and
         are left out): its sources, then the destinations a transfer may reach."""
@@ -146,6 +185,45 @@ class Space:
                 for k in self.cores[c]:
                     out.setdefault((tensor.id, p.memory_of(k)), []).append((c, k))
         return {key: tuple(v) for key, v in out.items()}
+
+
+def _may_follow(
+    p: Problem,
+    tensor: TensorId,
+    src: MemoryId,
+    dst: MemoryId,
+    lead: MemoryId,
+    mem_order: Mapping[MemoryId, int],
+) -> bool:
+    """Whether the transfer of `tensor` from `src` to `dst` may ride along the one to `lead`
+    (:attr:`Space.leaders`)."""
+    route, lead_route = p.route_by_pair[(src, dst)].links, p.route_by_pair[(src, lead)].links
+    own, union = set(route), set(lead_route)
+    if not own <= union or not all(p.link_by_id[lk].multicast for lk in union):
+        return False
+    if own == union and mem_order[lead] > mem_order[dst]:
+        return False  # the same links: the earlier memory leads
+    latency = sum(p.link_by_id[lk].latency_cycles for lk in route)
+    lead_latency = sum(p.link_by_id[lk].latency_cycles for lk in lead_route)
+    if latency > lead_latency:
+        return False
+    # the multicast's duration by docs/schedule.md: the least bandwidth of the union, plus the
+    # largest route latency; it must be the leader's own
+    bandwidth = min(Fraction(repr(p.link_by_id[lk].bandwidth_bytes_per_cycle)) for lk in union)
+    size = p.tensor_by_id[tensor].size_bytes
+    duration = math.ceil(Fraction(size) / bandwidth) + max(latency, lead_latency)
+    return duration == p.transfer_duration_cycles(tensor, src, lead)
+
+
+def group_leader(
+    space: Space, tensor: TensorId, src: MemoryId, dsts: tuple[MemoryId, ...]
+) -> MemoryId | None:
+    """The destination that leads a multicast of `tensor` from `src` to `dsts` in the space
+    (every other destination may follow it, :attr:`Space.leaders`), or None if none does."""
+    for lead in dsts:
+        if all(lead in space.leaders.get((tensor, src, d), ()) for d in dsts if d != lead):
+            return lead
+    return None
 
 
 def search_space(problem: Problem, pinned: Mapping[TaskId, CoreId] | None = None) -> Space:
@@ -218,11 +296,20 @@ def _build(problem: Problem, pinned: Mapping[TaskId, CoreId]) -> Space:
     )
 
 
-def in_space(space: Space, schedule: Schedule) -> Schedule:
+def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Schedule:
     """`schedule` with only the transfers the space has (from the tensor's source memory into a
     memory where a consumer runs, or into `dram` for a stored tensor, the first of each); dropping
-    the others keeps a valid schedule valid and never makes it slower."""
+    the others keeps a valid schedule valid and never makes it slower.
+
+    With `multicast`, a multicast from the source memory keeps its destinations the space has
+    when one of them leads the others (:func:`group_leader`; it comes first in `dst`, the others
+    in memory order); a multicast it cannot keep is dropped (which leaves its readers without
+    their input). Without it, every multicast is dropped, as it is outside the unicast space.
+    Fewer destinations only shorten a transfer and free links and memory, so a valid schedule
+    stays valid.
+    """
     p = space.problem
+    mem_order = {m.id: i for i, m in enumerate(p.memories)}
     core_of = {st.id: st.core for st in schedule.tasks}
     needed = {
         (tensor, p.memory_of(core_of[task.id]))
@@ -231,13 +318,13 @@ def in_space(space: Space, schedule: Schedule) -> Schedule:
         for tensor in task.inputs
     }
     needed |= {(tensor.id, DRAM) for tensor in p.tensors if tensor.store}
-    kept: dict[tuple[TensorId, MemoryId], ScheduledTransfer] = {}
+    seen: set[tuple[TensorId, MemoryId]] = set()
+    kept: list[ScheduledTransfer] = []
     for x in schedule.transfers:
         tensor = p.tensor_by_id.get(x.tensor)
-        if x.multicast or x.rate_bytes_per_cycle is not None:
-            continue  # outside the space: one destination, full rate
-        dst = x.dsts[0]
-        if tensor is None or (x.tensor, dst) not in needed or (x.tensor, dst) in kept:
+        if (x.multicast and not multicast) or x.rate_bytes_per_cycle is not None:
+            continue  # outside the space: one destination (or a multicast), full rate
+        if tensor is None:
             continue
         if tensor.producer is None:
             source = tensor.home
@@ -245,9 +332,29 @@ def in_space(space: Space, schedule: Schedule) -> Schedule:
             source = p.memory_of(core_of[tensor.producer])
         else:
             continue
-        if x.src == source != dst:
-            kept[(x.tensor, dst)] = x
-    return schedule.model_copy(update={"transfers": tuple(kept.values())})
+        if x.src != source:
+            continue
+        dsts = tuple(
+            sorted(
+                (d for d in dict.fromkeys(x.dsts) if (x.tensor, d) in needed and d != source),
+                key=lambda d: mem_order.get(d, len(mem_order)),
+            )
+        )
+        dsts = tuple(d for d in dsts if (x.tensor, d) not in seen)
+        if not dsts:
+            continue
+        lead = dsts[0] if len(dsts) == 1 else group_leader(space, x.tensor, x.src, dsts)
+        if lead is None:
+            continue
+        rest = tuple(d for d in dsts if d != lead)
+        seen.update((x.tensor, d) for d in dsts)
+        if rest:
+            kept.append(x.model_copy(update={"dst": (lead, *rest)}))
+        elif x.multicast:
+            kept.append(x.model_copy(update={"dst": lead}))
+        else:
+            kept.append(x)
+    return schedule.model_copy(update={"transfers": tuple(kept)})
 
 
 # --- interchangeable cores ---
@@ -372,6 +479,7 @@ __all__ = [
     "TransferOption",
     "apply_swap",
     "class_tasks",
+    "group_leader",
     "in_first_use_order",
     "in_space",
     "interchangeable_classes",
