@@ -15,10 +15,12 @@ from typer.testing import CliRunner
 from cpsched.check.validate import validate
 from cpsched.cli import app
 from cpsched.cpsat import Progress, SolverParams, solve
+from cpsched.cpsat.model import build_model
 from cpsched.cpsat.space import build_space
 from cpsched.cpsat.strengthen import interchangeable_classes
 from cpsched.heuristics import best_heuristic, run_heuristics
 from cpsched.model.io import save_problem, save_schedule
+from cpsched.model.objective import parse_objective
 from cpsched.model.problem import Problem
 from cpsched.model.result import HintInfo
 from cpsched.model.schedule import Schedule
@@ -104,6 +106,7 @@ def test_identical_private_cores_are_one_class() -> None:
         {"redundant": False},
         {"symmetry_breaking": False},
         {"static_bounds": False},
+        {"prune_memory": False},
     ],
 )
 def test_strengthenings_do_not_change_the_optimum(switch: dict[str, bool]) -> None:
@@ -122,6 +125,39 @@ def test_strengthenings_do_not_change_the_optimum(switch: dict[str, bool]) -> No
     assert r.objective_value == base.objective_value
     assert r.parameters["symmetric_core_classes"] == (
         [] if switch.get("symmetry_breaking") is False else [["c0", "c1"]]
+    )
+
+
+def _cumulatives(p: Problem, objective: str, prune: bool) -> int:
+    space = build_space(p)
+    built = build_model(space, parse_objective(objective), 10_000, prune_memory=prune)
+    return sum(c.has_cumulative() for c in built.model.proto.constraints)
+
+
+def test_a_memory_that_holds_everything_at_once_gets_no_cumulative() -> None:
+    # tiled(2, 4): a core memory may hold the 4 inputs, 4 outputs of layer 1 and 4 of layer 2,
+    # 640 bytes in all, more than its 400: the cumulative stays. With 640 bytes or more it
+    # cannot bind and is left out, for the capacity; the memory objectives measure their peak
+    # with it, so they keep it.
+    tight = tiled(2, 4)
+    assert _cumulatives(tight, "latency", prune=True) == _cumulatives(tight, "latency", False)
+    roomy = tight.model_copy(
+        update={
+            "memories": tuple(
+                m if m.capacity_bytes is None else m.model_copy(update={"capacity_bytes": 640})
+                for m in tight.memories
+            )
+        }
+    )
+    # one cumulative fewer per core memory (the all-core cumulative of the redundant ones stays)
+    dropped = _cumulatives(roomy, "latency", False) - _cumulatives(roomy, "latency", prune=True)
+    assert dropped == 2
+    assert _cumulatives(roomy, "memory", prune=True) == _cumulatives(roomy, "memory", False)
+    assert (
+        solve(roomy, "latency", PARAMS).objective_value
+        == solve(
+            roomy, "latency", PARAMS.model_copy(update={"prune_memory": False})
+        ).objective_value
     )
 
 

@@ -61,13 +61,15 @@ def build_model(
     idle_bound: bool = True,
     first_start_order: bool = False,
     multicast: bool = True,
+    prune_memory: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
 ) -> BuiltModel:
     """Build the model of `space` over [0, horizon_cycles] for `objective` (no objective set yet:
     the solver sets each stage's in turn). `caps` bounds metrics from above (metric <= cap).
     `multicast` lets a transfer ride along another of the same tensor (:attr:`Space.leaders`);
-    without multicast links it changes nothing."""
+    without multicast links it changes nothing. `prune_memory` leaves out the capacity
+    cumulative of a memory that can hold everything it may ever hold at once."""
     model = cp_model.CpModel()
     model.name = space.problem.name
     leaders = space.leaders if multicast else {}
@@ -82,7 +84,9 @@ def build_model(
     c.add_link_exclusivity(model, space, v)
     c.add_releases(model, space, v)
     peaks = create_peak_variables(model, space, objective, extra=caps or {})
-    c.add_memory_capacity(model, space, v, None if peaks is None else peaks.total)
+    c.add_memory_capacity(
+        model, space, v, None if peaks is None else peaks.total, prune=prune_memory
+    )
     if peaks is not None and peaks.activation:
         c.add_activation_peaks(model, space, v, peaks.activation)
     c.add_makespan(model, space, v)

@@ -41,6 +41,9 @@ class SolverParams(BaseModel):
     # same source over multicast links (one transfer, several destinations); changes nothing on
     # hardware without multicast links. Off: the unicast space the MILP peer searches
     multicast: bool = True
+    # leave out the capacity cumulative of a memory that can hold at once every copy it may
+    # ever hold (it cannot bind; bound-wall: T=8 attention head, 9,582 -> 6,578 constraints)
+    prune_memory: bool = True
     # with no usable hint: branch on task starts, earliest first, to find a first schedule
     start_order: bool = True
     # CP-SAT's presolve: "full" (its default), "light" (no probing, one pass) or "auto" (light

@@ -211,6 +211,7 @@ def _unicast_start(
         idle_bound=params.idle_bound,
         first_start_order=params.first_start_order,
         multicast=False,
+        prune_memory=params.prune_memory,
         fixed_order=fixed_order,
         caps=caps,
     )
@@ -440,6 +441,7 @@ def solve(
         idle_bound=params.idle_bound,
         first_start_order=params.first_start_order,
         multicast=params.multicast,
+        prune_memory=params.prune_memory,
         fixed_order=fixed_order,
         caps=caps,
     )
