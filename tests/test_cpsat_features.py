@@ -170,7 +170,9 @@ def test_without_a_hint_the_start_order_finds_a_schedule() -> None:
     p = build_problem(
         load_workload("attention_head", {}), load_hardware("quad_bus"), TilingSpec(tiles=4)
     )
-    r = solve(p, "latency", PARAMS.model_copy(update={"stop_after_first_solution": True}))
+    # (the limit is only a backstop: the solve stops at its first schedule, in seconds)
+    first = {"stop_after_first_solution": True, "time_limit_s": 120}
+    r = solve(p, "latency", PARAMS.model_copy(update=first))
     assert r.schedule is not None and validate(p, r.schedule) == []
     assert r.hint is None
 
