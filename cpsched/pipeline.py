@@ -431,8 +431,11 @@ def keep_hint(
             if result.interrupted
             else "CP-SAT found no schedule within the time limit"
         )
-        bound = None if space_empty else result.bound
-        if bound is None and result.stages and not space_empty:
+        # CP-SAT's bound holds for its space: for the kept hint only if the hint lies in it
+        # (CP-SAT started from it); a hint outside it (spills, staging) may beat that bound
+        outside = result.hint is not None and "outside" in (result.hint.why_not or "")
+        bound = None if space_empty or outside else result.bound
+        if bound is None and result.stages and not space_empty and not outside:
             bound = result.stages[0].bound
         bound = None if bound is None else min(float(bound), values[0])
     kept = (

@@ -191,6 +191,21 @@ def test_keep_hint_is_the_one_fallback_never_worse_than_the_hint() -> None:
     assert kept.message.endswith("the given hint is kept")
     # a hint over a cap is no schedule of the capped problem; a proof or a schedule stands
     assert keep_hint(p, _unknown("latency"), serial, caps={"latency": 15}).schedule is None
+    # a hint outside CP-SAT's space (spills, staging) may beat the bound of that space: none
+    outside = _unknown("latency", bound=10.0).model_copy(
+        update={
+            "hint": HintInfo(
+                source="given", used=False, why_not="invalid or outside the search space"
+            )
+        }
+    )
+    kept = keep_hint(p, outside, serial)
+    assert (kept.status, kept.objective_value, kept.bound, kept.gap) == (
+        "feasible",
+        16.0,
+        None,
+        None,
+    )
     proven = _unknown("latency").model_copy(update={"status": "infeasible"})
     assert keep_hint(p, proven, serial) == proven
     broken = serial.model_copy(
