@@ -50,39 +50,62 @@ def _by_layer_tile(space: Space) -> dict[str, dict[int, TaskId]] | None:
     return out
 
 
-def renaming(space: Space, tile_map: Mapping[int, int]) -> Renaming | None:
-    """The renaming that renumbers tiles by `tile_map` in every layer, if it maps the problem
-    (restricted to the space's candidate cores) onto itself; else None."""
+_FreeKey = tuple[frozenset[TaskId], int, str, str | None, bool]
+
+
+def _free_tensors(space: Space) -> dict[_FreeKey, list[TensorId]]:
+    """The tensors with no producer, by what a renaming must keep (their readers, size, kind,
+    home and store flag), each list in problem order."""
     p = space.problem
-    grid = _by_layer_tile(space)
+    out: dict[_FreeKey, list[TensorId]] = defaultdict(list)
+    for y in p.tensors:
+        if y.producer is None:
+            key = (frozenset(p.consumers[y.id]), y.size_bytes, y.kind, y.home, y.store)
+            out[key].append(y.id)
+    return out
+
+
+def renaming(
+    space: Space,
+    tile_map: Mapping[int, int],
+    grid: Mapping[str, dict[int, TaskId]] | None = None,
+    free: Mapping[_FreeKey, list[TensorId]] | None = None,
+) -> Renaming | None:
+    """The renaming that renumbers tiles by `tile_map` in every layer, if it maps the problem
+    (restricted to the space's candidate cores) onto itself; else None. `grid` and `free` are
+    the problem's tasks by (layer, tile) and its free tensors by key, when the caller has them
+    (tile_runs asks for one renaming per pair of tiles: thousands on a big layer)."""
+    p = space.problem
+    grid = _by_layer_tile(space) if grid is None else grid
     if grid is None:
         return None
-    tasks: dict[TaskId, TaskId] = {}
+    free = _free_tensors(space) if free is None else free
+    # every task maps to itself but those of the renumbered tiles
+    tasks: dict[TaskId, TaskId] = {t.id: t.id for t in p.tasks}
+    moved: list[TaskId] = []
     for tiles in grid.values():
-        for i, t in tiles.items():
-            j = tile_map.get(i, i)
+        for i, j in tile_map.items():
+            if i == j or i not in tiles:
+                continue
             if j not in tiles:
                 return None
-            tasks[t] = tiles[j]
-    if len(set(tasks.values())) != len(tasks):
-        return None
-    tensors: dict[TensorId, TensorId] = {}
-    for task in p.tasks:
-        image = p.task_by_id[tasks[task.id]]
+            tasks[tiles[i]] = tiles[j]
+            moved.append(tiles[i])
+    if {tasks[t] for t in moved} != set(moved):
+        return None  # not a permutation of the renumbered tasks
+    tensors: dict[TensorId, TensorId] = {x.id: x.id for x in p.tensors if x.producer is not None}
+    for t in moved:
+        task, image = p.task_by_id[t], p.task_by_id[tasks[t]]
         if len(image.outputs) != len(task.outputs):
             return None
         tensors.update(zip(task.outputs, image.outputs, strict=True))
-    free = [x for x in p.tensors if x.producer is None]
     taken: set[TensorId] = set()
-    for x in free:
-        readers = {tasks[c] for c in p.consumers[x.id]}
-        candidates = [
-            y.id
-            for y in free
-            if set(p.consumers[y.id]) == readers
-            and (y.size_bytes, y.kind, y.home, y.store) == (x.size_bytes, x.kind, x.home, x.store)
-            and y.id not in taken
-        ]
+    for x in p.tensors:
+        if x.producer is not None:
+            continue
+        readers = frozenset(tasks[c] for c in p.consumers[x.id])
+        bucket = free.get((readers, x.size_bytes, x.kind, x.home, x.store), [])
+        candidates = [y for y in bucket if y not in taken]
         if not candidates:
             return None
         pick = x.id if x.id in candidates else candidates[0]
@@ -137,9 +160,16 @@ def tile_runs(space: Space) -> list[TileRun]:
     if grid is None:
         return []
     tiles = sorted({i for layer in grid.values() for i in layer})
+    free = _free_tensors(space)
+    sign = _signatures(space)
     runs: list[list[int]] = []
     for i, j in pairwise(tiles):
-        if renaming(space, {i: j, j: i}) is None:
+        if any(
+            (i in layer) != (j in layer) or (i in layer and sign[layer[i]] != sign[layer[j]])
+            for layer in grid.values()
+        ):
+            continue  # some layer's tiles i and j differ: no renaming exchanges them
+        if renaming(space, {i: j, j: i}, grid, free) is None:
             continue
         if runs and runs[-1][-1] == i:
             runs[-1].append(j)
@@ -153,6 +183,28 @@ def tile_runs(space: Space) -> list[TileRun]:
             continue
         leader = min(layers, key=lambda layer: order[layer[run[0]]])
         out.append(TileRun(tuple(run), tuple(leader[i] for i in run)))
+    return out
+
+
+def _signatures(space: Space) -> dict[TaskId, tuple[object, ...]]:
+    """What a renaming must keep of each task: its candidate cores with their costs, its output
+    sizes in order and its input sizes (two tasks with different signatures never map onto each
+    other, so a pair of tiles is rejected without building the renaming)."""
+    p = space.problem
+    size = {x.id: x.size_bytes for x in p.tensors}
+    out: dict[TaskId, tuple[object, ...]] = {}
+    for task in p.tasks:
+        costs = []
+        for k in space.cores[task.id]:
+            o = p.option(task.id, k)
+            assert o is not None
+            costs.append((k, o.duration_cycles, o.energy_pj))
+        out[task.id] = (
+            tuple(costs),
+            tuple(size[y] for y in task.outputs),
+            tuple(sorted(size[x] for x in task.inputs)),
+            len(task.after),
+        )
     return out
 
 
