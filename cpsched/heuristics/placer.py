@@ -159,7 +159,6 @@ class Placer:
         # Stores wait until the next task has taken the links it needs (stores are not urgent;
         # inputs are); a pending store keeps its tensor's copy held.
         self.pending_stores: list[tuple[TensorId, MemoryId, int]] = []
-        self.spills = 0
         for t in p.tensors:
             if t.producer is None:
                 assert t.home is not None
@@ -175,16 +174,6 @@ class Placer:
         """Cycles of a transfer of `tensor` from `src` to `dst` (docs/schedule.md; cached by the
         problem, shared by every run)."""
         return self.p.transfer_duration_cycles(tensor, src, dst)
-
-    def source(self, tensor: TensorId) -> MemoryId:
-        """The memory a tensor is produced in (or its home); its producer must be placed."""
-        t = self.tensor[tensor]
-        if t.producer is None:
-            assert t.home is not None
-            return t.home
-        core = self.core_of[self.prep.index[t.producer]]
-        assert core is not None
-        return self.mem_of[core]
 
     def _permanent(self, tensor: TensorId, m: MemoryId) -> bool:
         """Whether a copy is never released (docs/validity.md): a home or stored copy in dram."""
@@ -468,7 +457,6 @@ class Placer:
                 self._transfer(tensor, m, b, 0)
             except Blocked:
                 continue
-            self.spills += 1
             return b
         return None
 
