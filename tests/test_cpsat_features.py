@@ -484,3 +484,16 @@ def test_hint_file_is_a_schedule(tmp_path: Path) -> None:
     assert r.schedule is not None
     save_schedule(r.schedule, tmp_path / "s.json")
     assert json.loads((tmp_path / "s.json").read_text())["format"] == "cpsched-schedule/2"
+
+
+def test_cli_uses_every_core_of_the_machine_by_default(tmp_path: Path) -> None:
+    # --workers defaults to this machine's cores (the benchmarks pass 2 themselves)
+    path = tmp_path / "p.yaml"
+    save_problem(tiled(2, 2), path)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        app, ["solve-problem", str(path), "--time-limit", "5", "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    written = json.loads((out / "result.json").read_text())
+    assert written["parameters"]["num_workers"] == max(1, os.cpu_count() or 1)

@@ -25,7 +25,7 @@ from rich import box
 from rich.table import Table
 
 from cpsched.cli.common import app, stderr, stdout, user_errors
-from cpsched.cli.options import Force, Seed, SuiteTimeLimit, Workers
+from cpsched.cli.options import BenchWorkers, Force, Seed, SuiteTimeLimit
 from cpsched.cli.outputs import check_files, writing
 from cpsched.cli.signals import interrupted_exit_code
 from cpsched.model.errors import input_error
@@ -107,7 +107,7 @@ def bench_command(
         bool, typer.Option("--quick", help="A reduced suite that runs in about a minute.")
     ] = False,
     time_limit: SuiteTimeLimit = None,
-    workers: Workers = 2,
+    workers: BenchWorkers = 2,
     seed: Seed = 0,
     out: Annotated[
         Path,

@@ -29,7 +29,7 @@ from cpsched.cli.common import (
     stdout,
     user_errors,
 )
-from cpsched.cli.options import AsJson, Force, Seed, TimeLimit, Workers
+from cpsched.cli.options import MACHINE_CORES, AsJson, Force, Seed, TimeLimit, Workers
 from cpsched.cli.outputs import check_file, check_folder, writing
 from cpsched.cli.signals import interrupted_exit_code, received
 from cpsched.model.errors import input_error
@@ -177,7 +177,7 @@ def compare_command(
         float,
         typer.Option("--retime-time-limit", help="Seconds for each re-timing solve.", min=0.01),
     ] = 5.0,
-    workers: Workers = 2,
+    workers: Workers = MACHINE_CORES,
     seed: Seed = 0,
     heuristic: Annotated[
         list[str] | None,

@@ -7,6 +7,7 @@ stay with the commands, since they differ (`solve` gives CP-SAT 30 s, `solve-pro
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -36,7 +37,13 @@ SuiteTimeLimit = Annotated[
     float | None,
     typer.Option("--time-limit", min=0.01, help="Seconds per solve (default: the suite's own)."),
 ]
-Workers = Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")]
+# CP-SAT's workers by default: every core of this machine (the benchmarks keep 2, to compare)
+MACHINE_CORES = max(1, os.cpu_count() or 1)
+Workers = Annotated[
+    int,
+    typer.Option("--workers", min=1, help="CP-SAT workers (default: this machine's cores)."),
+]
+BenchWorkers = Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")]
 Seed = Annotated[
     int, typer.Option("--seed", min=0, max=SEED_MAX, help="CP-SAT random seed (32-bit).")
 ]

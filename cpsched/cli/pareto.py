@@ -30,7 +30,15 @@ from cpsched.cli.common import (
     stdout,
     user_errors,
 )
-from cpsched.cli.options import AsJson, Force, PointTimeLimit, Seed, Workers, solver_params
+from cpsched.cli.options import (
+    MACHINE_CORES,
+    AsJson,
+    Force,
+    PointTimeLimit,
+    Seed,
+    Workers,
+    solver_params,
+)
 from cpsched.cli.outputs import check_folder, writing
 from cpsched.cli.progress import number
 from cpsched.cli.signals import interrupted_exit_code, received
@@ -117,7 +125,7 @@ def pareto_command(
         ),
     ] = None,
     time_limit: PointTimeLimit = 10.0,
-    workers: Workers = 2,
+    workers: Workers = MACHINE_CORES,
     seed: Seed = 0,
     out: Annotated[
         Path,

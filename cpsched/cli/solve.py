@@ -25,6 +25,7 @@ from cpsched.cli.common import (
     user_errors,
 )
 from cpsched.cli.options import (
+    MACHINE_CORES,
     Allocation,
     AsJson,
     Bits,
@@ -82,7 +83,7 @@ def solve_command(
     bits: Bits = None,
     objective: Objective = DEFAULT_OBJECTIVE,
     time_limit: TimeLimit = DEFAULT_TIME_LIMIT_S,
-    workers: Workers = 2,
+    workers: Workers = MACHINE_CORES,
     seed: Seed = 0,
     gap: Gap = 0.0,
     log: Log = False,

@@ -23,6 +23,7 @@ from cpsched.cli.common import (
     user_errors,
 )
 from cpsched.cli.options import (
+    MACHINE_CORES,
     Force,
     Gap,
     HeuristicHint,
@@ -52,7 +53,7 @@ def solve_problem(
     problem: Annotated[Path, typer.Argument(help="Problem file (JSON or YAML).")],
     objective: Objective = "latency",
     time_limit: TimeLimit = 10.0,
-    workers: Workers = 2,
+    workers: Workers = MACHINE_CORES,
     seed: Seed = 0,
     gap: Gap = 0.0,
     log: Log = False,
