@@ -128,7 +128,7 @@ def add_multicast(model: cp_model.CpModel, space: Space, v: Variables) -> None:
 
 def add_link_exclusivity(
     model: cp_model.CpModel, space: Space, v: Variables, shares: LinkShares | None = None
-) -> None:
+) -> list[LinkId]:
     """Rule 8: every transfer runs at its route's full rate; an `exclusive` link carries one
     transfer at a time, a `bandwidth` link transfers whose rates add up to at most its bandwidth
     (`shares`; None: one at a time everywhere). Zero-length transfers are left out; a
@@ -137,7 +137,8 @@ def add_link_exclusivity(
     A link where every transfer that may use it takes all of it (an `exclusive` link, or each
     transfer's rate is the link's bandwidth) gets a no-overlap, which propagates more strongly
     than a cumulative; the others a cumulative with demand `rate * D` and capacity
-    `bandwidth * D`, `D` the least common denominator of those rationals (exact integers)."""
+    `bandwidth * D`, `D` the least common denominator of those rationals (exact integers).
+    Returns the links given a cumulative."""
     per_link: dict[LinkId, list[tuple[cp_model.IntervalVar, Fraction]]] = defaultdict(list)
     for key, interval in v.transfer_interval.items():
         option = v.transfer_option[key]
@@ -145,6 +146,7 @@ def add_link_exclusivity(
             for link in option.links:
                 share = Fraction(1) if shares is None else shares.shares(option.links)[link]
                 per_link[link].append((interval, share))
+    shared: list[LinkId] = []
     for link, items in per_link.items():
         if all(share == 1 for _, share in items):
             if len(items) > 1:
@@ -161,6 +163,8 @@ def add_link_exclusivity(
             [int(r * scale) for r in rates],
             int(bandwidth * scale),
         )
+        shared.append(link)
+    return shared
 
 
 def add_releases(model: cp_model.CpModel, space: Space, v: Variables) -> None:

@@ -31,7 +31,7 @@ from cpsched.cpsat.strengthen import (
 from cpsched.cpsat.tiles import TileRun, tile_runs
 from cpsched.cpsat.variables import Variables, create_variables
 from cpsched.model.objective import Metric, Objective
-from cpsched.model.problem import CoreId, TaskId
+from cpsched.model.problem import CoreId, LinkId, TaskId
 
 
 @dataclass
@@ -46,6 +46,7 @@ class BuiltModel:
     symmetric_classes: list[list[CoreId]] = field(default_factory=list)
     tile_runs: list[TileRun] = field(default_factory=list)
     symmetry_by_first_start: bool = False  # classes ordered by first start, not by first use
+    shared_links: list[LinkId] = field(default_factory=list)  # links with a cumulative
     static_makespan_cycles: int = 0  # the static lower bound on the makespan (0: not computed)
 
 
@@ -85,7 +86,7 @@ def build_model(
     c.add_data_dependencies(model, space, v)
     c.add_control_dependencies(model, space, v)
     c.add_barriers(model, space, v)
-    c.add_link_exclusivity(model, space, v, shares)
+    shared_links = c.add_link_exclusivity(model, space, v, shares)
     c.add_releases(model, space, v)
     peaks = create_peak_variables(model, space, objective, extra=caps or {})
     c.add_memory_capacity(
@@ -134,4 +135,5 @@ def build_model(
         runs,
         symmetry_by_first_start=by_first_start,
         static_makespan_cycles=0 if bounds is None else bounds.makespan_cycles,
+        shared_links=shared_links,
     )

@@ -218,8 +218,9 @@ def _unicast_start(
     light: bool,
     time_limit_s: float,
 ) -> list[int] | None:
-    """A full assignment of the multicast model `built` from the first schedule the unicast
-    model finds by the start order (None if it finds none in `time_limit_s`)."""
+    """A full assignment of the model `built` (multicast, or links shared by bandwidth) from the
+    first schedule the unicast model with one transfer at a time per link finds by the start
+    order (None if it finds none in `time_limit_s`)."""
     unicast = build_model(
         built.space,
         obj,
@@ -231,7 +232,7 @@ def _unicast_start(
         idle_bound=params.idle_bound,
         first_start_order=params.first_start_order,
         multicast=False,
-        shared_bandwidth=params.shared_bandwidth,
+        shared_bandwidth=False,
         prune_memory=params.prune_memory,
         fixed_order=fixed_order,
         caps=caps,
@@ -493,10 +494,11 @@ def solve(
         )
     if solution is None and params.start_order:
         add_start_order(built.model, space, built.vars)
-        if built.vars.follows:
+        if built.vars.follows or built.shared_links:
             # the start order alone found no schedule of the attention head at T=4 on quad_bus in
-            # 10 s with multicast (the follow literals left open), and one in 2 s without: start
-            # from the unicast model's first schedule, which lies in the multicast space too
+            # 10 s with multicast (the follow literals left open), nor in 2.5 s with the bus
+            # shared, and one in 2 s with neither: start from the first schedule of the unicast
+            # model with one transfer at a time per link, which lies in the larger spaces too
             solution = _unicast_start(
                 built, obj, horizon, params, fixed_order, caps, light, params.time_limit_s / 4
             )
