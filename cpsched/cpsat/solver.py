@@ -569,8 +569,8 @@ def solve(
                 message="CP-SAT proved that its search space holds no schedule"
                 + (" with the given fixed cores or order" if fixed_cores or fixed_order else "")
                 + "; a valid schedule may still need staging, a multicast of another form, "
-                "shared link bandwidth or a reload, which the model does not search "
-                "(docs/results.md)",
+                "a transfer slower than its route allows or a reload, which the model does not "
+                "search (docs/results.md)",
             )
         return result(
             "unknown",
