@@ -7,6 +7,10 @@ problems where sharing never makes the optimum worse."""
 
 from __future__ import annotations
 
+import math
+import random
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +18,18 @@ import pytest
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.bounds import static_bounds
+from cpsched.cpsat.model import build_model
 from cpsched.cpsat.space import LinkShares, build_space
 from cpsched.heuristics import run_heuristics
 from cpsched.heuristics.synthetic import random_problem
+from cpsched.model.io import load_problem
+from cpsched.model.objective import as_objective
 from cpsched.model.problem import Problem
 from cpsched.model.result import SolveResult
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.pipeline import BuildOptions, build_from_options
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
 SERIAL = PARAMS.model_copy(update={"shared_bandwidth": False})
@@ -233,3 +243,48 @@ def test_random_problems_sharing_is_never_worse(seed: int) -> None:
     assert on.status == off.status == "optimal"
     assert on.objective_value is not None and off.objective_value is not None
     assert on.objective_value <= off.objective_value
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_noc_rates_match_the_closed_form(seed: int) -> None:
+    # noc_problem with random bandwidths in tenths and random sizes: each transfer runs at
+    # r = min(noc, its port) for d = ceil(size / r) cycles (exact rationals). The two
+    # transfers overlap on the noc exactly when rA + rB <= noc (the ports are their own); then
+    # both tasks start at max(dA, dB), else the later one at dA + dB: optimum that + 10.
+    # Seeds 0-9: 6 overlap (e.g. 0.3 + 0.3 <= 0.8, demands 3 + 3 of 8 scaled by 10), 4 take
+    # turns.
+    rng = random.Random(seed)
+    noc = round(rng.randint(5, 50) / 10, 1)
+    pa, pb = (round(rng.randint(1, 30) / 10, 1) for _ in range(2))
+    size_a, size_b = rng.randint(1, 40), rng.randint(1, 40)
+    p = noc_problem(noc, pa, pb, size_a, size_b)
+    ra, rb = (min(Fraction(repr(noc)), Fraction(repr(x))) for x in (pa, pb))
+    da, db = math.ceil(size_a / ra), math.ceil(size_b / rb)
+    together = ra + rb <= Fraction(repr(noc))
+    optimum = (max(da, db) if together else da + db) + 10
+    r = checked(p, PARAMS)
+    assert (r.status, r.objective_value) == ("optimal", float(optimum))
+    off = checked(p, SERIAL)
+    assert (off.status, off.objective_value) == ("optimal", float(da + db + 10))
+
+
+@pytest.mark.parametrize(
+    ("name", "same"),
+    [("ft06", True), ("two_cores_private", True), ("gap8", True), ("quad_bus", False)],
+)
+def test_the_model_changes_only_where_a_transfer_takes_part_of_a_link(
+    name: str, same: bool
+) -> None:
+    # exclusive links (gap8) or none (ft06), or every transfer at its links' bandwidth: the
+    # model with sharing is the one without, byte for byte. quad_bus: a DRAM transfer at the
+    # port's 16 B/cycle takes half of the 32 B/cycle bus, so the bus gets a cumulative.
+    if name in ("ft06", "two_cores_private"):
+        p = load_problem(ROOT / "models" / "problems" / f"{name}.yaml")
+    else:
+        p = build_from_options(BuildOptions(hardware=name, tiles=2))
+    space = build_space(p)
+    horizon = space.safe_horizon_cycles()
+    on = build_model(space, as_objective("latency"), horizon, shared_bandwidth=True)
+    off = build_model(space, as_objective("latency"), horizon, shared_bandwidth=False)
+    assert (str(on.model.proto) == str(off.model.proto)) == same
+    assert on.shared_links == ([] if same else ["bus"])
