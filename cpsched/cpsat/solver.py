@@ -496,9 +496,10 @@ def solve(
         add_start_order(built.model, space, built.vars)
         if built.vars.follows or built.shared_links:
             # the start order alone found no schedule of the attention head at T=4 on quad_bus in
-            # 10 s with multicast (the follow literals left open), nor in 2.5 s with the bus
-            # shared, and one in 2 s with neither: start from the first schedule of the unicast
-            # model with one transfer at a time per link, which lies in the larger spaces too
+            # 10 s with multicast (the follow literals left open), nor in 20 s unicast with the
+            # bus's cumulative, and one in about 1 s with neither: start from the first schedule
+            # of the unicast model with one transfer at a time per link, which lies in the larger
+            # spaces too
             solution = _unicast_start(
                 built, obj, horizon, params, fixed_order, caps, light, params.time_limit_s / 4
             )
