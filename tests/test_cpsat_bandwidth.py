@@ -232,17 +232,22 @@ def test_bounds_weigh_shared_transfers_by_their_share() -> None:
     assert (on.link_cycles, off.link_cycles) == (20, 30)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("seed", [6, 7, 8, 9, 10, 11])
 def test_random_problems_sharing_is_never_worse(seed: int) -> None:
     # random_problem's links are shared by bandwidth, with a dram link of 4-16 B/cycle in front
     # of buses of 8-32 B/cycle: DRAM transfers often take part of a bus. The shared space holds
-    # the serial one, so its optimum is at most the serial optimum (both schedules validated).
+    # the serial one, so its optimum is at most the serial optimum (both schedules validated;
+    # when written, seeds 8, 10 and 11 were strictly better shared: 149 / 154, 71 / 72, 96 / 99).
+    # The bounds that count link time by each transfer's share cut off no schedule: without
+    # them (static bounds, load bounds) the optimum is the same.
     p = random_problem(seed, n_cores=2, n_layers=2, tiles=2)
     on = checked(p, PARAMS)
     off = checked(p, SERIAL)
-    assert on.status == off.status == "optimal"
+    bare = checked(p, PARAMS.model_copy(update={"static_bounds": False, "redundant": False}))
+    assert on.status == off.status == bare.status == "optimal"
     assert on.objective_value is not None and off.objective_value is not None
     assert on.objective_value <= off.objective_value
+    assert on.objective_value == bare.objective_value
 
 
 @pytest.mark.parametrize("seed", range(10))
