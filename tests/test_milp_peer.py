@@ -23,7 +23,10 @@ from cpsched.model.problem import Problem
 ROOT = Path(__file__).resolve().parents[1]
 
 BACKENDS: tuple[Backend, ...] = ("SCIP", "HIGHS")
-PARAMS = SolverParams(time_limit_s=60, num_workers=2, seed=0)
+# the MILP peer searches the unicast, one-transfer-per-link space: CP-SAT searches the same one
+PARAMS = SolverParams(
+    time_limit_s=60, num_workers=2, seed=0, multicast=False, shared_bandwidth=False
+)
 NODE_LIMIT = 10_000
 
 

@@ -11,13 +11,15 @@ expressions), :mod:`~.model` (assembles them), :mod:`~.solver` (stages, hints, C
 
 Restricted search space (docs/results.md, SPEC §6): at most one transfer per (tensor,
 destination memory), always from the tensor's source memory (producer's memory or home), to one
-destination (no multicast), at full rate, and only into memories where a consumer runs (or DRAM
-for `store: true`): no staging, spill or reload. Every link, `bandwidth`-shared ones included,
-carries one transfer at a time (a no-overlap at full rate: a restriction, never a violation,
-since one transfer at full rate never exceeds a link's bandwidth). Zero-length tasks and
+destination or a multicast within one route's links, at the full rate of its route, and only
+into memories where a consumer runs (or DRAM for `store: true`): no staging, spill or reload.
+Transfers on a `bandwidth` link overlap while their rates fit its bandwidth (a cumulative; with
+`SolverParams(shared_bandwidth=False)`, and on `exclusive` links, one transfer at a time: a
+restriction, never a violation, since one transfer at full rate never exceeds a link's
+bandwidth). Zero-length tasks and
 transfers never conflict on cores or links. Transfer start times are free (not forced as soon
 as possible). "Optimal" means optimal within this space; under format 2 a schedule outside it
-(multicast, shared bandwidth, spill and reload) may be better.
+(other multicasts, slower rates, spill and reload) may be better.
 """
 
 from __future__ import annotations

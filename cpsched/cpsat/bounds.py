@@ -35,6 +35,14 @@ different tensors, and a follower's copy arrives no earlier than its own route w
 Only the core idle bound counted one tensor's transfer once per core (each core's first inputs
 on a shared link): a tensor a multicast may deliver to several memories counts in the heads but
 not in those link sums (`shared`).
+
+With shared bandwidth (:class:`cpsched.cpsat.space.LinkShares`) transfers on a `bandwidth` link
+may overlap, so "take turns" becomes energetic: a transfer of duration `d` at rate `r` on a link
+of bandwidth `B` takes `r * d / B` link-cycles of its capacity (its *work*; `d` when it takes the
+whole link), and transfers that must all run inside `[a, b)` have work at most `b - a`. Every
+sum of durations on a link above is a sum of works, rounded up once at the end (times are
+integers), so the heads, the link bound and the core idle bound stay valid; where every transfer
+takes the whole link they are exactly the serial bounds.
 """
 
 from __future__ import annotations
@@ -43,12 +51,15 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
-from cpsched.cpsat.space import Space
+from cpsched.cpsat.space import LinkShares, Space
 from cpsched.model.graph import graph_facts
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId, TensorId
 
 INFINITY = 1 << 62  # a head or tail that no placement reaches (the placement is infeasible)
+
+Work = int | Fraction  # link-cycles of a link's capacity a transfer takes (module docstring)
 
 
 @dataclass(frozen=True)
@@ -83,8 +94,9 @@ def _route_links(space: Space, src: MemoryId, dst: MemoryId) -> tuple[LinkId, ..
 class _Moves:
     """Transfer durations of one space (the problem caches them by size and route)."""
 
-    def __init__(self, space: Space) -> None:
+    def __init__(self, space: Space, shares: LinkShares | None = None) -> None:
         self.space = space
+        self.shares = shares or LinkShares(space.problem)
 
     def transfer(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         """Duration of a transfer over the route from `src` to `dst` (which must exist)."""
@@ -98,14 +110,31 @@ class _Moves:
             return INFINITY
         return self.transfer(tensor, src, dst)
 
+    def work(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> dict[LinkId, Work]:
+        """Per link of the route from `src` to `dst` (which must exist), the least link-cycles
+        the transfer that brings `tensor` there takes: its own (its duration on a link it takes
+        whole), or that of a multicast leader it may follow, whose route holds its links but may
+        run at a lower rate (less work on a link shared by bandwidth)."""
+        own = self._route_work(tensor, src, dst)
+        for lead in self.space.leaders.get((tensor, src, dst), ()):
+            via = self._route_work(tensor, src, lead)
+            own = {lk: min(w, via[lk]) for lk, w in own.items()}
+        return own
 
-def _serial_bound(jobs: list[tuple[int, int]]) -> int:
-    """Least time by which jobs `(release, duration)` that take turns on one resource can end."""
+    def _route_work(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> dict[LinkId, Work]:
+        links = self.space.problem.route_by_pair[(src, dst)].links
+        d = self.transfer(tensor, src, dst)
+        return {lk: self.shares.work(links, lk, d) for lk in links}
+
+
+def _serial_bound(jobs: list[tuple[int, Work]]) -> int:
+    """Least time by which jobs `(release, work)` on one link can end: those released at `a` or
+    later all run after `a` (taking turns when each work is its duration)."""
     best = 0
-    total = 0
-    for release, duration in sorted(jobs, reverse=True):
-        total += duration
-        best = max(best, release + total)
+    total: Work = 0
+    for release, work in sorted(jobs, reverse=True):
+        total += work
+        best = max(best, release + math.ceil(total))
     return best
 
 
@@ -132,10 +161,13 @@ def _earliest_sources(
     return out
 
 
-def compute_heads(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
-    """Earliest start of every task on every candidate core (see the module docstring)."""
+def compute_heads(
+    space: Space, order: Sequence[TaskId], shares: LinkShares | None = None
+) -> dict[tuple[TaskId, CoreId], int]:
+    """Earliest start of every task on every candidate core (see the module docstring; `shares`:
+    how transfers share links, None: by bandwidth where a link allows it)."""
     p = space.problem
-    moves = _Moves(space)
+    moves = _Moves(space, shares)
     head: dict[tuple[TaskId, CoreId], int] = {}
     earliest_end: dict[TaskId, int] = {}
 
@@ -147,7 +179,7 @@ def compute_heads(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, C
         for k in space.cores[t]:
             m = p.memory_of(k)
             h = control_head
-            per_link: dict[LinkId, list[tuple[int, int]]] = defaultdict(list)
+            per_link: dict[LinkId, list[tuple[int, Work]]] = defaultdict(list)
             for x, by_source in srcs.items():
                 if not by_source:
                     h = INFINITY  # its producer has no candidate core: infeasible anyway
@@ -161,13 +193,11 @@ def compute_heads(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, C
                     continue  # may be produced (or lie) in this memory: no transfer needed
                 # a transfer into m is needed; it uses a link only if every possible route does
                 release = min(by_source.values())
-                common: dict[LinkId, int] | None = None
+                common: dict[LinkId, Work] | None = None
                 for s in by_source:
-                    links = _route_links(space, s, m)
-                    if links is None:
+                    if _route_links(space, s, m) is None:
                         continue
-                    d = moves.transfer(x, s, m)
-                    here = {lk: d for lk in links}
+                    here = moves.work(x, s, m)
                     common = (
                         here
                         if common is None
@@ -254,11 +284,13 @@ def link_bound(
     space: Space,
     head: dict[tuple[TaskId, CoreId], int],
     tail: dict[tuple[TaskId, CoreId], int],
+    shares: LinkShares | None = None,
 ) -> int:
-    """Makespan bound from the transfers every schedule makes over one link (module docstring)."""
+    """Makespan bound from the transfers every schedule makes over one link (module docstring):
+    their works, where `shares` lets them share a link's bandwidth."""
     p = space.problem
-    moves = _Moves(space)
-    jobs: dict[LinkId, list[tuple[int, int, int]]] = defaultdict(list)  # release, duration, tail
+    moves = _Moves(space, shares)
+    jobs: dict[LinkId, list[tuple[int, Work, int]]] = defaultdict(list)  # release, work, tail
     for tensor in p.tensors:
         x = tensor.id
         if tensor.size_bytes == 0:
@@ -277,18 +309,16 @@ def link_bound(
             )
         if tensor.store:
             demands.append([(DRAM, 0)])
-        certain: dict[LinkId, tuple[int, int]] = {}  # link -> (duration, tail), one transfer
+        certain: dict[LinkId, tuple[Work, int]] = {}  # link -> (work, tail), one transfer
         for options in demands:
             if not options or any(mc in sources for mc, _ in options):
                 continue  # this reader may find the tensor in place
-            common: dict[LinkId, tuple[int, int]] | None = None
+            common: dict[LinkId, tuple[Work, int]] | None = None
             for mc, q in options:
                 for s in sources:
-                    links = _route_links(space, s, mc)
-                    if links is None:
+                    if _route_links(space, s, mc) is None:
                         continue
-                    d = moves.transfer(x, s, mc)
-                    here = {lk: (d, q) for lk in links}
+                    here = {lk: (w, q) for lk, w in moves.work(x, s, mc).items()}
                     common = (
                         here
                         if common is None
@@ -314,11 +344,11 @@ def link_bound(
                 chosen = [d for r, d, q in items if r >= a and q >= b]
                 if not chosen:
                     break
-                best = max(best, a + sum(chosen) + b)
+                best = max(best, a + math.ceil(sum(chosen)) + b)
     return best
 
 
-Option = tuple[int, dict[LinkId, int]]  # (head or tail, cycles its transfers need on each link)
+Option = tuple[int, dict[LinkId, Work]]  # (head or tail, work its transfers need on each link)
 
 
 def _private_cores(space: Space) -> set[CoreId]:
@@ -340,16 +370,15 @@ def _private_cores(space: Space) -> set[CoreId]:
 
 def _common_link_cycles(
     space: Space, moves: _Moves, tensor: TensorId, pairs: list[tuple[MemoryId, MemoryId]]
-) -> dict[LinkId, int]:
-    """Cycles a transfer of `tensor` surely spends on each link whatever (src, dst) of `pairs` it
+) -> dict[LinkId, Work]:
+    """Work a transfer of `tensor` surely takes of each link whatever (src, dst) of `pairs` it
     takes (links off some pair's route get nothing; pairs without a route are left out)."""
-    common: dict[LinkId, int] | None = None
+    common: dict[LinkId, Work] | None = None
     for src, dst in pairs:
         links = _route_links(space, src, dst)
         if links is None or src == dst:
             continue
-        d = moves.transfer(tensor, src, dst)
-        here = dict.fromkeys(links, d)
+        here = moves.work(tensor, src, dst)
         common = (
             here
             if common is None
@@ -376,16 +405,17 @@ def first_task_options(
     space: Space,
     head: dict[tuple[TaskId, CoreId], int],
     shared: frozenset[TensorId] = frozenset(),
+    shares: LinkShares | None = None,
 ) -> dict[CoreId, list[Option]]:
     """For each core, what its first task may be: its head, and the transfers into the core's
-    memory that must end before it starts, in cycles per link (only for private cores). The
+    memory that must end before it starts, in work per link (only for private cores). The
     tensors of `shared` (those a multicast may deliver to several cores at once) count in the
     head but not on the links: one transfer may feed several cores' first tasks."""
     p = space.problem
-    moves = _Moves(space)
+    moves = _Moves(space, shares)
 
     def first_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
-        need: dict[LinkId, int] = defaultdict(int)
+        need: dict[LinkId, Work] = defaultdict(int)
         first = head[(t, k)]
         if private:
             for x in set(p.task_by_id[t].inputs):
@@ -406,16 +436,16 @@ def first_task_options(
 
 
 def last_task_options(
-    space: Space, tail: dict[tuple[TaskId, CoreId], int]
+    space: Space, tail: dict[tuple[TaskId, CoreId], int], shares: LinkShares | None = None
 ) -> dict[CoreId, list[Option]]:
     """For each core, what its last task may be: its tail, and the transfers out of the core's
     memory that start after it ends (every output goes to DRAM or to a reader elsewhere), in
-    cycles per link (only for private cores)."""
+    work per link (only for private cores)."""
     p = space.problem
-    moves = _Moves(space)
+    moves = _Moves(space, shares)
 
     def last_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
-        need: dict[LinkId, int] = defaultdict(int)
+        need: dict[LinkId, Work] = defaultdict(int)
         if private:
             for y in p.task_by_id[t].outputs:
                 dests = {DRAM} if p.tensor_by_id[y].store else set()
@@ -434,39 +464,40 @@ def last_task_options(
 _MAX_STATES = 3_000
 
 
-def _least_sums(menu: list[tuple[int, int]], n: int) -> list[int] | None:
+def _least_sums(menu: list[tuple[int, Work]], n: int) -> list[int] | None:
     """`out[u-1]`: the least sum of `u` first starts (see :func:`_least_steps`)."""
     steps = _least_steps(menu, n)
     return None if steps is None else steps[0]
 
 
-def _least_steps(menu: list[tuple[int, int]], n: int) -> tuple[list[int], list[int]] | None:
+def _least_steps(menu: list[tuple[int, Work]], n: int) -> tuple[list[int], list[int]] | None:
     """`(sums, least)`: `sums[u-1]` is the least sum of `u` times `f_1 <= ... <= f_u` where each
     `f_j` is at least the own value `h` of an option `(h, L)` and at least the sum of the `L` of
-    options 1..j (jobs that take turns on one link and must all be done by `f_j`);
+    options 1..j, rounded up (jobs on one link, each `L` its work, that must all be done by the
+    integer `f_j`);
     `least[j-1]` is the least `f_j` alone.
     None if the search grows too large."""
-    pareto: list[tuple[int, int]] = []
+    pareto: list[tuple[int, Work]] = []
     for h, load in sorted(x for x in set(menu) if x[0] < INFINITY):
         if not pareto or load < pareto[-1][1]:
             pareto.append((h, load))
     if not pareto:
         return None  # no placement reachable: the problem is infeasible anyway
-    states = {(0, 0): 0}  # (sum of L, last f) -> least sum of f
+    states: dict[tuple[Work, int], int] = {(0, 0): 0}  # (sum of L, last f) -> least sum of f
     out = []
     least_f = []
     for _ in range(n):
-        nxt: dict[tuple[int, int], int] = {}
+        nxt: dict[tuple[Work, int], int] = {}
         for (total, last), cost in states.items():
             for h, load in pareto:
-                f = max(last, h, total + load)
+                f = max(last, h, math.ceil(total + load))
                 key = (total + load, f)
                 if cost + f < nxt.get(key, INFINITY):
                     nxt[key] = cost + f
         if len(nxt) > _MAX_STATES:
             return None
         # drop states no better in any of (sum of L, last f, cost) than another
-        kept: dict[tuple[int, int], int] = {}
+        kept: dict[tuple[Work, int], int] = {}
         for key in sorted(nxt, key=lambda s: (nxt[s], s)):
             if not any(
                 k2[0] <= key[0] and k2[1] <= key[1] and c2 <= nxt[key] for k2, c2 in kept.items()
@@ -495,11 +526,12 @@ def first_start_positions(
     space: Space,
     head: dict[tuple[TaskId, CoreId], int],
     shared: frozenset[TensorId] = frozenset(),
+    shares: LinkShares | None = None,
 ) -> list[int]:
     """`out[j-1]`: a lower bound on the j-th smallest first start among the cores used (the
     best over links of the least j-th start of :func:`_least_steps`; `shared`: tensors that may
-    be multicast, :func:`first_task_options`)."""
-    options = first_task_options(space, head, shared)
+    be multicast, :func:`first_task_options`; `shares`: how transfers share links)."""
+    options = first_task_options(space, head, shared, shares)
     n = len(options)
     pairs = [(h, need) for opts in options.values() for h, need in opts]
     links = {lk for _, need in pairs for lk in need}
@@ -517,36 +549,42 @@ def core_idle_bound(
     head: dict[tuple[TaskId, CoreId], int],
     tail: dict[tuple[TaskId, CoreId], int],
     shared: frozenset[TensorId] = frozenset(),
+    shares: LinkShares | None = None,
 ) -> int:
     """Makespan bound from the idle time of the cores before their first and after their last
     task: with `u` cores used, `u * makespan >= first starts + (makespan - last ends) + work`,
-    where the cores' first inputs (and last outputs) take turns on the links."""
+    where the cores' first inputs (and last outputs) take turns on the links (by their work
+    where `shares` lets them share a link)."""
     used_cores = {k for ks in space.cores.values() for k in ks}
     n = len(used_cores)
     if n == 0:
         return 0
     work = sum(space.min_duration(t) for t in space.cores)
-    heads = _idle_sums(first_task_options(space, head, shared), n)
-    tails = _idle_sums(last_task_options(space, tail), n)
+    heads = _idle_sums(first_task_options(space, head, shared, shares), n)
+    tails = _idle_sums(last_task_options(space, tail, shares), n)
     return min(math.ceil((heads[u] + tails[u] + work) / (u + 1)) for u in range(n))
 
 
 def static_bounds(
-    space: Space, core_idle: bool = True, shared: frozenset[TensorId] = frozenset()
+    space: Space,
+    core_idle: bool = True,
+    shared: frozenset[TensorId] = frozenset(),
+    shares: LinkShares | None = None,
 ) -> StaticBounds | None:
     """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle);
     `core_idle=False` leaves out the core idle bound (to measure what it brings). `shared`: the
     tensors a multicast may deliver to several memories at once (the model's multicast), which
-    the core idle bound must not count once per core."""
+    the core idle bound must not count once per core. `shares`: how transfers share links (the
+    model's; None: by bandwidth wherever a link allows it, valid in every space)."""
     order = graph_facts(space.problem).topological_order
     if order is None:
         return None
-    head = compute_heads(space, order)
+    head = compute_heads(space, order, shares)
     tail = compute_tails(space, order)
     return StaticBounds(
         head,
         tail,
         energy_bound(space, head, tail),
-        link_bound(space, head, tail),
-        core_idle_bound(space, head, tail, shared) if core_idle else 0,
+        link_bound(space, head, tail, shares),
+        core_idle_bound(space, head, tail, shared, shares) if core_idle else 0,
     )

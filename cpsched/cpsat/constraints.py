@@ -7,13 +7,15 @@ The strengthenings (redundant constraints, symmetry breaking) are in
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from itertools import pairwise
 
 from ortools.sat.python import cp_model
 
-from cpsched.cpsat.space import Space
+from cpsched.cpsat.space import LinkShares, Space
 from cpsched.cpsat.variables import Variables
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId, TensorId
 
@@ -124,18 +126,45 @@ def add_multicast(model: cp_model.CpModel, space: Space, v: Variables) -> None:
         model.add(v.occupies[key] + sum(fs) == v.transfer[key])
 
 
-def add_link_exclusivity(model: cp_model.CpModel, space: Space, v: Variables) -> None:
-    """Rule 8: every link carries one transfer at a time (zero-length transfers are left out; a
-    multicast's followers use no link: their route intervals are absent)."""
-    per_link: dict[LinkId, list[cp_model.IntervalVar]] = defaultdict(list)
+def add_link_exclusivity(
+    model: cp_model.CpModel, space: Space, v: Variables, shares: LinkShares | None = None
+) -> list[LinkId]:
+    """Rule 8: every transfer runs at its route's full rate; an `exclusive` link carries one
+    transfer at a time, a `bandwidth` link transfers whose rates add up to at most its bandwidth
+    (`shares`; None: one at a time everywhere). Zero-length transfers are left out; a
+    multicast's followers use no link (their route intervals are absent).
+
+    A link where every transfer that may use it takes all of it (an `exclusive` link, or each
+    transfer's rate is the link's bandwidth) gets a no-overlap, which propagates more strongly
+    than a cumulative; the others a cumulative with demand `rate * D` and capacity
+    `bandwidth * D`, `D` the least common denominator of those rationals (exact integers).
+    Returns the links given a cumulative."""
+    per_link: dict[LinkId, list[tuple[cp_model.IntervalVar, Fraction]]] = defaultdict(list)
     for key, interval in v.transfer_interval.items():
         option = v.transfer_option[key]
         if option.duration_cycles > 0:
             for link in option.links:
-                per_link[link].append(interval)
-    for intervals in per_link.values():
-        if len(intervals) > 1:
-            model.add_no_overlap(intervals)
+                share = Fraction(1) if shares is None else shares.shares(option.links)[link]
+                per_link[link].append((interval, share))
+    shared: list[LinkId] = []
+    for link, items in per_link.items():
+        if all(share == 1 for _, share in items):
+            if len(items) > 1:
+                model.add_no_overlap([i for i, _ in items])
+            continue
+        if len(items) == 1:
+            continue  # one transfer at its rate never exceeds the link
+        assert shares is not None
+        bandwidth = shares.bandwidth(link)
+        rates = [share * bandwidth for _, share in items]
+        scale = math.lcm(bandwidth.denominator, *(r.denominator for r in rates))
+        model.add_cumulative(
+            [i for i, _ in items],
+            [int(r * scale) for r in rates],
+            int(bandwidth * scale),
+        )
+        shared.append(link)
+    return shared
 
 
 def add_releases(model: cp_model.CpModel, space: Space, v: Variables) -> None:

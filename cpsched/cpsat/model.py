@@ -18,7 +18,7 @@ from cpsched.cpsat.objective import (
     create_peak_variables,
     stage_expr,
 )
-from cpsched.cpsat.space import Space
+from cpsched.cpsat.space import LinkShares, Space
 from cpsched.cpsat.strengthen import (
     add_first_start_order,
     add_peak_floors,
@@ -31,7 +31,7 @@ from cpsched.cpsat.strengthen import (
 from cpsched.cpsat.tiles import TileRun, tile_runs
 from cpsched.cpsat.variables import Variables, create_variables
 from cpsched.model.objective import Metric, Objective
-from cpsched.model.problem import CoreId, TaskId
+from cpsched.model.problem import CoreId, LinkId, TaskId
 
 
 @dataclass
@@ -46,6 +46,7 @@ class BuiltModel:
     symmetric_classes: list[list[CoreId]] = field(default_factory=list)
     tile_runs: list[TileRun] = field(default_factory=list)
     symmetry_by_first_start: bool = False  # classes ordered by first start, not by first use
+    shared_links: list[LinkId] = field(default_factory=list)  # links with a cumulative
     static_makespan_cycles: int = 0  # the static lower bound on the makespan (0: not computed)
 
 
@@ -61,6 +62,7 @@ def build_model(
     idle_bound: bool = True,
     first_start_order: bool = False,
     multicast: bool = True,
+    shared_bandwidth: bool = True,
     prune_memory: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
@@ -68,11 +70,14 @@ def build_model(
     """Build the model of `space` over [0, horizon_cycles] for `objective` (no objective set yet:
     the solver sets each stage's in turn). `caps` bounds metrics from above (metric <= cap).
     `multicast` lets a transfer ride along another of the same tensor (:attr:`Space.leaders`);
-    without multicast links it changes nothing. `prune_memory` leaves out the capacity
-    cumulative of a memory that can hold everything it may ever hold at once."""
+    without multicast links it changes nothing. `shared_bandwidth` lets transfers on a
+    `bandwidth` link overlap while their rates fit its bandwidth (off: one at a time on every
+    link); where every transfer takes a whole link it changes nothing. `prune_memory` leaves out
+    the capacity cumulative of a memory that can hold everything it may ever hold at once."""
     model = cp_model.CpModel()
     model.name = space.problem.name
     leaders = space.leaders if multicast else {}
+    shares = LinkShares(space.problem, shared_bandwidth)
     v = create_variables(model, space, horizon_cycles, leaders)
     c.add_assignment(model, space, v)
     c.add_core_exclusivity(model, space, v)
@@ -81,7 +86,7 @@ def build_model(
     c.add_data_dependencies(model, space, v)
     c.add_control_dependencies(model, space, v)
     c.add_barriers(model, space, v)
-    c.add_link_exclusivity(model, space, v)
+    shared_links = c.add_link_exclusivity(model, space, v, shares)
     c.add_releases(model, space, v)
     peaks = create_peak_variables(model, space, objective, extra=caps or {})
     c.add_memory_capacity(
@@ -93,14 +98,16 @@ def build_model(
     if fixed_order:
         c.add_fixed_order(model, space, v, fixed_order)
     if redundant:
-        add_redundant(model, space, v)
+        add_redundant(model, space, v, shares)
         if peaks is not None:
             add_peak_floors(model, space, v, peaks)
     # a tensor that may be multicast feeds several cores with one transfer: the idle bound and
     # first start positions must not count it once per core
     shared = frozenset(x for x, _, _ in leaders)
     bounds = (
-        compute_static_bounds(space, core_idle=idle_bound, shared=shared) if static_bounds else None
+        compute_static_bounds(space, core_idle=idle_bound, shared=shared, shares=shares)
+        if static_bounds
+        else None
     )
     if bounds is not None:
         add_static_bounds(model, space, v, bounds)
@@ -109,7 +116,7 @@ def build_model(
     if by_first_start:
         assert bounds is not None
         classes = interchangeable_classes(space)
-        positions = first_start_positions(space, bounds.head, shared)
+        positions = first_start_positions(space, bounds.head, shared, shares)
         add_first_start_order(model, space, v, classes, positions, bounds)
     elif symmetry_breaking:
         classes = add_symmetry_breaking(model, space, v)
@@ -128,4 +135,5 @@ def build_model(
         runs,
         symmetry_by_first_start=by_first_start,
         static_makespan_cycles=0 if bounds is None else bounds.makespan_cycles,
+        shared_links=shared_links,
     )

@@ -41,6 +41,10 @@ class SolverParams(BaseModel):
     # same source over multicast links (one transfer, several destinations); changes nothing on
     # hardware without multicast links. Off: the unicast space the MILP peer searches
     multicast: bool = True
+    # shared bandwidth (docs/results.md): transfers on a `bandwidth` link may overlap while their
+    # full rates add up to at most its bandwidth (a cumulative); off: every link carries one
+    # transfer at a time, the no-overlap space the MILP peer searches
+    shared_bandwidth: bool = True
     # leave out the capacity cumulative of a memory that can hold at once every copy it may
     # ever hold (it cannot bind; bound-wall: T=8 attention head, 9,582 -> 6,578 constraints)
     prune_memory: bool = True

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -100,6 +101,25 @@ def _respects_fixed(
         if any(core_of.get(t) != k for t in seq):
             return False
         if [start[t] for t in seq] != sorted(start[t] for t in seq):
+            return False
+    return True
+
+
+def _one_at_a_time(problem: Problem, schedule: Schedule) -> bool:
+    """Whether no two transfers of `schedule` (at full rate) overlap on a link: without shared
+    bandwidth the model carries one at a time, so a hint that overlaps is outside it (and must
+    not narrow the horizon)."""
+    per_link: dict[str, list[tuple[int, int]]] = {}
+    for x in schedule.transfers:
+        duration = max(problem.transfer_duration_cycles(x.tensor, x.src, d) for d in x.dsts)
+        if duration == 0:
+            continue
+        links = {lk for d in x.dsts for lk in problem.route_by_pair[(x.src, d)].links}
+        for lk in links:
+            per_link.setdefault(lk, []).append((x.start, x.start + duration))
+    for spans in per_link.values():
+        spans.sort()
+        if any(b[0] < a[1] for a, b in pairwise(spans)):
             return False
     return True
 
@@ -198,8 +218,9 @@ def _unicast_start(
     light: bool,
     time_limit_s: float,
 ) -> list[int] | None:
-    """A full assignment of the multicast model `built` from the first schedule the unicast
-    model finds by the start order (None if it finds none in `time_limit_s`)."""
+    """A full assignment of the model `built` (multicast, or links shared by bandwidth) from the
+    first schedule the unicast model with one transfer at a time per link finds by the start
+    order (None if it finds none in `time_limit_s`)."""
     unicast = build_model(
         built.space,
         obj,
@@ -211,6 +232,7 @@ def _unicast_start(
         idle_bound=params.idle_bound,
         first_start_order=params.first_start_order,
         multicast=False,
+        shared_bandwidth=False,
         prune_memory=params.prune_memory,
         fixed_order=fixed_order,
         caps=caps,
@@ -412,7 +434,11 @@ def solve(
     usable_hint: Schedule | None = None
     if hint is not None:
         projected = project_hint(space, hint, params.multicast)
-        if _respects_fixed(projected, fixed_cores, fixed_order) and _is_valid(problem, projected):
+        if (
+            _respects_fixed(projected, fixed_cores, fixed_order)
+            and _is_valid(problem, projected)
+            and (params.shared_bandwidth or _one_at_a_time(problem, projected))
+        ):
             usable_hint = projected
             measured = metrics(problem, projected)
             within_caps = all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
@@ -441,6 +467,7 @@ def solve(
         idle_bound=params.idle_bound,
         first_start_order=params.first_start_order,
         multicast=params.multicast,
+        shared_bandwidth=params.shared_bandwidth,
         prune_memory=params.prune_memory,
         fixed_order=fixed_order,
         caps=caps,
@@ -467,10 +494,12 @@ def solve(
         )
     if solution is None and params.start_order:
         add_start_order(built.model, space, built.vars)
-        if built.vars.follows:
+        if built.vars.follows or built.shared_links:
             # the start order alone found no schedule of the attention head at T=4 on quad_bus in
-            # 10 s with multicast (the follow literals left open), and one in 2 s without: start
-            # from the unicast model's first schedule, which lies in the multicast space too
+            # 10 s with multicast (the follow literals left open), nor in 20 s unicast with the
+            # bus's cumulative, and one in about 1 s with neither: start from the first schedule
+            # of the unicast model with one transfer at a time per link, which lies in the larger
+            # spaces too
             solution = _unicast_start(
                 built, obj, horizon, params, fixed_order, caps, light, params.time_limit_s / 4
             )
@@ -541,8 +570,8 @@ def solve(
                 message="CP-SAT proved that its search space holds no schedule"
                 + (" with the given fixed cores or order" if fixed_cores or fixed_order else "")
                 + "; a valid schedule may still need staging, a multicast of another form, "
-                "shared link bandwidth or a reload, which the model does not search "
-                "(docs/results.md)",
+                "a transfer slower than its route allows or a reload, which the model does not "
+                "search (docs/results.md)",
             )
         return result(
             "unknown",

@@ -12,7 +12,8 @@ Redundant constraints (implied by the model, they tighten the LP relaxation and 
   their shortest durations, and the makespan is at least its end plus its longest chain of
   successors;
 - load bounds: the makespan is at least the work placed on each core and the transfer time
-  placed on each link;
+  placed on each link (on a link transfers share by bandwidth, each transfer's time weighted by
+  the share of the bandwidth it takes);
 - peak floors (memory objectives and caps only): while a task runs, its core's memory holds all
   its inputs and outputs, so that memory's peak is at least their size whenever the task is
   placed there.
@@ -26,14 +27,16 @@ core of such a class only when an earlier task (in problem order) uses the (i-1)
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from fractions import Fraction
 from itertools import pairwise
 
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.bounds import StaticBounds
 from cpsched.cpsat.objective import PeakVariables
-from cpsched.cpsat.space import Space
+from cpsched.cpsat.space import LinkShares, Space
 from cpsched.cpsat.tiles import TileRun
 from cpsched.cpsat.variables import Variables
 from cpsched.model.graph import graph_facts
@@ -77,23 +80,41 @@ def add_critical_path(model: cp_model.CpModel, space: Space, v: Variables) -> No
             model.add(v.makespan >= v.end[t] + tail[t])
 
 
-def add_load_bounds(model: cp_model.CpModel, space: Space, v: Variables) -> None:
-    """Redundant: the makespan is at least the busy time of every core and every link."""
+def add_load_bounds(
+    model: cp_model.CpModel, space: Space, v: Variables, shares: LinkShares | None = None
+) -> None:
+    """Redundant: the makespan is at least the busy time of every core and every link. On a link
+    where transfers may share the bandwidth (`shares`), a transfer of duration `d` at rate `r`
+    takes `r * d / B` of its capacity `B`: the makespan is at least the sum of those (scaled to
+    integers: `B * D * makespan >= sum(r * D * d)`, `D` their common denominator)."""
     assert v.makespan is not None
     per_core: dict[CoreId, list[cp_model.LinearExprT]] = defaultdict(list)
     for (t, k), lit in v.on.items():
         d = space.duration(t, k)
         if d > 0:
             per_core[k].append(d * lit)
-    per_link: dict[LinkId, list[cp_model.LinearExprT]] = defaultdict(list)
+    per_link: dict[LinkId, list[tuple[Fraction, cp_model.IntVar]]] = defaultdict(list)
     for key, lit in v.occupies.items():  # a multicast's followers use no link
         option = v.transfer_option[key]
         for link in option.links:
             if option.duration_cycles > 0:
-                per_link[link].append(option.duration_cycles * lit)
-    for loads in [*per_core.values(), *per_link.values()]:
+                work = Fraction(
+                    option.duration_cycles
+                    if shares is None
+                    else shares.work(option.links, link, option.duration_cycles)
+                )
+                per_link[link].append((work, lit))
+    for loads in per_core.values():
         if len(loads) > 1:
             model.add(v.makespan >= sum(loads))
+    for items in per_link.values():
+        if len(items) <= 1:
+            continue
+        scale = math.lcm(*(w.denominator for w, _ in items))
+        if scale == 1:  # every transfer takes the whole link: its busy time
+            model.add(v.makespan >= sum(int(w) * lit for w, lit in items))
+        else:
+            model.add(scale * v.makespan >= sum(int(w * scale) * lit for w, lit in items))
 
 
 def add_peak_floors(
@@ -183,11 +204,13 @@ def add_tile_symmetry(
             model.add(v.start[a] <= v.start[b])
 
 
-def add_redundant(model: cp_model.CpModel, space: Space, v: Variables) -> None:
-    """All redundant constraints."""
+def add_redundant(
+    model: cp_model.CpModel, space: Space, v: Variables, shares: LinkShares | None = None
+) -> None:
+    """All redundant constraints (`shares`: how transfers share links, for the load bounds)."""
     add_task_cumulative(model, space, v)
     add_critical_path(model, space, v)
-    add_load_bounds(model, space, v)
+    add_load_bounds(model, space, v, shares)
 
 
 # --- symmetry between interchangeable cores (the classes: cpsched.model.space) ---

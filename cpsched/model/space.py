@@ -306,7 +306,8 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
     in memory order); a multicast it cannot keep is dropped (which leaves its readers without
     their input). Without it, every multicast is dropped, as it is outside the unicast space.
     Fewer destinations only shorten a transfer and free links and memory, so a valid schedule
-    stays valid.
+    stays valid. A transfer with a given rate is kept (without it) when the rate is its full
+    rate, the least bandwidth of the links it uses, and dropped when slower.
     """
     p = space.problem
     mem_order = {m.id: i for i, m in enumerate(p.memories)}
@@ -322,8 +323,12 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
     kept: list[ScheduledTransfer] = []
     for x in schedule.transfers:
         tensor = p.tensor_by_id.get(x.tensor)
-        if (x.multicast and not multicast) or x.rate_bytes_per_cycle is not None:
-            continue  # outside the space: one destination (or a multicast), full rate
+        if x.multicast and not multicast:
+            continue  # outside the space: one destination (or a multicast)
+        if x.rate_bytes_per_cycle is not None:
+            if not _at_full_rate(p, x):
+                continue  # outside the space: every transfer at its full rate
+            x = x.model_copy(update={"rate_bytes_per_cycle": None})
         if tensor is None:
             continue
         if tensor.producer is None:
@@ -355,6 +360,20 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
         else:
             kept.append(x)
     return schedule.model_copy(update={"transfers": tuple(kept)})
+
+
+def _at_full_rate(p: Problem, x: ScheduledTransfer) -> bool:
+    """Whether `x`'s given rate is the least bandwidth of the links its routes use (exactly)."""
+    links: set[LinkId] = set()
+    for d in x.dsts:
+        route = p.route_by_pair.get((x.src, d))
+        if route is None:
+            return False
+        links.update(route.links)
+    if not links or x.rate_bytes_per_cycle is None:
+        return False
+    full = min(Fraction(repr(p.link_by_id[lk].bandwidth_bytes_per_cycle)) for lk in links)
+    return Fraction(repr(x.rate_bytes_per_cycle)) == full
 
 
 # --- interchangeable cores ---
