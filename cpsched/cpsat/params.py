@@ -50,6 +50,9 @@ class SolverParams(BaseModel):
     prune_memory: bool = True
     # with no usable hint: branch on task starts, earliest first, to find a first schedule
     start_order: bool = True
+    # the full-problem subsolver CP-SAT runs first (None: its default); with 2 workers it runs
+    # this one and one LNS worker (docs: bound-wall note). E.g. "max_lp", "lb_tree_search"
+    subsolver: str | None = None
     # CP-SAT's presolve: "full" (its default), "light" (no probing, one pass) or "auto" (light
     # for models whose transfers take more than LIGHT_PRESOLVE_ABOVE link places: on the mesh,
     # full presolve alone outlasts a time limit of seconds and the solve ends with no bound)

@@ -280,6 +280,9 @@ def _run(
     solver.parameters.relative_gap_limit = params.relative_gap_limit
     solver.parameters.log_search_progress = params.log
     solver.parameters.stop_after_first_solution = params.stop_after_first_solution
+    if params.subsolver is not None:
+        # with 2 workers CP-SAT runs the first listed full-problem subsolver and one LNS worker
+        solver.parameters.subsolvers.append(params.subsolver)
     solver.parameters.catch_sigint_signal = False
     solver.best_bound_callback = callback.on_bound
     outcome: dict[str, Any] = {}
