@@ -21,11 +21,16 @@ class Features:
     # Transfers share a `bandwidth` link when their rates add up to at most its bandwidth.
     shared_bandwidth: bool = True
     # When a memory is full: evict copies (spilling the only copy of a tensor to the memory's
-    # backing store), reload them later, and fetch every input from the nearest copy.
+    # backing store) and reload them later; stage inputs through the destination's backing store
+    # and fetch each from whichever of its source, spilled or staged copies delivers it first.
     spill: bool = True
+    # Fetch an input from any copy that delivers it first (another core's memory too), not only
+    # from its source copy, where it was spilled or staged. Off by default: such transfers lie
+    # outside CP-SAT's search space (docs/results.md), so the schedule could not be its hint.
+    forward: bool = False
 
 
 ALL = Features()
-FORMAT_1 = Features(multicast=False, shared_bandwidth=False, spill=False)
+FORMAT_1 = Features(multicast=False, shared_bandwidth=False, spill=False, forward=False)
 
 __all__ = ["ALL", "FORMAT_1", "Features"]

@@ -335,14 +335,19 @@ class Placer:
 
     def _sources(self, tensor: TensorId, dst: MemoryId) -> list[MemoryId]:
         """The copies a transfer of `tensor` into `dst` may start from: the anchor (the source
-        copy, without spills), or with spills every copy with a route to `dst`."""
+        copy, or where it was spilled), with spills also a copy staged in `dst`'s backing store,
+        and with `Features.forward` every copy with a route to `dst`."""
         anchor = self.anchor[tensor]
         if not self.features.spill:
             return [anchor] if (anchor, dst) in self.route_links else []
+        backing = self.backing.get(dst)
         return [
             s
             for s in self.open_copies.get(tensor, ())
-            if s != dst and (s, dst) in self.route_links and (tensor, s) in self.avail
+            if s != dst
+            and (s, dst) in self.route_links
+            and (tensor, s) in self.avail
+            and (self.features.forward or s in (anchor, backing))
         ]
 
     def _staging(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> MemoryId | None:
