@@ -396,7 +396,7 @@ def multicast_problems(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(
-    max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(multicast_problems())
 def test_latency_optimum_equals_brute_force_with_multicast(data: dict[str, Any]) -> None:
