@@ -45,35 +45,62 @@ def add_core_exclusivity(model: cp_model.CpModel, space: Space, v: Variables) ->
 def add_transfer_presence(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     """A transfer into memory m exists exactly when some consumer runs on m (or m is DRAM for a
     stored tensor) and the tensor is not produced in m; a needed copy with no route is forbidden.
-    This also covers rule 7 (stores): a stored tensor is needed in DRAM unconditionally."""
+    This also covers rule 7 (stores): a stored tensor is needed in DRAM unconditionally.
+
+    With staging (:func:`cpsched.model.space.with_staging`), the transfer into m may instead
+    leave from the copy in m's backing store b, which is then needed (so moved in from the
+    source); m must not be the tensor's source memory then (rule 9: one copy per memory)."""
     p = space.problem
+    staged_out: dict[tuple[TensorId, MemoryId], list[cp_model.IntVar]] = defaultdict(list)
+    for (tensor_id, m), b in space.staging.items():
+        staged_out[(tensor_id, b)].append(v.transfer[(tensor_id, b, m)])
     for tensor in p.tensors:
         for m in space.dests[tensor.id]:
             need = v.needed_in[(tensor.id, m)]
             if need is v.true:
                 continue
             placements = [v.on[placement] for placement in space.readers_in(tensor.id, m)]
+            placements += staged_out.get((tensor.id, m), [])
             model.add_bool_or(placements).only_enforce_if(need)
             for lit in placements:
                 model.add_implication(lit, need)
     for (tensor_id, s, m), lit in v.transfer.items():
-        src = v.source_is[(tensor_id, s)]
         need = v.needed_in[(tensor_id, m)]
+        via = space.staging.get((tensor_id, m))
+        if s == via:
+            model.add_implication(lit, need)
+            model.add_implication(lit, v.moved_in[(tensor_id, s)])
+            if (tensor_id, m) in v.source_is:
+                model.add_implication(lit, v.source_is[(tensor_id, m)].Not())
+            continue
+        src = v.source_is[(tensor_id, s)]
         model.add_implication(lit, src)
         model.add_implication(lit, need)
-        model.add_bool_or([src.Not(), need.Not(), lit])
+        either = [src.Not(), need.Not(), lit]
+        if via is not None:
+            either.append(v.transfer[(tensor_id, via, m)])
+        model.add_bool_or(either)
     for tensor_id, s, m in space.unroutable:
-        model.add_bool_or([v.source_is[(tensor_id, s)].Not(), v.needed_in[(tensor_id, m)].Not()])
+        either = [v.source_is[(tensor_id, s)].Not(), v.needed_in[(tensor_id, m)].Not()]
+        via = space.staging.get((tensor_id, m))
+        if via is not None:
+            either.append(v.transfer[(tensor_id, via, m)])
+        model.add_bool_or(either)
 
 
 def add_data_dependencies(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     """Rules 3-5: a transfer starts once its tensor is produced; a consumer starts once each input
-    is available in its memory (its producer's end, or the end of the transfer into that memory)."""
+    is available in its memory (its producer's end, or the end of the transfer into that memory);
+    a staged transfer starts once the copy in the staging store is available."""
     p = space.problem
     for (tensor_id, m), start in v.transfer_start.items():
         producer = p.tensor_by_id[tensor_id].producer
         if producer is not None:
             model.add(start >= v.end[producer]).only_enforce_if(v.moved_in[(tensor_id, m)])
+    for (tensor_id, m), b in space.staging.items():
+        staged = v.transfer[(tensor_id, b, m)]
+        after = v.transfer_start[(tensor_id, m)] >= v.transfer_end[(tensor_id, b)]
+        model.add(after).only_enforce_if(staged)
     for task in p.tasks:
         for tensor_id in task.inputs:
             producer = p.tensor_by_id[tensor_id].producer
@@ -159,6 +186,10 @@ def add_releases(model: cp_model.CpModel, space: Space, v: Variables) -> None:
                 model.add(hold.release >= v.transfer_end[(hold.tensor, m)]).only_enforce_if(lit)
         else:
             model.add(hold.release >= v.transfer_end[(hold.tensor, hold.memory)])
+            for m in out_of.get((hold.tensor, hold.memory), []):
+                if space.staging.get((hold.tensor, m)) == hold.memory:  # a staging copy
+                    lit = v.transfer[(hold.tensor, hold.memory, m)]
+                    model.add(hold.release >= v.transfer_end[(hold.tensor, m)]).only_enforce_if(lit)
         for c in p.consumers[hold.tensor]:
             for k in space.cores[c]:
                 if p.memory_of(k) == hold.memory:

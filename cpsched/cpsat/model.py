@@ -32,6 +32,7 @@ from cpsched.cpsat.tiles import TileRun, tile_runs
 from cpsched.cpsat.variables import Variables, create_variables
 from cpsched.model.objective import Metric, Objective
 from cpsched.model.problem import CoreId, TaskId
+from cpsched.model.space import extend_space
 
 
 @dataclass
@@ -61,6 +62,7 @@ def build_model(
     idle_bound: bool = True,
     first_start_order: bool = False,
     multicast: bool = True,
+    staging: bool = True,
     prune_memory: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
@@ -68,8 +70,10 @@ def build_model(
     """Build the model of `space` over [0, horizon_cycles] for `objective` (no objective set yet:
     the solver sets each stage's in turn). `caps` bounds metrics from above (metric <= cap).
     `multicast` lets a transfer ride along another of the same tensor (:attr:`Space.leaders`);
-    without multicast links it changes nothing. `prune_memory` leaves out the capacity
-    cumulative of a memory that can hold everything it may ever hold at once."""
+    without multicast links it changes nothing. `staging` searches the space with staging
+    (:func:`cpsched.model.space.with_staging`; `space` may be either). `prune_memory` leaves out
+    the capacity cumulative of a memory that can hold everything it may ever hold at once."""
+    space = extend_space(space, staging=staging)
     model = cp_model.CpModel()
     model.name = space.problem.name
     leaders = space.leaders if multicast else {}

@@ -41,6 +41,10 @@ class SolverParams(BaseModel):
     # same source over multicast links (one transfer, several destinations); changes nothing on
     # hardware without multicast links. Off: the unicast space the MILP peer searches
     multicast: bool = True
+    # staging (docs/results.md): a transfer into a memory may leave from the copy in its backing
+    # store (L2 for GAP8's L1), itself moved in from the source; changes nothing where no memory
+    # has a usable backing store. Off: the space the MILP peer searches
+    staging: bool = True
     # leave out the capacity cumulative of a memory that can hold at once every copy it may
     # ever hold (it cannot bind; bound-wall: T=8 attention head, 9,582 -> 6,578 constraints)
     prune_memory: bool = True

@@ -47,7 +47,7 @@ from cpsched.model.result import (
     solver_versions,
 )
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
-from cpsched.model.space import group_leader, in_space
+from cpsched.model.space import extend_space, group_leader, in_space
 
 
 class ModelInvalidError(RuntimeError):
@@ -211,6 +211,7 @@ def _unicast_start(
         idle_bound=params.idle_bound,
         first_start_order=params.first_start_order,
         multicast=False,
+        staging=params.staging,
         prune_memory=params.prune_memory,
         fixed_order=fixed_order,
         caps=caps,
@@ -378,7 +379,7 @@ def solve(
     """
     started = time.monotonic()
     obj = as_objective(objective)
-    space = build_space(problem, fixed_cores, fixed_order)
+    space = extend_space(build_space(problem, fixed_cores, fixed_order), staging=params.staging)
     parameters: dict[str, Any] = params.model_dump()
     if caps:
         parameters["caps"] = dict(caps)
@@ -441,6 +442,7 @@ def solve(
         idle_bound=params.idle_bound,
         first_start_order=params.first_start_order,
         multicast=params.multicast,
+        staging=params.staging,
         prune_memory=params.prune_memory,
         fixed_order=fixed_order,
         caps=caps,

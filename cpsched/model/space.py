@@ -13,7 +13,9 @@ their proven optima must agree:
 
 A solver may add multicast on top (CP-SAT does, the MILP peer does not): :attr:`Space.leaders`
 says which transfer may ride along which other transfer of the same tensor from the same source,
-so that the two are one transfer with both destinations (docs/results.md names the rule).
+so that the two are one transfer with both destinations (docs/results.md names the rule). CP-SAT
+also stages (:func:`with_staging`, :func:`extend_space`): a transfer into a memory may leave from
+a copy in that memory's backing store, itself moved in from the source.
 
 Every valid schedule that moves only needed tensors lies in this space (a second transfer into one
 memory is a violation anyway, and an unneeded transfer only costs time, energy and memory), so an
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from typing import Literal
@@ -84,6 +86,10 @@ class Space:
     bounded: tuple[MemoryId, ...]  # memories with a capacity
     # the tasks each task waits for (data, `after`, barriers): the problem's graph facts
     predecessors: Mapping[TaskId, frozenset[TaskId]] = field(default_factory=dict)
+    # staging (:func:`with_staging`): (tensor, m) -> m's backing store b, when `transfers[(tensor,
+    # m)]` holds an option from b, out of the copy in b that a transfer from the source brings
+    staging: Mapping[tuple[TensorId, MemoryId], MemoryId] = field(default_factory=dict)
+    base: Space | None = None  # the space this one extends (None: a space of its own)
 
     def duration(self, task: TaskId, core: CoreId) -> int:
         """Duration of `task` on `core` (which must be a candidate)."""
@@ -296,6 +302,89 @@ def _build(problem: Problem, pinned: Mapping[TaskId, CoreId]) -> Space:
     )
 
 
+def _staging_store(space: Space, tensor: TensorId, m: MemoryId) -> MemoryId | None:
+    """The memory `tensor` may be staged in on its way into `m` (:func:`with_staging`), or None."""
+    p = space.problem
+    b = p.memory_by_id[m].backing
+    sources = space.sources[tensor]
+    if b is None or b == m or b in sources or (b, m) not in p.route_by_pair:
+        return None
+    last_hop = set(p.route_by_pair[(b, m)].links)
+    for s in sources:
+        if s == m or (s, b) not in p.route_by_pair:
+            continue
+        direct = p.route_by_pair.get((s, m))
+        if direct is None or last_hop <= set(direct.links):
+            return b
+    return None
+
+
+def extend_space(space: Space, *, staging: bool) -> Space:
+    """The space CP-SAT searches: `space` (or the space it extends) with staging when asked
+    (:func:`with_staging`); the same object for the same arguments."""
+    base = space.base or space
+    if not staging:
+        return base
+    cache = base.__dict__.setdefault("_extended", {})
+    if staging not in cache:
+        cache[staging] = with_staging(base)
+    out = cache[staging]
+    assert isinstance(out, Space)
+    return out
+
+
+def with_staging(space: Space) -> Space:
+    """`space` with staging: a transfer of a tensor into a memory `m` may also start from the
+    copy in `m`'s backing store `b`, itself moved in from the tensor's source (one hop), where
+    `b` is not a source memory of the tensor, routes source -> b and b -> m exist, and the route
+    b -> m is part of the direct route source -> m (as GAP8's L2 -> L1 is of dram -> L1), or
+    there is no direct route. `b` then becomes a destination of the tensor (its copy is needed
+    when a transfer out of it is made). Returns `space` itself when nothing may be staged."""
+    if space.base is not None:
+        space = space.base
+    p = space.problem
+    staged: dict[tuple[TensorId, MemoryId], MemoryId] = {}
+    for tensor in p.tensors:
+        for m in space.dests[tensor.id]:
+            b = _staging_store(space, tensor.id, m)
+            if b is not None:
+                staged[(tensor.id, m)] = b
+    if not staged:
+        return space
+    mem_order = {m.id: i for i, m in enumerate(p.memories)}
+    dests = dict(space.dests)
+    transfers = dict(space.transfers)
+    for (x, m), b in staged.items():
+        if b not in dests[x]:
+            dests[x] = tuple(sorted((*dests[x], b), key=mem_order.__getitem__))
+        if (x, b) not in transfers:
+            transfers[(x, b)] = tuple(
+                _option(p, x, s, b) for s in space.sources[x] if (s, b) in p.route_by_pair
+            )
+        transfers[(x, m)] = (*transfers.get((x, m), ()), _option(p, x, b, m))
+    order = {key: i for i, key in enumerate(space.transfers)}
+    transfers = dict(sorted(transfers.items(), key=lambda kv: order.get(kv[0], len(order))))
+    unroutable = tuple(
+        (x, s, m)
+        for x, s, m in space.unroutable
+        if (x, m) not in staged or (s, staged[(x, m)]) not in p.route_by_pair
+    )
+    return replace(
+        space, dests=dests, transfers=transfers, unroutable=unroutable, staging=staged, base=space
+    )
+
+
+def _option(p: Problem, tensor: TensorId, src: MemoryId, dst: MemoryId) -> TransferOption:
+    return TransferOption(
+        tensor,
+        src,
+        dst,
+        p.transfer_duration_cycles(tensor, src, dst),
+        p.transfer_energy_pj(tensor, src, dst),
+        p.route_by_pair[(src, dst)].links,
+    )
+
+
 def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Schedule:
     """`schedule` with only the transfers the space has (from the tensor's source memory into a
     memory where a consumer runs, or into `dram` for a stored tensor, the first of each); dropping
@@ -307,6 +396,10 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
     their input). Without it, every multicast is dropped, as it is outside the unicast space.
     Fewer destinations only shorten a transfer and free links and memory, so a valid schedule
     stays valid.
+
+    With staging in the space (:func:`with_staging`), a transfer into a memory `m` from `m`'s
+    staging store `b` is kept too, and with it the transfer from the source into `b`; a copy in
+    `b` that no kept transfer leaves from (and no consumer reads) is not moved.
     """
     p = space.problem
     mem_order = {m.id: i for i, m in enumerate(p.memories)}
@@ -318,25 +411,43 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
         for tensor in task.inputs
     }
     needed |= {(tensor.id, DRAM) for tensor in p.tensors if tensor.store}
+    source_of: dict[TensorId, MemoryId] = {}
+    for tensor in p.tensors:
+        if tensor.producer is None:
+            assert tensor.home is not None
+            source_of[tensor.id] = tensor.home
+        elif core_of.get(tensor.producer) in p.core_by_id:
+            source_of[tensor.id] = p.memory_of(core_of[tensor.producer])
+    staging = {
+        (x, b) for (x, m), b in space.staging.items() if (x, m) in needed and b != source_of.get(x)
+    }
+    wanted = needed | staging
     seen: set[tuple[TensorId, MemoryId]] = set()
     kept: list[ScheduledTransfer] = []
+    left: set[tuple[TensorId, MemoryId]] = set()  # staging copies a kept transfer leaves from
     for x in schedule.transfers:
-        tensor = p.tensor_by_id.get(x.tensor)
         if (x.multicast and not multicast) or x.rate_bytes_per_cycle is not None:
             continue  # outside the space: one destination (or a multicast), full rate
-        if tensor is None:
-            continue
-        if tensor.producer is None:
-            source = tensor.home
-        elif core_of.get(tensor.producer) in p.core_by_id:
-            source = p.memory_of(core_of[tensor.producer])
-        else:
+        source = source_of.get(x.tensor)
+        if source is None:
             continue
         if x.src != source:
+            d = x.dsts[0]
+            if (
+                not x.multicast
+                and (x.tensor, x.src) in staging
+                and space.staging.get((x.tensor, d)) == x.src
+                and (x.tensor, d) in needed
+                and d != source
+                and (x.tensor, d) not in seen
+            ):
+                seen.add((x.tensor, d))
+                left.add((x.tensor, x.src))
+                kept.append(x)
             continue
         dsts = tuple(
             sorted(
-                (d for d in dict.fromkeys(x.dsts) if (x.tensor, d) in needed and d != source),
+                (d for d in dict.fromkeys(x.dsts) if (x.tensor, d) in wanted and d != source),
                 key=lambda d: mem_order.get(d, len(mem_order)),
             )
         )
@@ -354,6 +465,9 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
             kept.append(x.model_copy(update={"dst": lead}))
         else:
             kept.append(x)
+    unused = staging - needed - left
+    if unused:
+        kept = [x for x in kept if not any((x.tensor, d) in unused for d in x.dsts)]
     return schedule.model_copy(update={"transfers": tuple(kept)})
 
 
@@ -479,10 +593,12 @@ __all__ = [
     "TransferOption",
     "apply_swap",
     "class_tasks",
+    "extend_space",
     "group_leader",
     "in_first_use_order",
     "in_space",
     "interchangeable_classes",
     "search_space",
     "swap_of",
+    "with_staging",
 ]

@@ -1,0 +1,164 @@
+"""Staging and spill in the CP-SAT model (docs/results.md, "The solver's search space"): a
+transfer into a memory may leave from the copy in its backing store (dram -> l2 -> l1, one hop).
+Tiny problems whose optima are worked out by hand, each asserted exactly against the space
+without them (`SolverParams(staging=False)`), as the MILP peer searches it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cpsched.check.validate import validate
+from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat.model import build_model
+from cpsched.cpsat.space import build_space
+from cpsched.model.objective import as_objective
+from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
+from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
+from cpsched.model.space import extend_space, in_space
+from cpsched.pipeline import BuildOptions, build_from_options
+
+PARAMS = SolverParams(time_limit_s=10, num_workers=2, seed=0)
+NO_STAGING = PARAMS.model_copy(update={"staging": False})
+
+
+def staged_problem(**extra: Any) -> Problem:
+    """A GAP8 in miniature: one core on l1 (10 bytes, backed by l2), l2 (1,000 bytes, backed by
+    dram). hyper (dram - l2) carries 1 byte per cycle, dma (l2 - l1) 4; dram -> l1 uses both.
+    So an 8-byte weight takes 8 cycles dram -> l1 or dram -> l2, 2 cycles l2 -> l1. A(W1) -> a,
+    then B(W2, a) -> b, 8 cycles each; a and b are 1 byte, so l1 holds one weight at a time."""
+    link = {"latency_cycles": 0, "energy_pj_per_byte": 1.0, "sharing": "exclusive"}
+    task = {"duration_cycles": 8, "energy_pj": 1.0}
+    data: dict[str, Any] = {
+        "format": "cpsched-problem/2",
+        "name": "staged",
+        "memories": [
+            {"id": "dram", "capacity_bytes": None},
+            {"id": "l2", "capacity_bytes": 1000, "backing": "dram"},
+            {"id": "l1", "capacity_bytes": 10, "backing": "l2"},
+        ],
+        "cores": [{"id": "c", "memory": "l1"}],
+        "links": [
+            {"id": "hyper", "bandwidth_bytes_per_cycle": 1, **link},
+            {"id": "dma", "bandwidth_bytes_per_cycle": 4, **link},
+        ],
+        "routes": [
+            {"src": "dram", "dst": "l2", "links": ["hyper"]},
+            {"src": "l2", "dst": "dram", "links": ["hyper"]},
+            {"src": "l2", "dst": "l1", "links": ["dma"]},
+            {"src": "l1", "dst": "l2", "links": ["dma"]},
+            {"src": "dram", "dst": "l1", "links": ["hyper", "dma"]},
+            {"src": "l1", "dst": "dram", "links": ["dma", "hyper"]},
+        ],
+        "tensors": [
+            {"id": "W1", "size_bytes": 8, "kind": "weight", "home": "dram"},
+            {"id": "W2", "size_bytes": 8, "kind": "weight", "home": "dram"},
+            {"id": "a", "size_bytes": 1, "kind": "activation", "producer": "A"},
+            {"id": "b", "size_bytes": 1, "kind": "activation", "producer": "B"},
+        ],
+        "tasks": [
+            {"id": "A", "inputs": ["W1"], "outputs": ["a"], "options": [{"core": "c", **task}]},
+            {
+                "id": "B",
+                "inputs": ["W2", "a"],
+                "outputs": ["b"],
+                "options": [{"core": "c", **task}],
+            },
+        ],
+    }
+    data.update(extra)
+    return Problem.model_validate(data)
+
+
+def checked(p: Problem, objective: str, params: SolverParams, **kw: Any) -> SolveResult:
+    r = solve(p, objective, params, **kw)
+    assert r.schedule is not None
+    assert validate(p, r.schedule) == []
+    return r
+
+
+def moves(schedule: Schedule | None) -> list[tuple[str, str, str, int]]:
+    assert schedule is not None
+    return [(x.tensor, x.src, x.dsts[0], x.start) for x in schedule.transfers]
+
+
+def test_staging_through_l2_beats_a_second_dram_fetch_into_l1() -> None:
+    # l1 holds W1 until A ends, and W2 cannot be allocated there before. Staged: W1 dram -> l1
+    # 0-8 (8 cycles; staged it would arrive at 10), A 8-16; meanwhile W2 dram -> l2 8-16 on
+    # hyper, then l2 -> l1 16-18 (allocated in l1 at A's end), B 18-26 -> 26. A lower bound
+    # says the same: A ends >= 16, W2's l1 copy starts >= 16 and takes >= 2 cycles, B 8 -> 26.
+    # Without staging: W2 dram -> l1 16-24, B 24-32 -> 32.
+    p = staged_problem()
+    r = checked(p, "latency", PARAMS)
+    assert (r.status, r.objective_value, r.bound) == ("optimal", 26.0, 26.0)
+    assert moves(r.schedule) == [
+        ("W1", "dram", "l1", 0),
+        ("W2", "dram", "l2", 8),
+        ("W2", "l2", "l1", 16),
+    ]
+    off = checked(p, "latency", NO_STAGING)
+    assert (off.status, off.objective_value) == ("optimal", 32.0)
+    assert moves(off.schedule) == [("W1", "dram", "l1", 0), ("W2", "dram", "l1", 16)]
+
+
+def test_a_staged_hint_is_kept_in_the_space() -> None:
+    # the optimum above by hand: the projection keeps both hops, and CP-SAT starts from it
+    p = staged_problem()
+    hint = Schedule(
+        problem="staged",
+        tasks=(ScheduledTask(id="A", core="c", start=8), ScheduledTask(id="B", core="c", start=18)),
+        transfers=(
+            ScheduledTransfer(tensor="W1", src="dram", dst="l1", start=0),
+            ScheduledTransfer(tensor="W2", src="dram", dst="l2", start=8),
+            ScheduledTransfer(tensor="W2", src="l2", dst="l1", start=16),
+        ),
+    )
+    assert validate(p, hint) == []
+    space = extend_space(build_space(p), staging=True)
+    assert in_space(space, hint) == hint
+    assert in_space(build_space(p), hint).transfers == hint.transfers[:1]  # no staging: dropped
+    r = checked(p, "latency", PARAMS, hint=hint)
+    assert r.hint is not None and r.hint.used
+    assert (r.status, r.objective_value) == ("optimal", 26.0)
+
+
+def test_staging_changes_no_model_without_a_usable_backing_store() -> None:
+    # l1's backing store dram is the weights' home: nothing to stage, the same model either way
+    p = staged_problem()
+    data = p.model_dump(mode="json")
+    data["memories"][2]["backing"] = "dram"
+    q = Problem.model_validate(data)
+    space = build_space(q)
+    assert extend_space(space, staging=True) is space
+    on = build_model(space, as_objective("latency"), 100, staging=True).model.proto
+    off = build_model(space, as_objective("latency"), 100, staging=False).model.proto
+    assert str(on) == str(off)
+
+
+def small_gap8_head() -> Problem:
+    """The attention head (M=16, N=32, H=32, one tile) on GAP8 with a 4 KiB L1: the four 1 KiB
+    and 512-byte inputs cannot all sit in L1 while the slow dram -> l1 route (hyperbus, then
+    DMA) brings them in."""
+    options = BuildOptions(
+        workload="attention_head",
+        overrides={"M": 16, "N": 32, "H": 32},
+        hardware="gap8",
+        hardware_overrides={"L1_KIB": 4},
+        tiles=1,
+    )
+    return build_from_options(options)
+
+
+def test_gap8_head_stages_weights_through_l2_when_that_is_better() -> None:
+    # CP-SAT's proven optima: 11,582 cycles staging two weights dram -> l2 -> l1 (each l1 copy
+    # is then allocated for the short DMA hop only), 12,016 without staging
+    p = small_gap8_head()
+    r = checked(p, "latency", PARAMS)
+    assert (r.status, r.objective_value, r.bound) == ("optimal", 11582.0, 11582.0)
+    assert r.schedule is not None
+    hops = {(x.tensor, x.src, x.dsts[0]) for x in r.schedule.transfers}
+    staged = {t for t, s, d in hops if (s, d) == ("l2", "l1") and (t, "dram", "l2") in hops}
+    assert len(staged) == 2
+    off = checked(p, "latency", NO_STAGING)
+    assert (off.status, off.objective_value) == ("optimal", 12016.0)
+    assert off.schedule is not None and all(x.src != "l2" for x in off.schedule.transfers)
