@@ -162,3 +162,113 @@ def test_gap8_head_stages_weights_through_l2_when_that_is_better() -> None:
     off = checked(p, "latency", NO_STAGING)
     assert (off.status, off.objective_value) == ("optimal", 12016.0)
     assert off.schedule is not None and all(x.src != "l2" for x in off.schedule.transfers)
+
+
+def fork_problem() -> Problem:
+    """The fork of tests/test_cli_solve.py by hand: one core on l1 (2,048 bytes, backed by dram),
+    one exclusive link dram <-> l1 of 16 bytes per cycle and 20 cycles latency. A(X, W1) -> a,
+    B(X, W2) -> b, C(a, b) -> c (stored), 16 cycles each; X, a, b, c are 512 bytes (52-cycle
+    transfers), W1, W2 1,024 (84 cycles)."""
+    task = {"duration_cycles": 16, "energy_pj": 1.0}
+    act = {"size_bytes": 512, "kind": "activation"}
+    data: dict[str, Any] = {
+        "format": "cpsched-problem/2",
+        "name": "fork",
+        "memories": [
+            {"id": "dram", "capacity_bytes": None},
+            {"id": "l1", "capacity_bytes": 2048, "backing": "dram"},
+        ],
+        "cores": [{"id": "c0", "memory": "l1"}],
+        "links": [
+            {
+                "id": "port",
+                "bandwidth_bytes_per_cycle": 16,
+                "latency_cycles": 20,
+                "energy_pj_per_byte": 1.0,
+                "sharing": "exclusive",
+            }
+        ],
+        "routes": [
+            {"src": "dram", "dst": "l1", "links": ["port"]},
+            {"src": "l1", "dst": "dram", "links": ["port"]},
+        ],
+        "tensors": [
+            {"id": "X", "size_bytes": 512, "kind": "input", "home": "dram"},
+            {"id": "W1", "size_bytes": 1024, "kind": "weight", "home": "dram"},
+            {"id": "W2", "size_bytes": 1024, "kind": "weight", "home": "dram"},
+            {"id": "a", "producer": "A", **act},
+            {"id": "b", "producer": "B", **act},
+            {"id": "c", "producer": "C", "store": True, **act},
+        ],
+        "tasks": [
+            {
+                "id": "A",
+                "inputs": ["X", "W1"],
+                "outputs": ["a"],
+                "options": [{"core": "c0", **task}],
+            },
+            {
+                "id": "B",
+                "inputs": ["X", "W2"],
+                "outputs": ["b"],
+                "options": [{"core": "c0", **task}],
+            },
+            {
+                "id": "C",
+                "inputs": ["a", "b"],
+                "outputs": ["c"],
+                "options": [{"core": "c0", **task}],
+            },
+        ],
+    }
+    return Problem.model_validate(data)
+
+
+NO_SPILL = PARAMS.model_copy(update={"spill": False})
+
+
+def test_fork_spills_one_output_and_reloads_it() -> None:
+    # Whichever of A, B runs second must not hold the other's output: A and B each fill l1
+    # (512 + 1,024 + 512), so the first output goes out to dram and comes back for C. The link
+    # carries W1, W2 (84 each), X, the spill, the reload and the store of c (52 each): 376
+    # cycles, one at a time; and it idles while each task runs (during A and B l1 is full, so
+    # nothing can be allocated for a transfer in, and the only copies to send out are not
+    # produced yet; c goes out after C). 376 + 3 * 16 = 424, which this order reaches:
+    # W 0-84, X 84-136, first task 136-152, spill 152-204, other W 204-288, second task
+    # 288-304, reload 304-356, C 356-372, store 372-424.
+    p = fork_problem()
+    r = checked(p, "latency", PARAMS)
+    assert (r.status, r.objective_value, r.bound) == ("optimal", 424.0, 424.0)
+    got = moves(r.schedule)
+    weight = {got[0][0], got[1][0]} - {"X"}
+    assert weight in ({"W1"}, {"W2"}) and got[0][3] == 0  # X and W in either order, by 136
+    assert got[1][3] + (52 if got[1][0] == "X" else 84) == 136
+    first, other = ("a", "W2") if weight == {"W1"} else ("b", "W1")
+    assert got[2:] == [
+        (first, "l1", "dram", 152),
+        (other, "dram", "l1", 204),
+        (first, "dram", "l1", 304),
+        ("c", "l1", "dram", 372),
+    ]
+    off = solve(p, "latency", NO_SPILL)
+    assert off.status == "unknown" and off.schedule is None
+    assert "CP-SAT proved that its search space holds no schedule" in off.message
+
+
+def test_a_hint_keeps_one_reload_per_tensor_and_memory() -> None:
+    # CP-SAT's optimum above as a hint is kept whole and used; a third transfer of the spilled
+    # output into l1 (after the store, 424-476: valid, read by nothing) is outside the space and
+    # dropped by the projection
+    p = fork_problem()
+    r = checked(p, "latency", PARAMS)
+    assert r.schedule is not None
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert set(space.reloads) == {("X", "l1"), ("a", "l1"), ("b", "l1")}
+    assert in_space(space, r.schedule) == r.schedule
+    spilled = r.schedule.transfers[2].tensor
+    extra = ScheduledTransfer(tensor=spilled, src="dram", dst="l1", start=424)
+    third = r.schedule.model_copy(update={"transfers": (*r.schedule.transfers, extra)})
+    assert validate(p, third) == []
+    assert in_space(space, third) == r.schedule
+    again = checked(p, "latency", PARAMS, hint=third)
+    assert again.hint is not None and again.hint.used

@@ -63,6 +63,7 @@ def build_model(
     first_start_order: bool = False,
     multicast: bool = True,
     staging: bool = True,
+    spill: bool = True,
     prune_memory: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
@@ -71,9 +72,10 @@ def build_model(
     the solver sets each stage's in turn). `caps` bounds metrics from above (metric <= cap).
     `multicast` lets a transfer ride along another of the same tensor (:attr:`Space.leaders`);
     without multicast links it changes nothing. `staging` searches the space with staging
-    (:func:`cpsched.model.space.with_staging`; `space` may be either). `prune_memory` leaves out
+    (:func:`cpsched.model.space.with_staging`), `spill` the one with spill and reload
+    (:func:`cpsched.model.space.with_spill`); `space` may be any of them. `prune_memory` leaves out
     the capacity cumulative of a memory that can hold everything it may ever hold at once."""
-    space = extend_space(space, staging=staging)
+    space = extend_space(space, staging=staging, spill=spill)
     model = cp_model.CpModel()
     model.name = space.problem.name
     leaders = space.leaders if multicast else {}
@@ -87,6 +89,7 @@ def build_model(
     c.add_barriers(model, space, v)
     c.add_link_exclusivity(model, space, v)
     c.add_releases(model, space, v)
+    c.add_reloads(model, space, v)
     peaks = create_peak_variables(model, space, objective, extra=caps or {})
     c.add_memory_capacity(
         model, space, v, None if peaks is None else peaks.total, prune=prune_memory

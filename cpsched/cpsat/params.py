@@ -45,6 +45,11 @@ class SolverParams(BaseModel):
     # store (L2 for GAP8's L1), itself moved in from the source; changes nothing where no memory
     # has a usable backing store. Off: the space the MILP peer searches
     staging: bool = True
+    # spill and reload (docs/results.md): in a bounded memory that may overflow, a tensor may be
+    # brought in a second time after its first copy there is released, from its source or from
+    # the memory's backing store (where a spill may have put it); changes nothing where every
+    # memory can hold all it may ever hold. Off: the space the MILP peer searches
+    spill: bool = True
     # leave out the capacity cumulative of a memory that can hold at once every copy it may
     # ever hold (it cannot bind; bound-wall: T=8 attention head, 9,582 -> 6,578 constraints)
     prune_memory: bool = True
