@@ -272,3 +272,60 @@ def test_a_hint_keeps_one_reload_per_tensor_and_memory() -> None:
     assert in_space(space, third) == r.schedule
     again = checked(p, "latency", PARAMS, hint=third)
     assert again.hint is not None and again.hint.used
+
+
+def test_the_horizon_without_a_hint_counts_reloads() -> None:
+    # regression: the horizon of every transfer in a row once left reloads out (11 here), and
+    # CP-SAT "proved" its space empty. One core, l0 of 8 bytes, 1 byte per cycle: t0(w1) -> y0,
+    # t1(y0, w0) -> y1, t2(y1, w1) -> y2 stored, 1 cycle each; w1 4 bytes, w0 3, y 1. w1 cannot
+    # stay from t0 to t2 (4 + 3 + 1 + 1 > 8 during t1): w1 0-4, t0 4-5 (or later), w0 4-7,
+    # t1 7-8, w1 again 8-12, t2 12-13, store 13-14 -> 14.
+    task = {"duration_cycles": 1, "energy_pj": 1.0}
+    tensors = [
+        {"id": "w0", "size_bytes": 3, "kind": "weight", "home": "dram"},
+        {"id": "w1", "size_bytes": 4, "kind": "weight", "home": "dram"},
+    ] + [
+        {"id": f"y{i}", "size_bytes": 1, "kind": "activation", "producer": f"t{i}"}
+        for i in range(3)
+    ]
+    tensors[-1]["store"] = True
+    inputs = [["w1"], ["y0", "w0"], ["y1", "w1"]]
+    p = Problem.model_validate(
+        {
+            "format": "cpsched-problem/2",
+            "name": "reload",
+            "memories": [
+                {"id": "dram", "capacity_bytes": None},
+                {"id": "l0", "capacity_bytes": 8},
+            ],
+            "cores": [{"id": "c0", "memory": "l0"}],
+            "links": [
+                {
+                    "id": "k0",
+                    "bandwidth_bytes_per_cycle": 1,
+                    "latency_cycles": 0,
+                    "energy_pj_per_byte": 1.0,
+                }
+            ],
+            "routes": [
+                {"src": "dram", "dst": "l0", "links": ["k0"]},
+                {"src": "l0", "dst": "dram", "links": ["k0"]},
+            ],
+            "tensors": tensors,
+            "tasks": [
+                {
+                    "id": f"t{i}",
+                    "inputs": inputs[i],
+                    "outputs": [f"y{i}"],
+                    "options": [{"core": "c0", **task}],
+                }
+                for i in range(3)
+            ],
+        }
+    )
+    r = checked(p, "latency", PARAMS)
+    assert (r.status, r.objective_value) == ("optimal", 14.0)
+    assert [x for x in moves(r.schedule) if x[0] == "w1"] == [
+        ("w1", "dram", "l0", 0),
+        ("w1", "dram", "l0", 8),
+    ]

@@ -115,7 +115,7 @@ class Space:
 
     def safe_horizon_cycles(self) -> int:
         """An end time no schedule of the space needs to pass: every task (at its longest) and
-        every transfer (from its slowest source) in a row.
+        every transfer and reload (from its slowest source) in a row.
 
         Cutting every idle stretch out of a schedule changes neither its validity, nor its energy,
         nor its memory peaks; what remains is at most this long.
@@ -123,7 +123,7 @@ class Space:
         total = sum(
             max((self.duration(t, k) for k in ks), default=0) for t, ks in self.cores.items()
         )
-        for options in self.transfers.values():
+        for options in (*self.transfers.values(), *self.reloads.values()):
             total += max(o.duration_cycles for o in options)
         return total
 
