@@ -250,6 +250,10 @@ def test_fork_spills_one_output_and_reloads_it() -> None:
         (first, "dram", "l1", 304),
         ("c", "l1", "dram", 372),
     ]
+    # energy: 3 tasks of 1 pJ, and every byte over the link once at 1 pJ, the spill and the
+    # reload included: 512 + 2 * 1,024 + 4 * 512 + 3 = 4,099, CP-SAT's own value as measured
+    both = checked(p, "latency,energy", PARAMS)
+    assert [(s.status, s.value) for s in both.stages] == [("optimal", 424.0), ("optimal", 4099.0)]
     off = solve(p, "latency", NO_SPILL)
     assert off.status == "unknown" and off.schedule is None
     assert "CP-SAT proved that its search space holds no schedule" in off.message
