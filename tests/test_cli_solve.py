@@ -225,42 +225,56 @@ def test_empty_search_space_exits_4_and_says_what_it_proves(tmp_path: Path) -> N
     # A and B both read X; C adds their outputs. One core, l1 of 2048 bytes: each task fits
     # alone (A: X 512 + W1 1024 + A 512 = 2048), but whichever of A, B runs second also holds
     # the first one's output until C ends: 2560 > 2048 bytes, unless that output is spilled to
-    # dram and reloaded, which CP-SAT's space leaves out. So CP-SAT proves its space empty,
-    # which is no proof that the problem is infeasible (it once said so): exit 4, not 3.
-    # (Without the heuristics: they spill, see the next test.)
+    # dram and reloaded. Without spill (--no-spill) CP-SAT proves its space empty, which is no
+    # proof that the problem is infeasible (it once said so): exit 4, not 3.
+    workload, hardware = _fork_on_a_small_core(tmp_path)
+    problem = tmp_path / "fork.json"
+    build = ["build", "-w", str(workload), "--hardware", str(hardware), "-T", "1"]
+    assert CliRunner().invoke(app, [*build, "-o", str(problem)]).exit_code == 0
+    out = tmp_path / "run"
+    common = ("solve-problem", str(problem), "--no-spill", "--no-heuristic-hint", *FAST)
+    r = CliRunner().invoke(app, [*common, "--out", str(out)])
+    assert r.exit_code == 4, r.output
+    assert "CP-SAT proved that its search space holds no schedule" in r.output
+    assert {p.name for p in out.iterdir()} == {"result.json"}
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "unknown" and result["parameters"]["spill"] is False
+
+
+def test_cp_sat_spills_and_reloads_what_does_not_fit(tmp_path: Path) -> None:
+    # The fork above with spill (the default), no heuristic hint: CP-SAT's own optimum, 424
+    # cycles with one output spilled to dram and reloaded (worked out in
+    # tests/test_cpsat_staging.py), proven.
     workload, hardware = _fork_on_a_small_core(tmp_path)
     out = tmp_path / "run"
     common = ("solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1")
     r = CliRunner().invoke(app, [*common, "--no-heuristic-hint", "--out", str(out), *FAST])
-    assert r.exit_code == 4, r.output
-    assert "CP-SAT proved that its search space holds no schedule" in r.output
-    assert {p.name for p in out.iterdir()} == {"problem.json", "result.json"}
-    assert json.loads((out / "result.json").read_text())["status"] == "unknown"
-    # --json: the same on stdout, no schedule and no metrics
-    r = CliRunner().invoke(
-        app,
-        [*common, "--no-heuristic-hint", "--json", "--out", str(tmp_path / "again"), *FAST],
+    assert r.exit_code == 0, r.output
+    result = json.loads((out / "result.json").read_text())
+    assert (result["status"], result["method"], result["objective_value"]) == (
+        "optimal",
+        "cpsat",
+        424.0,
     )
-    assert r.exit_code == 4
-    data = json.loads(r.stdout)
-    assert data["status"] == "unknown" and data["metrics"] is None
-    assert set(data["files"]) == {"problem.json", "result.json"}
+    problem = load_problem(out / "problem.json")
+    m = metrics(problem, load_schedule(out / "schedule.json"))
+    assert m.spilled_bytes == 512 and m.reloaded_bytes == 512
 
 
-def test_a_spilling_heuristic_schedules_what_cp_sat_space_cannot(tmp_path: Path) -> None:
-    # The fork above: the heuristics spill the first output to dram and reload it for C, so
-    # the solve has a valid schedule, and says that CP-SAT's space holds none.
+def test_a_spilling_heuristic_schedule_is_a_hint_cp_sat_can_use(tmp_path: Path) -> None:
+    # The fork above with the heuristics: they spill the first output to dram and reload it for
+    # C (once), which CP-SAT's space holds: the hint is used, and CP-SAT proves it optimal.
     workload, hardware = _fork_on_a_small_core(tmp_path)
     out = tmp_path / "run"
     common = ("solve", "-w", str(workload), "--hardware", str(hardware), "-T", "1")
     r = CliRunner().invoke(app, [*common, "--out", str(out), *FAST])
     assert r.exit_code == 0, r.output
-    assert "CP-SAT's search space holds no schedule" in r.output
     problem = load_problem(out / "problem.json")
     schedule = load_schedule(out / "schedule.json")
     assert validate(problem, schedule) == []
     result = json.loads((out / "result.json").read_text())
-    assert result["status"] == "feasible" and result["method"] != "cpsat"
+    assert result["status"] == "optimal" and result["objective_value"] == 424.0
+    assert result["hint"]["source"] == "heuristic" and result["hint"]["used"]
     m = metrics(problem, schedule)
     assert m.spilled_bytes == 512 and m.reloaded_bytes == 512  # one output out and back
 

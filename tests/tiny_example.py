@@ -1,12 +1,12 @@
 """The tiny three-memory problem and its valid schedule, shared by the validator and metrics tests.
 
-    w  dram->l1a  [0, 27)    ceil(100/4) + 2
-    S  c2         [0, 4)
-    P  c0         [27, 37)
-    R  c2         [37, 40)
-    a  l1a->l1b   [37, 57)   ceil(200/10) + 0
-    Q  c1         [57, 62)   (a arrives exactly when Q starts)
-    b  l1b->dram  [62, 77)   ceil(50/4) + 0 + 2
+w  dram->l1a  [0, 27)    ceil(100/4) + 2
+S  c2         [0, 4)
+P  c0         [27, 37)
+R  c2         [37, 40)
+a  l1a->l1b   [37, 57)   ceil(200/10) + 0
+Q  c1         [57, 62)   (a arrives exactly when Q starts)
+b  l1b->dram  [62, 77)   ceil(50/4) + 0 + 2
 """
 
 from __future__ import annotations

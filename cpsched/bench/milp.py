@@ -192,14 +192,17 @@ def cases(config: BenchConfig) -> list[Case]:
     """One case per instance."""
     limit = config.time_limit_s or (QUICK_TIME_LIMIT_S if config.quick else FULL_TIME_LIMIT_S)
     # the MILP peer searches the unicast space (no multicast, one transfer at a time on every
-    # link): CP-SAT searches the same one here, so that their proven optima compare (the
-    # attention heads on quad_bus have multicast links and a bus that DRAM transfers half use)
+    # link, no staging, no spill): CP-SAT searches the same one here, so that their proven optima
+    # compare (the attention heads on quad_bus have multicast links and a bus that DRAM transfers
+    # half use)
     solver = SolverParams(
         time_limit_s=limit,
         num_workers=config.num_workers,
         seed=config.seed,
         multicast=False,
         shared_bandwidth=False,
+        staging=False,
+        spill=False,
     )
     nodes = QUICK_NODE_LIMIT if config.quick else None
     return [Case(i.name, partial(run_instance, i, solver, nodes)) for i in instances(config.quick)]

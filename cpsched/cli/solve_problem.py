@@ -68,6 +68,10 @@ def solve_problem(
         bool,
         typer.Option("--symmetry-breaking/--no-symmetry-breaking", help="Order identical cores."),
     ] = True,
+    spill: Annotated[
+        bool,
+        typer.Option("--spill/--no-spill", help="Search spills and reloads (docs/results.md)."),
+    ] = True,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for schedule.json, result.json.")
     ] = Path("."),
@@ -91,6 +95,7 @@ def solve_problem(
         use_hint,
         redundant=redundant,
         symmetry_breaking=symmetry,
+        spill=spill,
     )
     from cpsched.pipeline import solve_from_hint
     from cpsched.runs import remove_stale_schedule

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -103,12 +103,40 @@ class _Moves:
         return self.space.problem.transfer_duration_cycles(tensor, src, dst)
 
     def move(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
-        """Shortest time to have `tensor` from `src` in `dst` (0 in place, INFINITY: no route)."""
+        """Shortest time to have `tensor` from `src` in `dst` (0 in place, INFINITY: no route),
+        directly or staged through `dst`'s staging store (two transfers in a row)."""
         if src == dst:
             return 0
-        if _route_links(self.space, src, dst) is None:
-            return INFINITY
-        return self.transfer(tensor, src, dst)
+        best = INFINITY
+        if _route_links(self.space, src, dst) is not None:
+            best = self.transfer(tensor, src, dst)
+        b = self.space.staging.get((tensor, dst))
+        if b is not None and b != src and _route_links(self.space, src, b) is not None:
+            best = min(best, self.transfer(tensor, src, b) + self.transfer(tensor, b, dst))
+        return best
+
+    def paths(
+        self, tensor: TensorId, srcs: Iterable[MemoryId], dst: MemoryId, last_hop: bool = False
+    ) -> list[dict[LinkId, Work]]:
+        """Per way to bring `tensor` from one of `srcs` into `dst` (a transfer over a route, or,
+        staged, two in a row through `dst`'s staging store), the work it takes of each link
+        (:meth:`work`); with `last_hop`, of a staged way only the transfer out of the staging
+        store counts (the one into it may serve other memories too)."""
+        space = self.space
+        b = space.staging.get((tensor, dst))
+        out: list[dict[LinkId, Work]] = []
+        for s in srcs:
+            if s == dst:
+                continue
+            if _route_links(space, s, dst) is not None:
+                out.append(self.work(tensor, s, dst))
+            first = None if b is None or b == s else _route_links(space, s, b)
+            if b is not None and first is not None and _route_links(space, b, dst) is not None:
+                here: dict[LinkId, Work] = {} if last_hop else dict(self.work(tensor, s, b))
+                for lk, w in self.work(tensor, b, dst).items():
+                    here[lk] = here.get(lk, 0) + w
+                out.append(here)
+        return out
 
     def work(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> dict[LinkId, Work]:
         """Per link of the route from `src` to `dst` (which must exist), the least link-cycles
@@ -193,17 +221,8 @@ def compute_heads(
                     continue  # may be produced (or lie) in this memory: no transfer needed
                 # a transfer into m is needed; it uses a link only if every possible route does
                 release = min(by_source.values())
-                common: dict[LinkId, Work] | None = None
-                for s in by_source:
-                    if _route_links(space, s, m) is None:
-                        continue
-                    here = moves.work(x, s, m)
-                    common = (
-                        here
-                        if common is None
-                        else {lk: min(v, here[lk]) for lk, v in common.items() if lk in here}
-                    )
-                for lk, d in (common or {}).items():
+                common = _common(moves.paths(x, by_source, m))
+                for lk, d in common.items():
                     if d > 0:
                         per_link[lk].append((release, d))
             for jobs in per_link.values():
@@ -315,10 +334,8 @@ def link_bound(
                 continue  # this reader may find the tensor in place
             common: dict[LinkId, tuple[Work, int]] | None = None
             for mc, q in options:
-                for s in sources:
-                    if _route_links(space, s, mc) is None:
-                        continue
-                    here = {lk: (w, q) for lk, w in moves.work(x, s, mc).items()}
+                for path in moves.paths(x, sources, mc):
+                    here = {lk: (d, q) for lk, d in path.items()}
                     common = (
                         here
                         if common is None
@@ -368,17 +385,11 @@ def _private_cores(space: Space) -> set[CoreId]:
     return out
 
 
-def _common_link_cycles(
-    space: Space, moves: _Moves, tensor: TensorId, pairs: list[tuple[MemoryId, MemoryId]]
-) -> dict[LinkId, Work]:
-    """Work a transfer of `tensor` surely takes of each link whatever (src, dst) of `pairs` it
-    takes (links off some pair's route get nothing; pairs without a route are left out)."""
+def _common(paths: list[dict[LinkId, Work]]) -> dict[LinkId, Work]:
+    """Work a transfer surely takes of each link whichever of `paths` it takes (links off some
+    path get nothing)."""
     common: dict[LinkId, Work] | None = None
-    for src, dst in pairs:
-        links = _route_links(space, src, dst)
-        if links is None or src == dst:
-            continue
-        here = moves.work(tensor, src, dst)
+    for here in paths:
         common = (
             here
             if common is None
@@ -427,8 +438,8 @@ def first_task_options(
                 first = max(first, min(arrival, INFINITY))
                 if x in shared:
                     continue
-                pairs = [(s, m) for s in ready]
-                for lk, d in _common_link_cycles(space, moves, x, pairs).items():
+                # a copy staged in m's backing store may feed other cores too: its last hop only
+                for lk, d in _common(moves.paths(x, ready, m, last_hop=True)).items():
                     need[lk] += d
         return (first, dict(need))
 
@@ -453,8 +464,8 @@ def last_task_options(
                     dests.update(p.memory_of(kc) for kc in space.cores[c] if kc != k)
                 if not dests or m in dests:
                     continue
-                pairs = [(m, d) for d in dests]
-                for lk, d in _common_link_cycles(space, moves, y, pairs).items():
+                paths = [path for d in dests for path in moves.paths(y, [m], d)]
+                for lk, d in _common(paths).items():
                     need[lk] += d
         return (tail[(t, k)], dict(need))
 

@@ -47,35 +47,64 @@ def add_core_exclusivity(model: cp_model.CpModel, space: Space, v: Variables) ->
 def add_transfer_presence(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     """A transfer into memory m exists exactly when some consumer runs on m (or m is DRAM for a
     stored tensor) and the tensor is not produced in m; a needed copy with no route is forbidden.
-    This also covers rule 7 (stores): a stored tensor is needed in DRAM unconditionally."""
+    This also covers rule 7 (stores): a stored tensor is needed in DRAM unconditionally.
+
+    With staging (:func:`cpsched.model.space.with_staging`), the transfer into m may instead
+    leave from the copy in m's backing store b, which is then needed (so moved in from the
+    source); m must not be the tensor's source memory then (rule 9: one copy per memory)."""
     p = space.problem
+    # transfers out of a copy that was moved in (staging, reload from the backing store): that
+    # copy is needed when one is made
+    copy_out: dict[tuple[TensorId, MemoryId], list[cp_model.IntVar]] = defaultdict(list)
+    copy_in: dict[tuple[TensorId, MemoryId], list[cp_model.IntVar]] = defaultdict(list)
+    for (tensor_id, s, m), lit in v.transfer.items():
+        if space.from_copy_in(tensor_id, s):
+            copy_in[(tensor_id, m)].append(lit)
+            if space.staging.get((tensor_id, m)) == s:
+                copy_out[(tensor_id, s)].append(lit)
+    for (tensor_id, s, _), lit in v.reload.items():
+        if space.from_copy_in(tensor_id, s):
+            copy_out[(tensor_id, s)].append(lit)
     for tensor in p.tensors:
         for m in space.dests[tensor.id]:
             need = v.needed_in[(tensor.id, m)]
             if need is v.true:
                 continue
             placements = [v.on[placement] for placement in space.readers_in(tensor.id, m)]
+            placements += copy_out.get((tensor.id, m), [])
             model.add_bool_or(placements).only_enforce_if(need)
             for lit in placements:
                 model.add_implication(lit, need)
     for (tensor_id, s, m), lit in v.transfer.items():
-        src = v.source_is[(tensor_id, s)]
         need = v.needed_in[(tensor_id, m)]
+        if space.from_copy_in(tensor_id, s):
+            model.add_implication(lit, need)
+            model.add_implication(lit, v.moved_in[(tensor_id, s)])
+            if space.staging.get((tensor_id, m)) == s and (tensor_id, m) in v.source_is:
+                model.add_implication(lit, v.source_is[(tensor_id, m)].Not())
+            continue
+        src = v.source_is[(tensor_id, s)]
         model.add_implication(lit, src)
         model.add_implication(lit, need)
-        model.add_bool_or([src.Not(), need.Not(), lit])
+        model.add_bool_or([src.Not(), need.Not(), lit, *copy_in.get((tensor_id, m), [])])
     for tensor_id, s, m in space.unroutable:
-        model.add_bool_or([v.source_is[(tensor_id, s)].Not(), v.needed_in[(tensor_id, m)].Not()])
+        either = [v.source_is[(tensor_id, s)].Not(), v.needed_in[(tensor_id, m)].Not()]
+        model.add_bool_or([*either, *copy_in.get((tensor_id, m), [])])
 
 
 def add_data_dependencies(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     """Rules 3-5: a transfer starts once its tensor is produced; a consumer starts once each input
-    is available in its memory (its producer's end, or the end of the transfer into that memory)."""
+    is available in its memory (its producer's end, or the end of the transfer into that memory);
+    a transfer out of a moved copy (staged, or a spill) starts once that copy is available."""
     p = space.problem
     for (tensor_id, m), start in v.transfer_start.items():
         producer = p.tensor_by_id[tensor_id].producer
         if producer is not None:
             model.add(start >= v.end[producer]).only_enforce_if(v.moved_in[(tensor_id, m)])
+    for (tensor_id, s, m), lit in v.transfer.items():
+        if space.from_copy_in(tensor_id, s):  # out of a staging copy, or a spill
+            after = v.transfer_start[(tensor_id, m)] >= v.transfer_end[(tensor_id, s)]
+            model.add(after).only_enforce_if(lit)
     for task in p.tasks:
         for tensor_id in task.inputs:
             producer = p.tensor_by_id[tensor_id].producer
@@ -132,7 +161,8 @@ def add_link_exclusivity(
     """Rule 8: every transfer runs at its route's full rate; an `exclusive` link carries one
     transfer at a time, a `bandwidth` link transfers whose rates add up to at most its bandwidth
     (`shares`; None: one at a time everywhere). Zero-length transfers are left out; a
-    multicast's followers use no link (their route intervals are absent).
+    multicast's followers use no link (their route intervals are absent); reloads use their
+    route like any transfer.
 
     A link where every transfer that may use it takes all of it (an `exclusive` link, or each
     transfer's rate is the link's bandwidth) gets a no-overlap, which propagates more strongly
@@ -140,8 +170,7 @@ def add_link_exclusivity(
     `bandwidth * D`, `D` the least common denominator of those rationals (exact integers).
     Returns the links given a cumulative."""
     per_link: dict[LinkId, list[tuple[cp_model.IntervalVar, Fraction]]] = defaultdict(list)
-    for key, interval in v.transfer_interval.items():
-        option = v.transfer_option[key]
+    for option, interval in v.link_users():  # transfers, then reloads
         if option.duration_cycles > 0:
             for link in option.links:
                 share = Fraction(1) if shares is None else shares.shares(option.links)[link]
@@ -167,31 +196,110 @@ def add_link_exclusivity(
     return shared
 
 
+def _holds_if(
+    reload: bool, lit: cp_model.IntVar, choice: cp_model.IntVar | None
+) -> list[cp_model.LiteralT]:
+    """When a reader (present with `lit`) holds the reload copy (`reload`) or the first copy: by
+    its `choice` of copy; with none (no reload there, or a spill) it reads the first copy."""
+    if choice is None:
+        return [] if reload else [lit]
+    return [lit, choice] if reload else [lit, choice.Not()]
+
+
 def add_releases(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     """Rule 9, release times: a copy is held at least until it is available and until every task
-    in its memory and every transfer out of it that reads it has ended."""
+    in its memory and every transfer out of it that reads it has ended. Where a tensor may be
+    reloaded into a memory, each reader there reads the first copy or the reload copy
+    (:func:`add_reloads`), and holds the one it reads."""
     p = space.problem
     out_of: dict[tuple[TensorId, MemoryId], list[MemoryId]] = defaultdict(list)
     for tensor_id, s, m in v.transfer:  # transfers indexed by their source copy
         out_of[(tensor_id, s)].append(m)
+    reloads_out: dict[tuple[TensorId, MemoryId], list[MemoryId]] = defaultdict(list)
+    for tensor_id, s, m in v.reload:
+        reloads_out[(tensor_id, s)].append(m)
     for hold in v.holds:
         tensor = p.tensor_by_id[hold.tensor]
+        key = (hold.tensor, hold.memory)
         if hold.memory == DRAM and (tensor.store or tensor.producer is None):
             # a home copy in dram and a stored tensor's dram copy are never released
             model.add(hold.release == v.horizon_cycles)
             continue
-        if hold.kind == "source":
+        reload = hold.kind == "reload"
+        if reload:
+            model.add(hold.release >= v.reload_end[key])
+        elif hold.kind == "source":
             if tensor.producer is not None:
                 model.add(hold.release >= v.end[tensor.producer])
-            for m in out_of.get((hold.tensor, hold.memory), []):
-                lit = v.transfer[(hold.tensor, hold.memory, m)]
-                model.add(hold.release >= v.transfer_end[(hold.tensor, m)]).only_enforce_if(lit)
         else:
-            model.add(hold.release >= v.transfer_end[(hold.tensor, hold.memory)])
+            model.add(hold.release >= v.transfer_end[key])
+        if reload or hold.kind == "source" or space.from_copy_in(*key):
+            for m in out_of.get(key, []):
+                lit = v.transfer[(hold.tensor, hold.memory, m)]
+                cond = _holds_if(reload, lit, v.sends_reload.get((hold.tensor, hold.memory, m)))
+                if cond:
+                    model.add(hold.release >= v.transfer_end[(hold.tensor, m)]).only_enforce_if(
+                        cond
+                    )
+        if not reload:
+            for m in reloads_out.get(key, []):  # a reload elsewhere out of this copy
+                lit = v.reload[(hold.tensor, hold.memory, m)]
+                model.add(hold.release >= v.reload_end[(hold.tensor, m)]).only_enforce_if(lit)
         for c in p.consumers[hold.tensor]:
+            choice = v.reads_reload.get((hold.tensor, hold.memory, c))
             for k in space.cores[c]:
                 if p.memory_of(k) == hold.memory:
-                    model.add(hold.release >= v.end[c]).only_enforce_if(v.on[(c, k)])
+                    cond = _holds_if(reload, v.on[(c, k)], choice)
+                    if cond:
+                        model.add(hold.release >= v.end[c]).only_enforce_if(cond)
+
+
+def add_reloads(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Rules 3, 5 and 9 for reloads (:attr:`Space.reloads`): a second copy of a tensor in a
+    memory, made only beside a first copy there and allocated no earlier than the first copy's
+    release (two copies are never held at once); its transfer leaves from the source copy or
+    from the copy in the backing store once that is available. Each reader in the memory reads
+    one of the two copies: the reload copy from its end on, the first copy only when it starts
+    before the reload copy is available (a reader reads the latest copy available at its
+    start); a reload copy is made only to be read."""
+    first: dict[tuple[TensorId, MemoryId], list[tuple[cp_model.IntVar, cp_model.IntVar]]] = {}
+    for hold in v.holds:
+        if hold.kind != "reload" and (hold.tensor, hold.memory) in space.reloads:
+            first.setdefault((hold.tensor, hold.memory), []).append((hold.present, hold.release))
+    for (x, m), made in v.reloaded.items():
+        start, end = v.reload_start[(x, m)], v.reload_end[(x, m)]
+        present = [v.source_is[(x, m)]] if (x, m) in v.source_is else []
+        if (x, m) in v.moved_in:
+            present.append(v.moved_in[(x, m)])
+        model.add_bool_or(present).only_enforce_if(made)
+        for here, release in first.get((x, m), []):
+            model.add(start >= release).only_enforce_if([made, here])
+        for o in space.reloads[(x, m)]:
+            lit = v.reload[(x, o.src, m)]
+            if space.from_copy_in(x, o.src):
+                model.add_implication(lit, v.moved_in[(x, o.src)])
+                model.add(start >= v.transfer_end[(x, o.src)]).only_enforce_if(lit)
+            else:
+                model.add_implication(lit, v.source_is[(x, o.src)])
+        readers: list[cp_model.IntVar] = []
+        for c in dict.fromkeys(c for c, _ in space.readers_in(x, m)):
+            q = v.reads_reload[(x, m, c)]
+            readers.append(q)
+            model.add_implication(q, made)
+            model.add_bool_or([v.on[(c, k)] for k in space.cores_in(c, m)]).only_enforce_if(q)
+            model.add(v.start[c] >= end).only_enforce_if(q)
+            for k in space.cores_in(c, m):
+                model.add(v.start[c] < end).only_enforce_if([v.on[(c, k)], q.Not(), made])
+        for (tensor_id, s, d), q in v.sends_reload.items():
+            if (tensor_id, s) != (x, m):
+                continue
+            readers.append(q)
+            lit = v.transfer[(x, m, d)]
+            model.add_implication(q, made)
+            model.add_implication(q, lit)
+            model.add(v.transfer_start[(x, d)] >= end).only_enforce_if(q)
+            model.add(v.transfer_start[(x, d)] < end).only_enforce_if([lit, q.Not(), made])
+        model.add_bool_or(readers).only_enforce_if(made)
 
 
 def add_memory_capacity(
@@ -246,6 +354,8 @@ def add_makespan(model: cp_model.CpModel, space: Space, v: Variables) -> None:
         model.add(v.makespan >= v.end[t])
     for key, end in v.transfer_end.items():
         model.add(v.makespan >= end).only_enforce_if(v.moved_in[key])
+    for key, end in v.reload_end.items():
+        model.add(v.makespan >= end).only_enforce_if(v.reloaded[key])
 
 
 def add_fixed_order(

@@ -32,6 +32,7 @@ from cpsched.cpsat.tiles import TileRun, tile_runs
 from cpsched.cpsat.variables import Variables, create_variables
 from cpsched.model.objective import Metric, Objective
 from cpsched.model.problem import CoreId, LinkId, TaskId
+from cpsched.model.space import extend_space
 
 
 @dataclass
@@ -63,6 +64,8 @@ def build_model(
     first_start_order: bool = False,
     multicast: bool = True,
     shared_bandwidth: bool = True,
+    staging: bool = True,
+    spill: bool = True,
     prune_memory: bool = True,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
@@ -72,8 +75,12 @@ def build_model(
     `multicast` lets a transfer ride along another of the same tensor (:attr:`Space.leaders`);
     without multicast links it changes nothing. `shared_bandwidth` lets transfers on a
     `bandwidth` link overlap while their rates fit its bandwidth (off: one at a time on every
-    link); where every transfer takes a whole link it changes nothing. `prune_memory` leaves out
-    the capacity cumulative of a memory that can hold everything it may ever hold at once."""
+    link); where every transfer takes a whole link it changes nothing. `staging` searches the
+    space with staging (:func:`cpsched.model.space.with_staging`), `spill` the one with spill and
+    reload (:func:`cpsched.model.space.with_spill`); `space` may be any of them. `prune_memory`
+    leaves out the capacity cumulative of a memory that can hold everything it may ever hold at
+    once."""
+    space = extend_space(space, staging=staging, spill=spill)
     model = cp_model.CpModel()
     model.name = space.problem.name
     leaders = space.leaders if multicast else {}
@@ -88,6 +95,7 @@ def build_model(
     c.add_barriers(model, space, v)
     shared_links = c.add_link_exclusivity(model, space, v, shares)
     c.add_releases(model, space, v)
+    c.add_reloads(model, space, v)
     peaks = create_peak_variables(model, space, objective, extra=caps or {})
     c.add_memory_capacity(
         model, space, v, None if peaks is None else peaks.total, prune=prune_memory

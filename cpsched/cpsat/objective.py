@@ -97,6 +97,15 @@ def energy_expr(space: Space, v: Variables) -> MetricExpr:
             Fraction(0),
         )
         terms.append((lit, tensor.size_bytes * per_byte))
+    for key, lit in v.reload.items():
+        per_byte = sum(
+            (
+                exact_fraction(p.link_by_id[lk].energy_pj_per_byte)
+                for lk in v.reload_option[key].links
+            ),
+            Fraction(0),
+        )
+        terms.append((lit, p.tensor_by_id[key[0]].size_bytes * per_byte))
     terms = [(lit, e) for lit, e in terms if e != 0]
     scale = integer_scale([e for _, e in terms])
     coefficients = [round(e * scale) for _, e in terms]

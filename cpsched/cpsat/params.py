@@ -45,6 +45,17 @@ class SolverParams(BaseModel):
     # full rates add up to at most its bandwidth (a cumulative); off: every link carries one
     # transfer at a time, the no-overlap space the MILP peer searches
     shared_bandwidth: bool = True
+    # staging (docs/results.md): a transfer into a memory may leave from the copy in its backing
+    # store (L2 for GAP8's L1), itself moved in from the source; changes nothing where no memory
+    # has a usable backing store. Off: the space the MILP peer searches
+    staging: bool = True
+    # spill and reload (docs/results.md): in a bounded memory that may overflow, a tensor may be
+    # brought in a second time after its first copy there is released, from its source or from
+    # the memory's backing store (where a spill may have put it); changes nothing where every
+    # memory can hold all it may ever hold. Off: the space the MILP peer searches. It grows the
+    # model (attention head, T=4: quad_bus 2,078 -> 3,850 variables, mesh4x4 10,214 -> 20,086,
+    # gap8 with staging 689 -> 1,088)
+    spill: bool = True
     # leave out the capacity cumulative of a memory that can hold at once every copy it may
     # ever hold (it cannot bind; bound-wall: T=8 attention head, 9,582 -> 6,578 constraints)
     prune_memory: bool = True

@@ -37,7 +37,7 @@ from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.model.objective import Metric, Objective, as_objective
-from cpsched.model.problem import CoreId, Problem, TaskId
+from cpsched.model.problem import CoreId, MemoryId, Problem, TaskId, TensorId
 from cpsched.model.result import (
     HintInfo,
     HintSource,
@@ -48,7 +48,7 @@ from cpsched.model.result import (
     solver_versions,
 )
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
-from cpsched.model.space import group_leader, in_space
+from cpsched.model.space import extend_space, group_leader, in_space
 
 
 class ModelInvalidError(RuntimeError):
@@ -83,8 +83,9 @@ def _is_valid(problem: Problem, schedule: Schedule) -> bool:
 def project_hint(space: Space, schedule: Schedule, multicast: bool = True) -> Schedule:
     """Keep only the transfers the model's space has (from the source memory, into a memory where
     a consumer runs, or into DRAM for a stored tensor; with `multicast`, a multicast whose
-    destinations one of them leads, :func:`cpsched.model.space.in_space`); dropping the others
-    keeps it valid."""
+    destinations one of them leads; staged transfers, spills and reloads where the space has
+    them, :func:`cpsched.model.space.in_space`); dropping the others keeps it valid, or leaves
+    it invalid (a reader without its input), and then unusable."""
     return in_space(space, schedule, multicast)
 
 
@@ -134,7 +135,22 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
         values[v.start[st.id]] = st.start
         for k in built.space.cores[st.id]:
             values[v.on[(st.id, k)]] = int(k == st.core)
-    moved = {(x.tensor, d): x for x in schedule.transfers for d in x.dsts}
+    # the first transfer of a tensor into a memory makes its first copy there, a second one (in
+    # time) its reload copy; a transfer into the tensor's source memory is a reload there
+    core_of = {st.id: st.core for st in schedule.tasks}
+    first: set[tuple[TensorId, MemoryId]] = set()
+    for info in p.tensors:
+        if info.producer is None and info.home is not None:
+            first.add((info.id, info.home))
+        elif info.producer in core_of:
+            first.add((info.id, p.memory_of(core_of[info.producer])))
+    moved: dict[tuple[TensorId, MemoryId], ScheduledTransfer] = {}
+    again: dict[tuple[TensorId, MemoryId], ScheduledTransfer] = {}
+    for move in sorted(schedule.transfers, key=lambda x: x.start):
+        for d in move.dsts:
+            key = (move.tensor, d)
+            (again if key in first else moved).setdefault(key, move)
+            first.add(key)
     for (tensor, s, m), lit in v.transfer.items():
         x = moved.get((tensor, m))
         values[lit] = int(x is not None and x.src == s)
@@ -155,6 +171,27 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
         if occupies is not v.transfer[(tensor, s, m)]:
             x = moved.get((tensor, m))
             values[occupies] = int(x is not None and x.src == s and lead_of[(tensor, m)] is None)
+    for (tensor, s, m), lit in v.reload.items():
+        x = again.get((tensor, m))
+        values[lit] = int(x is not None and x.src == s)
+    for (tensor, m), start in v.reload_start.items():
+        x = again.get((tensor, m))
+        if x is not None:
+            values[start] = x.start
+    # a reader reads the reload copy when it starts once that copy is available
+    reload_end: dict[tuple[TensorId, MemoryId], int] = {}
+    for key, move in again.items():
+        for o in built.space.reloads.get(key, ()):
+            if o.src == move.src:
+                reload_end[key] = move.start + o.duration_cycles
+    task_start = {st.id: st.start for st in schedule.tasks}
+    for (tensor, m, c), q in v.reads_reload.items():
+        end = reload_end.get((tensor, m))
+        values[q] = int(end is not None and c in task_start and task_start[c] >= end)
+    for (tensor, m, d), q in v.sends_reload.items():
+        end = reload_end.get((tensor, m))
+        x = moved.get((tensor, d))
+        values[q] = int(end is not None and x is not None and x.src == m and x.start >= end)
     del p
     return values
 
@@ -218,9 +255,10 @@ def _unicast_start(
     light: bool,
     time_limit_s: float,
 ) -> list[int] | None:
-    """A full assignment of the model `built` (multicast, or links shared by bandwidth) from the
-    first schedule the unicast model with one transfer at a time per link finds by the start
-    order (None if it finds none in `time_limit_s`)."""
+    """A full assignment of the model `built` (with multicast, links shared by bandwidth or
+    reloads) from the first schedule the model with none of them (unicast, one transfer at a
+    time per link) finds by the start order (None if it finds none in `time_limit_s`, or its
+    space is empty: then a schedule needs a reload)."""
     unicast = build_model(
         built.space,
         obj,
@@ -233,6 +271,8 @@ def _unicast_start(
         first_start_order=params.first_start_order,
         multicast=False,
         shared_bandwidth=False,
+        staging=params.staging,
+        spill=False,
         prune_memory=params.prune_memory,
         fixed_order=fixed_order,
         caps=caps,
@@ -360,6 +400,10 @@ def extract_schedule(built: BuiltModel, solution: Sequence[int]) -> Schedule:
                     start=value(v.transfer_start[(tensor, m)]),
                 )
             )
+    for (tensor, s, m), lit in v.reload.items():
+        if value(lit):
+            start = value(v.reload_start[(tensor, m)])
+            transfers.append(ScheduledTransfer(tensor=tensor, src=s, dst=m, start=start))
     transfers.sort(key=lambda x: (x.start, x.tensor, x.dsts))
     return Schedule(
         problem=built.space.problem.name, tasks=tuple(tasks), transfers=tuple(transfers)
@@ -403,7 +447,9 @@ def solve(
     """
     started = time.monotonic()
     obj = as_objective(objective)
-    space = build_space(problem, fixed_cores, fixed_order)
+    space = extend_space(
+        build_space(problem, fixed_cores, fixed_order), staging=params.staging, spill=params.spill
+    )
     parameters: dict[str, Any] = params.model_dump()
     if caps:
         parameters["caps"] = dict(caps)
@@ -471,6 +517,8 @@ def solve(
         first_start_order=params.first_start_order,
         multicast=params.multicast,
         shared_bandwidth=params.shared_bandwidth,
+        staging=params.staging,
+        spill=params.spill,
         prune_memory=params.prune_memory,
         fixed_order=fixed_order,
         caps=caps,
@@ -497,12 +545,12 @@ def solve(
         )
     if solution is None and params.start_order:
         add_start_order(built.model, space, built.vars)
-        if built.vars.follows or built.shared_links:
+        if built.vars.follows or built.shared_links or built.vars.reload:
             # the start order alone found no schedule of the attention head at T=4 on quad_bus in
             # 10 s with multicast (the follow literals left open), nor in 20 s unicast with the
-            # bus's cumulative, and one in about 1 s with neither: start from the first schedule
-            # of the unicast model with one transfer at a time per link, which lies in the larger
-            # spaces too
+            # bus's cumulative, and one in about 1 s with neither; the same with the reload
+            # literals open: start from the first schedule of the unicast model with one
+            # transfer at a time per link and no reload, which lies in the larger spaces too
             solution = _unicast_start(
                 built, obj, horizon, params, fixed_order, caps, light, params.time_limit_s / 4
             )
@@ -572,9 +620,9 @@ def solve(
                 **counts,
                 message="CP-SAT proved that its search space holds no schedule"
                 + (" with the given fixed cores or order" if fixed_cores or fixed_order else "")
-                + "; a valid schedule may still need staging, a multicast of another form, "
-                "a transfer slower than its route allows or a reload, which the model does not "
-                "search (docs/results.md)",
+                + "; a valid schedule may still need staging through another memory, a "
+                "multicast of another form, a transfer slower than its route allows or a spill "
+                "and reload the model does not search (docs/results.md)",
             )
         return result(
             "unknown",

@@ -5,7 +5,11 @@ The space itself (candidate cores, transfer options, the horizon no schedule nee
 worked out once per problem in :mod:`cpsched.model.space`, which the MILP peer reads too. CP-SAT
 adds multicast to it (:attr:`~cpsched.model.space.Space.leaders`, switched by
 `SolverParams.multicast`): a transfer may follow another of the same tensor from the same source
-whose route holds its links; the MILP peer does not. On top
+whose route holds its links; the MILP peer does not. It also stages through a destination's
+backing store (:func:`~cpsched.model.space.with_staging`, switched by `SolverParams.staging`)
+and reloads a tensor once into a memory that may overflow, after a spill to its backing store
+(:func:`~cpsched.model.space.with_spill`, `SolverParams.spill`).
+On top
 of it the CP-SAT model holds a copy from its allocation (producer start, transfer start, or 0 at
 home) until a release time the solver chooses no earlier than the release of docs/validity.md,
 rule 9, so a model's memory use over-approximates the schedule's; at an optimum they coincide.

@@ -62,8 +62,34 @@ class Variables:
     occupies: dict[tuple[TensorId, MemoryId, MemoryId], cp_model.IntVar] = field(
         default_factory=dict
     )
+    # reloads (Space.reloads): a literal per option of a second transfer of x into m, its
+    # times, and whether it is made; which readers in m read the reload copy (task readers by
+    # consumer, transfer readers by destination)
+    reload: dict[tuple[TensorId, MemoryId, MemoryId], cp_model.IntVar] = field(default_factory=dict)
+    reload_interval: dict[tuple[TensorId, MemoryId, MemoryId], cp_model.IntervalVar] = field(
+        default_factory=dict
+    )
+    reload_option: dict[tuple[TensorId, MemoryId, MemoryId], TransferOption] = field(
+        default_factory=dict
+    )
+    reload_start: dict[tuple[TensorId, MemoryId], cp_model.IntVar] = field(default_factory=dict)
+    reload_end: dict[tuple[TensorId, MemoryId], cp_model.IntVar] = field(default_factory=dict)
+    reloaded: dict[tuple[TensorId, MemoryId], cp_model.IntVar] = field(default_factory=dict)
+    reads_reload: dict[tuple[TensorId, MemoryId, TaskId], cp_model.IntVar] = field(
+        default_factory=dict
+    )
+    sends_reload: dict[tuple[TensorId, MemoryId, MemoryId], cp_model.IntVar] = field(
+        default_factory=dict
+    )
     holds: list[Hold] = field(default_factory=list)
     makespan: cp_model.IntVar | None = None
+
+    def link_users(self) -> list[tuple[TransferOption, cp_model.IntervalVar]]:
+        """Every transfer that may use links, with its route interval: the transfers, then the
+        reloads."""
+        return [(self.transfer_option[k], i) for k, i in self.transfer_interval.items()] + [
+            (self.reload_option[k], i) for k, i in self.reload_interval.items()
+        ]
 
 
 def _literal(model: cp_model.CpModel, name: str, sources: list[cp_model.IntVar]) -> cp_model.IntVar:
@@ -155,8 +181,34 @@ def create_transfer_variables(
         v.moved_in[(tensor_id, m)] = _literal(model, f"moved[{tensor_id},{m}]", lits)
 
 
+def create_reload_variables(model: cp_model.CpModel, space: Space, v: Variables) -> None:
+    """Per reload of a tensor into a memory (:attr:`Space.reloads`): a literal and route interval
+    per option, shared times, and per reader in that memory whether it reads the reload copy."""
+    p = space.problem
+    h = v.horizon_cycles
+    for (x, m), options in space.reloads.items():
+        start = v.reload_start[(x, m)] = model.new_int_var(0, h, f"reload_start[{x},{m}]")
+        end = v.reload_end[(x, m)] = model.new_int_var(0, h, f"reload_end[{x},{m}]")
+        lits = []
+        for o in options:
+            key = (x, o.src, m)
+            lit = v.reload[key] = model.new_bool_var(f"reload[{x},{o.src}->{m}]")
+            v.reload_option[key] = o
+            v.reload_interval[key] = model.new_optional_interval_var(
+                start, o.duration_cycles, end, lit, f"remove[{x},{o.src}->{m}]"
+            )
+            lits.append(lit)
+        v.reloaded[(x, m)] = _literal(model, f"reloaded[{x},{m}]", lits)
+        for c in dict.fromkeys(c for c, _ in space.readers_in(x, m)):
+            v.reads_reload[(x, m, c)] = model.new_bool_var(f"reads_reload[{x},{m},{c}]")
+        for tensor_id, s, d in v.transfer:
+            if tensor_id == x and s == m and p.memory_by_id[m].backing != d:
+                v.sends_reload[(x, m, d)] = model.new_bool_var(f"sends_reload[{x},{m}->{d}]")
+
+
 def create_hold_variables(model: cp_model.CpModel, space: Space, v: Variables) -> None:
-    """One optional interval per copy a bounded memory may hold, from allocation to release."""
+    """One optional interval per copy a bounded memory may hold, from allocation to release
+    (reload copies last)."""
     p = space.problem
     for copy in space.bounded_copies:
         key = (copy.tensor, copy.memory)
@@ -166,6 +218,10 @@ def create_hold_variables(model: cp_model.CpModel, space: Space, v: Variables) -
         else:
             present, alloc = v.moved_in[key], v.transfer_start[key]
         _add_hold(model, v, *key, copy.kind, copy.size_bytes, present, alloc, v.horizon_cycles)
+    for key in space.reloads:
+        size = p.tensor_by_id[key[0]].size_bytes
+        present, alloc = v.reloaded[key], v.reload_start[key]
+        _add_hold(model, v, *key, "reload", size, present, alloc, v.horizon_cycles)
 
 
 def _add_hold(
@@ -200,6 +256,7 @@ def create_variables(
     v = Variables(horizon_cycles=horizon_cycles, true=true)
     create_task_variables(model, space, v)
     create_transfer_variables(model, space, v, leaders)
+    create_reload_variables(model, space, v)
     create_hold_variables(model, space, v)
     v.makespan = model.new_int_var(0, horizon_cycles, "makespan")
     return v

@@ -13,7 +13,10 @@ their proven optima must agree:
 
 A solver may add multicast on top (CP-SAT does, the MILP peer does not): :attr:`Space.leaders`
 says which transfer may ride along which other transfer of the same tensor from the same source,
-so that the two are one transfer with both destinations (docs/results.md names the rule).
+so that the two are one transfer with both destinations (docs/results.md names the rule). CP-SAT
+also stages (:func:`with_staging`, :func:`extend_space`): a transfer into a memory may leave from
+a copy in that memory's backing store, itself moved in from the source; and it spills and
+reloads (:func:`with_spill`): a second copy of a tensor in a memory that may overflow.
 
 Every valid schedule that moves only needed tensors lies in this space (a second transfer into one
 memory is a violation anyway, and an unneeded transfer only costs time, energy and memory), so an
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from typing import Literal
@@ -42,7 +45,7 @@ from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
 _SLOT = "_search_space"  # where the space with nothing pinned is cached in a problem's __dict__
 
-CopyKind = Literal["source", "dest"]
+CopyKind = Literal["source", "dest", "reload"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,21 @@ class Space:
     bounded: tuple[MemoryId, ...]  # memories with a capacity
     # the tasks each task waits for (data, `after`, barriers): the problem's graph facts
     predecessors: Mapping[TaskId, frozenset[TaskId]] = field(default_factory=dict)
+    # staging (:func:`with_staging`): (tensor, m) -> m's backing store b, when `transfers[(tensor,
+    # m)]` holds an option from b, out of the copy in b that a transfer from the source brings
+    staging: Mapping[tuple[TensorId, MemoryId], MemoryId] = field(default_factory=dict)
+    # reloads (:func:`with_spill`): (tensor, m) -> the options of a second transfer of the
+    # tensor into m (from its source memory or from m's backing store), made after the first
+    # copy in m is released
+    reloads: Mapping[tuple[TensorId, MemoryId], tuple[TransferOption, ...]] = field(
+        default_factory=dict
+    )
+    base: Space | None = None  # the space this one extends (None: a space of its own)
+
+    def from_copy_in(self, tensor: TensorId, src: MemoryId) -> bool:
+        """Whether a transfer of `tensor` out of `src` reads a copy moved there (a staging copy,
+        or a first copy spilled to its backing store) rather than the tensor's source copy."""
+        return src not in self.sources[tensor]
 
     def duration(self, task: TaskId, core: CoreId) -> int:
         """Duration of `task` on `core` (which must be a candidate)."""
@@ -97,7 +115,7 @@ class Space:
 
     def safe_horizon_cycles(self) -> int:
         """An end time no schedule of the space needs to pass: every task (at its longest) and
-        every transfer (from its slowest source) in a row.
+        every transfer and reload (from its slowest source) in a row.
 
         Cutting every idle stretch out of a schedule changes neither its validity, nor its energy,
         nor its memory peaks; what remains is at most this long.
@@ -105,7 +123,7 @@ class Space:
         total = sum(
             max((self.duration(t, k) for k in ks), default=0) for t, ks in self.cores.items()
         )
-        for options in self.transfers.values():
+        for options in (*self.transfers.values(), *self.reloads.values()):
             total += max(o.duration_cycles for o in options)
         return total
 
@@ -296,6 +314,177 @@ def _build(problem: Problem, pinned: Mapping[TaskId, CoreId]) -> Space:
     )
 
 
+def _staging_store(space: Space, tensor: TensorId, m: MemoryId) -> MemoryId | None:
+    """The memory `tensor` may be staged in on its way into `m` (:func:`with_staging`), or None."""
+    p = space.problem
+    b = p.memory_by_id[m].backing
+    sources = space.sources[tensor]
+    if b is None or b == m or b in sources or (b, m) not in p.route_by_pair:
+        return None
+    last_hop = set(p.route_by_pair[(b, m)].links)
+    for s in sources:
+        if s == m or (s, b) not in p.route_by_pair:
+            continue
+        direct = p.route_by_pair.get((s, m))
+        if direct is None or last_hop <= set(direct.links):
+            return b
+    return None
+
+
+def extend_space(space: Space, *, staging: bool, spill: bool = False) -> Space:
+    """The space CP-SAT searches: `space` (or the space it extends) with staging
+    (:func:`with_staging`) and spill and reload (:func:`with_spill`) when asked; the same object
+    for the same arguments."""
+    base = space.base or space
+    if not staging and not spill:
+        return base
+    cache = base.__dict__.setdefault("_extended", {})
+    key = (staging, spill)
+    if key not in cache:
+        out = with_staging(base) if staging else base
+        cache[key] = with_spill(out) if spill else out
+    out = cache[key]
+    assert isinstance(out, Space)
+    return out
+
+
+def may_overflow(space: Space) -> set[MemoryId]:
+    """The bounded memories whose possible copies (:attr:`Space.bounded_copies`) do not all fit
+    at once."""
+    held: dict[MemoryId, int] = {}
+    for copy in space.bounded_copies:
+        held[copy.memory] = held.get(copy.memory, 0) + copy.size_bytes
+    return {
+        m
+        for m, total in held.items()
+        if total > (space.problem.memory_by_id[m].capacity_bytes or 0)
+    }
+
+
+def with_spill(space: Space) -> Space:
+    """`space` (with or without staging) with spill and reload: in a bounded memory `m` that may
+    overflow (:func:`may_overflow`), a tensor a consumer may read there may get one reload copy,
+    a second transfer into `m` made after its first copy there is released, from the tensor's
+    source memory or from the copy in `m`'s backing store `b`; that copy may come from the source
+    or from a spill, a transfer `m -> b` out of the first copy. The reload's source copy must be
+    the only copy of the tensor in its memory (a memory where the tensor gets no reload itself).
+    Returns `space` itself when no memory may overflow."""
+    p = space.problem
+    full = may_overflow(space)
+    if not full:
+        return space
+    routes = p.route_by_pair
+    staged_out = {(x, b) for (x, _), b in space.staging.items()}
+
+    def may_reload(x: TensorId, m: MemoryId) -> bool:
+        # the first copy is read (or spilled) and the reload copy read after it: a copy first
+        # moved in is worth reloading only for a second reader
+        readers = len({c for c, _ in space.readers_in(x, m)})
+        if m in space.sources[x]:
+            return readers > 0
+        return readers + ((x, m) in staged_out) > 1
+
+    candidates = {
+        (x, m)
+        for x, ds in ((t.id, (*space.sources[t.id], *space.dests[t.id])) for t in p.tensors)
+        for m in ds
+        if m in full and p.tensor_by_id[x].size_bytes > 0 and may_reload(x, m)
+    }
+    mem_order = {m.id: i for i, m in enumerate(p.memories)}
+    dests = dict(space.dests)
+    transfers = dict(space.transfers)
+    reloads: dict[tuple[TensorId, MemoryId], tuple[TransferOption, ...]] = {}
+    for x, m in sorted(candidates, key=lambda k: (k[0], mem_order[k[1]])):
+        options = [
+            _option(p, x, s, m)
+            for s in space.sources[x]
+            if s != m and (s, m) in routes and (x, s) not in candidates
+        ]
+        b = p.memory_by_id[m].backing
+        if (
+            b is not None
+            and b not in space.sources[x]
+            and (b, m) in routes
+            and (x, b) not in candidates
+        ):
+            into_b = [s for s in space.sources[x] if s != b and (s, b) in routes]
+            spill = m not in space.sources[x] and (m, b) in routes
+            if into_b or spill:
+                options.append(_option(p, x, b, m))
+                if b not in dests[x]:
+                    dests[x] = tuple(sorted((*dests[x], b), key=mem_order.__getitem__))
+                known = transfers.get((x, b), ())
+                have = {o.src for o in known}
+                extra = [_option(p, x, s, b) for s in into_b if s not in have]
+                if spill and m not in have:
+                    extra.append(_option(p, x, m, b))
+                if extra:
+                    transfers[(x, b)] = (*known, *extra)
+        if options:
+            reloads[(x, m)] = tuple(options)
+    if not reloads:
+        return space
+    order = {key: i for i, key in enumerate(space.transfers)}
+    transfers = dict(sorted(transfers.items(), key=lambda kv: order.get(kv[0], len(order))))
+    order_r = {t.id: i for i, t in enumerate(p.tensors)}
+    reloads = dict(sorted(reloads.items(), key=lambda kv: (order_r[kv[0][0]], mem_order[kv[0][1]])))
+    return replace(
+        space, dests=dests, transfers=transfers, reloads=reloads, base=space.base or space
+    )
+
+
+def with_staging(space: Space) -> Space:
+    """`space` with staging: a transfer of a tensor into a memory `m` may also start from the
+    copy in `m`'s backing store `b`, itself moved in from the tensor's source (one hop), where
+    `b` is not a source memory of the tensor, routes source -> b and b -> m exist, and the route
+    b -> m is part of the direct route source -> m (as GAP8's L2 -> L1 is of dram -> L1), or
+    there is no direct route. `b` then becomes a destination of the tensor (its copy is needed
+    when a transfer out of it is made). Returns `space` itself when nothing may be staged."""
+    if space.base is not None:
+        space = space.base
+    p = space.problem
+    staged: dict[tuple[TensorId, MemoryId], MemoryId] = {}
+    for tensor in p.tensors:
+        for m in space.dests[tensor.id]:
+            b = _staging_store(space, tensor.id, m)
+            if b is not None:
+                staged[(tensor.id, m)] = b
+    if not staged:
+        return space
+    mem_order = {m.id: i for i, m in enumerate(p.memories)}
+    dests = dict(space.dests)
+    transfers = dict(space.transfers)
+    for (x, m), b in staged.items():
+        if b not in dests[x]:
+            dests[x] = tuple(sorted((*dests[x], b), key=mem_order.__getitem__))
+        if (x, b) not in transfers:
+            transfers[(x, b)] = tuple(
+                _option(p, x, s, b) for s in space.sources[x] if (s, b) in p.route_by_pair
+            )
+        transfers[(x, m)] = (*transfers.get((x, m), ()), _option(p, x, b, m))
+    order = {key: i for i, key in enumerate(space.transfers)}
+    transfers = dict(sorted(transfers.items(), key=lambda kv: order.get(kv[0], len(order))))
+    unroutable = tuple(
+        (x, s, m)
+        for x, s, m in space.unroutable
+        if (x, m) not in staged or (s, staged[(x, m)]) not in p.route_by_pair
+    )
+    return replace(
+        space, dests=dests, transfers=transfers, unroutable=unroutable, staging=staged, base=space
+    )
+
+
+def _option(p: Problem, tensor: TensorId, src: MemoryId, dst: MemoryId) -> TransferOption:
+    return TransferOption(
+        tensor,
+        src,
+        dst,
+        p.transfer_duration_cycles(tensor, src, dst),
+        p.transfer_energy_pj(tensor, src, dst),
+        p.route_by_pair[(src, dst)].links,
+    )
+
+
 def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Schedule:
     """`schedule` with only the transfers the space has (from the tensor's source memory into a
     memory where a consumer runs, or into `dram` for a stored tensor, the first of each); dropping
@@ -308,6 +497,14 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
     Fewer destinations only shorten a transfer and free links and memory, so a valid schedule
     stays valid. A transfer with a given rate is kept (without it) when the rate is its full
     rate, the least bandwidth of the links it uses, and dropped when slower.
+
+    With staging in the space (:func:`with_staging`), a transfer into a memory `m` from `m`'s
+    staging store `b` is kept too, and with it the transfer from the source into `b`; a copy in
+    `b` that no kept transfer leaves from (and no consumer reads) is not moved. With reloads
+    (:func:`with_spill`), transfers are taken in order of start: a second transfer into a memory
+    the space reloads into is kept as its reload when it leaves from the source copy or from a
+    kept copy in the backing store, and a spill (a transfer out of a first copy moved in, into
+    the backing store) is kept; a third transfer into one memory is dropped.
     """
     p = space.problem
     mem_order = {m.id: i for i, m in enumerate(p.memories)}
@@ -319,29 +516,81 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
         for tensor in task.inputs
     }
     needed |= {(tensor.id, DRAM) for tensor in p.tensors if tensor.store}
+    source_of: dict[TensorId, MemoryId] = {}
+    for tensor in p.tensors:
+        if tensor.producer is None:
+            assert tensor.home is not None
+            source_of[tensor.id] = tensor.home
+        elif core_of.get(tensor.producer) in p.core_by_id:
+            source_of[tensor.id] = p.memory_of(core_of[tensor.producer])
+    staging = {
+        (x, b) for (x, m), b in space.staging.items() if (x, m) in needed and b != source_of.get(x)
+    }
+    spill_to = {
+        (x, b)
+        for x, m in space.reloads
+        if (b := p.memory_by_id[m].backing) is not None and b != source_of.get(x)
+    }
+    wanted = needed | staging | spill_to
     seen: set[tuple[TensorId, MemoryId]] = set()
+    reloaded: set[tuple[TensorId, MemoryId]] = set()
     kept: list[ScheduledTransfer] = []
-    for x in schedule.transfers:
-        tensor = p.tensor_by_id.get(x.tensor)
+    left: set[tuple[TensorId, MemoryId]] = set()  # moved copies a kept transfer leaves from
+    moves = schedule.transfers
+    if space.reloads:  # the first transfer into a memory in time makes the first copy
+        moves = tuple(sorted(moves, key=lambda x: x.start))
+    for x in moves:
         if x.multicast and not multicast:
             continue  # outside the space: one destination (or a multicast)
         if x.rate_bytes_per_cycle is not None:
             if not _at_full_rate(p, x):
                 continue  # outside the space: every transfer at its full rate
             x = x.model_copy(update={"rate_bytes_per_cycle": None})
-        if tensor is None:
+        source = source_of.get(x.tensor)
+        if source is None:
             continue
-        if tensor.producer is None:
-            source = tensor.home
-        elif core_of.get(tensor.producer) in p.core_by_id:
-            source = p.memory_of(core_of[tensor.producer])
-        else:
+        d = x.dsts[0]
+        if (
+            not x.multicast
+            and (x.tensor, d) in space.reloads
+            and ((x.tensor, d) in seen or d == source)
+        ):
+            # a second copy: the reload, out of the source copy or a kept copy in the store
+            if (
+                (x.tensor, d) not in reloaded
+                and any(o.src == x.src for o in space.reloads[(x.tensor, d)])
+                and (x.src == source or (x.tensor, x.src) in seen)
+            ):
+                reloaded.add((x.tensor, d))
+                left.add((x.tensor, x.src))
+                kept.append(x)
             continue
         if x.src != source:
+            if (
+                not x.multicast
+                and (x.tensor, x.src) in staging
+                and space.staging.get((x.tensor, d)) == x.src
+                and (x.tensor, d) in needed
+                and d != source
+                and (x.tensor, d) not in seen
+            ):
+                seen.add((x.tensor, d))
+                left.add((x.tensor, x.src))
+                kept.append(x)
+            elif (
+                not x.multicast
+                and (x.tensor, d) in spill_to
+                and (x.tensor, x.src) in space.reloads
+                and (x.tensor, x.src) in seen
+                and p.memory_by_id[x.src].backing == d
+                and (x.tensor, d) not in seen
+            ):
+                seen.add((x.tensor, d))  # a spill out of the first copy
+                kept.append(x)
             continue
         dsts = tuple(
             sorted(
-                (d for d in dict.fromkeys(x.dsts) if (x.tensor, d) in needed and d != source),
+                (d for d in dict.fromkeys(x.dsts) if (x.tensor, d) in wanted and d != source),
                 key=lambda d: mem_order.get(d, len(mem_order)),
             )
         )
@@ -359,6 +608,9 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
             kept.append(x.model_copy(update={"dst": lead}))
         else:
             kept.append(x)
+    unused = (staging | spill_to) - needed - left
+    if unused:
+        kept = [x for x in kept if not any((x.tensor, d) in unused for d in x.dsts)]
     return schedule.model_copy(update={"transfers": tuple(kept)})
 
 
@@ -498,10 +750,14 @@ __all__ = [
     "TransferOption",
     "apply_swap",
     "class_tasks",
+    "extend_space",
     "group_leader",
     "in_first_use_order",
     "in_space",
     "interchangeable_classes",
+    "may_overflow",
     "search_space",
     "swap_of",
+    "with_spill",
+    "with_staging",
 ]
