@@ -245,6 +245,26 @@ def _set_full_hint(model: cp_model.CpModel, solution: Sequence[int]) -> None:
         model.add_hint(model.get_int_var_from_proto_index(i), value)
 
 
+_MODEL_SWITCHES = (
+    "redundant",
+    "symmetry_breaking",
+    "static_bounds",
+    "tile_symmetry",
+    "idle_bound",
+    "first_start_order",
+    "multicast",
+    "shared_bandwidth",
+    "staging",
+    "spill",
+    "prune_memory",
+)
+
+
+def _model_options(params: SolverParams) -> dict[str, bool]:
+    """The switches of `build_model` as `params` sets them (the same names)."""
+    return {name: getattr(params, name) for name in _MODEL_SWITCHES}
+
+
 def _unicast_start(
     built: BuiltModel,
     obj: Objective,
@@ -259,24 +279,12 @@ def _unicast_start(
     reloads) from the first schedule the model with none of them (unicast, one transfer at a
     time per link) finds by the start order (None if it finds none in `time_limit_s`, or its
     space is empty: then a schedule needs a reload)."""
-    unicast = build_model(
-        built.space,
-        obj,
-        horizon,
-        redundant=params.redundant,
-        symmetry_breaking=params.symmetry_breaking,
-        static_bounds=params.static_bounds,
-        tile_symmetry=params.tile_symmetry,
-        idle_bound=params.idle_bound,
-        first_start_order=params.first_start_order,
-        multicast=False,
-        shared_bandwidth=False,
-        staging=params.staging,
-        spill=False,
-        prune_memory=params.prune_memory,
-        fixed_order=fixed_order,
-        caps=caps,
-    )
+    options = _model_options(params) | {
+        "multicast": False,
+        "shared_bandwidth": False,
+        "spill": False,
+    }
+    unicast = build_model(built.space, obj, horizon, **options, fixed_order=fixed_order, caps=caps)
     add_start_order(unicast.model, built.space, unicast.vars)
     unicast.model.minimize(unicast.stages[0].expr)
     first = params.model_copy(update={"stop_after_first_solution": True, "log": False})
@@ -506,22 +514,7 @@ def solve(
     parameters.update(horizon_cycles=horizon, presolve_used="light" if light else "full")
 
     built = build_model(
-        space,
-        obj,
-        horizon,
-        redundant=params.redundant,
-        symmetry_breaking=params.symmetry_breaking,
-        static_bounds=params.static_bounds,
-        tile_symmetry=params.tile_symmetry,
-        idle_bound=params.idle_bound,
-        first_start_order=params.first_start_order,
-        multicast=params.multicast,
-        shared_bandwidth=params.shared_bandwidth,
-        staging=params.staging,
-        spill=params.spill,
-        prune_memory=params.prune_memory,
-        fixed_order=fixed_order,
-        caps=caps,
+        space, obj, horizon, **_model_options(params), fixed_order=fixed_order, caps=caps
     )
     parameters["symmetric_core_classes"] = built.symmetric_classes
     parameters["symmetric_tile_runs"] = [list(run.tiles) for run in built.tile_runs]
