@@ -120,19 +120,7 @@ def _instance(
     routes = {(r["src"], r["dst"]): r["links"] for r in p["routes"]}
     tasks = p["tasks"]
     index = {t["id"]: i for i, t in enumerate(tasks)}
-    acts = [
-        Activity(
-            t["id"],
-            next(o["duration_cycles"] for o in t["options"] if o["core"] == assign[t["id"]]),
-            ("core:" + assign[t["id"]],),
-        )
-        for t in tasks
-    ]
-    for t in tasks:
-        acts[index[t["id"]]].preds += [index[a] for a in t.get("after", [])]
-    for b in p.get("barriers", []):
-        for a in b["after"]:
-            acts[index[a]].preds += [index[x] for x in b["before"]]
+    acts = task_activities(p, assign)
     copies: list[Copy] = []
     for tensor in p["tensors"]:
         producer = tensor.get("producer")
@@ -192,6 +180,27 @@ def _instance(
             )
         )
     return acts, copies
+
+
+def task_activities(p: dict[str, Any], assign: dict[str, str]) -> list[Activity]:
+    """One activity per task of `p` on its core in `assign`, with its `after` and barrier
+    predecessors (the transfers are added by the caller)."""
+    tasks = p["tasks"]
+    index = {t["id"]: i for i, t in enumerate(tasks)}
+    acts = [
+        Activity(
+            t["id"],
+            next(o["duration_cycles"] for o in t["options"] if o["core"] == assign[t["id"]]),
+            ("core:" + assign[t["id"]],),
+        )
+        for t in tasks
+    ]
+    for t in tasks:
+        acts[index[t["id"]]].preds += [index[a] for a in t.get("after", [])]
+    for b in p.get("barriers", []):
+        for a in b["after"]:
+            acts[index[a]].preds += [index[x] for x in b["before"]]
+    return acts
 
 
 def _tails(acts: list[Activity]) -> list[int]:
