@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from test_cpsat_multicast import checked
+
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.model import build_model
 from cpsched.cpsat.space import build_space
 from cpsched.model.objective import as_objective
 from cpsched.model.problem import Problem
-from cpsched.model.result import SolveResult
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 from cpsched.model.space import extend_space, in_space
 from cpsched.pipeline import BuildOptions, build_from_options
@@ -68,13 +69,6 @@ def staged_problem(**extra: Any) -> Problem:
     }
     data.update(extra)
     return Problem.model_validate(data)
-
-
-def checked(p: Problem, objective: str, params: SolverParams, **kw: Any) -> SolveResult:
-    r = solve(p, objective, params, **kw)
-    assert r.schedule is not None
-    assert validate(p, r.schedule) == []
-    return r
 
 
 def moves(schedule: Schedule | None) -> list[tuple[str, str, str, int]]:
