@@ -64,6 +64,11 @@ class SolverParams(BaseModel):
     # the full-problem subsolver CP-SAT runs first (None: its default); with 2 workers it runs
     # this one and one LNS worker (docs: bound-wall note). E.g. "max_lp", "lb_tree_search"
     subsolver: str | None = None
+    # the share of the time limit spent on the large-neighbourhood search (cpsched.cpsat.lns)
+    # when the hint is a valid schedule outside the model's space (e.g. several reloads of a
+    # tensor into one memory, common in heuristic schedules of real sizes): the search keeps
+    # the hint's cores and transfers and re-times it, the full model gets the rest. 0: off
+    lns_share: float = Field(default=0.5, ge=0, le=1)
     # CP-SAT's presolve: "full" (its default), "light" (no probing, one pass) or "auto" (light
     # for models whose transfers take more than LIGHT_PRESOLVE_ABOVE link places: on the mesh,
     # full presolve alone outlasts a time limit of seconds and the solve ends with no bound)

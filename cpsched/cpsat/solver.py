@@ -31,6 +31,7 @@ from ortools.sat.python import cp_model
 from cpsched.check.infeasibility import find_infeasibility
 from cpsched.check.metrics import metrics
 from cpsched.cpsat.callbacks import ProgressCallback
+from cpsched.cpsat.lns import LnsOutcome, improve
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.params import LIGHT_PRESOLVE_ABOVE, Progress, SolverParams
 from cpsched.cpsat.space import Space, build_space
@@ -428,6 +429,79 @@ def _status_name(status: int) -> Status:
     return names[int(status)]
 
 
+@dataclass
+class _Polished:
+    """The large-neighbourhood search's schedule from a hint outside the model's space."""
+
+    outcome: LnsOutcome
+    value: float  # its first-stage objective (latency)
+    record: dict[str, Any]
+
+    @property
+    def gained(self) -> bool:
+        """Whether the search found a schedule faster than the hint."""
+        return self.outcome.latency_cycles < self.outcome.start_latency_cycles
+
+    def result(
+        self, result: Callable[..., SolveResult], problem: Problem, obj: Objective, **kw: Any
+    ) -> SolveResult:
+        o = self.outcome
+        gain = o.start_latency_cycles - o.latency_cycles
+        return result(
+            "feasible",
+            objective_value=self.value,
+            schedule=o.schedule,
+            interrupted=o.stats.interrupted,
+            message=(
+                "interrupted; " if o.stats.interrupted else ""
+            ) + "large-neighbourhood search from the hint, a valid schedule outside CP-SAT's "
+            f"search space: latency {o.start_latency_cycles:,} -> {o.latency_cycles:,} cycles "
+            f"({gain:,} fewer); CP-SAT's bound holds for its space only, so none is given",
+            **kw,
+        )
+
+
+def _lns(
+    problem: Problem,
+    obj: Objective,
+    hint: Schedule,
+    params: SolverParams,
+    started: float,
+    on_progress: Callable[[Progress], None] | None,
+) -> _Polished:
+    """Run the large-neighbourhood search (:mod:`cpsched.cpsat.lns`) from `hint` for
+    `params.lns_share` of the time limit, reporting each better schedule as progress."""
+    stage = str(obj.stages[0])
+    found = 0
+
+    def report(_elapsed: float, latency: int) -> None:
+        nonlocal found
+        found += 1
+        if on_progress is not None:
+            elapsed = time.monotonic() - started
+            on_progress(Progress(elapsed, float(latency), None, None, stage, found))
+
+    outcome = improve(
+        problem,
+        hint,
+        time_limit_s=params.time_limit_s * params.lns_share,
+        num_workers=params.num_workers,
+        seed=params.seed,
+        keep_peaks=any(m != "latency" and m != "energy" for m in obj.metrics),
+        on_improve=report,
+    )
+    _validate(problem, outcome.schedule)
+    value = metrics(problem, outcome.schedule).stage_value(obj.stages[0])
+    record = {
+        "start_latency_cycles": outcome.start_latency_cycles,
+        "latency_cycles": outcome.latency_cycles,
+        "neighbourhoods": dict(outcome.stats.tried),
+        "improved": dict(outcome.stats.improved),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    return _Polished(outcome, value, record)
+
+
 def solve(
     problem: Problem,
     objective: str | Objective = "latency",
@@ -488,6 +562,7 @@ def solve(
 
     # the hint, and with it the horizon
     horizon = space.safe_horizon_cycles()
+    polished: _Polished | None = None
     usable_hint: Schedule | None = None
     if hint is not None:
         projected = project_hint(space, hint, params.multicast)
@@ -508,6 +583,20 @@ def solve(
                 used=False,
                 why_not="invalid or outside the search space",
             )
+            if params.lns_share > 0 and obj.latency_first and _is_valid(problem, hint):
+                polished = _lns(problem, obj, hint, params, started, on_progress)
+                parameters["lns"] = polished.record
+                interrupted_lns = polished.outcome.stats.interrupted
+                if not polished.gained:
+                    polished = None  # the hint as it is (the caller keeps it)
+                if interrupted_lns:
+                    if polished is not None:
+                        return polished.result(result, problem, obj)
+                    return result(
+                        "unknown",
+                        interrupted=True,
+                        message="interrupted before any schedule better than the hint was found",
+                    )
     light = params.presolve == "light" or (
         params.presolve == "auto" and link_places(space) > LIGHT_PRESOLVE_ABOVE
     )
@@ -602,6 +691,13 @@ def solve(
     bound = None if first.bound is None else first.bound / float(built.stages[0].scale)
     if obj.latency_first and obj.stages[0].terms[0].weight == 1 and built.static_makespan_cycles:
         bound = max(bound or 0.0, float(built.static_makespan_cycles))
+    if polished is not None and (
+        solution is None
+        or polished.value < metrics(problem, extract_schedule(built, solution)).stage_value(
+            obj.stages[0]
+        )
+    ):
+        return polished.result(result, problem, obj, stages=stages, **counts)
     if solution is None:
         if stages[0].status == "infeasible":
             # CP-SAT searches a restricted space (docs/results.md): an empty model proves only

@@ -1,0 +1,241 @@
+"""Large-neighbourhood search from a valid schedule, CP-SAT solving each neighbourhood.
+
+For schedules of real sizes (hundreds to thousands of tasks and transfers) the full model
+(:mod:`cpsched.cpsat.model`) is slow to search, and a heuristic schedule may lie outside its
+restricted space (several reloads of a tensor into one memory). This search works on the
+retiming model of the incumbent (:mod:`cpsched.cpsat.retime`: cores, transfers and copies
+kept, every start free), so it starts from any valid schedule and every schedule it accepts is
+at least as good in every metric (latency never higher, memory peaks never higher, energy the
+same).
+
+It alternates neighbourhoods that follow the schedule's structure, each solved by CP-SAT with
+the incumbent as hint and a few seconds of time:
+
+- **window**: the tasks and transfers that start in one window of the incumbent's time are
+  free; everything earlier stays where it is; everything later keeps its order on its core or
+  exclusive link but may move earlier (so the latency can fall);
+- **core**: the tasks of one core are free (everything else as for a window that starts at
+  that core's first task);
+- **layer**: the tiles of one layer and the transfers they read and write are free.
+
+Within a neighbourhood, CP-SAT minimizes the latency first and then the free items' starts (a
+left shift, which opens room for the next neighbourhood). A neighbourhood's schedule is kept
+when its latency is lower, or equal with an earlier sum of starts. The window size adapts:
+it doubles after a neighbourhood that CP-SAT proved optimal without gain, and halves after one
+that ran out of time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from cpsched.cpsat.retime import Retime, build_retime
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule
+
+NEIGHBOURHOOD_S = 4.0  # CP-SAT's time per neighbourhood (the last one gets what is left)
+FIRST_WINDOW = 24  # items (tasks and transfers) free in the first window
+
+
+@dataclass
+class LnsStats:
+    """What the search did: neighbourhoods tried and kept per kind, and the latency over time."""
+
+    tried: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    improved: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    history: list[tuple[float, int]] = field(default_factory=list)  # (elapsed s, latency)
+    interrupted: bool = False  # Ctrl-C ended the search (the best schedule so far is kept)
+
+
+@dataclass(frozen=True)
+class LnsOutcome:
+    """The best schedule found (the start schedule when nothing better was), and the stats."""
+
+    schedule: Schedule
+    latency_cycles: int
+    start_latency_cycles: int
+    stats: LnsStats
+
+
+def _latency(r: Retime, values: dict[cp_model.IntVar, int]) -> int:
+    tasks = (values[v] + r.task_duration[t] for t, v in r.task_start.items())
+    moves = (values[v] + m.duration for v, m in zip(r.move_start, r.moves, strict=True))
+    return max([*tasks, *moves, 0])
+
+
+def _items(r: Retime) -> list[tuple[cp_model.IntVar, int, str]]:
+    """Every start variable with its duration and the layer it belongs to ('' for transfers
+    whose tensor has no producer layer)."""
+    layer_of_task = {t.id: t.layer for t in r.problem.tasks}
+    producer = {x.id: x.producer for x in r.problem.tensors}
+    out = [(v, r.task_duration[t], layer_of_task[t]) for t, v in r.task_start.items()]
+    for v, m in zip(r.move_start, r.moves, strict=True):
+        p = producer[m.transfer.tensor]
+        out.append((v, m.duration, layer_of_task.get(p, "") if p else ""))
+    return out
+
+
+def _solve(
+    r: Retime,
+    values: dict[cp_model.IntVar, int],
+    free: set[int],
+    shift: set[int],
+    limit_s: float,
+    workers: int,
+    seed: int,
+) -> tuple[int, dict[cp_model.IntVar, int] | None]:
+    """Solve the neighbourhood where the variables with index in `free` move freely, those in
+    `shift` keep their order per resource but may move, and the rest stay at `values`. Returns
+    CP-SAT's status and the new values (None when no solution)."""
+    model = r.model.clone()
+    def var(v: cp_model.IntVar) -> cp_model.IntVar:
+        return model.get_int_var_from_proto_index(v.index)
+
+    for v, value in values.items():
+        if v.index not in free and v.index not in shift:
+            model.add(var(v) == value)
+    for chain in r.chains.values():
+        moving = [(v, d) for v, d in chain if v.index in shift]
+        for (a, da), (b, _) in zip(moving, moving[1:], strict=False):
+            model.add(var(b) >= var(a) + da)
+    latency = _latency(r, values)
+    makespan = model.get_int_var_from_proto_index(r.makespan.index)
+    model.add(makespan <= latency)
+    starts = [model.get_int_var_from_proto_index(i) for i in sorted(free | shift)]
+    weight = len(starts) + 1
+    model.minimize(makespan * weight + sum(starts))
+    for v, value in values.items():
+        model.add_hint(var(v), value)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    solver.parameters.max_time_in_seconds = max(0.1, limit_s)
+    solver.parameters.random_seed = seed
+    solver.parameters.catch_sigint_signal = False
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return status, None
+    return status, {v: int(solver.value(var(v))) for v in values}
+
+
+def improve(
+    problem: Problem,
+    schedule: Schedule,
+    *,
+    time_limit_s: float,
+    num_workers: int = 2,
+    seed: int = 0,
+    keep_peaks: bool = True,
+    on_improve: Callable[[float, int], None] | None = None,
+) -> LnsOutcome:
+    """Search from `schedule` (valid for `problem`) for `time_limit_s` seconds; `on_improve`
+    gets (elapsed seconds, latency) at each better schedule. With `keep_peaks` no memory peak
+    rises above the start schedule's (for objectives that count memory); without, memories
+    are bounded by their capacity only. Ctrl-C ends the search with the best schedule so far
+    (`stats.interrupted`). The caller validates the result (every schedule a solver returns
+    passes the validator)."""
+    started = time.monotonic()
+    r = build_retime(problem, schedule, keep_peaks=keep_peaks)
+    state = _State(r, r.solution_of(schedule))
+    stats = LnsStats()
+    start_latency = state.latency
+    stats.history.append((time.monotonic() - started, start_latency))
+    try:
+        _search(r, state, stats, started, time_limit_s, num_workers, seed, on_improve)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    return LnsOutcome(
+        r.schedule_from(values=_as_list(r, state.values)), state.latency, start_latency, stats
+    )
+
+
+@dataclass
+class _State:
+    r: Retime
+    values: dict[cp_model.IntVar, int]
+
+    @property
+    def latency(self) -> int:
+        return _latency(self.r, self.values)
+
+
+KINDS = ("window", "window", "core", "layer")  # the neighbourhoods in turn
+
+
+def _search(
+    r: Retime,
+    state: _State,
+    stats: LnsStats,
+    started: float,
+    time_limit_s: float,
+    num_workers: int,
+    seed: int,
+    on_improve: Callable[[float, int], None] | None,
+) -> None:
+    items = _items(r)
+    if not items:
+        return
+    by_core = [
+        {v.index for v, _ in chain} for name, chain in r.chains.items() if name.startswith("core:")
+    ]
+    layers: dict[str, set[int]] = defaultdict(set)
+    for v, _, layer in items:
+        if layer:
+            layers[layer].add(v.index)
+    layer_names = sorted(layers)
+    window = min(FIRST_WINDOW, len(items))
+    position = 0
+    round_no = 0
+    while True:
+        left = time_limit_s - (time.monotonic() - started)
+        if left <= 0.05:
+            return
+        values = state.values
+        kind = KINDS[round_no % len(KINDS)]
+        if (kind == "core" and not by_core) or (kind == "layer" and not layer_names):
+            kind = "window"
+        order = sorted(range(len(items)), key=lambda i: values[items[i][0]])
+        turn = round_no // len(KINDS)
+        if kind == "window":
+            if position >= len(order):
+                position = 0
+            chosen = {items[i][0].index for i in order[position : position + window]}
+            position += max(1, window // 2)
+        elif kind == "core":
+            chosen = by_core[turn % len(by_core)]
+        else:
+            chosen = layers[layer_names[turn % len(layer_names)]]
+        first = min((values[v] for v, _, _ in items if v.index in chosen), default=0)
+        shift = {v.index for v, _, _ in items if v.index not in chosen and values[v] >= first}
+        stats.tried[kind] += 1
+        status, new = _solve(
+            r, values, chosen, shift, min(NEIGHBOURHOOD_S, left), num_workers, seed + round_no
+        )
+        round_no += 1
+        if kind == "window":  # grow after a proof, shrink after a timeout
+            proved = status == cp_model.OPTIMAL
+            window = min(len(items), window * 2) if proved else max(4, window // 2)
+        if new is None:
+            continue
+        best = state.latency
+        latency = _latency(r, new)
+        earlier = sum(new.values()) < sum(values.values())
+        if latency < best or (latency == best and earlier):
+            state.values = new
+            if latency < best:
+                stats.improved[kind] += 1
+                elapsed = time.monotonic() - started
+                stats.history.append((elapsed, latency))
+                if on_improve is not None:
+                    on_improve(elapsed, latency)
+
+
+def _as_list(r: Retime, values: dict[cp_model.IntVar, int]) -> list[int]:
+    out = [0] * len(r.model.proto.variables)
+    for var, value in values.items():
+        out[var.index] = value
+    return out
