@@ -21,8 +21,9 @@ the incumbent as hint and a few seconds of time:
 Within a neighbourhood, CP-SAT minimizes the latency first and then the free items' starts (a
 left shift, which opens room for the next neighbourhood). A neighbourhood's schedule is kept
 when its latency is lower, or equal with an earlier sum of starts. The window size adapts:
-it doubles after a neighbourhood that CP-SAT proved optimal without gain, and halves after one
-that ran out of time.
+it doubles after a neighbourhood that CP-SAT proved optimal, and halves after one that ran out
+of time; once a window holds the whole schedule and is proven, the search ends (the re-timed
+optimum).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -88,11 +91,12 @@ def _solve(
     limit_s: float,
     workers: int,
     seed: int,
-) -> tuple[int, dict[cp_model.IntVar, int] | None]:
+) -> tuple[Any, dict[cp_model.IntVar, int] | None]:
     """Solve the neighbourhood where the variables with index in `free` move freely, those in
     `shift` keep their order per resource but may move, and the rest stay at `values`. Returns
     CP-SAT's status and the new values (None when no solution)."""
     model = r.model.clone()
+
     def var(v: cp_model.IntVar) -> cp_model.IntVar:
         return model.get_int_var_from_proto_index(v.index)
 
@@ -101,7 +105,7 @@ def _solve(
             model.add(var(v) == value)
     for chain in r.chains.values():
         moving = [(v, d) for v, d in chain if v.index in shift]
-        for (a, da), (b, _) in zip(moving, moving[1:], strict=False):
+        for (a, da), (b, _) in pairwise(moving):
             model.add(var(b) >= var(a) + da)
     latency = _latency(r, values)
     makespan = model.get_int_var_from_proto_index(r.makespan.index)
@@ -216,6 +220,10 @@ def _search(
             r, values, chosen, shift, min(NEIGHBOURHOOD_S, left), num_workers, seed + round_no
         )
         round_no += 1
+        if status == cp_model.OPTIMAL and len(chosen) == len(items):
+            if new is not None and _latency(r, new) < state.latency:
+                _keep(state, new, kind, stats, started, on_improve)
+            return  # the whole schedule was free: the re-timed optimum
         if kind == "window":  # grow after a proof, shrink after a timeout
             proved = status == cp_model.OPTIMAL
             window = min(len(items), window * 2) if proved else max(4, window // 2)
@@ -224,14 +232,26 @@ def _search(
         best = state.latency
         latency = _latency(r, new)
         earlier = sum(new.values()) < sum(values.values())
-        if latency < best or (latency == best and earlier):
-            state.values = new
-            if latency < best:
-                stats.improved[kind] += 1
-                elapsed = time.monotonic() - started
-                stats.history.append((elapsed, latency))
-                if on_improve is not None:
-                    on_improve(elapsed, latency)
+        if latency < best:
+            _keep(state, new, kind, stats, started, on_improve)
+        elif latency == best and earlier:
+            state.values = new  # the same latency, shifted left: room for the next neighbourhood
+
+
+def _keep(
+    state: _State,
+    new: dict[cp_model.IntVar, int],
+    kind: str,
+    stats: LnsStats,
+    started: float,
+    on_improve: Callable[[float, int], None] | None,
+) -> None:
+    state.values = new
+    stats.improved[kind] += 1
+    elapsed = time.monotonic() - started
+    stats.history.append((elapsed, state.latency))
+    if on_improve is not None:
+        on_improve(elapsed, state.latency)
 
 
 def _as_list(r: Retime, values: dict[cp_model.IntVar, int]) -> list[int]:

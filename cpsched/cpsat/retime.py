@@ -49,6 +49,16 @@ def _exact(value: float) -> Fraction:
     return Fraction(repr(value))
 
 
+def task_item(task: TaskId) -> str:
+    """The key of a task among the items (tasks and transfers) of a schedule."""
+    return f"task:{task}"
+
+
+def move_item(index: int) -> str:
+    """The key of the schedule's `index`-th transfer among its items."""
+    return f"move:{index}"
+
+
 @dataclass(frozen=True)
 class _Move:
     """A transfer of the given schedule, timed by its derived duration."""
@@ -67,12 +77,11 @@ class _Copy:
     tensor: TensorId
     memory: MemoryId
     size: int
-    kind: str  # "task", "home" or "move"
-    maker: int | TaskId | None  # the move's index or the producer's id (None: home)
+    maker: str | None  # the item (:func:`task_item`, :func:`move_item`) that makes it; None: home
     alloc_at: int  # in the given schedule
     avail_at: int
     release_at: int = 0  # in the given schedule: availability, or the last reader's end
-    readers: list[tuple[str, int | TaskId]] = field(default_factory=list)
+    readers: list[str] = field(default_factory=list)  # the items that read it
 
 
 @dataclass
@@ -92,7 +101,9 @@ class Retime:
     # the intervals on one core or one exclusive link, by resource, in the given schedule's order
     chains: dict[str, list[tuple[cp_model.IntVar, int]]]
 
-    def schedule_from(self, values: Sequence[int] | None = None, solver: cp_model.CpSolver | None = None) -> Schedule:
+    def schedule_from(
+        self, values: Sequence[int] | None = None, solver: cp_model.CpSolver | None = None
+    ) -> Schedule:
         """The schedule of a solution: from `solver`'s last one, or from raw `values` (in the
         model's variable order)."""
 
@@ -146,7 +157,7 @@ def _copies(
     copies: dict[tuple[TensorId, MemoryId], list[_Copy]] = defaultdict(list)
     for t in p.tensors:
         if t.producer is None and t.home is not None:
-            copies[(t.id, t.home)].append(_Copy(t.id, t.home, t.size_bytes, "home", None, 0, 0))
+            copies[(t.id, t.home)].append(_Copy(t.id, t.home, t.size_bytes, None, 0, 0))
     starts = {st.id: st for st in schedule.tasks}
     for task in p.tasks:
         st = starts[task.id]
@@ -154,22 +165,20 @@ def _copies(
         for x in task.outputs:
             size = p.tensor_by_id[x].size_bytes
             end = st.start + durations[task.id]
-            copies[(x, memory)].append(_Copy(x, memory, size, "task", task.id, st.start, end))
+            copies[(x, memory)].append(_Copy(x, memory, size, task_item(task.id), st.start, end))
     for m in moves:
-        x = m.transfer
-        size = p.tensor_by_id[x.tensor].size_bytes
-        for d in x.dsts:
-            copies[(x.tensor, d)].append(
-                _Copy(x.tensor, d, size, "move", m.index, x.start, x.start + m.duration)
+        tr = m.transfer
+        size = p.tensor_by_id[tr.tensor].size_bytes
+        for d in tr.dsts:
+            copies[(tr.tensor, d)].append(
+                _Copy(tr.tensor, d, size, move_item(m.index), tr.start, tr.start + m.duration)
             )
     for chain in copies.values():
         chain.sort(key=lambda c: c.avail_at)
         for c in chain:
             c.release_at = c.avail_at
 
-    def read(
-        tensor: TensorId, memory: MemoryId, at: int, end: int, reader: tuple[str, int | TaskId]
-    ) -> None:
+    def read(tensor: TensorId, memory: MemoryId, at: int, end: int, reader: str) -> None:
         found = None
         for c in copies.get((tensor, memory), ()):
             if c.avail_at <= at:
@@ -183,10 +192,10 @@ def _copies(
         st = starts[task.id]
         for x in task.inputs:
             end = st.start + durations[task.id]
-            read(x, p.memory_of(st.core), st.start, end, ("task", task.id))
+            read(x, p.memory_of(st.core), st.start, end, task_item(task.id))
     for m in moves:
-        x = m.transfer
-        read(x.tensor, x.src, x.start, x.start + m.duration, ("move", m.index))
+        tr = m.transfer
+        read(tr.tensor, tr.src, tr.start, tr.start + m.duration, move_item(m.index))
     return copies
 
 
@@ -230,41 +239,37 @@ def build_retime(
         for s, m in zip(move_start, moves, strict=True)
     ]
 
-    def start_of(reader: tuple[str, int | TaskId]) -> cp_model.IntVar:
-        kind, ref = reader
-        return task_start[ref] if kind == "task" else move_start[ref]  # type: ignore[index]
+    start_of: dict[str, cp_model.IntVar] = {task_item(t): v for t, v in task_start.items()}
+    start_of.update((move_item(i), v) for i, v in enumerate(move_start))
+    length = {task_item(t): d for t, d in duration.items()}
+    length.update((move_item(m.index), m.duration) for m in moves)
 
-    def end_of(reader: tuple[str, int | TaskId]) -> cp_model.LinearExprT:
-        kind, ref = reader
-        if kind == "task":
-            return task_start[ref] + duration[ref]  # type: ignore[index]
-        return move_start[ref] + moves[ref].duration  # type: ignore[index]
+    def end_of(item: str) -> cp_model.LinearExprT:
+        return start_of[item] + length[item]
 
     makespan = model.new_int_var(0, h, "makespan")
-    for t, s in task_start.items():
-        model.add(makespan >= s + duration[t])
-    for s, m in zip(move_start, moves, strict=True):
-        model.add(makespan >= s + m.duration)
+    for item, start in start_of.items():
+        model.add(makespan >= start + length[item])
 
     # rules 2 and 6: cores, dependencies, barriers
     by_core: dict[CoreId, list[TaskId]] = defaultdict(list)
     for t in p.tasks:
         by_core[core[t.id]].append(t.id)
     chains: dict[str, list[tuple[cp_model.IntVar, int]]] = {}
-    for c, tasks in by_core.items():
-        busy = [t for t in tasks if duration[t] > 0]
+    for core_id, on_core in by_core.items():
+        busy = [t for t in on_core if duration[t] > 0]
         if len(busy) > 1:
             model.add_no_overlap([task_iv[t] for t in busy])
         busy.sort(key=lambda t: starts[t].start)
-        chains[f"core:{c}"] = [(task_start[t], duration[t]) for t in busy]
-    for t in p.tasks:
-        for a in t.after:
-            model.add(task_start[t.id] >= task_start[a] + duration[a])
+        chains[f"core:{core_id}"] = [(task_start[t], duration[t]) for t in busy]
+    for task in p.tasks:
+        for a in task.after:
+            model.add(task_start[task.id] >= task_start[a] + duration[a])
     for b in p.barriers:
         last = model.new_int_var(0, h, "barrier")
-        model.add_max_equality(last, [task_start[t] + duration[t] for t in b.before])
-        for t in b.after:
-            model.add(task_start[t] >= last)
+        model.add_max_equality(last, [task_start[a] + duration[a] for a in b.before])
+        for a in b.after:
+            model.add(task_start[a] >= last)
 
     # rule 8: links
     per_link: dict[LinkId, list[int]] = defaultdict(list)
@@ -295,27 +300,17 @@ def build_retime(
         tensor = p.tensor_by_id[x]
         releases: list[cp_model.IntVar] = []
         for k, c in enumerate(chain):
-            if c.kind == "home":
-                alloc: cp_model.LinearExprT = 0
-                avail: cp_model.LinearExprT = 0
-            elif c.kind == "task":
-                alloc = task_start[c.maker]  # type: ignore[index]
-                avail = task_start[c.maker] + duration[c.maker]  # type: ignore[index]
-            else:
-                alloc = move_start[c.maker]  # type: ignore[index]
-                avail = move_start[c.maker] + moves[c.maker].duration  # type: ignore[index]
+            alloc: cp_model.LinearExprT = 0 if c.maker is None else start_of[c.maker]
+            avail: cp_model.LinearExprT = 0 if c.maker is None else end_of(c.maker)
             if k > 0:  # two copies are never held at once
                 model.add(alloc >= releases[-1])
             for reader in c.readers:
-                model.add(start_of(reader) >= avail)
-            if k + 1 < len(chain):
-                nxt = chain[k + 1]
-                if nxt.kind == "task":
-                    nxt_avail = task_start[nxt.maker] + duration[nxt.maker]  # type: ignore[index]
-                else:
-                    nxt_avail = move_start[nxt.maker] + moves[nxt.maker].duration  # type: ignore[index]
+                model.add(start_of[reader] >= avail)
+            if k + 1 < len(chain):  # a reader starts before the next copy is available
+                nxt = chain[k + 1].maker
+                assert nxt is not None  # a home copy is the first
                 for reader in c.readers:
-                    model.add(start_of(reader) + 1 <= nxt_avail)
+                    model.add(start_of[reader] + 1 <= end_of(nxt))
             never = mem == DRAM and (tensor.store or tensor.producer is None)
             release = model.new_int_var(0, h, f"release[{x},{mem},{k}]")
             if never:
@@ -327,8 +322,8 @@ def build_retime(
             releases.append(release)
             capacity = p.memory_by_id[mem].capacity_bytes
             if capacity is not None and c.size > 0:
-                length = model.new_int_var(0, h, f"held[{x},{mem},{k}]")
-                iv = model.new_interval_var(alloc, length, release, f"hold[{x},{mem},{k}]")
+                held = model.new_int_var(0, h, f"held[{x},{mem},{k}]")
+                iv = model.new_interval_var(alloc, held, release, f"hold[{x},{mem},{k}]")
                 holds[mem].append((iv, c.size, tensor.kind == "activation"))
                 end = h if never else c.release_at
                 given[mem].append((c.alloc_at, end, c.size, tensor.kind == "activation"))

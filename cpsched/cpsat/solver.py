@@ -452,9 +452,8 @@ class _Polished:
             objective_value=self.value,
             schedule=o.schedule,
             interrupted=o.stats.interrupted,
-            message=(
-                "interrupted; " if o.stats.interrupted else ""
-            ) + "large-neighbourhood search from the hint, a valid schedule outside CP-SAT's "
+            message=("interrupted; " if o.stats.interrupted else "")
+            + "large-neighbourhood search from the hint, a valid schedule outside CP-SAT's "
             f"search space: latency {o.start_latency_cycles:,} -> {o.latency_cycles:,} cycles "
             f"({gain:,} fewer); CP-SAT's bound holds for its space only, so none is given",
             **kw,
@@ -693,9 +692,8 @@ def solve(
         bound = max(bound or 0.0, float(built.static_makespan_cycles))
     if polished is not None and (
         solution is None
-        or polished.value < metrics(problem, extract_schedule(built, solution)).stage_value(
-            obj.stages[0]
-        )
+        or polished.value
+        < metrics(problem, extract_schedule(built, solution)).stage_value(obj.stages[0])
     ):
         return polished.result(result, problem, obj, stages=stages, **counts)
     if solution is None:

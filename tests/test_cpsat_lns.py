@@ -1,0 +1,151 @@
+"""The retiming model (cpsched/cpsat/retime.py) and the large-neighbourhood search on it
+(cpsched/cpsat/lns.py): the given schedule is always one of the model's solutions, every
+solution is valid with the same cores, transfers and energy, no higher latency and no higher
+memory peaks; and `solve` runs the search when its hint lies outside CP-SAT's space.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from ortools.sat.python import cp_model
+from test_heuristics_format2 import fork, schedules, tight_format2_problems
+from test_run import _broadcast
+
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
+from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat.lns import improve
+from cpsched.cpsat.retime import build_retime
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule
+
+
+def shifted(schedule: Schedule, by: int) -> Schedule:
+    """`schedule` with every start `by` cycles later (still valid: nothing is closer)."""
+    tasks = tuple(t.model_copy(update={"start": t.start + by}) for t in schedule.tasks)
+    moves = tuple(x.model_copy(update={"start": x.start + by}) for x in schedule.transfers)
+    return schedule.model_copy(update={"tasks": tasks, "transfers": moves})
+
+
+def retimed(p: Problem, schedule: Schedule, *, fix: bool = False, keep_peaks: bool = True):
+    """Solve the retiming model of `schedule` (with `fix`: only check that the schedule itself
+    is a solution); returns CP-SAT's status and the schedule of its solution."""
+    r = build_retime(p, schedule, keep_peaks=keep_peaks)
+    for var, value in r.solution_of(schedule).items():
+        r.model.add_hint(var, value)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 2
+    solver.parameters.random_seed = 0
+    solver.parameters.max_time_in_seconds = 20
+    solver.parameters.fix_variables_to_their_hinted_value = fix
+    status = solver.solve(r.model)
+    assert status in (cp_model.OPTIMAL, cp_model.FEASIBLE), solver.status_name(status)
+    return status, r.schedule_from(solver=solver)
+
+
+def structure(schedule: Schedule) -> tuple:
+    cores = sorted((t.id, t.core) for t in schedule.tasks)
+    moves = [(x.tensor, x.src, x.dsts, x.rate_bytes_per_cycle) for x in schedule.transfers]
+    return cores, moves
+
+
+def peaks(p: Problem, schedule: Schedule) -> dict[str, tuple[int, int]]:
+    m = metrics(p, schedule)
+    return {
+        k: (v.peak_bytes, v.peak_by_kind.get("activation", 0)) for k, v in m.peak_memory.items()
+    }
+
+
+def multicast_at(start: int) -> Schedule:
+    return Schedule.model_validate(
+        {
+            "problem": "broadcast",
+            "tasks": [
+                {"id": "a", "core": "c0", "start": start + 4},
+                {"id": "b", "core": "c1", "start": start + 4},
+            ],
+            "transfers": [{"tensor": "X", "src": "dram", "dst": ["m0", "m1"], "start": start}],
+        }
+    )
+
+
+def test_retiming_moves_a_late_multicast_to_the_start() -> None:
+    # the multicast of _broadcast() starting at 10 ends at 14, a and b end at 15; re-timed it
+    # starts at 0 and the latency is 5 (one 4-cycle transfer, then the 1-cycle tasks)
+    p = _broadcast()
+    late = multicast_at(10)
+    assert validate(p, late) == [] and metrics(p, late).latency_cycles == 15
+    status, out = retimed(p, late)
+    assert status == cp_model.OPTIMAL and out == multicast_at(0)
+
+
+def test_retiming_keeps_a_spill_and_its_reload() -> None:
+    # every heuristic schedule of the fork spills a or b to l2 and reloads it (100 B each way);
+    # re-timed from 500 cycles later, it comes back to the same latency or better, with the
+    # same cores and transfers (so the spill and reload) and the same energy
+    p = fork()
+    for name, schedule in schedules(p).items():
+        late = shifted(schedule, 500)
+        _, out = retimed(p, late)
+        assert validate(p, out) == [], name
+        before, after = metrics(p, schedule), metrics(p, out)
+        assert after.latency_cycles <= before.latency_cycles, name
+        assert (after.spilled_bytes, after.reloaded_bytes) == (100, 100), name
+        assert after.energy_total_pj == before.energy_total_pj, name
+        assert structure(out) == structure(schedule), name
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(tight_format2_problems())
+def test_every_heuristic_schedule_is_a_solution_and_retiming_never_hurts(p: Problem) -> None:
+    for name, schedule in schedules(p).items():
+        if schedule is None:
+            continue
+        _, same = retimed(p, schedule, fix=True)
+        assert same == schedule, name  # the given schedule is in the model, exactly
+        _, out = retimed(p, schedule)
+        assert validate(p, out) == [], name
+        assert structure(out) == structure(schedule), name
+        before, after = metrics(p, schedule), metrics(p, out)
+        assert after.latency_cycles <= before.latency_cycles, name
+        assert after.energy_total_pj == before.energy_total_pj, name
+        old = peaks(p, schedule)
+        for memory, (total, acts) in peaks(p, out).items():
+            assert total <= old[memory][0] and acts <= old[memory][1], (name, memory)
+
+
+def test_without_kept_peaks_memories_are_bounded_by_capacity_only() -> None:
+    p = fork()
+    schedule = next(s for s in schedules(p).values() if s is not None)
+    _, out = retimed(p, shifted(schedule, 500), keep_peaks=False)
+    assert validate(p, out) == []
+    assert metrics(p, out).latency_cycles <= metrics(p, schedule).latency_cycles
+
+
+def test_the_search_finds_the_retimed_optimum_from_a_late_schedule() -> None:
+    p = fork()
+    schedule = next(s for s in schedules(p).values() if s is not None)
+    _, best = retimed(p, schedule)
+    target = metrics(p, best).latency_cycles
+    seen: list[int] = []
+    out = improve(p, shifted(schedule, 500), time_limit_s=5, on_improve=lambda _, x: seen.append(x))
+    assert validate(p, out.schedule) == []
+    assert out.start_latency_cycles == metrics(p, schedule).latency_cycles + 500
+    assert out.latency_cycles == metrics(p, out.schedule).latency_cycles == target
+    assert seen and seen[-1] == target and seen == sorted(seen, reverse=True)
+    assert structure(out.schedule) == structure(schedule)
+
+
+def test_solve_searches_from_a_hint_outside_its_space() -> None:
+    # the unicast model cannot hold the multicast hint; the search re-times it from 10 to 0
+    p = _broadcast()
+    params = SolverParams(time_limit_s=4, num_workers=2, seed=0, multicast=False)
+    r = solve(p, "latency", params, hint=multicast_at(10))
+    assert (r.status, r.objective_value, r.bound) == ("feasible", 5.0, None)
+    assert r.schedule == multicast_at(0)
+    assert r.hint is not None and not r.hint.used
+    assert "large-neighbourhood search" in r.message
+    assert r.parameters["lns"]["start_latency_cycles"] == 15
+    assert r.parameters["lns"]["latency_cycles"] == 5
+    off = solve(p, "latency", params.model_copy(update={"lns_share": 0}), hint=multicast_at(10))
+    assert off.objective_value == 9.0 and "lns" not in off.parameters  # the unicast optimum
