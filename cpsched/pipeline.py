@@ -27,7 +27,7 @@ from cpsched.frontend.costs import load_cost_table
 from cpsched.frontend.tiling import TilingSpec, parse_splits, tile_workload
 from cpsched.frontend.workload.precision import Precision
 from cpsched.frontend.workload.spec import Workload
-from cpsched.heuristics import best_heuristic, run_heuristics
+from cpsched.heuristics import IN_SPACE, best_heuristic, run_heuristics
 from cpsched.model.errors import input_error
 from cpsched.model.objective import Metric, Objective, as_objective
 from cpsched.model.problem import Problem
@@ -257,6 +257,21 @@ class PhaseEvent:
     detail: str = ""
 
 
+def space_alternates(problem: Problem, hint: Schedule | None) -> list[tuple[str, Schedule]]:
+    """Heuristic schedules made within CP-SAT's search space (`IN_SPACE`: a tensor reloaded
+    into a memory at most once, spills and reloads alone), fastest first, for CP-SAT to start
+    from when `hint` lies outside its space; none when `hint` spills nothing (it then lies in
+    the space, or outside it for reasons these runs do not change)."""
+    if hint is None:
+        return []
+    measured = metrics(problem, hint)
+    if not (measured.spilled_bytes or measured.reloaded_bytes):
+        return []
+    results = run_heuristics(problem, features=IN_SPACE)
+    found = [(r.objective_value, name, r.schedule) for name, r in results.items() if r.schedule]
+    return [(f"{name} (in CP-SAT's space)", s) for _, name, s in sorted(found, key=lambda f: f[:2])]
+
+
 class RunOutcome(NamedTuple):
     """What a job returns: the problem, every heuristic's result by name, the CP-SAT result."""
 
@@ -323,7 +338,15 @@ def run_job(
         from cpsched.cpsat import solve
 
         hint = heuristics[best].schedule if best is not None else None
-        result = solve(problem, obj, params, hint=hint, hint_method=best, on_progress=on_progress)
+        result = solve(
+            problem,
+            obj,
+            params,
+            hint=hint,
+            hint_method=best,
+            on_progress=on_progress,
+            alternates=space_alternates(problem, hint) if params.use_hint else (),
+        )
     except KeyboardInterrupt:
         result = SolveResult(
             method="cpsat",
@@ -373,7 +396,8 @@ def solve_from_hint(
     from cpsched.cpsat import solve
 
     method = hint_method
-    if hint is None and params.use_hint:
+    ours = hint is None and params.use_hint  # the hint is the best heuristic schedule
+    if ours:
         heuristics = run_heuristics(problem) if heuristics is None else heuristics
         method = best_heuristic(heuristics)
         hint = heuristics[method].schedule if method is not None else None
@@ -385,6 +409,7 @@ def solve_from_hint(
         hint_method=method,
         on_progress=on_progress,
         caps=caps,
+        alternates=space_alternates(problem, hint) if ours else (),
     )
     return keep_hint(problem, result, hint, hint_method=method, caps=caps)
 

@@ -47,6 +47,7 @@ takes the whole link they are exactly the serial bounds.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -97,6 +98,39 @@ class _Moves:
     def __init__(self, space: Space, shares: LinkShares | None = None) -> None:
         self.space = space
         self.shares = shares or LinkShares(space.problem)
+        self.stores: dict[TensorId, list[MemoryId]] = defaultdict(list)
+        for x, b in sorted(space.spill_stores):
+            self.stores[x].append(b)
+        self._into: dict[tuple[TensorId, MemoryId, MemoryId], int] = {}
+        self._stores_of = {x: set(bs) for x, bs in self.stores.items()}
+        self._next: dict[MemoryId, list[MemoryId]] = defaultdict(list)
+        for a, c in space.problem.route_by_pair:
+            if a != c:
+                self._next[a].append(c)
+
+    def _into_store(self, tensor: TensorId, src: MemoryId, b: MemoryId) -> int:
+        """Least time to have `tensor` from `src` in spill store `b` by any chain of transfers
+        (shortest path over the routes, each hop its full-rate duration): whatever way a copy
+        reached the store, it is no faster."""
+        key = (tensor, src, b)
+        if key not in self._into:
+            p = self.space.problem
+            dist = {src: 0}
+            heap = [(0, src)]
+            while heap:
+                d, a = heapq.heappop(heap)
+                if d > dist.get(a, INFINITY):
+                    continue
+                for c in self._next.get(a, ()):
+                    nd = d + p.transfer_duration_cycles(tensor, a, c)
+                    if nd < dist.get(c, INFINITY):
+                        dist[c] = nd
+                        heapq.heappush(heap, (nd, c))
+            for m, d in dist.items():
+                if m in self._stores_of.get(tensor, ()):
+                    self._into[(tensor, src, m)] = d
+            self._into.setdefault(key, INFINITY)
+        return self._into[key]
 
     def transfer(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         """Duration of a transfer over the route from `src` to `dst` (which must exist)."""
@@ -113,6 +147,9 @@ class _Moves:
         b = self.space.staging.get((tensor, dst))
         if b is not None and b != src and _route_links(self.space, src, b) is not None:
             best = min(best, self.transfer(tensor, src, b) + self.transfer(tensor, b, dst))
+        for b in self.stores.get(tensor, ()):  # through a spilled copy
+            if b not in (src, dst) and _route_links(self.space, b, dst) is not None:
+                best = min(best, self._into_store(tensor, src, b) + self.transfer(tensor, b, dst))
         return best
 
     def paths(
@@ -136,6 +173,9 @@ class _Moves:
                 for lk, w in self.work(tensor, b, dst).items():
                     here[lk] = here.get(lk, 0) + w
                 out.append(here)
+        for store in self.stores.get(tensor, ()):  # through a spilled copy: its last hop only
+            if store != dst and _route_links(space, store, dst) is not None:
+                out.append(dict(self.work(tensor, store, dst)))
         return out
 
     def work(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> dict[LinkId, Work]:

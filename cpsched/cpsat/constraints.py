@@ -51,7 +51,8 @@ def add_transfer_presence(model: cp_model.CpModel, space: Space, v: Variables) -
 
     With staging (:func:`cpsched.model.space.with_staging`), the transfer into m may instead
     leave from the copy in m's backing store b, which is then needed (so moved in from the
-    source); m must not be the tensor's source memory then (rule 9: one copy per memory)."""
+    source); likewise from a spilled copy in a store (:attr:`Space.spill_stores`). m must not be
+    the tensor's source memory then (rule 9: one copy per memory)."""
     p = space.problem
     # transfers out of a copy that was moved in (staging, reload from the backing store): that
     # copy is needed when one is made
@@ -60,7 +61,7 @@ def add_transfer_presence(model: cp_model.CpModel, space: Space, v: Variables) -
     for (tensor_id, s, m), lit in v.transfer.items():
         if space.from_copy_in(tensor_id, s):
             copy_in[(tensor_id, m)].append(lit)
-            if space.staging.get((tensor_id, m)) == s:
+            if p.memory_by_id[s].backing != m:  # out of a staged or spilled copy, not a spill
                 copy_out[(tensor_id, s)].append(lit)
     for (tensor_id, s, _), lit in v.reload.items():
         if space.from_copy_in(tensor_id, s):
@@ -80,7 +81,7 @@ def add_transfer_presence(model: cp_model.CpModel, space: Space, v: Variables) -
         if space.from_copy_in(tensor_id, s):
             model.add_implication(lit, need)
             model.add_implication(lit, v.moved_in[(tensor_id, s)])
-            if space.staging.get((tensor_id, m)) == s and (tensor_id, m) in v.source_is:
+            if (tensor_id, m) in v.source_is:  # a first copy: never into the source memory
                 model.add_implication(lit, v.source_is[(tensor_id, m)].Not())
             continue
         src = v.source_is[(tensor_id, s)]

@@ -188,7 +188,8 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
     task_start = {st.id: st.start for st in schedule.tasks}
     for (tensor, m, c), q in v.reads_reload.items():
         end = reload_end.get((tensor, m))
-        values[q] = int(end is not None and c in task_start and task_start[c] >= end)
+        here = c in core_of and p.memory_of(core_of[c]) == m  # a reader in m, not elsewhere
+        values[q] = int(end is not None and here and task_start[c] >= end)
     for (tensor, m, d), q in v.sends_reload.items():
         end = reload_end.get((tensor, m))
         x = moved.get((tensor, d))
@@ -511,15 +512,19 @@ def solve(
     on_progress: Callable[[Progress], None] | None = None,
     caps: Mapping[Metric, float] | None = None,
     hint_method: str | None = None,
+    alternates: Sequence[tuple[str, Schedule]] = (),
 ) -> SolveResult:
     """Find a proven-optimal (or the best found) schedule of `problem` for `objective` with CP-SAT.
 
     `fixed_cores` pins tasks to cores and `fixed_order` also fixes the order of the listed tasks
     on a core (re-timing a given schedule). `hint` seeds the search and, for a latency-first
     objective, narrows the horizon; `hint_method` names the heuristic that made it (None: the
-    caller's own schedule). The solver runs no heuristics itself, and when CP-SAT ends with no
-    schedule the result has none (status `unknown`), whatever the hint: keeping the hint then
-    is the caller's choice (:func:`cpsched.pipeline.keep_hint`). `caps` are upper bounds on
+    caller's own schedule). When the hint lies outside the model's space, a share of the time
+    (`params.lns_share`) goes to a large-neighbourhood search from it (:mod:`cpsched.cpsat.lns`),
+    and the model starts from the first of `alternates` (named schedules, e.g. heuristic ones
+    made within the space) that it holds. The solver runs no heuristics itself, and when CP-SAT
+    ends with no schedule the result has none (status `unknown`), whatever the hint: keeping it
+    then is the caller's choice (:func:`cpsched.pipeline.keep_hint`). `caps` are upper bounds on
     metrics, constraints of the model (`{"activation-memory": 65536}`: an epsilon-constraint of
     a Pareto sweep). Ctrl-C stops the search and returns the best schedule so far as
     `feasible`, `interrupted`. Every returned schedule has passed the validator, and
@@ -563,19 +568,21 @@ def solve(
     horizon = space.safe_horizon_cycles()
     polished: _Polished | None = None
     usable_hint: Schedule | None = None
-    if hint is not None:
-        projected = project_hint(space, hint, params.multicast)
+
+    def in_model(schedule: Schedule) -> Schedule | None:
+        """`schedule` cut down to the model's space, when that is still a valid schedule."""
+        projected = project_hint(space, schedule, params.multicast)
         if (
             _respects_fixed(projected, fixed_cores, fixed_order)
             and _is_valid(problem, projected)
             and (params.shared_bandwidth or _one_at_a_time(problem, projected))
         ):
-            usable_hint = projected
-            measured = metrics(problem, projected)
-            within_caps = all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
-            if obj.latency_first and within_caps:  # a hint over a cap bounds nothing
-                horizon = min(horizon, measured.latency_cycles)
-        else:
+            return projected
+        return None
+
+    if hint is not None:
+        usable_hint = in_model(hint)
+        if usable_hint is None:
             hint_info = HintInfo(
                 source=source,
                 method=hint_method,
@@ -596,6 +603,19 @@ def solve(
                         interrupted=True,
                         message="interrupted before any schedule better than the hint was found",
                     )
+            # the model starts from the first alternate it holds (a heuristic schedule made
+            # within its space), while the result stays never worse than the hint
+            for name, alternate in alternates:
+                usable_hint = in_model(alternate)
+                if usable_hint is not None:
+                    parameters["hint_alternate"] = name
+                    hint_info = HintInfo(source="heuristic", method=name, used=False)
+                    break
+        if usable_hint is not None:
+            measured = metrics(problem, usable_hint)
+            within_caps = all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
+            if obj.latency_first and within_caps:  # a hint over a cap bounds nothing
+                horizon = min(horizon, measured.latency_cycles)
     light = params.presolve == "light" or (
         params.presolve == "auto" and link_places(space) > LIGHT_PRESOLVE_ABOVE
     )

@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
-from cpsched.heuristics.features import ALL, FORMAT_1, Features
+from cpsched.heuristics.features import ALL, FORMAT_1, IN_SPACE, Features
 from cpsched.heuristics.heft import heft_schedule
 from cpsched.heuristics.layer_by_layer import layer_by_layer_schedule
 from cpsched.heuristics.list_scheduler import list_schedule
@@ -103,6 +103,7 @@ __all__ = [
     "ALL",
     "FORMAT_1",
     "HEURISTICS",
+    "IN_SPACE",
     "Features",
     "InvalidHeuristicSchedule",
     "Prepared",

@@ -28,9 +28,18 @@ class Features:
     # from its source copy, where it was spilled or staged. Off by default: such transfers lie
     # outside CP-SAT's search space (docs/results.md), so the schedule could not be its hint.
     forward: bool = False
+    # Place only what CP-SAT's search space holds (docs/results.md), so that the schedule can be
+    # its hint: a tensor comes back into a memory at most once (a reloaded copy is not evicted
+    # again), a reload and a spill travel alone (no multicast), and a spilled copy in an
+    # unbounded store stays while the tensor is still to be read. Off by default (the
+    # heuristics then reload as often as they like, which is often faster); the pipeline runs
+    # them with it (IN_SPACE) when the best schedule lies outside the space. A run that finds
+    # nothing this way runs again without it before it gives up spilling.
+    cpsat_space: bool = False
 
 
 ALL = Features()
 FORMAT_1 = Features(multicast=False, shared_bandwidth=False, spill=False, forward=False)
+IN_SPACE = Features(cpsat_space=True)
 
-__all__ = ["ALL", "FORMAT_1", "Features"]
+__all__ = ["ALL", "FORMAT_1", "IN_SPACE", "Features"]

@@ -68,9 +68,12 @@ def run_list_schedule(
     args = (priority, unit_of, insertion, fixed, stage_of, boost_at, max_retries, split_units)
     outcome = _run(prep, *args, load_aware)
     # Spilling (and multicast) change every later choice; they must never lose a schedule the
-    # placement without them finds, so that one runs when they found none: first without
-    # spills, then without any of format 2's freedoms (as for format 1).
+    # placement without them finds, so that one runs when they found none: first with reloads
+    # as often as needed, then without spills, then without any of format 2's freedoms (as for
+    # format 1).
     fallbacks = [replace(prep.features, spill=False), FORMAT_1] if prep.features.spill else []
+    if prep.features.spill and prep.features.cpsat_space:
+        fallbacks.insert(0, replace(prep.features, cpsat_space=False))
     if prep.features != FORMAT_1 and not prep.features.spill:
         fallbacks = [FORMAT_1]
     for features in fallbacks:
@@ -78,7 +81,13 @@ def run_list_schedule(
             break
         fallback = _run(replace(prep, features=features), *args, load_aware)
         if fallback.schedule is not None:
-            used = "no spills" if features.multicast else "none of format 2's freedoms"
+            used = (
+                "reloads more than once"
+                if features.spill
+                else "no spills"
+                if features.multicast
+                else "none of format 2's freedoms"
+            )
             fallback.note = "; ".join(n for n in (fallback.note, used) if n)
             return fallback
     return outcome

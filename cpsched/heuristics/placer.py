@@ -72,7 +72,9 @@ class _Transfer:
     dsts: list[MemoryId]
     links: frozenset[LinkId]
     latency: int  # the largest summed latency of the routes to its destinations
-    multicast: bool  # whether every link it uses multicasts
+    # whether others may join it: every link it uses multicasts (and, with
+    # Features.cpsat_space, it is no reload or spill: CP-SAT's space has neither in a multicast)
+    multicast: bool
 
 
 def _exact(value: float) -> Rate:
@@ -250,9 +252,11 @@ class Placer:
             keep = [m for m in open_ms if (src_needed if m == src else m in needed)]
             if len(keep) == len(open_ms):
                 return
+        stay = self.features.cpsat_space and self.remaining[tensor] > 0
         for m in list(open_ms):
-            if m not in keep and not self._permanent(tensor, m):
-                self._close_copy(tensor, m)
+            if m in keep or self._permanent(tensor, m) or (stay and m not in self.mem):
+                continue  # (a copy in an unbounded store stays while the tensor is still read)
+            self._close_copy(tensor, m)
 
     def _use(self, tensor: TensorId, m: MemoryId, end: int) -> None:
         key = (tensor, m)
@@ -274,17 +278,24 @@ class Placer:
             t = fit
         return common_window(self.route_links[pair], t, d, self.route_rate[pair])
 
-    def _transfer(self, tensor: TensorId, src: MemoryId, dst: MemoryId, not_before: int) -> int:
-        """Place the transfer of `tensor` into `dst` as early as it fits; return its end."""
+    def _transfer(
+        self, tensor: TensorId, src: MemoryId, dst: MemoryId, not_before: int, alone: bool = False
+    ) -> int:
+        """Place the transfer of `tensor` into `dst` as early as it fits; return its end. With
+        `alone` no other destination may join it later (a spill)."""
         t = self._plan(tensor, src, dst, not_before)
-        return self._commit(tensor, src, dst, t)
+        return self._commit(tensor, src, dst, t, alone)
 
-    def _commit(self, tensor: TensorId, src: MemoryId, dst: MemoryId, t: int) -> int:
+    def _commit(
+        self, tensor: TensorId, src: MemoryId, dst: MemoryId, t: int, alone: bool = False
+    ) -> int:
         pair = (src, dst)
         d = self.duration(tensor, src, dst)
         rate = self.route_rate[pair]
         for tl in self.route_links[pair]:
             tl.add(t, t + d, rate)
+        # in CP-SAT's space a reload or a spill travels alone (see _join_option)
+        alone = self.features.cpsat_space and (alone or (tensor, dst) in self.released_at)
         self._open_copy(tensor, dst, t, t + d)
         self._use(tensor, src, t + d)
         tr = _Transfer(
@@ -295,7 +306,7 @@ class Placer:
             [dst],
             self.route_linkset[pair],
             self.route_latency[pair],
-            self.route_multicast[pair],
+            self.route_multicast[pair] and not alone,
         )
         self.transfers.append(tr)
         self.transfers_of.setdefault(tensor, []).append(tr)
@@ -306,6 +317,8 @@ class Placer:
         changing its links, duration or other destinations (earliest end first), or None."""
         if not self.features.multicast:
             return None
+        if self.features.cpsat_space and (tensor, dst) in self.released_at:
+            return None  # a reload travels alone (CP-SAT's space has no multicast reload)
         best: _Transfer | None = None
         floor = max(not_before, self.released_at.get((tensor, dst), 0))
         prof = self.mem.get(dst)
@@ -424,10 +437,14 @@ class Placer:
             return
         if self.pending_stores:
             self.flush_stores()
+        once = self.features.cpsat_space  # a reloaded copy stays (no third copy)
         victims = [
             x
             for x, ms in self.open_copies.items()
-            if m in ms and x not in keep and not self._permanent(x, m)
+            if m in ms
+            and x not in keep
+            and not self._permanent(x, m)
+            and not (once and (x, m) in self.released_at)
         ]
         victims.sort(key=self._next_use, reverse=True)
         for x in victims:
@@ -459,7 +476,7 @@ class Placer:
             if (tensor, b) in self.avail and (tensor, b) not in self.closed:
                 return b
             try:
-                self._transfer(tensor, m, b, 0)
+                self._transfer(tensor, m, b, 0, alone=True)
             except Blocked:
                 continue
             return b

@@ -96,6 +96,9 @@ class Space:
     reloads: Mapping[tuple[TensorId, MemoryId], tuple[TransferOption, ...]] = field(
         default_factory=dict
     )
+    # spill stores (:func:`with_spill`): (tensor, b) where backing store b may hold a copy of the
+    # tensor that reloads and first copies in other memories may leave from
+    spill_stores: frozenset[tuple[TensorId, MemoryId]] = frozenset()
     base: Space | None = None  # the space this one extends (None: a space of its own)
 
     def from_copy_in(self, tensor: TensorId, src: MemoryId) -> bool:
@@ -153,9 +156,12 @@ class Space:
             return {}
         mem_order = {m.id: i for i, m in enumerate(p.memories)}
         out: dict[tuple[TensorId, MemoryId, MemoryId], tuple[MemoryId, ...]] = {}
+        stores: dict[TensorId, list[MemoryId]] = {}
+        for x, b in self.spill_stores:
+            stores.setdefault(x, []).append(b)
         for tensor in p.tensors:
             x = tensor.id
-            for s in self.sources[x]:
+            for s in (*self.sources[x], *sorted(stores.get(x, ()))):
                 ds = [
                     m
                     for m in self.dests[x]
@@ -368,7 +374,10 @@ def with_spill(space: Space) -> Space:
     source memory or from the copy in `m`'s backing store `b`; that copy may come from the source
     or from a spill, a transfer `m -> b` out of the first copy. The reload's source copy must be
     the only copy of the tensor in its memory (a memory where the tensor gets no reload itself).
-    Returns `space` itself when no memory may overflow."""
+    Such a copy in a store (:attr:`Space.spill_stores`) may also make the first copy of the
+    tensor in any other memory it has a route to: a reader on another core after the producer's
+    copy was spilled, as the heuristics do. Returns `space` itself when no memory may
+    overflow."""
     p = space.problem
     full = may_overflow(space)
     if not full:
@@ -394,6 +403,30 @@ def with_spill(space: Space) -> Space:
     dests = dict(space.dests)
     transfers = dict(space.transfers)
     reloads: dict[tuple[TensorId, MemoryId], tuple[TransferOption, ...]] = {}
+    stores: set[tuple[TensorId, MemoryId]] = set()
+
+    def add_store(x: TensorId, m: MemoryId) -> MemoryId | None:
+        """Make m's backing store b a destination of x, moved in from a source or spilled out
+        of m's first copy; returns b, or None when it cannot be."""
+        b = p.memory_by_id[m].backing
+        if b is None or b in space.sources[x] or (x, b) in candidates:
+            return None
+        into_b = [s for s in space.sources[x] if s != b and (s, b) in routes]
+        spill = m not in space.sources[x] and (m, b) in routes
+        if not (into_b or spill):
+            return None
+        stores.add((x, b))
+        if b not in dests[x]:
+            dests[x] = tuple(sorted((*dests[x], b), key=mem_order.__getitem__))
+        known = transfers.get((x, b), ())
+        have = {o.src for o in known}
+        extra = [_option(p, x, s, b) for s in into_b if s not in have]
+        if spill and m not in have:
+            extra.append(_option(p, x, m, b))
+        if extra:
+            transfers[(x, b)] = (*known, *extra)
+        return b
+
     for x, m in sorted(candidates, key=lambda k: (k[0], mem_order[k[1]])):
         options = [
             _option(p, x, s, m)
@@ -401,35 +434,40 @@ def with_spill(space: Space) -> Space:
             if s != m and (s, m) in routes and (x, s) not in candidates
         ]
         b = p.memory_by_id[m].backing
-        if (
-            b is not None
-            and b not in space.sources[x]
-            and (b, m) in routes
-            and (x, b) not in candidates
-        ):
-            into_b = [s for s in space.sources[x] if s != b and (s, b) in routes]
-            spill = m not in space.sources[x] and (m, b) in routes
-            if into_b or spill:
-                options.append(_option(p, x, b, m))
-                if b not in dests[x]:
-                    dests[x] = tuple(sorted((*dests[x], b), key=mem_order.__getitem__))
-                known = transfers.get((x, b), ())
-                have = {o.src for o in known}
-                extra = [_option(p, x, s, b) for s in into_b if s not in have]
-                if spill and m not in have:
-                    extra.append(_option(p, x, m, b))
-                if extra:
-                    transfers[(x, b)] = (*known, *extra)
+        if b is not None and (b, m) in routes and add_store(x, m) == b:
+            options.append(_option(p, x, b, m))
         if options:
             reloads[(x, m)] = tuple(options)
-    if not reloads:
+    # the producer's copy in a memory that may overflow may be spilled to the store, and the
+    # tensor's first copies elsewhere made from there (a reader on another core after the
+    # producer's copy has gone), as the heuristics do
+    for tensor in p.tensors:
+        x = tensor.id
+        if tensor.size_bytes == 0 or not space.dests[x]:
+            continue
+        for s in space.sources[x]:
+            if s in full and (x, s) not in candidates:
+                add_store(x, s)
+    if not reloads and not stores:
         return space
+    for x, b in sorted(stores, key=lambda k: (k[0], mem_order[k[1]])):
+        for d in space.dests[x]:
+            if d == b or (b, d) not in routes:
+                continue
+            known = transfers.get((x, d), ())
+            if all(o.src != b for o in known):
+                transfers[(x, d)] = (*known, _option(p, x, b, d))
     order = {key: i for i, key in enumerate(space.transfers)}
     transfers = dict(sorted(transfers.items(), key=lambda kv: order.get(kv[0], len(order))))
     order_r = {t.id: i for i, t in enumerate(p.tensors)}
     reloads = dict(sorted(reloads.items(), key=lambda kv: (order_r[kv[0][0]], mem_order[kv[0][1]])))
     return replace(
-        space, dests=dests, transfers=transfers, reloads=reloads, base=space.base or space
+        space,
+        dests=dests,
+        transfers=transfers,
+        reloads=reloads,
+        spill_stores=frozenset(stores),
+        base=space.base or space,
     )
 
 
@@ -504,7 +542,8 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
     (:func:`with_spill`), transfers are taken in order of start: a second transfer into a memory
     the space reloads into is kept as its reload when it leaves from the source copy or from a
     kept copy in the backing store, and a spill (a transfer out of a first copy moved in, into
-    the backing store) is kept; a third transfer into one memory is dropped.
+    the backing store) is kept; a third transfer into one memory is dropped. A first copy out of
+    a kept copy in a spill store (:attr:`Space.spill_stores`) is kept like one out of the source.
     """
     p = space.problem
     mem_order = {m.id: i for i, m in enumerate(p.memories)}
@@ -526,11 +565,7 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
     staging = {
         (x, b) for (x, m), b in space.staging.items() if (x, m) in needed and b != source_of.get(x)
     }
-    spill_to = {
-        (x, b)
-        for x, m in space.reloads
-        if (b := p.memory_by_id[m].backing) is not None and b != source_of.get(x)
-    }
+    spill_to = {(x, b) for x, b in space.spill_stores if b != source_of.get(x)}
     wanted = needed | staging | spill_to
     seen: set[tuple[TensorId, MemoryId]] = set()
     reloaded: set[tuple[TensorId, MemoryId]] = set()
@@ -580,17 +615,25 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
             elif (
                 not x.multicast
                 and (x.tensor, d) in spill_to
-                and (x.tensor, x.src) in space.reloads
+                and any(o.src == x.src for o in space.transfers.get((x.tensor, d), ()))
                 and (x.tensor, x.src) in seen
                 and p.memory_by_id[x.src].backing == d
                 and (x.tensor, d) not in seen
             ):
                 seen.add((x.tensor, d))  # a spill out of the first copy
                 kept.append(x)
-            continue
+                continue
+            if (x.tensor, x.src) not in space.spill_stores or (x.tensor, x.src) not in seen:
+                continue
+            # first copies out of a spilled copy in a store: as out of the source, below
+            left.add((x.tensor, x.src))
         dsts = tuple(
             sorted(
-                (d for d in dict.fromkeys(x.dsts) if (x.tensor, d) in wanted and d != source),
+                (
+                    d
+                    for d in dict.fromkeys(x.dsts)
+                    if (x.tensor, d) in wanted and d not in (source, x.src)
+                ),
                 key=lambda d: mem_order.get(d, len(mem_order)),
             )
         )
