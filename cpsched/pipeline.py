@@ -458,7 +458,10 @@ def keep_hint(
         )
         # CP-SAT's bound holds for its space: for the kept hint only if the hint lies in it
         # (CP-SAT started from it); a hint outside it (spills, staging) may beat that bound
-        outside = result.hint is not None and "outside" in (result.hint.why_not or "")
+        # (or CP-SAT started from an alternate because the hint lies outside: hint_alternate)
+        outside = (result.hint is not None and "outside" in (result.hint.why_not or "")) or (
+            "hint_alternate" in result.parameters
+        )
         bound = None if space_empty or outside else result.bound
         if bound is None and result.stages and not space_empty and not outside:
             bound = result.stages[0].bound

@@ -32,7 +32,7 @@ from cpsched.cpsat.tiles import TileRun, tile_runs
 from cpsched.cpsat.variables import Variables, create_variables
 from cpsched.model.objective import Metric, Objective
 from cpsched.model.problem import CoreId, LinkId, TaskId
-from cpsched.model.space import extend_space
+from cpsched.model.space import Keep, extend_space
 
 
 @dataclass
@@ -67,6 +67,7 @@ def build_model(
     staging: bool = True,
     spill: bool = True,
     prune_memory: bool = True,
+    keep: Keep | None = None,
     fixed_order: Mapping[CoreId, Sequence[TaskId]] | None = None,
     caps: Mapping[Metric, float] | None = None,
 ) -> BuiltModel:
@@ -77,10 +78,11 @@ def build_model(
     `bandwidth` link overlap while their rates fit its bandwidth (off: one at a time on every
     link); where every transfer takes a whole link it changes nothing. `staging` searches the
     space with staging (:func:`cpsched.model.space.with_staging`), `spill` the one with spill and
-    reload (:func:`cpsched.model.space.with_spill`); `space` may be any of them. `prune_memory`
+    reload (:func:`cpsched.model.space.with_spill`, only the reloads and spill stores in `keep`
+    when given); `space` may be any of them. `prune_memory`
     leaves out the capacity cumulative of a memory that can hold everything it may ever hold at
     once."""
-    space = extend_space(space, staging=staging, spill=spill)
+    space = extend_space(space, staging=staging, spill=spill, keep=keep)
     model = cp_model.CpModel()
     model.name = space.problem.name
     leaders = space.leaders if multicast else {}

@@ -78,6 +78,10 @@ class SolverParams(BaseModel):
 # Link places (one per transfer option and link of its route) above which "auto" presolve is
 # light. Measured on the models suite: every mesh4x4 instance has over 16,000, the rest under 3,000.
 LIGHT_PRESOLVE_ABOVE = 10_000
+# Link places above which a model started from a hint searches only the hint's reloads and
+# spill stores (docs/results.md): BERT-base M=128 on mesh4x4 (all 9,376 possible reloads and
+# 486 spill stores) builds 408k variables in 47 s, beyond what CP-SAT explores in minutes
+KEEP_HINT_SPILLS_ABOVE = 10_000
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,12 @@ from cpsched.check.metrics import metrics
 from cpsched.cpsat.callbacks import ProgressCallback
 from cpsched.cpsat.lns import LnsOutcome, improve
 from cpsched.cpsat.model import BuiltModel, build_model
-from cpsched.cpsat.params import LIGHT_PRESOLVE_ABOVE, Progress, SolverParams
+from cpsched.cpsat.params import (
+    KEEP_HINT_SPILLS_ABOVE,
+    LIGHT_PRESOLVE_ABOVE,
+    Progress,
+    SolverParams,
+)
 from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
@@ -49,7 +54,7 @@ from cpsched.model.result import (
     solver_versions,
 )
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
-from cpsched.model.space import extend_space, group_leader, in_space
+from cpsched.model.space import extend_space, group_leader, in_space, used_spills
 
 
 class ModelInvalidError(RuntimeError):
@@ -281,7 +286,7 @@ def _unicast_start(
     reloads) from the first schedule the model with none of them (unicast, one transfer at a
     time per link) finds by the start order (None if it finds none in `time_limit_s`, or its
     space is empty: then a schedule needs a reload)."""
-    options = _model_options(params) | {
+    options: dict[str, Any] = _model_options(params) | {
         "multicast": False,
         "shared_bandwidth": False,
         "spill": False,
@@ -621,8 +626,21 @@ def solve(
     )
     parameters.update(horizon_cycles=horizon, presolve_used="light" if light else "full")
 
+    keep = None
+    if usable_hint is not None and params.spill and link_places(space) > KEEP_HINT_SPILLS_ABOVE:
+        # too large to search every reload: keep the hint's own (docs/results.md)
+        keep = used_spills(space, usable_hint)
+        space = extend_space(space, staging=params.staging, spill=True, keep=keep)
+        usable_hint = project_hint(space, usable_hint, params.multicast)
+        parameters["spills_searched"] = f"the hint's ({len(keep)} reloads and spill stores)"
     built = build_model(
-        space, obj, horizon, **_model_options(params), fixed_order=fixed_order, caps=caps
+        space,
+        obj,
+        horizon,
+        **_model_options(params),
+        keep=keep,
+        fixed_order=fixed_order,
+        caps=caps,
     )
     parameters["symmetric_core_classes"] = built.symmetric_classes
     parameters["symmetric_tile_runs"] = [list(run.tiles) for run in built.tile_runs]

@@ -337,18 +337,25 @@ def _staging_store(space: Space, tensor: TensorId, m: MemoryId) -> MemoryId | No
     return None
 
 
-def extend_space(space: Space, *, staging: bool, spill: bool = False) -> Space:
+# The reloads and spill stores a restricted spill space keeps (:func:`with_spill`): (tensor,
+# memory) keys of `Space.reloads` and of `Space.spill_stores`
+Keep = frozenset[tuple[TensorId, MemoryId]]
+
+
+def extend_space(
+    space: Space, *, staging: bool, spill: bool = False, keep: Keep | None = None
+) -> Space:
     """The space CP-SAT searches: `space` (or the space it extends) with staging
-    (:func:`with_staging`) and spill and reload (:func:`with_spill`) when asked; the same object
-    for the same arguments."""
+    (:func:`with_staging`) and spill and reload (:func:`with_spill`, restricted to `keep` when
+    given) when asked; the same object for the same arguments."""
     base = space.base or space
     if not staging and not spill:
         return base
     cache = base.__dict__.setdefault("_extended", {})
-    key = (staging, spill)
+    key = (staging, spill, keep)
     if key not in cache:
         out = with_staging(base) if staging else base
-        cache[key] = with_spill(out) if spill else out
+        cache[key] = with_spill(out, keep) if spill else out
     out = cache[key]
     assert isinstance(out, Space)
     return out
@@ -367,7 +374,30 @@ def may_overflow(space: Space) -> set[MemoryId]:
     }
 
 
-def with_spill(space: Space) -> Space:
+def used_spills(space: Space, schedule: Schedule) -> Keep:
+    """The reloads and spill stores of `space` that `schedule` (a schedule of the space, e.g. a
+    projected hint) uses: a second copy of a tensor in a memory, a copy in a spill store."""
+    p = space.problem
+    core_of = {st.id: st.core for st in schedule.tasks}
+    seen: set[tuple[TensorId, MemoryId]] = set()
+    for t in p.tensors:
+        if t.producer is None and t.home is not None:
+            seen.add((t.id, t.home))
+        elif t.producer in core_of:
+            seen.add((t.id, p.memory_of(core_of[t.producer])))
+    used: set[tuple[TensorId, MemoryId]] = set()
+    for x in sorted(schedule.transfers, key=lambda x: x.start):
+        for d in x.dsts:
+            key = (x.tensor, d)
+            if key in seen and key in space.reloads:
+                used.add(key)
+            if key in space.spill_stores:
+                used.add(key)
+            seen.add(key)
+    return frozenset(used)
+
+
+def with_spill(space: Space, keep: Keep | None = None) -> Space:
     """`space` (with or without staging) with spill and reload: in a bounded memory `m` that may
     overflow (:func:`may_overflow`), a tensor a consumer may read there may get one reload copy,
     a second transfer into `m` made after its first copy there is released, from the tensor's
@@ -376,8 +406,8 @@ def with_spill(space: Space) -> Space:
     the only copy of the tensor in its memory (a memory where the tensor gets no reload itself).
     Such a copy in a store (:attr:`Space.spill_stores`) may also make the first copy of the
     tensor in any other memory it has a route to: a reader on another core after the producer's
-    copy was spilled, as the heuristics do. Returns `space` itself when no memory may
-    overflow."""
+    copy was spilled, as the heuristics do. With `keep`, only the reloads and spill stores it
+    names (:func:`used_spills`). Returns `space` itself when no memory may overflow."""
     p = space.problem
     full = may_overflow(space)
     if not full:
@@ -397,7 +427,10 @@ def with_spill(space: Space) -> Space:
         (x, m)
         for x, ds in ((t.id, (*space.sources[t.id], *space.dests[t.id])) for t in p.tensors)
         for m in ds
-        if m in full and p.tensor_by_id[x].size_bytes > 0 and may_reload(x, m)
+        if m in full
+        and p.tensor_by_id[x].size_bytes > 0
+        and may_reload(x, m)
+        and (keep is None or (x, m) in keep)
     }
     mem_order = {m.id: i for i, m in enumerate(p.memories)}
     dests = dict(space.dests)
@@ -410,6 +443,8 @@ def with_spill(space: Space) -> Space:
         of m's first copy; returns b, or None when it cannot be."""
         b = p.memory_by_id[m].backing
         if b is None or b in space.sources[x] or (x, b) in candidates:
+            return None
+        if keep is not None and (x, b) not in keep:
             return None
         into_b = [s for s in space.sources[x] if s != b and (s, b) in routes]
         spill = m not in space.sources[x] and (m, b) in routes
@@ -801,6 +836,7 @@ __all__ = [
     "may_overflow",
     "search_space",
     "swap_of",
+    "used_spills",
     "with_spill",
     "with_staging",
 ]
