@@ -54,7 +54,13 @@ from cpsched.model.result import (
     solver_versions,
 )
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
-from cpsched.model.space import extend_space, group_leader, in_space, used_spills
+from cpsched.model.space import (
+    extend_space,
+    group_leader,
+    in_space,
+    origin_copies,
+    used_spills,
+)
 
 
 class ModelInvalidError(RuntimeError):
@@ -144,12 +150,7 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
     # the first transfer of a tensor into a memory makes its first copy there, a second one (in
     # time) its reload copy; a transfer into the tensor's source memory is a reload there
     core_of = {st.id: st.core for st in schedule.tasks}
-    first: set[tuple[TensorId, MemoryId]] = set()
-    for info in p.tensors:
-        if info.producer is None and info.home is not None:
-            first.add((info.id, info.home))
-        elif info.producer in core_of:
-            first.add((info.id, p.memory_of(core_of[info.producer])))
+    first = origin_copies(p, schedule)
     moved: dict[tuple[TensorId, MemoryId], ScheduledTransfer] = {}
     again: dict[tuple[TensorId, MemoryId], ScheduledTransfer] = {}
     for move in sorted(schedule.transfers, key=lambda x: x.start):

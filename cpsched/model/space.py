@@ -374,17 +374,23 @@ def may_overflow(space: Space) -> set[MemoryId]:
     }
 
 
+def origin_copies(p: Problem, schedule: Schedule) -> set[tuple[TensorId, MemoryId]]:
+    """The (tensor, memory) of every copy no transfer makes in `schedule`: home copies, and
+    outputs in the memory of their producer's core."""
+    core_of = {st.id: st.core for st in schedule.tasks}
+    out: set[tuple[TensorId, MemoryId]] = set()
+    for t in p.tensors:
+        if t.producer is None and t.home is not None:
+            out.add((t.id, t.home))
+        elif t.producer is not None and core_of.get(t.producer) in p.core_by_id:
+            out.add((t.id, p.memory_of(core_of[t.producer])))
+    return out
+
+
 def used_spills(space: Space, schedule: Schedule) -> Keep:
     """The reloads and spill stores of `space` that `schedule` (a schedule of the space, e.g. a
     projected hint) uses: a second copy of a tensor in a memory, a copy in a spill store."""
-    p = space.problem
-    core_of = {st.id: st.core for st in schedule.tasks}
-    seen: set[tuple[TensorId, MemoryId]] = set()
-    for t in p.tensors:
-        if t.producer is None and t.home is not None:
-            seen.add((t.id, t.home))
-        elif t.producer in core_of:
-            seen.add((t.id, p.memory_of(core_of[t.producer])))
+    seen = origin_copies(space.problem, schedule)
     used: set[tuple[TensorId, MemoryId]] = set()
     for x in sorted(schedule.transfers, key=lambda x: x.start):
         for d in x.dsts:
@@ -834,6 +840,7 @@ __all__ = [
     "in_space",
     "interchangeable_classes",
     "may_overflow",
+    "origin_copies",
     "search_space",
     "swap_of",
     "used_spills",
