@@ -166,6 +166,57 @@ def _serial_bound(jobs: list[tuple[int, Work]]) -> int:
     return best
 
 
+def _one_machine_bound(jobs: Iterable[tuple[int, Work, int]]) -> int:
+    """Least `a + total work + b` that jobs `(release, work, tail)` on one link force, over the
+    jobs released at `a` or later whose tail is `b` or more (they all run inside `[a, end - b)`:
+    the value of Jackson's preemptive schedule, valid whether the jobs take turns or share the
+    link by bandwidth, each counting its work)."""
+    by_release: dict[int, list[tuple[int, Work]]] = defaultdict(list)
+    for release, work, tail in jobs:
+        by_release[release].append((tail, work))
+    best = 0
+    chosen: list[tuple[int, Work]] = []
+    for a in sorted(by_release, reverse=True):
+        chosen.extend(by_release[a])
+        total: Work = 0
+        for tail, work in sorted(chosen, reverse=True):
+            total += work
+            best = max(best, a + math.ceil(total) + tail)
+    return best
+
+
+# Port jobs (`port_heads`): per link, per tensor, one crossing of the link by the tensor,
+# as (release, least work, lag); see :func:`compute_heads` and :func:`compute_tails`.
+PortJobs = dict[LinkId, dict[TensorId, tuple[int, Work, int]]]
+
+
+def _merge_jobs(into: PortJobs, jobs: PortJobs, shift: int, later: bool) -> None:
+    """Add `jobs` to `into`, each lag (`later`: each release) grown by `shift`. One tensor's two
+    entries on a link become one crossing: the larger lag (release), the smaller work, the
+    smaller release (lag) — the crossing that has the larger lag, or one that serves both."""
+    for lk, per_tensor in jobs.items():
+        here = into.setdefault(lk, {})
+        for x, (r, w, q) in per_tensor.items():
+            if later:
+                r = r + shift
+            else:
+                q = q + shift
+            old = here.get(x)
+            if old is None:
+                here[x] = (r, w, q)
+            elif later:
+                here[x] = (max(old[0], r), min(old[1], w), min(old[2], q))
+            else:
+                here[x] = (min(old[0], r), min(old[1], w), max(old[2], q))
+
+
+def _port_bound(jobs: PortJobs) -> int:
+    """The best one-machine bound over the links of `jobs`."""
+    return max(
+        (_one_machine_bound(per.values()) for per in jobs.values() if len(per) > 1), default=0
+    )
+
+
 def _earliest_sources(
     space: Space,
     head: dict[tuple[TaskId, CoreId], int],
@@ -190,24 +241,42 @@ def _earliest_sources(
 
 
 def compute_heads(
-    space: Space, order: Sequence[TaskId], shares: LinkShares | None = None
+    space: Space,
+    order: Sequence[TaskId],
+    shares: LinkShares | None = None,
+    port_heads: bool = False,
 ) -> dict[tuple[TaskId, CoreId], int]:
     """Earliest start of every task on every candidate core (see the module docstring; `shares`:
-    how transfers share links, None: by bandwidth where a link allows it)."""
+    how transfers share links, None: by bandwidth where a link allows it).
+
+    `port_heads` adds the transfers of the task's ancestors: every input of a task or of one of
+    its ancestors that must cross a link (a link common to every way into every memory the
+    consumer may run in) crosses it at least once, after its release (its earliest source
+    time), ending at least `lag` before the task starts (the longest chain of least durations
+    from the consumer to the task). Per link these crossings are one-machine jobs with heads
+    and tails (:func:`_one_machine_bound`); each tensor counts once per link (one multicast may
+    serve every consumer; a reload comes after a first crossing)."""
     p = space.problem
     moves = _Moves(space, shares)
     head: dict[tuple[TaskId, CoreId], int] = {}
     earliest_end: dict[TaskId, int] = {}
+    before: dict[TaskId, PortJobs] = {}  # crossings ending `lag` or more before the task starts
 
     for t in order:
         task = p.task_by_id[t]
         control = [q for q in space.predecessors[t] if q in earliest_end]
         control_head = max((earliest_end[q] for q in control), default=0)
         srcs = {x: _earliest_sources(space, head, x) for x in task.inputs}
+        inherited: PortJobs = {}
+        if port_heads:
+            for q in control:
+                _merge_jobs(inherited, before[q], space.min_duration(q), later=False)
+        own: list[dict[LinkId, dict[TensorId, tuple[int, Work, int]]]] = []
         for k in space.cores[t]:
             m = p.memory_of(k)
             h = control_head
             per_link: dict[LinkId, list[tuple[int, Work]]] = defaultdict(list)
+            direct: PortJobs = {}
             for x, by_source in srcs.items():
                 if not by_source:
                     h = INFINITY  # its producer has no candidate core: infeasible anyway
@@ -225,30 +294,68 @@ def compute_heads(
                 for lk, d in common.items():
                     if d > 0:
                         per_link[lk].append((release, d))
+                        direct.setdefault(lk, {})[x] = (release, d, 0)
             for jobs in per_link.values():
                 if len(jobs) > 1:
                     h = max(h, _serial_bound(jobs))
+            if port_heads and h < INFINITY:
+                jobs_k: PortJobs = {}
+                _merge_jobs(jobs_k, inherited, 0, later=False)
+                _merge_jobs(jobs_k, direct, 0, later=False)
+                h = max(h, _port_bound(jobs_k))
+                own.append(direct)
             head[(t, k)] = min(h, INFINITY)
         earliest_end[t] = min(
             (head[(t, k)] + space.duration(t, k) for k in space.cores[t]), default=INFINITY
         )
+        if port_heads:
+            # passed on: the crossings every candidate core of t needs, and its ancestors'
+            if own and len(own) == len(space.cores[t]):
+                for lk in set.intersection(*(set(d) for d in own)):
+                    for x in set.intersection(*(set(d[lk]) for d in own)):
+                        entries = [d[lk][x] for d in own]
+                        r, w = min(e[0] for e in entries), min(e[1] for e in entries)
+                        _merge_jobs(inherited, {lk: {x: (r, w, 0)}}, 0, later=False)
+            before[t] = inherited
     return head
 
 
-def compute_tails(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
-    """Least time the makespan extends past the end of each task on each candidate core."""
+def compute_tails(
+    space: Space,
+    order: Sequence[TaskId],
+    shares: LinkShares | None = None,
+    port_heads: bool = False,
+) -> dict[tuple[TaskId, CoreId], int]:
+    """Least time the makespan extends past the end of each task on each candidate core.
+
+    `port_heads` adds the stores of the task's descendants (and its own): each stored output
+    crosses the links common to every route from its producer's memories into DRAM, no earlier
+    than `release` after the task ends (the longest chain of least durations from the task to
+    the producer's end), before the makespan; per link these are one-machine jobs
+    (:func:`_one_machine_bound`, as in :func:`compute_heads`)."""
     p = space.problem
-    moves = _Moves(space)
+    moves = _Moves(space, shares)
     facts = graph_facts(p)
     tail: dict[tuple[TaskId, CoreId], int] = {}
+    after: dict[TaskId, PortJobs] = {}  # stores starting `release` or more after the task ends
     for t in reversed(order):
         task = p.task_by_id[t]
+        inherited: PortJobs = {}
+        if port_heads:
+            for c in facts.successors[t]:
+                _merge_jobs(inherited, after[c], space.min_duration(c), later=True)
+        own: list[PortJobs] = []
         for k in space.cores[t]:
             m = p.memory_of(k)
             q = 0
+            stores: PortJobs = {}
             for y in task.outputs:
                 if p.tensor_by_id[y].store:
                     q = max(q, moves.move(y, m, DRAM))
+                    if port_heads and m != DRAM:
+                        for lk, d in _common(moves.paths(y, [m], DRAM)).items():
+                            if d > 0:
+                                stores.setdefault(lk, {})[y] = (0, d, 0)
             for c in facts.successors[t]:
                 tensors = facts.data_edges.get((t, c), ())
                 best = INFINITY
@@ -257,7 +364,20 @@ def compute_tails(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, C
                     move = max((moves.move(y, m, mc) for y in tensors), default=0)
                     best = min(best, move + space.duration(c, kc) + tail[(c, kc)])
                 q = max(q, best)
+            if port_heads and q < INFINITY:
+                jobs_k: PortJobs = {}
+                _merge_jobs(jobs_k, inherited, 0, later=True)
+                _merge_jobs(jobs_k, stores, 0, later=True)
+                q = max(q, _port_bound(jobs_k))
+                own.append(stores)
             tail[(t, k)] = min(q, INFINITY)
+        if port_heads:
+            if own and len(own) == len(space.cores[t]):
+                for lk in set.intersection(*(set(d) for d in own)):
+                    for y in set.intersection(*(set(d[lk]) for d in own)):
+                        w = min(d[lk][y][1] for d in own)
+                        _merge_jobs(inherited, {lk: {y: (0, w, 0)}}, 0, later=True)
+            after[t] = inherited
     return tail
 
 
@@ -581,17 +701,21 @@ def static_bounds(
     core_idle: bool = True,
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
+    port_heads: bool = False,
 ) -> StaticBounds | None:
     """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle);
     `core_idle=False` leaves out the core idle bound (to measure what it brings). `shared`: the
     tensors a multicast may deliver to several memories at once (the model's multicast), which
     the core idle bound must not count once per core. `shares`: how transfers share links (the
-    model's; None: by bandwidth wherever a link allows it, valid in every space)."""
+    model's; None: by bandwidth wherever a link allows it, valid in every space). `port_heads`:
+    heads and tails also count the link crossings of every ancestor's inputs and every
+    descendant's stores (:func:`compute_heads`, :func:`compute_tails`)."""
     order = graph_facts(space.problem).topological_order
     if order is None:
         return None
-    head = compute_heads(space, order, shares)
-    tail = compute_tails(space, order)
+    head = compute_heads(space, order, shares, port_heads)
+    # without port_heads the tails count no link work: their shares are not needed
+    tail = compute_tails(space, order, shares if port_heads else None, port_heads)
     return StaticBounds(
         head,
         tail,

@@ -61,6 +61,7 @@ def build_model(
     static_bounds: bool = True,
     tile_symmetry: bool = True,
     idle_bound: bool = True,
+    port_heads: bool = False,
     first_start_order: bool = False,
     multicast: bool = True,
     shared_bandwidth: bool = True,
@@ -79,7 +80,8 @@ def build_model(
     space with staging (:func:`cpsched.model.space.with_staging`), `spill` the one with spill and
     reload (:func:`cpsched.model.space.with_spill`); `space` may be any of them. `prune_memory`
     leaves out the capacity cumulative of a memory that can hold everything it may ever hold at
-    once."""
+    once. `port_heads`: static heads and tails count the link crossings of ancestors' inputs and
+    descendants' stores (:func:`cpsched.cpsat.bounds.compute_heads`)."""
     space = extend_space(space, staging=staging, spill=spill)
     model = cp_model.CpModel()
     model.name = space.problem.name
@@ -113,7 +115,9 @@ def build_model(
     # first start positions must not count it once per core
     shared = frozenset(x for x, _, _ in leaders)
     bounds = (
-        compute_static_bounds(space, core_idle=idle_bound, shared=shared, shares=shares)
+        compute_static_bounds(
+            space, core_idle=idle_bound, shared=shared, shares=shares, port_heads=port_heads
+        )
         if static_bounds
         else None
     )

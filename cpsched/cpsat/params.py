@@ -34,6 +34,14 @@ class SolverParams(BaseModel):
     tile_symmetry: bool = True  # order the tiles of a layer when renumbering tiles is a symmetry
     # with static_bounds: cores idle until their first inputs arrive and after their last outputs
     idle_bound: bool = True
+    # with static_bounds: heads and tails also count the link crossings of every ancestor's
+    # inputs and every descendant's stores, queued on a link every route crosses (the DRAM port);
+    # see bounds.compute_heads. Off: no bound change measured. Attention head M=256 N=64 on
+    # quad_bus, latency, 2 workers, 60 s, seed 0, bound off -> on: T=4 17,699 -> 17,699,
+    # T=8 17,251 -> 17,251, T=16 17,027 -> 17,027 (the static bound, which CP-SAT does not pass
+    # in 60 s, is unchanged: it comes from the core idle bound; QKT's head rises 1,644 -> 2,692
+    # at T=4 and the link bound 16,282 -> 17,116, both below it)
+    port_heads: bool = False
     # with symmetry_breaking and static_bounds: order interchangeable cores by first start (and
     # bound each one's first start and load) instead of by first use
     first_start_order: bool = False  # sound, but no measured gain yet (noise on 2 cores)

@@ -251,6 +251,7 @@ _MODEL_SWITCHES = (
     "static_bounds",
     "tile_symmetry",
     "idle_bound",
+    "port_heads",
     "first_start_order",
     "multicast",
     "shared_bandwidth",

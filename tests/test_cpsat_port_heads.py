@@ -1,0 +1,172 @@
+"""Port-queueing heads and tails (`SolverParams.port_heads`, cpsched/cpsat/bounds.py): exact on
+hand-worked cases, never above what a valid schedule achieves, and the proven optimum is the
+same with the switch on and off (random problems with multicast, shared bandwidth, spill)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_cpsat_bounds import on_both, two_private_cores
+from test_cpsat_bruteforce import problems, reload_problems
+from test_cpsat_multicast import multicast_problems
+from test_heuristics_format2 import tight_format2_problems
+
+from cpsched.check.metrics import metrics
+from cpsched.check.validate import validate
+from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat.bounds import StaticBounds, static_bounds
+from cpsched.cpsat.space import LinkShares, build_space
+from cpsched.heuristics import run_heuristics
+from cpsched.heuristics.synthetic import random_problem
+from cpsched.model.problem import Problem
+from cpsched.model.schedule import Schedule
+from cpsched.model.space import extend_space
+from cpsched.pipeline import BuildOptions, build_job
+
+PARAMS = SolverParams(time_limit_s=5, num_workers=2, seed=0)
+ON = PARAMS.model_copy(update={"port_heads": True})
+OFF = PARAMS.model_copy(update={"port_heads": False})
+
+
+def model_bounds(p: Problem, port_heads: bool) -> StaticBounds:
+    """The static bounds as the default model computes them (staging, spill, multicast, shared
+    bandwidth on)."""
+    space = extend_space(build_space(p), staging=True, spill=True)
+    shared = frozenset(x for x, _, _ in space.leaders)
+    b = static_bounds(space, shared=shared, shares=LinkShares(p), port_heads=port_heads)
+    assert b is not None
+    return b
+
+
+def test_port_head_queues_the_inputs_of_every_ancestor() -> None:
+    # a reads x, b reads w (64 B each: 8 cycles over the one bus), both run 10; c waits for both
+    # (`after`). The old head of c is a's earliest end, 8 + 10 = 18. Both inputs cross the bus,
+    # one after the other, and each is 10 cycles of work ahead of c: 8 + 8 + 10 = 26, which the
+    # optimum reaches (x at 8, a 8-18 on c0; w at 16, b 16-26 on c1; c 26-31).
+    p = two_private_cores(
+        [
+            on_both("a", 10, inputs=["x"]),
+            on_both("b", 10, inputs=["w"]),
+            on_both("c", 5, after=["a", "b"]),
+        ],
+        [
+            {"id": "x", "size_bytes": 64, "kind": "input", "home": "dram"},
+            {"id": "w", "size_bytes": 64, "kind": "weight", "home": "dram"},
+        ],
+    )
+    old, new = model_bounds(p, False), model_bounds(p, True)
+    assert (old.head[("c", "c0")], old.head[("c", "c1")]) == (18, 18)
+    assert (new.head[("c", "c0")], new.head[("c", "c1")]) == (26, 26)
+    for params in (ON, OFF):
+        r = solve(p, "latency", params)
+        assert (r.status, r.objective_value) == ("optimal", 31.0)
+
+
+def test_port_tail_queues_the_stores_of_every_descendant() -> None:
+    # a (5 cycles) comes before b and c (10 each), whose outputs (64 B: 8 cycles) are stored in
+    # DRAM over the one bus. The old tail of a is one successor and its store, 10 + 8 = 18; both
+    # stores start 10 or more after a ends and take turns: 10 + 8 + 8 = 26, which the optimum
+    # reaches (a 0-5, b and c 5-15 on both cores, the stores 15-23 and 23-31).
+    p = two_private_cores(
+        [
+            on_both("a", 5),
+            on_both("b", 10, outputs=["yb"], after=["a"]),
+            on_both("c", 10, outputs=["yc"], after=["a"]),
+        ],
+        [
+            {"id": y, "size_bytes": 64, "kind": "activation", "producer": y[1], "store": True}
+            for y in ("yb", "yc")
+        ],
+    )
+    old, new = model_bounds(p, False), model_bounds(p, True)
+    assert (old.tail[("a", "c0")], old.tail[("a", "c1")]) == (18, 18)
+    assert (new.tail[("a", "c0")], new.tail[("a", "c1")]) == (26, 26)
+    for params in (ON, OFF):
+        r = solve(p, "latency", params)
+        assert (r.status, r.objective_value) == ("optimal", 31.0)
+
+
+def test_attention_head_qkt_waits_for_six_tiles_through_the_dram_port() -> None:
+    # attention_head M=256 N=64 T=4 on quad_bus: QKT.t0 needs Q.t0 (X0, Wq) and every K^T, so
+    # K.t0..K.t3 (X0..X3, Wk): six DRAM tiles of 4,096 B cross the DRAM port (16 B/cycle, with
+    # the port's and the bus's latencies 20 + 2: 278 cycles each; multicast counts each once).
+    # Ordered best, the last to arrive are X0 and Wq, 1,024 cycles (Q.t0) ahead of QKT.t0; the
+    # rest are 1,088 (K, K^T) ahead: 6 * 278 + 1,024 = 2,692. The old head is 1,644 (one X tile
+    # and Wk, then K and K^T).
+    p = build_job(BuildOptions(workload="attention_head", hardware="quad_bus", tiles=4)).problem
+    old, new = model_bounds(p, False), model_bounds(p, True)
+    cores = tuple(c.id for c in p.cores)
+    assert old.task_head("QKT.t0", cores) == 1644
+    assert new.task_head("QKT.t0", cores) == 2692
+
+
+def _holds(p: Problem, schedule: Schedule, b: StaticBounds) -> None:
+    """Every static bound `b` holds in `schedule` (a valid schedule of `p`)."""
+    core_of = {st.id: st.core for st in schedule.tasks}
+    start = {st.id: st.start for st in schedule.tasks}
+    end = {t: start[t] + p.option(t, core_of[t]).duration_cycles for t in start}  # type: ignore[union-attr]
+    makespan = metrics(p, schedule).latency_cycles
+    assert b.makespan_cycles <= makespan
+    for t in start:
+        assert b.head[(t, core_of[t])] <= start[t], t
+        assert end[t] + b.tail[(t, core_of[t])] <= makespan, t
+
+
+def _same_optimum(p: Problem) -> None:
+    """The port bounds hold in every heuristic schedule and in CP-SAT's; the proven optimum is
+    the same with them and without (examples that do not prove in the limit are skipped)."""
+    b = model_bounds(p, True)
+    for result in run_heuristics(p).values():
+        if result.schedule is not None:
+            _holds(p, result.schedule, b)
+    off = solve(p, "latency", OFF)
+    if off.schedule is not None:
+        assert validate(p, off.schedule) == []
+        _holds(p, off.schedule, b)
+    if off.status != "optimal":
+        return
+    on = solve(p, "latency", ON)
+    if on.status == "optimal":
+        assert on.objective_value == off.objective_value
+        assert on.schedule is not None and validate(p, on.schedule) == []
+
+
+_SLOW = {"deadline": None, "derandomize": True, "suppress_health_check": [HealthCheck.too_slow]}
+
+
+@settings(max_examples=30, **_SLOW)  # type: ignore[arg-type]
+@given(problems())
+def test_port_bounds_keep_the_optimum(data: dict[str, Any]) -> None:
+    _same_optimum(Problem.model_validate(data))
+
+
+@settings(max_examples=25, **_SLOW)  # type: ignore[arg-type]
+@given(multicast_problems(), st.booleans())
+def test_port_bounds_keep_the_optimum_with_multicast_and_shared_links(
+    data: dict[str, Any], shared: bool
+) -> None:
+    # multicast links, exclusive or (shared) by bandwidth
+    if shared:
+        for lk in data["links"]:
+            lk["sharing"] = "bandwidth"
+    _same_optimum(Problem.model_validate(data))
+
+
+@settings(max_examples=20, **_SLOW)  # type: ignore[arg-type]
+@given(reload_problems())
+def test_port_bounds_keep_the_optimum_with_reloads(data: dict[str, Any]) -> None:
+    _same_optimum(Problem.model_validate(data))
+
+
+@settings(max_examples=20, **_SLOW)  # type: ignore[arg-type]
+@given(tight_format2_problems())
+def test_port_bounds_keep_the_optimum_on_tight_format2_problems(p: Problem) -> None:
+    _same_optimum(p)
+
+
+def test_port_bounds_keep_the_optimum_behind_a_dram_link() -> None:
+    # random_problem puts a DRAM link in front of the buses: every DRAM input crosses it
+    for seed in range(6, 12):
+        _same_optimum(random_problem(seed, n_cores=2, n_layers=2, tiles=2))
