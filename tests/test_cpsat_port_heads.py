@@ -1,6 +1,7 @@
-"""Port-queueing heads and tails (`SolverParams.port_heads`, cpsched/cpsat/bounds.py): exact on
-hand-worked cases, never above what a valid schedule achieves, and the proven optimum is the
-same with the switch on and off (random problems with multicast, shared bandwidth, spill)."""
+"""Port-queueing heads and tails (`SolverParams.port_heads`) and the cores' first inputs counted
+once each (`SolverParams.idle_union_inputs`), cpsched/cpsat/bounds.py: exact on hand-worked
+cases, never above what a valid schedule achieves, and the proven optimum is the same with each
+switch on and off (random problems with multicast, shared bandwidth, spill)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from test_heuristics_format2 import tight_format2_problems
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
-from cpsched.cpsat.bounds import StaticBounds, static_bounds
+from cpsched.cpsat.bounds import StaticBounds, first_input_positions, static_bounds
 from cpsched.cpsat.space import LinkShares, build_space
 from cpsched.heuristics import run_heuristics
 from cpsched.heuristics.synthetic import random_problem
@@ -28,14 +29,21 @@ from cpsched.pipeline import BuildOptions, build_job
 PARAMS = SolverParams(time_limit_s=5, num_workers=2, seed=0)
 ON = PARAMS.model_copy(update={"port_heads": True})
 OFF = PARAMS.model_copy(update={"port_heads": False})
+SWITCHES = ("port_heads", "idle_union_inputs")
 
 
-def model_bounds(p: Problem, port_heads: bool) -> StaticBounds:
+def model_bounds(p: Problem, port_heads: bool, union_inputs: bool = False) -> StaticBounds:
     """The static bounds as the default model computes them (staging, spill, multicast, shared
     bandwidth on)."""
     space = extend_space(build_space(p), staging=True, spill=True)
     shared = frozenset(x for x, _, _ in space.leaders)
-    b = static_bounds(space, shared=shared, shares=LinkShares(p), port_heads=port_heads)
+    b = static_bounds(
+        space,
+        shared=shared,
+        shares=LinkShares(p),
+        port_heads=port_heads,
+        union_inputs=union_inputs,
+    )
     assert b is not None
     return b
 
@@ -102,6 +110,74 @@ def test_attention_head_qkt_waits_for_six_tiles_through_the_dram_port() -> None:
     assert new.task_head("QKT.t0", cores) == 2692
 
 
+def multicast_bus(tasks: list[dict[str, Any]], tensors: list[dict[str, Any]]) -> Problem:
+    """Cores c0, c1 with private memories l0, l1 on one exclusive multicast bus (8 B/cycle)."""
+    mems = ("dram", "l0", "l1")
+    return Problem.model_validate(
+        {
+            "format": "cpsched-problem/2",
+            "name": "union",
+            "memories": [{"id": m, "capacity_bytes": None} for m in mems],
+            "cores": [{"id": "c0", "memory": "l0"}, {"id": "c1", "memory": "l1"}],
+            "links": [
+                {
+                    "id": "bus",
+                    "bandwidth_bytes_per_cycle": 8,
+                    "sharing": "exclusive",
+                    "multicast": True,
+                }
+            ],
+            "routes": [
+                {"src": a, "dst": b, "links": ["bus"]} for a in mems for b in mems if a != b
+            ],
+            "tensors": tensors,
+            "tasks": tasks,
+        }
+    )
+
+
+def test_first_inputs_count_once_when_they_may_be_multicast() -> None:
+    # a0 reads x0 and w, a1 reads x1 and w (64 B each: 8 cycles on the bus), 10 cycles each.
+    # Every tensor may be multicast to both memories, so the core idle bound counted none of
+    # them on the bus: both first starts at least 16 (a task's two inputs), (16 + 16 + 20) / 2
+    # = 26. Counted once each: the first core waits for 2 tensors (16), the second for the 3 of
+    # two different tasks (24): (16 + 24 + 20) / 2 = 30. The optimum is 34 (w multicast, x0,
+    # then x1: a0 16-26, a1 24-34), which the link bound proves (24 on the bus, then 10).
+    p = multicast_bus(
+        [
+            on_both("a0", 10, inputs=["x0", "w"]),
+            on_both("a1", 10, inputs=["x1", "w"]),
+        ],
+        [
+            {"id": x, "size_bytes": 64, "kind": "weight" if x == "w" else "input", "home": "dram"}
+            for x in ("x0", "x1", "w")
+        ],
+    )
+    old, new = model_bounds(p, False, False), model_bounds(p, False, True)
+    assert (old.core_idle_cycles, new.core_idle_cycles) == (26, 30)
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert first_input_positions(space, new.head) == [16, 24]
+    for on in (False, True):
+        r = solve(p, "latency", PARAMS.model_copy(update={"idle_union_inputs": on}))
+        assert (r.status, r.objective_value) == ("optimal", 34.0)
+
+
+def test_attention_head_cores_wait_for_the_union_of_their_first_inputs() -> None:
+    # attention_head M=256 N=64 T=4 on quad_bus: a core's first task is Q, K or V of a tile
+    # (an X tile and a weight, 278 cycles each through the DRAM port) or, later, K^T. Every
+    # tile may be multicast, so the idle bound counted none of them: 4 x 556 for the first
+    # starts. Once each: 2 tensors for one task (556), 3 for two (X0, Wq, Wk: 834), 4 for
+    # three or four (X0, X1, Wq, Wk: 1,112). With the last outputs' stores (278 + 556 + 834
+    # + 1,112 = 2,780) and the work (65,792) on 4 cores: (3,614 + 2,780 + 65,792) / 4 rounds
+    # up to 18,047 (the old bound: (2,224 + 2,780 + 65,792) / 4 = 17,699).
+    p = build_job(BuildOptions(workload="attention_head", hardware="quad_bus", tiles=4)).problem
+    old, new = model_bounds(p, False, False), model_bounds(p, False, True)
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert first_input_positions(space, new.head, LinkShares(p)) == [556, 834, 1112, 1112]
+    assert (old.core_idle_cycles, new.core_idle_cycles) == (17699, 18047)
+    assert (old.makespan_cycles, new.makespan_cycles) == (17699, 18047)
+
+
 def _holds(p: Problem, schedule: Schedule, b: StaticBounds) -> None:
     """Every static bound `b` holds in `schedule` (a valid schedule of `p`)."""
     core_of = {st.id: st.core for st in schedule.tasks}
@@ -115,22 +191,24 @@ def _holds(p: Problem, schedule: Schedule, b: StaticBounds) -> None:
 
 
 def _same_optimum(p: Problem) -> None:
-    """The port bounds hold in every heuristic schedule and in CP-SAT's; the proven optimum is
-    the same with them and without (examples that do not prove in the limit are skipped)."""
-    b = model_bounds(p, True)
+    """The static bounds with both switches hold in every heuristic schedule and in CP-SAT's;
+    the proven optimum is the same with both off and with each on (the other at its default;
+    examples that do not prove in the limit are skipped)."""
+    b = model_bounds(p, True, True)
     for result in run_heuristics(p).values():
         if result.schedule is not None:
             _holds(p, result.schedule, b)
-    off = solve(p, "latency", OFF)
+    off = solve(p, "latency", PARAMS.model_copy(update=dict.fromkeys(SWITCHES, False)))
     if off.schedule is not None:
         assert validate(p, off.schedule) == []
         _holds(p, off.schedule, b)
     if off.status != "optimal":
         return
-    on = solve(p, "latency", ON)
-    if on.status == "optimal":
-        assert on.objective_value == off.objective_value
-        assert on.schedule is not None and validate(p, on.schedule) == []
+    for switch in SWITCHES:
+        on = solve(p, "latency", PARAMS.model_copy(update={switch: True}))
+        if on.status == "optimal":
+            assert on.objective_value == off.objective_value, switch
+            assert on.schedule is not None and validate(p, on.schedule) == []
 
 
 _SLOW = {"deadline": None, "derandomize": True, "suppress_health_check": [HealthCheck.too_slow]}

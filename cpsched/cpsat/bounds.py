@@ -47,8 +47,9 @@ takes the whole link they are exactly the serial bounds.
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -532,6 +533,36 @@ def _options_by_core(
     return options
 
 
+def _first_inputs(
+    space: Space,
+    moves: _Moves,
+    head: dict[tuple[TaskId, CoreId], int],
+    t: TaskId,
+    k: CoreId,
+    private: bool,
+) -> tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]]:
+    """`t` as the first task of `k`: its least start, and per input that must be moved into
+    `k`'s memory (only for a private core), the work it surely takes of each link: of its last
+    hop only (a copy staged in the backing store may feed other cores too), and of its whole
+    way (what the first crossing of the tensor takes)."""
+    p = space.problem
+    m = p.memory_of(k)
+    first = head[(t, k)]
+    last_hop: dict[TensorId, dict[LinkId, Work]] = {}
+    whole: dict[TensorId, dict[LinkId, Work]] = {}
+    if private:
+        for x in dict.fromkeys(p.task_by_id[t].inputs):
+            # never produced by k itself: the producer would come first
+            ready = _earliest_sources(space, head, x, not_on=k)
+            if m in ready:
+                continue
+            arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
+            first = max(first, min(arrival, INFINITY))
+            last_hop[x] = _common(moves.paths(x, ready, m, last_hop=True))
+            whole[x] = _common(moves.paths(x, ready, m))
+    return first, last_hop, whole
+
+
 def first_task_options(
     space: Space,
     head: dict[tuple[TaskId, CoreId], int],
@@ -541,29 +572,113 @@ def first_task_options(
     """For each core, what its first task may be: its head, and the transfers into the core's
     memory that must end before it starts, in work per link (only for private cores). The
     tensors of `shared` (those a multicast may deliver to several cores at once) count in the
-    head but not on the links: one transfer may feed several cores' first tasks."""
-    p = space.problem
+    head but not on the links: one transfer may feed several cores' first tasks (they count
+    once in :func:`first_input_positions`)."""
     moves = _Moves(space, shares)
 
     def first_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
         need: dict[LinkId, Work] = defaultdict(int)
-        first = head[(t, k)]
-        if private:
-            for x in set(p.task_by_id[t].inputs):
-                # never produced by k itself: the producer would come first
-                ready = _earliest_sources(space, head, x, not_on=k)
-                if m in ready:
-                    continue
-                arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
-                first = max(first, min(arrival, INFINITY))
-                if x in shared:
-                    continue
-                # a copy staged in m's backing store may feed other cores too: its last hop only
-                for lk, d in _common(moves.paths(x, ready, m, last_hop=True)).items():
-                    need[lk] += d
+        first, last_hop, _ = _first_inputs(space, moves, head, t, k, private)
+        for x, works in last_hop.items():
+            if x in shared:
+                continue
+            for lk, d in works.items():
+                need[lk] += d
         return (first, dict(need))
 
     return _options_by_core(space, first_option)
+
+
+_MAX_UNIONS = 3_000  # input sets a search of first_input_positions visits, per link and head
+
+
+def first_input_positions(
+    space: Space, head: dict[tuple[TaskId, CoreId], int], shares: LinkShares | None = None
+) -> list[int]:
+    """`out[j-1]`: a lower bound on the j-th smallest first start among the cores used, from
+    the inputs of the first tasks counted once each (a multicast may bring one tensor to
+    several cores, so :func:`first_task_options` leaves such tensors off the links).
+
+    The first tasks of the j cores that start first are j different tasks. On a private core
+    every input of its first task crossed the links common to every way into its memory before
+    it started (:func:`first_task_options`), so by the j-th first start `f_j` each link has
+    carried every tensor of the union of those inputs at least once, and `f_j` is at least
+    the head of each of the j tasks: `f_j >= min over H of max(H, least work of an input set
+    that holds all the inputs of j different tasks with a head of at most H)`. The least
+    input sets are searched by their work (best first, at most `_MAX_UNIONS` per link and
+    `H`; a link whose search grows larger gives no bound)."""
+    moves = _Moves(space, shares)
+    private = _private_cores(space)
+    n = len({k for ks in space.cores.values() for k in ks})
+    # per task, its options: (first start, the tensors it needs over each link, with work)
+    per_task: list[list[tuple[int, dict[TensorId, dict[LinkId, Work]]]]] = []
+    for t, cores in space.cores.items():
+        opts = []
+        for k in cores:
+            first, _, whole = _first_inputs(space, moves, head, t, k, k in private)
+            if first < INFINITY:
+                opts.append((first, whole))
+        if opts:
+            per_task.append(opts)
+    best = [0] * n
+    links = sorted({lk for opts in per_task for _, w in opts for ws in w.values() for lk in ws})
+    for lk in links:
+        # each tensor at its least work on lk; a task's option: (first start, its tensor set)
+        least: dict[TensorId, Work] = {}
+        tasks: list[list[tuple[int, frozenset[TensorId]]]] = []
+        for opts in per_task:
+            mine = []
+            for first, whole in opts:
+                on_lk = {x: ws[lk] for x, ws in whole.items() if ws.get(lk, 0) > 0}
+                for x, w in on_lk.items():
+                    least[x] = min(least.get(x, w), w)
+                mine.append((first, frozenset(on_lk)))
+            tasks.append(mine)
+        found = _least_unions(tasks, least, n)
+        if found is not None:
+            best = [max(a, b) for a, b in zip(best, found, strict=True)]
+    return best
+
+
+def _least_unions(
+    tasks: list[list[tuple[int, frozenset[TensorId]]]], least: dict[TensorId, Work], n: int
+) -> list[int] | None:
+    """`out[j-1]`: min over H of max(H, the least work of a tensor set holding one option's
+    set, with a first start of at most H, of each of j different tasks) (None: too large)."""
+    heads = sorted({h for opts in tasks for h, _ in opts})
+    out = [INFINITY] * n
+    for h_max in heads:
+        if all(h_max >= o for o in out):
+            break  # a larger H cannot lower any position
+        # tasks with the same option sets count together
+        fits = Counter(frozenset(s for h, s in opts if h <= h_max) for opts in tasks)
+        fits.pop(frozenset(), None)
+        sets = sorted({s for f in fits for s in f}, key=sorted)
+        # best first over unions of option sets: the first union that covers j tasks is the least
+        heap: list[tuple[Work, int, frozenset[TensorId]]] = [(0, 0, frozenset())]
+        seen = {frozenset()}
+        done = [False] * n
+        visited = 0
+        counter = 0
+        while heap and not all(done):
+            work, _, union = heapq.heappop(heap)
+            visited += 1
+            if visited > _MAX_UNIONS:
+                return None
+            covered = sum(c for f, c in fits.items() if any(s <= union for s in f))
+            for j in range(min(covered, n)):
+                if not done[j]:
+                    done[j] = True
+                    out[j] = min(out[j], max(h_max, math.ceil(work)))
+            for s in sets:
+                if s <= union:
+                    continue
+                nxt = union | s
+                if nxt not in seen:
+                    seen.add(nxt)
+                    counter += 1
+                    heapq.heappush(heap, (work + sum(least[x] for x in s - union), counter, nxt))
+    return out
 
 
 def last_task_options(
@@ -681,17 +796,30 @@ def core_idle_bound(
     tail: dict[tuple[TaskId, CoreId], int],
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
+    union_inputs: bool = False,
 ) -> int:
     """Makespan bound from the idle time of the cores before their first and after their last
     task: with `u` cores used, `u * makespan >= first starts + (makespan - last ends) + work`,
     where the cores' first inputs (and last outputs) take turns on the links (by their work
-    where `shares` lets them share a link)."""
+    where `shares` lets them share a link). `union_inputs`: the first starts are also at least
+    those of :func:`first_input_positions`, which counts a tensor of `shared` once rather than
+    not at all."""
     used_cores = {k for ks in space.cores.values() for k in ks}
     n = len(used_cores)
     if n == 0:
         return 0
     work = sum(space.min_duration(t) for t in space.cores)
     heads = _idle_sums(first_task_options(space, head, shared, shares), n)
+    if union_inputs:
+        positions = [
+            max(a, b)
+            for a, b in zip(
+                first_start_positions(space, head, shared, shares),
+                first_input_positions(space, head, shares),
+                strict=True,
+            )
+        ]
+        heads = [max(h, sum(positions[: u + 1])) for u, h in enumerate(heads)]
     tails = _idle_sums(last_task_options(space, tail, shares), n)
     return min(math.ceil((heads[u] + tails[u] + work) / (u + 1)) for u in range(n))
 
@@ -702,6 +830,7 @@ def static_bounds(
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
     port_heads: bool = False,
+    union_inputs: bool = False,
 ) -> StaticBounds | None:
     """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle);
     `core_idle=False` leaves out the core idle bound (to measure what it brings). `shared`: the
@@ -709,7 +838,8 @@ def static_bounds(
     the core idle bound must not count once per core. `shares`: how transfers share links (the
     model's; None: by bandwidth wherever a link allows it, valid in every space). `port_heads`:
     heads and tails also count the link crossings of every ancestor's inputs and every
-    descendant's stores (:func:`compute_heads`, :func:`compute_tails`)."""
+    descendant's stores (:func:`compute_heads`, :func:`compute_tails`). `union_inputs`: the core
+    idle bound counts the cores' first inputs once each (:func:`first_input_positions`)."""
     order = graph_facts(space.problem).topological_order
     if order is None:
         return None
@@ -721,5 +851,5 @@ def static_bounds(
         tail,
         energy_bound(space, head, tail),
         link_bound(space, head, tail, shares),
-        core_idle_bound(space, head, tail, shared, shares) if core_idle else 0,
+        core_idle_bound(space, head, tail, shared, shares, union_inputs) if core_idle else 0,
     )

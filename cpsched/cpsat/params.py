@@ -42,6 +42,10 @@ class SolverParams(BaseModel):
     # in 60 s, is unchanged: it comes from the core idle bound; QKT's head rises 1,644 -> 2,692
     # at T=4 and the link bound 16,282 -> 17,116, both below it)
     port_heads: bool = False
+    # with idle_bound: the cores' first starts also count each first input once on a link, a
+    # tensor that may be multicast included (it counted nowhere); bounds.first_input_positions.
+    # MEASURED_BELOW
+    idle_union_inputs: bool = True
     # with symmetry_breaking and static_bounds: order interchangeable cores by first start (and
     # bound each one's first start and load) instead of by first use
     first_start_order: bool = False  # sound, but no measured gain yet (noise on 2 cores)

@@ -252,6 +252,7 @@ _MODEL_SWITCHES = (
     "tile_symmetry",
     "idle_bound",
     "port_heads",
+    "idle_union_inputs",
     "first_start_order",
     "multicast",
     "shared_bandwidth",
