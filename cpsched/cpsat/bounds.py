@@ -93,11 +93,18 @@ def _route_links(space: Space, src: MemoryId, dst: MemoryId) -> tuple[LinkId, ..
 
 
 class _Moves:
-    """Transfer durations of one space (the problem caches them by size and route)."""
+    """Transfer durations of one space (the problem caches them by size and route), and the
+    moves, ways and works they give, each worked out once (the returned values are shared:
+    never change them)."""
 
     def __init__(self, space: Space, shares: LinkShares | None = None) -> None:
         self.space = space
         self.shares = shares or LinkShares(space.problem)
+        self._moves: dict[tuple[TensorId, MemoryId, MemoryId], int] = {}
+        self._paths: dict[
+            tuple[TensorId, tuple[MemoryId, ...], MemoryId, bool], list[dict[LinkId, Work]]
+        ] = {}
+        self._works: dict[tuple[TensorId, MemoryId, MemoryId], dict[LinkId, Work]] = {}
 
     def transfer(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         """Duration of a transfer over the route from `src` to `dst` (which must exist)."""
@@ -108,6 +115,13 @@ class _Moves:
         directly or staged through `dst`'s staging store (two transfers in a row)."""
         if src == dst:
             return 0
+        key = (tensor, src, dst)
+        best = self._moves.get(key)
+        if best is None:
+            best = self._moves[key] = self._move(tensor, src, dst)
+        return best
+
+    def _move(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         best = INFINITY
         if _route_links(self.space, src, dst) is not None:
             best = self.transfer(tensor, src, dst)
@@ -123,6 +137,15 @@ class _Moves:
         staged, two in a row through `dst`'s staging store), the work it takes of each link
         (:meth:`work`); with `last_hop`, of a staged way only the transfer out of the staging
         store counts (the one into it may serve other memories too)."""
+        key = (tensor, tuple(srcs), dst, last_hop)
+        out = self._paths.get(key)
+        if out is None:
+            out = self._paths[key] = self._ways(tensor, key[1], dst, last_hop)
+        return out
+
+    def _ways(
+        self, tensor: TensorId, srcs: tuple[MemoryId, ...], dst: MemoryId, last_hop: bool
+    ) -> list[dict[LinkId, Work]]:
         space = self.space
         b = space.staging.get((tensor, dst))
         out: list[dict[LinkId, Work]] = []
@@ -144,6 +167,13 @@ class _Moves:
         the transfer that brings `tensor` there takes: its own (its duration on a link it takes
         whole), or that of a multicast leader it may follow, whose route holds its links but may
         run at a lower rate (less work on a link shared by bandwidth)."""
+        key = (tensor, src, dst)
+        out = self._works.get(key)
+        if out is None:
+            out = self._works[key] = self._least_work(tensor, src, dst)
+        return out
+
+    def _least_work(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> dict[LinkId, Work]:
         own = self._route_work(tensor, src, dst)
         for lead in self.space.leaders.get((tensor, src, dst), ()):
             via = self._route_work(tensor, src, lead)
@@ -246,6 +276,7 @@ def compute_heads(
     order: Sequence[TaskId],
     shares: LinkShares | None = None,
     port_heads: bool = False,
+    moves: _Moves | None = None,
 ) -> dict[tuple[TaskId, CoreId], int]:
     """Earliest start of every task on every candidate core (see the module docstring; `shares`:
     how transfers share links, None: by bandwidth where a link allows it).
@@ -258,7 +289,7 @@ def compute_heads(
     and tails (:func:`_one_machine_bound`); each tensor counts once per link (one multicast may
     serve every consumer; a reload comes after a first crossing)."""
     p = space.problem
-    moves = _Moves(space, shares)
+    moves = moves or _Moves(space, shares)
     head: dict[tuple[TaskId, CoreId], int] = {}
     earliest_end: dict[TaskId, int] = {}
     before: dict[TaskId, PortJobs] = {}  # crossings ending `lag` or more before the task starts
@@ -326,6 +357,7 @@ def compute_tails(
     order: Sequence[TaskId],
     shares: LinkShares | None = None,
     port_heads: bool = False,
+    moves: _Moves | None = None,
 ) -> dict[tuple[TaskId, CoreId], int]:
     """Least time the makespan extends past the end of each task on each candidate core.
 
@@ -335,7 +367,7 @@ def compute_tails(
     the producer's end), before the makespan; per link these are one-machine jobs
     (:func:`_one_machine_bound`, as in :func:`compute_heads`)."""
     p = space.problem
-    moves = _Moves(space, shares)
+    moves = moves or _Moves(space, shares)
     facts = graph_facts(p)
     tail: dict[tuple[TaskId, CoreId], int] = {}
     after: dict[TaskId, PortJobs] = {}  # stores starting `release` or more after the task ends
@@ -425,11 +457,12 @@ def link_bound(
     head: dict[tuple[TaskId, CoreId], int],
     tail: dict[tuple[TaskId, CoreId], int],
     shares: LinkShares | None = None,
+    moves: _Moves | None = None,
 ) -> int:
     """Makespan bound from the transfers every schedule makes over one link (module docstring):
     their works, where `shares` lets them share a link's bandwidth."""
     p = space.problem
-    moves = _Moves(space, shares)
+    moves = moves or _Moves(space, shares)
     jobs: dict[LinkId, list[tuple[int, Work, int]]] = defaultdict(list)  # release, work, tail
     for tensor in p.tensors:
         x = tensor.id
@@ -540,11 +573,14 @@ def _first_inputs(
     t: TaskId,
     k: CoreId,
     private: bool,
+    ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]],
+    whole_way: bool = False,
 ) -> tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]]:
     """`t` as the first task of `k`: its least start, and per input that must be moved into
     `k`'s memory (only for a private core), the work it surely takes of each link: of its last
-    hop only (a copy staged in the backing store may feed other cores too), and of its whole
-    way (what the first crossing of the tensor takes)."""
+    hop only (a copy staged in the backing store may feed other cores too), and, with
+    `whole_way`, of its whole way (what the first crossing of the tensor takes; else empty).
+    `ready_of` keeps the earliest sources of each input not produced on `k` (for one `head`)."""
     p = space.problem
     m = p.memory_of(k)
     first = head[(t, k)]
@@ -553,14 +589,36 @@ def _first_inputs(
     if private:
         for x in dict.fromkeys(p.task_by_id[t].inputs):
             # never produced by k itself: the producer would come first
-            ready = _earliest_sources(space, head, x, not_on=k)
+            ready = ready_of.get((x, k))
+            if ready is None:
+                ready = ready_of[(x, k)] = _earliest_sources(space, head, x, not_on=k)
             if m in ready:
                 continue
             arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
             first = max(first, min(arrival, INFINITY))
             last_hop[x] = _common(moves.paths(x, ready, m, last_hop=True))
-            whole[x] = _common(moves.paths(x, ready, m))
+            if whole_way:
+                whole[x] = _common(moves.paths(x, ready, m))
     return first, last_hop, whole
+
+
+FirstInputs = dict[
+    tuple[TaskId, CoreId],
+    tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]],
+]
+
+
+def _first_table(
+    space: Space, head: dict[tuple[TaskId, CoreId], int], moves: _Moves, whole_way: bool
+) -> FirstInputs:
+    """:func:`_first_inputs` of every task on every candidate core."""
+    private = _private_cores(space)
+    ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]] = {}
+    return {
+        (t, k): _first_inputs(space, moves, head, t, k, k in private, ready_of, whole_way)
+        for t, cores in space.cores.items()
+        for k in cores
+    }
 
 
 def first_task_options(
@@ -568,17 +626,20 @@ def first_task_options(
     head: dict[tuple[TaskId, CoreId], int],
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
+    moves: _Moves | None = None,
+    table: FirstInputs | None = None,
 ) -> dict[CoreId, list[Option]]:
     """For each core, what its first task may be: its head, and the transfers into the core's
     memory that must end before it starts, in work per link (only for private cores). The
     tensors of `shared` (those a multicast may deliver to several cores at once) count in the
     head but not on the links: one transfer may feed several cores' first tasks (they count
-    once in :func:`first_input_positions`)."""
-    moves = _Moves(space, shares)
+    once in :func:`first_input_positions`). `table`: :func:`_first_table`, if already known."""
+    if table is None:
+        table = _first_table(space, head, moves or _Moves(space, shares), False)
 
     def first_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
         need: dict[LinkId, Work] = defaultdict(int)
-        first, last_hop, _ = _first_inputs(space, moves, head, t, k, private)
+        first, last_hop, _ = table[(t, k)]
         for x, works in last_hop.items():
             if x in shared:
                 continue
@@ -593,7 +654,11 @@ _MAX_UNIONS = 3_000  # input sets a search of first_input_positions visits, per 
 
 
 def first_input_positions(
-    space: Space, head: dict[tuple[TaskId, CoreId], int], shares: LinkShares | None = None
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    shares: LinkShares | None = None,
+    moves: _Moves | None = None,
+    table: FirstInputs | None = None,
 ) -> list[int]:
     """`out[j-1]`: a lower bound on the j-th smallest first start among the cores used, from
     the inputs of the first tasks counted once each (a multicast may bring one tensor to
@@ -606,16 +671,17 @@ def first_input_positions(
     the head of each of the j tasks: `f_j >= min over H of max(H, least work of an input set
     that holds all the inputs of j different tasks with a head of at most H)`. The least
     input sets are searched by their work (best first, at most `_MAX_UNIONS` per link and
-    `H`; a link whose search grows larger gives no bound)."""
-    moves = _Moves(space, shares)
-    private = _private_cores(space)
+    `H`; a link whose search grows larger gives no bound). `table`: :func:`_first_table` with
+    the whole ways, if already known."""
+    if table is None:
+        table = _first_table(space, head, moves or _Moves(space, shares), True)
     n = len({k for ks in space.cores.values() for k in ks})
     # per task, its options: (first start, the tensors it needs over each link, with work)
     per_task: list[list[tuple[int, dict[TensorId, dict[LinkId, Work]]]]] = []
     for t, cores in space.cores.items():
         opts = []
         for k in cores:
-            first, _, whole = _first_inputs(space, moves, head, t, k, k in private)
+            first, _, whole = table[(t, k)]
             if first < INFINITY:
                 opts.append((first, whole))
         if opts:
@@ -682,13 +748,16 @@ def _least_unions(
 
 
 def last_task_options(
-    space: Space, tail: dict[tuple[TaskId, CoreId], int], shares: LinkShares | None = None
+    space: Space,
+    tail: dict[tuple[TaskId, CoreId], int],
+    shares: LinkShares | None = None,
+    moves: _Moves | None = None,
 ) -> dict[CoreId, list[Option]]:
     """For each core, what its last task may be: its tail, and the transfers out of the core's
     memory that start after it ends (every output goes to DRAM or to a reader elsewhere), in
     work per link (only for private cores)."""
     p = space.problem
-    moves = _Moves(space, shares)
+    moves = moves or _Moves(space, shares)
 
     def last_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
         need: dict[LinkId, Work] = defaultdict(int)
@@ -773,11 +842,16 @@ def first_start_positions(
     head: dict[tuple[TaskId, CoreId], int],
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
+    moves: _Moves | None = None,
 ) -> list[int]:
     """`out[j-1]`: a lower bound on the j-th smallest first start among the cores used (the
     best over links of the least j-th start of :func:`_least_steps`; `shared`: tensors that may
     be multicast, :func:`first_task_options`; `shares`: how transfers share links)."""
-    options = first_task_options(space, head, shared, shares)
+    return _positions(first_task_options(space, head, shared, shares, moves))
+
+
+def _positions(options: dict[CoreId, list[Option]]) -> list[int]:
+    """:func:`first_start_positions` of the first task options of every core."""
     n = len(options)
     pairs = [(h, need) for opts in options.values() for h, need in opts]
     links = {lk for _, need in pairs for lk in need}
@@ -797,6 +871,7 @@ def core_idle_bound(
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
     union_inputs: bool = False,
+    moves: _Moves | None = None,
 ) -> int:
     """Makespan bound from the idle time of the cores before their first and after their last
     task: with `u` cores used, `u * makespan >= first starts + (makespan - last ends) + work`,
@@ -809,18 +884,21 @@ def core_idle_bound(
     if n == 0:
         return 0
     work = sum(space.min_duration(t) for t in space.cores)
-    heads = _idle_sums(first_task_options(space, head, shared, shares), n)
+    moves = moves or _Moves(space, shares)
+    table = _first_table(space, head, moves, union_inputs)
+    options = first_task_options(space, head, shared, shares, moves, table)
+    heads = _idle_sums(options, n)
     if union_inputs:
         positions = [
             max(a, b)
             for a, b in zip(
-                first_start_positions(space, head, shared, shares),
-                first_input_positions(space, head, shares),
+                _positions(options),
+                first_input_positions(space, head, shares, moves, table),
                 strict=True,
             )
         ]
         heads = [max(h, sum(positions[: u + 1])) for u, h in enumerate(heads)]
-    tails = _idle_sums(last_task_options(space, tail, shares), n)
+    tails = _idle_sums(last_task_options(space, tail, shares, moves), n)
     return min(math.ceil((heads[u] + tails[u] + work) / (u + 1)) for u in range(n))
 
 
@@ -843,13 +921,13 @@ def static_bounds(
     order = graph_facts(space.problem).topological_order
     if order is None:
         return None
-    head = compute_heads(space, order, shares, port_heads)
-    # without port_heads the tails count no link work: their shares are not needed
-    tail = compute_tails(space, order, shares if port_heads else None, port_heads)
+    moves = _Moves(space, shares)  # one cache for every bound
+    head = compute_heads(space, order, shares, port_heads, moves)
+    tail = compute_tails(space, order, shares, port_heads, moves)
     return StaticBounds(
         head,
         tail,
         energy_bound(space, head, tail),
-        link_bound(space, head, tail, shares),
-        core_idle_bound(space, head, tail, shared, shares, union_inputs) if core_idle else 0,
+        link_bound(space, head, tail, shares, moves),
+        core_idle_bound(space, head, tail, shared, shares, union_inputs, moves) if core_idle else 0,
     )
