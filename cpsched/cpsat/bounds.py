@@ -25,7 +25,12 @@ Every number here is a bound that holds in every schedule of the search space
   transfers into different memories take turns on a shared link: sorted by first start, the
   j-th core's first start is at least the transfer time of the first j cores' inputs on that
   link. Symmetrically after the last task, whose outputs must all move out. The least sums are
-  found by a small dynamic programme over the options of every core (a relaxation).
+  found by a small dynamic programme over the options of every core (a relaxation). With
+  `union_inputs`, the j-th first start is also at least the least work of the union of the
+  first inputs of j different tasks, each tensor counted once (:func:`first_input_positions`);
+- **port heads and tails** (`port_heads`): the inputs of a task's ancestors that must cross a
+  link (the DRAM port) queue there before the task starts, and the stores of its descendants
+  after it ends; per link a one-machine bound with heads and tails (:func:`compute_heads`).
 
 With multicast (:attr:`cpsched.model.space.Space.leaders`) a transfer that follows another uses
 no link, but its leader uses every link of the follower's route, over the same interval, for at
@@ -34,7 +39,7 @@ bound stay valid: they count one transfer per tensor on a link, the inputs of on
 different tensors, and a follower's copy arrives no earlier than its own route would bring it.
 Only the core idle bound counted one tensor's transfer once per core (each core's first inputs
 on a shared link): a tensor a multicast may deliver to several memories counts in the heads but
-not in those link sums (`shared`).
+not in those link sums (`shared`), and once in the union of :func:`first_input_positions`.
 
 With shared bandwidth (:class:`cpsched.cpsat.space.LinkShares`) transfers on a `bandwidth` link
 may overlap, so "take turns" becomes energetic: a transfer of duration `d` at rate `r` on a link
