@@ -5,6 +5,7 @@ switch on and off (random problems with multicast, shared bandwidth, spill)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,12 @@ from test_heuristics_format2 import tight_format2_problems
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
-from cpsched.cpsat.bounds import StaticBounds, first_input_positions, static_bounds
+from cpsched.cpsat.bounds import (
+    StaticBounds,
+    _one_machine_bound,
+    first_input_positions,
+    static_bounds,
+)
 from cpsched.cpsat.space import LinkShares, build_space
 from cpsched.heuristics import run_heuristics
 from cpsched.heuristics.synthetic import random_problem
@@ -46,6 +52,16 @@ def model_bounds(p: Problem, port_heads: bool, union_inputs: bool = False) -> St
     )
     assert b is not None
     return b
+
+
+def test_one_machine_bound_is_the_best_subset() -> None:
+    # jobs (release, work, tail): all three released at 0 or later run 3 + 2 + 1 = 6 cycles;
+    # the first alone has tail 5: 0 + 3 + 5 = 8; the one released at 2: 2 + 2 + 1 = 5. The
+    # best subset is {first}: 8 (Jackson's preemptive schedule: the first job 0-3, then 5
+    # more; the second 3-5, then 1; the third 5-6)
+    assert _one_machine_bound([(0, 3, 5), (2, 2, 1), (0, 1, 0)]) == 8
+    # shared bandwidth: works are fractions, the total rounds up once
+    assert _one_machine_bound([(0, Fraction(1, 2), 0), (0, Fraction(1, 2), 0), (0, 1, 0)]) == 2
 
 
 def test_port_head_queues_the_inputs_of_every_ancestor() -> None:
