@@ -27,7 +27,7 @@ from cpsched.cpsat.bounds import (
 from cpsched.cpsat.space import LinkShares, build_space
 from cpsched.heuristics import run_heuristics
 from cpsched.heuristics.synthetic import random_problem
-from cpsched.model.problem import Problem
+from cpsched.model.problem import CoreId, Problem, TaskId
 from cpsched.model.schedule import Schedule
 from cpsched.model.space import extend_space
 from cpsched.pipeline import BuildOptions, build_job
@@ -52,6 +52,11 @@ def model_bounds(p: Problem, port_heads: bool, union_inputs: bool = False) -> St
     )
     assert b is not None
     return b
+
+
+def on_cores(per_placement: dict[tuple[TaskId, CoreId], int], task: str) -> list[int]:
+    """The values of `task` on c0 and c1."""
+    return [per_placement[(TaskId(task), CoreId(k))] for k in ("c0", "c1")]
 
 
 def test_one_machine_bound_is_the_best_subset() -> None:
@@ -81,8 +86,8 @@ def test_port_head_queues_the_inputs_of_every_ancestor() -> None:
         ],
     )
     old, new = model_bounds(p, False), model_bounds(p, True)
-    assert (old.head[("c", "c0")], old.head[("c", "c1")]) == (18, 18)
-    assert (new.head[("c", "c0")], new.head[("c", "c1")]) == (26, 26)
+    assert on_cores(old.head, "c") == [18, 18]
+    assert on_cores(new.head, "c") == [26, 26]
     for params in (ON, OFF):
         r = solve(p, "latency", params)
         assert (r.status, r.objective_value) == ("optimal", 31.0)
@@ -105,8 +110,8 @@ def test_port_tail_queues_the_stores_of_every_descendant() -> None:
         ],
     )
     old, new = model_bounds(p, False), model_bounds(p, True)
-    assert (old.tail[("a", "c0")], old.tail[("a", "c1")]) == (18, 18)
-    assert (new.tail[("a", "c0")], new.tail[("a", "c1")]) == (26, 26)
+    assert on_cores(old.tail, "a") == [18, 18]
+    assert on_cores(new.tail, "a") == [26, 26]
     for params in (ON, OFF):
         r = solve(p, "latency", params)
         assert (r.status, r.objective_value) == ("optimal", 31.0)
@@ -122,8 +127,8 @@ def test_attention_head_qkt_waits_for_six_tiles_through_the_dram_port() -> None:
     p = build_job(BuildOptions(workload="attention_head", hardware="quad_bus", tiles=4)).problem
     old, new = model_bounds(p, False), model_bounds(p, True)
     cores = tuple(c.id for c in p.cores)
-    assert old.task_head("QKT.t0", cores) == 1644
-    assert new.task_head("QKT.t0", cores) == 2692
+    assert old.task_head(TaskId("QKT.t0"), cores) == 1644
+    assert new.task_head(TaskId("QKT.t0"), cores) == 2692
 
 
 def multicast_bus(tasks: list[dict[str, Any]], tensors: list[dict[str, Any]]) -> Problem:

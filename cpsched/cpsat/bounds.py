@@ -727,7 +727,7 @@ def _least_unions(
         sets = sorted({s for f in fits for s in f}, key=sorted)
         # best first over unions of option sets: the first union that covers j tasks is the least
         heap: list[tuple[Work, int, frozenset[TensorId]]] = [(0, 0, frozenset())]
-        seen = {frozenset()}
+        seen: set[frozenset[TensorId]] = {frozenset()}
         done = [False] * n
         visited = 0
         counter = 0
