@@ -40,7 +40,8 @@ class SolverParams(BaseModel):
     # quad_bus, latency, 2 workers, 60 s, seed 0, bound off -> on: T=4 17,699 -> 17,699,
     # T=8 17,251 -> 17,251, T=16 17,027 -> 17,027 (the static bound, which CP-SAT does not pass
     # in 60 s, is unchanged: it comes from the core idle bound; QKT's head rises 1,644 -> 2,692
-    # at T=4 and the link bound 16,282 -> 17,116, both below it)
+    # at T=4 and the link bound 16,282 -> 17,116, both below it). With idle_union_inputs on,
+    # also none: T=4 18,047, T=8 17,471, T=16 17,156 with and without it
     port_heads: bool = False
     # with idle_bound: the cores' first starts also count each first input once on a link, a
     # tensor that may be multicast included (it counted nowhere); bounds.first_input_positions.
