@@ -25,7 +25,12 @@ Every number here is a bound that holds in every schedule of the search space
   transfers into different memories take turns on a shared link: sorted by first start, the
   j-th core's first start is at least the transfer time of the first j cores' inputs on that
   link. Symmetrically after the last task, whose outputs must all move out. The least sums are
-  found by a small dynamic programme over the options of every core (a relaxation).
+  found by a small dynamic programme over the options of every core (a relaxation). With
+  `union_inputs`, the j-th first start is also at least the least work of the union of the
+  first inputs of j different tasks, each tensor counted once (:func:`first_input_positions`);
+- **port heads and tails** (`port_heads`): the inputs of a task's ancestors that must cross a
+  link (the DRAM port) queue there before the task starts, and the stores of its descendants
+  after it ends; per link a one-machine bound with heads and tails (:func:`compute_heads`).
 
 With multicast (:attr:`cpsched.model.space.Space.leaders`) a transfer that follows another uses
 no link, but its leader uses every link of the follower's route, over the same interval, for at
@@ -34,7 +39,7 @@ bound stay valid: they count one transfer per tensor on a link, the inputs of on
 different tensors, and a follower's copy arrives no earlier than its own route would bring it.
 Only the core idle bound counted one tensor's transfer once per core (each core's first inputs
 on a shared link): a tensor a multicast may deliver to several memories counts in the heads but
-not in those link sums (`shared`).
+not in those link sums (`shared`), and once in the union of :func:`first_input_positions`.
 
 With shared bandwidth (:class:`cpsched.cpsat.space.LinkShares`) transfers on a `bandwidth` link
 may overlap, so "take turns" becomes energetic: a transfer of duration `d` at rate `r` on a link
@@ -49,7 +54,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -93,7 +98,9 @@ def _route_links(space: Space, src: MemoryId, dst: MemoryId) -> tuple[LinkId, ..
 
 
 class _Moves:
-    """Transfer durations of one space (the problem caches them by size and route)."""
+    """Transfer durations of one space (the problem caches them by size and route), and the
+    moves, ways and works they give, each worked out once (the returned values are shared:
+    never change them)."""
 
     def __init__(self, space: Space, shares: LinkShares | None = None) -> None:
         self.space = space
@@ -132,6 +139,12 @@ class _Moves:
             self._into.setdefault(key, INFINITY)
         return self._into[key]
 
+        self._moves: dict[tuple[TensorId, MemoryId, MemoryId], int] = {}
+        self._paths: dict[
+            tuple[TensorId, tuple[MemoryId, ...], MemoryId, bool], list[dict[LinkId, Work]]
+        ] = {}
+        self._works: dict[tuple[TensorId, MemoryId, MemoryId], dict[LinkId, Work]] = {}
+
     def transfer(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         """Duration of a transfer over the route from `src` to `dst` (which must exist)."""
         return self.space.problem.transfer_duration_cycles(tensor, src, dst)
@@ -141,6 +154,13 @@ class _Moves:
         directly or staged through `dst`'s staging store (two transfers in a row)."""
         if src == dst:
             return 0
+        key = (tensor, src, dst)
+        best = self._moves.get(key)
+        if best is None:
+            best = self._moves[key] = self._move(tensor, src, dst)
+        return best
+
+    def _move(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         best = INFINITY
         if _route_links(self.space, src, dst) is not None:
             best = self.transfer(tensor, src, dst)
@@ -159,6 +179,15 @@ class _Moves:
         staged, two in a row through `dst`'s staging store), the work it takes of each link
         (:meth:`work`); with `last_hop`, of a staged way only the transfer out of the staging
         store counts (the one into it may serve other memories too)."""
+        key = (tensor, tuple(srcs), dst, last_hop)
+        out = self._paths.get(key)
+        if out is None:
+            out = self._paths[key] = self._ways(tensor, key[1], dst, last_hop)
+        return out
+
+    def _ways(
+        self, tensor: TensorId, srcs: tuple[MemoryId, ...], dst: MemoryId, last_hop: bool
+    ) -> list[dict[LinkId, Work]]:
         space = self.space
         b = space.staging.get((tensor, dst))
         out: list[dict[LinkId, Work]] = []
@@ -183,6 +212,13 @@ class _Moves:
         the transfer that brings `tensor` there takes: its own (its duration on a link it takes
         whole), or that of a multicast leader it may follow, whose route holds its links but may
         run at a lower rate (less work on a link shared by bandwidth)."""
+        key = (tensor, src, dst)
+        out = self._works.get(key)
+        if out is None:
+            out = self._works[key] = self._least_work(tensor, src, dst)
+        return out
+
+    def _least_work(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> dict[LinkId, Work]:
         own = self._route_work(tensor, src, dst)
         for lead in self.space.leaders.get((tensor, src, dst), ()):
             via = self._route_work(tensor, src, lead)
@@ -204,6 +240,57 @@ def _serial_bound(jobs: list[tuple[int, Work]]) -> int:
         total += work
         best = max(best, release + math.ceil(total))
     return best
+
+
+def _one_machine_bound(jobs: Iterable[tuple[int, Work, int]]) -> int:
+    """Least `a + total work + b` that jobs `(release, work, tail)` on one link force, over the
+    jobs released at `a` or later whose tail is `b` or more (they all run inside `[a, end - b)`:
+    the value of Jackson's preemptive schedule, valid whether the jobs take turns or share the
+    link by bandwidth, each counting its work)."""
+    by_release: dict[int, list[tuple[int, Work]]] = defaultdict(list)
+    for release, work, tail in jobs:
+        by_release[release].append((tail, work))
+    best = 0
+    chosen: list[tuple[int, Work]] = []
+    for a in sorted(by_release, reverse=True):
+        chosen.extend(by_release[a])
+        total: Work = 0
+        for tail, work in sorted(chosen, reverse=True):
+            total += work
+            best = max(best, a + math.ceil(total) + tail)
+    return best
+
+
+# Port jobs (`port_heads`): per link, per tensor, one crossing of the link by the tensor,
+# as (release, least work, lag); see :func:`compute_heads` and :func:`compute_tails`.
+PortJobs = dict[LinkId, dict[TensorId, tuple[int, Work, int]]]
+
+
+def _merge_jobs(into: PortJobs, jobs: PortJobs, shift: int, later: bool) -> None:
+    """Add `jobs` to `into`, each lag (`later`: each release) grown by `shift`. One tensor's two
+    entries on a link become one crossing: the larger lag (release), the smaller work, the
+    smaller release (lag) — the crossing that has the larger lag, or one that serves both."""
+    for lk, per_tensor in jobs.items():
+        here = into.setdefault(lk, {})
+        for x, (r, w, q) in per_tensor.items():
+            if later:
+                r = r + shift
+            else:
+                q = q + shift
+            old = here.get(x)
+            if old is None:
+                here[x] = (r, w, q)
+            elif later:
+                here[x] = (max(old[0], r), min(old[1], w), min(old[2], q))
+            else:
+                here[x] = (min(old[0], r), min(old[1], w), max(old[2], q))
+
+
+def _port_bound(jobs: PortJobs) -> int:
+    """The best one-machine bound over the links of `jobs`."""
+    return max(
+        (_one_machine_bound(per.values()) for per in jobs.values() if len(per) > 1), default=0
+    )
 
 
 def _earliest_sources(
@@ -230,24 +317,43 @@ def _earliest_sources(
 
 
 def compute_heads(
-    space: Space, order: Sequence[TaskId], shares: LinkShares | None = None
+    space: Space,
+    order: Sequence[TaskId],
+    shares: LinkShares | None = None,
+    port_heads: bool = False,
+    moves: _Moves | None = None,
 ) -> dict[tuple[TaskId, CoreId], int]:
     """Earliest start of every task on every candidate core (see the module docstring; `shares`:
-    how transfers share links, None: by bandwidth where a link allows it)."""
+    how transfers share links, None: by bandwidth where a link allows it).
+
+    `port_heads` adds the transfers of the task's ancestors: every input of a task or of one of
+    its ancestors that must cross a link (a link common to every way into every memory the
+    consumer may run in) crosses it at least once, after its release (its earliest source
+    time), ending at least `lag` before the task starts (the longest chain of least durations
+    from the consumer to the task). Per link these crossings are one-machine jobs with heads
+    and tails (:func:`_one_machine_bound`); each tensor counts once per link (one multicast may
+    serve every consumer; a reload comes after a first crossing)."""
     p = space.problem
-    moves = _Moves(space, shares)
+    moves = moves or _Moves(space, shares)
     head: dict[tuple[TaskId, CoreId], int] = {}
     earliest_end: dict[TaskId, int] = {}
+    before: dict[TaskId, PortJobs] = {}  # crossings ending `lag` or more before the task starts
 
     for t in order:
         task = p.task_by_id[t]
         control = [q for q in space.predecessors[t] if q in earliest_end]
         control_head = max((earliest_end[q] for q in control), default=0)
         srcs = {x: _earliest_sources(space, head, x) for x in task.inputs}
+        inherited: PortJobs = {}
+        if port_heads:
+            for q in control:
+                _merge_jobs(inherited, before[q], space.min_duration(q), later=False)
+        own: list[dict[LinkId, dict[TensorId, tuple[int, Work, int]]]] = []
         for k in space.cores[t]:
             m = p.memory_of(k)
             h = control_head
             per_link: dict[LinkId, list[tuple[int, Work]]] = defaultdict(list)
+            direct: PortJobs = {}
             for x, by_source in srcs.items():
                 if not by_source:
                     h = INFINITY  # its producer has no candidate core: infeasible anyway
@@ -265,30 +371,69 @@ def compute_heads(
                 for lk, d in common.items():
                     if d > 0:
                         per_link[lk].append((release, d))
+                        direct.setdefault(lk, {})[x] = (release, d, 0)
             for jobs in per_link.values():
                 if len(jobs) > 1:
                     h = max(h, _serial_bound(jobs))
+            if port_heads and h < INFINITY:
+                jobs_k: PortJobs = {}
+                _merge_jobs(jobs_k, inherited, 0, later=False)
+                _merge_jobs(jobs_k, direct, 0, later=False)
+                h = max(h, _port_bound(jobs_k))
+                own.append(direct)
             head[(t, k)] = min(h, INFINITY)
         earliest_end[t] = min(
             (head[(t, k)] + space.duration(t, k) for k in space.cores[t]), default=INFINITY
         )
+        if port_heads:
+            # passed on: the crossings every candidate core of t needs, and its ancestors'
+            if own and len(own) == len(space.cores[t]):
+                for lk in set.intersection(*(set(d) for d in own)):
+                    for x in set.intersection(*(set(d[lk]) for d in own)):
+                        entries = [d[lk][x] for d in own]
+                        r, w = min(e[0] for e in entries), min(e[1] for e in entries)
+                        _merge_jobs(inherited, {lk: {x: (r, w, 0)}}, 0, later=False)
+            before[t] = inherited
     return head
 
 
-def compute_tails(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, CoreId], int]:
-    """Least time the makespan extends past the end of each task on each candidate core."""
+def compute_tails(
+    space: Space,
+    order: Sequence[TaskId],
+    shares: LinkShares | None = None,
+    port_heads: bool = False,
+    moves: _Moves | None = None,
+) -> dict[tuple[TaskId, CoreId], int]:
+    """Least time the makespan extends past the end of each task on each candidate core.
+
+    `port_heads` adds the stores of the task's descendants (and its own): each stored output
+    crosses the links common to every route from its producer's memories into DRAM, no earlier
+    than `release` after the task ends (the longest chain of least durations from the task to
+    the producer's end), before the makespan; per link these are one-machine jobs
+    (:func:`_one_machine_bound`, as in :func:`compute_heads`)."""
     p = space.problem
-    moves = _Moves(space)
+    moves = moves or _Moves(space, shares)
     facts = graph_facts(p)
     tail: dict[tuple[TaskId, CoreId], int] = {}
+    after: dict[TaskId, PortJobs] = {}  # stores starting `release` or more after the task ends
     for t in reversed(order):
         task = p.task_by_id[t]
+        inherited: PortJobs = {}
+        if port_heads:
+            for c in facts.successors[t]:
+                _merge_jobs(inherited, after[c], space.min_duration(c), later=True)
+        own: list[PortJobs] = []
         for k in space.cores[t]:
             m = p.memory_of(k)
             q = 0
+            stores: PortJobs = {}
             for y in task.outputs:
                 if p.tensor_by_id[y].store:
                     q = max(q, moves.move(y, m, DRAM))
+                    if port_heads and m != DRAM:
+                        for lk, d in _common(moves.paths(y, [m], DRAM)).items():
+                            if d > 0:
+                                stores.setdefault(lk, {})[y] = (0, d, 0)
             for c in facts.successors[t]:
                 tensors = facts.data_edges.get((t, c), ())
                 best = INFINITY
@@ -297,7 +442,20 @@ def compute_tails(space: Space, order: Sequence[TaskId]) -> dict[tuple[TaskId, C
                     move = max((moves.move(y, m, mc) for y in tensors), default=0)
                     best = min(best, move + space.duration(c, kc) + tail[(c, kc)])
                 q = max(q, best)
+            if port_heads and q < INFINITY:
+                jobs_k: PortJobs = {}
+                _merge_jobs(jobs_k, inherited, 0, later=True)
+                _merge_jobs(jobs_k, stores, 0, later=True)
+                q = max(q, _port_bound(jobs_k))
+                own.append(stores)
             tail[(t, k)] = min(q, INFINITY)
+        if port_heads:
+            if own and len(own) == len(space.cores[t]):
+                for lk in set.intersection(*(set(d) for d in own)):
+                    for y in set.intersection(*(set(d[lk]) for d in own)):
+                        w = min(d[lk][y][1] for d in own)
+                        _merge_jobs(inherited, {lk: {y: (0, w, 0)}}, 0, later=True)
+            after[t] = inherited
     return tail
 
 
@@ -344,11 +502,12 @@ def link_bound(
     head: dict[tuple[TaskId, CoreId], int],
     tail: dict[tuple[TaskId, CoreId], int],
     shares: LinkShares | None = None,
+    moves: _Moves | None = None,
 ) -> int:
     """Makespan bound from the transfers every schedule makes over one link (module docstring):
     their works, where `shares` lets them share a link's bandwidth."""
     p = space.problem
-    moves = _Moves(space, shares)
+    moves = moves or _Moves(space, shares)
     jobs: dict[LinkId, list[tuple[int, Work, int]]] = defaultdict(list)  # release, work, tail
     for tensor in p.tensors:
         x = tensor.id
@@ -452,48 +611,198 @@ def _options_by_core(
     return options
 
 
+def _first_inputs(
+    space: Space,
+    moves: _Moves,
+    head: dict[tuple[TaskId, CoreId], int],
+    t: TaskId,
+    k: CoreId,
+    private: bool,
+    ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]],
+    whole_way: bool = False,
+) -> tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]]:
+    """`t` as the first task of `k`: its least start, and per input that must be moved into
+    `k`'s memory (only for a private core), the work it surely takes of each link: of its last
+    hop only (a copy staged in the backing store may feed other cores too), and, with
+    `whole_way`, of its whole way (what the first crossing of the tensor takes; else empty).
+    `ready_of` keeps the earliest sources of each input not produced on `k` (for one `head`)."""
+    p = space.problem
+    m = p.memory_of(k)
+    first = head[(t, k)]
+    last_hop: dict[TensorId, dict[LinkId, Work]] = {}
+    whole: dict[TensorId, dict[LinkId, Work]] = {}
+    if private:
+        for x in dict.fromkeys(p.task_by_id[t].inputs):
+            # never produced by k itself: the producer would come first
+            ready = ready_of.get((x, k))
+            if ready is None:
+                ready = ready_of[(x, k)] = _earliest_sources(space, head, x, not_on=k)
+            if m in ready:
+                continue
+            arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
+            first = max(first, min(arrival, INFINITY))
+            last_hop[x] = _common(moves.paths(x, ready, m, last_hop=True))
+            if whole_way:
+                whole[x] = _common(moves.paths(x, ready, m))
+    return first, last_hop, whole
+
+
+FirstInputs = dict[
+    tuple[TaskId, CoreId],
+    tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]],
+]
+
+
+def _first_table(
+    space: Space, head: dict[tuple[TaskId, CoreId], int], moves: _Moves, whole_way: bool
+) -> FirstInputs:
+    """:func:`_first_inputs` of every task on every candidate core."""
+    private = _private_cores(space)
+    ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]] = {}
+    return {
+        (t, k): _first_inputs(space, moves, head, t, k, k in private, ready_of, whole_way)
+        for t, cores in space.cores.items()
+        for k in cores
+    }
+
+
 def first_task_options(
     space: Space,
     head: dict[tuple[TaskId, CoreId], int],
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
+    moves: _Moves | None = None,
+    table: FirstInputs | None = None,
 ) -> dict[CoreId, list[Option]]:
     """For each core, what its first task may be: its head, and the transfers into the core's
     memory that must end before it starts, in work per link (only for private cores). The
     tensors of `shared` (those a multicast may deliver to several cores at once) count in the
-    head but not on the links: one transfer may feed several cores' first tasks."""
-    p = space.problem
-    moves = _Moves(space, shares)
+    head but not on the links: one transfer may feed several cores' first tasks (they count
+    once in :func:`first_input_positions`). `table`: :func:`_first_table`, if already known."""
+    if table is None:
+        table = _first_table(space, head, moves or _Moves(space, shares), False)
 
     def first_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
         need: dict[LinkId, Work] = defaultdict(int)
-        first = head[(t, k)]
-        if private:
-            for x in set(p.task_by_id[t].inputs):
-                # never produced by k itself: the producer would come first
-                ready = _earliest_sources(space, head, x, not_on=k)
-                if m in ready:
-                    continue
-                arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
-                first = max(first, min(arrival, INFINITY))
-                if x in shared:
-                    continue
-                # a copy staged in m's backing store may feed other cores too: its last hop only
-                for lk, d in _common(moves.paths(x, ready, m, last_hop=True)).items():
-                    need[lk] += d
+        first, last_hop, _ = table[(t, k)]
+        for x, works in last_hop.items():
+            if x in shared:
+                continue
+            for lk, d in works.items():
+                need[lk] += d
         return (first, dict(need))
 
     return _options_by_core(space, first_option)
 
 
+_MAX_UNIONS = 3_000  # input sets a search of first_input_positions visits, per link and head
+
+
+def first_input_positions(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    shares: LinkShares | None = None,
+    moves: _Moves | None = None,
+    table: FirstInputs | None = None,
+) -> list[int]:
+    """`out[j-1]`: a lower bound on the j-th smallest first start among the cores used, from
+    the inputs of the first tasks counted once each (a multicast may bring one tensor to
+    several cores, so :func:`first_task_options` leaves such tensors off the links).
+
+    The first tasks of the j cores that start first are j different tasks. On a private core
+    every input of its first task crossed the links common to every way into its memory before
+    it started (:func:`first_task_options`), so by the j-th first start `f_j` each link has
+    carried every tensor of the union of those inputs at least once, and `f_j` is at least
+    the head of each of the j tasks: `f_j >= min over H of max(H, least work of an input set
+    that holds all the inputs of j different tasks with a head of at most H)`. The least
+    input sets are searched by their work (best first, at most `_MAX_UNIONS` per link and
+    `H`; a link whose search grows larger gives no bound). `table`: :func:`_first_table` with
+    the whole ways, if already known."""
+    if table is None:
+        table = _first_table(space, head, moves or _Moves(space, shares), True)
+    n = len({k for ks in space.cores.values() for k in ks})
+    # per task, its options: (first start, the tensors it needs over each link, with work)
+    per_task: list[list[tuple[int, dict[TensorId, dict[LinkId, Work]]]]] = []
+    for t, cores in space.cores.items():
+        opts = []
+        for k in cores:
+            first, _, whole = table[(t, k)]
+            if first < INFINITY:
+                opts.append((first, whole))
+        if opts:
+            per_task.append(opts)
+    best = [0] * n
+    links = sorted({lk for opts in per_task for _, w in opts for ws in w.values() for lk in ws})
+    for lk in links:
+        # each tensor at its least work on lk; a task's option: (first start, its tensor set)
+        least: dict[TensorId, Work] = {}
+        tasks: list[list[tuple[int, frozenset[TensorId]]]] = []
+        for opts in per_task:
+            mine = []
+            for first, whole in opts:
+                on_lk = {x: ws[lk] for x, ws in whole.items() if ws.get(lk, 0) > 0}
+                for x, w in on_lk.items():
+                    least[x] = min(least.get(x, w), w)
+                mine.append((first, frozenset(on_lk)))
+            tasks.append(mine)
+        found = _least_unions(tasks, least, n)
+        if found is not None:
+            best = [max(a, b) for a, b in zip(best, found, strict=True)]
+    return best
+
+
+def _least_unions(
+    tasks: list[list[tuple[int, frozenset[TensorId]]]], least: dict[TensorId, Work], n: int
+) -> list[int] | None:
+    """`out[j-1]`: min over H of max(H, the least work of a tensor set holding one option's
+    set, with a first start of at most H, of each of j different tasks) (None: too large)."""
+    heads = sorted({h for opts in tasks for h, _ in opts})
+    out = [INFINITY] * n
+    for h_max in heads:
+        if all(h_max >= o for o in out):
+            break  # a larger H cannot lower any position
+        # tasks with the same option sets count together
+        fits = Counter(frozenset(s for h, s in opts if h <= h_max) for opts in tasks)
+        fits.pop(frozenset(), None)
+        sets = sorted({s for f in fits for s in f}, key=sorted)
+        # best first over unions of option sets: the first union that covers j tasks is the least
+        heap: list[tuple[Work, int, frozenset[TensorId]]] = [(0, 0, frozenset())]
+        seen: set[frozenset[TensorId]] = {frozenset()}
+        done = [False] * n
+        visited = 0
+        counter = 0
+        while heap and not all(done):
+            work, _, union = heapq.heappop(heap)
+            visited += 1
+            if visited > _MAX_UNIONS:
+                return None
+            covered = sum(c for f, c in fits.items() if any(s <= union for s in f))
+            for j in range(min(covered, n)):
+                if not done[j]:
+                    done[j] = True
+                    out[j] = min(out[j], max(h_max, math.ceil(work)))
+            for s in sets:
+                if s <= union:
+                    continue
+                nxt = union | s
+                if nxt not in seen:
+                    seen.add(nxt)
+                    counter += 1
+                    heapq.heappush(heap, (work + sum(least[x] for x in s - union), counter, nxt))
+    return out
+
+
 def last_task_options(
-    space: Space, tail: dict[tuple[TaskId, CoreId], int], shares: LinkShares | None = None
+    space: Space,
+    tail: dict[tuple[TaskId, CoreId], int],
+    shares: LinkShares | None = None,
+    moves: _Moves | None = None,
 ) -> dict[CoreId, list[Option]]:
     """For each core, what its last task may be: its tail, and the transfers out of the core's
     memory that start after it ends (every output goes to DRAM or to a reader elsewhere), in
     work per link (only for private cores)."""
     p = space.problem
-    moves = _Moves(space, shares)
+    moves = moves or _Moves(space, shares)
 
     def last_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
         need: dict[LinkId, Work] = defaultdict(int)
@@ -578,11 +887,16 @@ def first_start_positions(
     head: dict[tuple[TaskId, CoreId], int],
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
+    moves: _Moves | None = None,
 ) -> list[int]:
     """`out[j-1]`: a lower bound on the j-th smallest first start among the cores used (the
     best over links of the least j-th start of :func:`_least_steps`; `shared`: tensors that may
     be multicast, :func:`first_task_options`; `shares`: how transfers share links)."""
-    options = first_task_options(space, head, shared, shares)
+    return _positions(first_task_options(space, head, shared, shares, moves))
+
+
+def _positions(options: dict[CoreId, list[Option]]) -> list[int]:
+    """:func:`first_start_positions` of the first task options of every core."""
     n = len(options)
     pairs = [(h, need) for opts in options.values() for h, need in opts]
     links = {lk for _, need in pairs for lk in need}
@@ -601,18 +915,35 @@ def core_idle_bound(
     tail: dict[tuple[TaskId, CoreId], int],
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
+    union_inputs: bool = False,
+    moves: _Moves | None = None,
 ) -> int:
     """Makespan bound from the idle time of the cores before their first and after their last
     task: with `u` cores used, `u * makespan >= first starts + (makespan - last ends) + work`,
     where the cores' first inputs (and last outputs) take turns on the links (by their work
-    where `shares` lets them share a link)."""
+    where `shares` lets them share a link). `union_inputs`: the first starts are also at least
+    those of :func:`first_input_positions`, which counts a tensor of `shared` once rather than
+    not at all."""
     used_cores = {k for ks in space.cores.values() for k in ks}
     n = len(used_cores)
     if n == 0:
         return 0
     work = sum(space.min_duration(t) for t in space.cores)
-    heads = _idle_sums(first_task_options(space, head, shared, shares), n)
-    tails = _idle_sums(last_task_options(space, tail, shares), n)
+    moves = moves or _Moves(space, shares)
+    table = _first_table(space, head, moves, union_inputs)
+    options = first_task_options(space, head, shared, shares, moves, table)
+    heads = _idle_sums(options, n)
+    if union_inputs:
+        positions = [
+            max(a, b)
+            for a, b in zip(
+                _positions(options),
+                first_input_positions(space, head, shares, moves, table),
+                strict=True,
+            )
+        ]
+        heads = [max(h, sum(positions[: u + 1])) for u, h in enumerate(heads)]
+    tails = _idle_sums(last_task_options(space, tail, shares, moves), n)
     return min(math.ceil((heads[u] + tails[u] + work) / (u + 1)) for u in range(n))
 
 
@@ -621,21 +952,27 @@ def static_bounds(
     core_idle: bool = True,
     shared: frozenset[TensorId] = frozenset(),
     shares: LinkShares | None = None,
+    port_heads: bool = False,
+    union_inputs: bool = False,
 ) -> StaticBounds | None:
     """Heads, tails and constant makespan bounds of `space` (None when precedences have a cycle);
     `core_idle=False` leaves out the core idle bound (to measure what it brings). `shared`: the
     tensors a multicast may deliver to several memories at once (the model's multicast), which
     the core idle bound must not count once per core. `shares`: how transfers share links (the
-    model's; None: by bandwidth wherever a link allows it, valid in every space)."""
+    model's; None: by bandwidth wherever a link allows it, valid in every space). `port_heads`:
+    heads and tails also count the link crossings of every ancestor's inputs and every
+    descendant's stores (:func:`compute_heads`, :func:`compute_tails`). `union_inputs`: the core
+    idle bound counts the cores' first inputs once each (:func:`first_input_positions`)."""
     order = graph_facts(space.problem).topological_order
     if order is None:
         return None
-    head = compute_heads(space, order, shares)
-    tail = compute_tails(space, order)
+    moves = _Moves(space, shares)  # one cache for every bound
+    head = compute_heads(space, order, shares, port_heads, moves)
+    tail = compute_tails(space, order, shares, port_heads, moves)
     return StaticBounds(
         head,
         tail,
         energy_bound(space, head, tail),
-        link_bound(space, head, tail, shares),
-        core_idle_bound(space, head, tail, shared, shares) if core_idle else 0,
+        link_bound(space, head, tail, shares, moves),
+        core_idle_bound(space, head, tail, shared, shares, union_inputs, moves) if core_idle else 0,
     )

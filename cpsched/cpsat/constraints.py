@@ -267,9 +267,10 @@ def add_reloads(model: cp_model.CpModel, space: Space, v: Variables) -> None:
     for hold in v.holds:
         if hold.kind != "reload" and (hold.tensor, hold.memory) in space.reloads:
             first.setdefault((hold.tensor, hold.memory), []).append((hold.present, hold.release))
-    sends: dict[tuple[TensorId, MemoryId], list[MemoryId]] = defaultdict(list)
-    for x, m, d in v.sends_reload:  # the transfers out of each reload's memory
-        sends[(x, m)].append(d)
+    # the reload sends out of each (tensor, memory), in their order
+    sends: dict[tuple[TensorId, MemoryId], list[tuple[MemoryId, cp_model.IntVar]]] = {}
+    for (tensor_id, s, d), q in v.sends_reload.items():
+        sends.setdefault((tensor_id, s), []).append((d, q))
     for (x, m), made in v.reloaded.items():
         start, end = v.reload_start[(x, m)], v.reload_end[(x, m)]
         present = [v.source_is[(x, m)]] if (x, m) in v.source_is else []
@@ -294,8 +295,7 @@ def add_reloads(model: cp_model.CpModel, space: Space, v: Variables) -> None:
             model.add(v.start[c] >= end).only_enforce_if(q)
             for k in space.cores_in(c, m):
                 model.add(v.start[c] < end).only_enforce_if([v.on[(c, k)], q.Not(), made])
-        for d in sends.get((x, m), ()):
-            q = v.sends_reload[(x, m, d)]
+        for d, q in sends.get((x, m), ()):
             readers.append(q)
             lit = v.transfer[(x, m, d)]
             model.add_implication(q, made)

@@ -61,6 +61,8 @@ def build_model(
     static_bounds: bool = True,
     tile_symmetry: bool = True,
     idle_bound: bool = True,
+    port_heads: bool = False,
+    idle_union_inputs: bool = True,
     first_start_order: bool = False,
     multicast: bool = True,
     shared_bandwidth: bool = True,
@@ -81,7 +83,10 @@ def build_model(
     reload (:func:`cpsched.model.space.with_spill`, only the reloads and spill stores in `keep`
     when given); `space` may be any of them. `prune_memory`
     leaves out the capacity cumulative of a memory that can hold everything it may ever hold at
-    once."""
+    once. `port_heads`: static heads and tails count the link crossings of ancestors' inputs and
+    descendants' stores (:func:`cpsched.cpsat.bounds.compute_heads`). `idle_union_inputs`: the
+    core idle bound counts the cores' first inputs once each, multicast ones included
+    (:func:`cpsched.cpsat.bounds.first_input_positions`)."""
     space = extend_space(space, staging=staging, spill=spill, keep=keep)
     model = cp_model.CpModel()
     model.name = space.problem.name
@@ -115,7 +120,14 @@ def build_model(
     # first start positions must not count it once per core
     shared = frozenset(x for x, _, _ in leaders)
     bounds = (
-        compute_static_bounds(space, core_idle=idle_bound, shared=shared, shares=shares)
+        compute_static_bounds(
+            space,
+            core_idle=idle_bound,
+            shared=shared,
+            shares=shares,
+            port_heads=port_heads,
+            union_inputs=idle_union_inputs,
+        )
         if static_bounds
         else None
     )

@@ -34,6 +34,22 @@ class SolverParams(BaseModel):
     tile_symmetry: bool = True  # order the tiles of a layer when renumbering tiles is a symmetry
     # with static_bounds: cores idle until their first inputs arrive and after their last outputs
     idle_bound: bool = True
+    # with static_bounds: heads and tails also count the link crossings of every ancestor's
+    # inputs and every descendant's stores, queued on a link every route crosses (the DRAM port);
+    # see bounds.compute_heads. Off: no bound change measured. Attention head M=256 N=64 on
+    # quad_bus, latency, 2 workers, 60 s, seed 0, bound off -> on: T=4 17,699 -> 17,699,
+    # T=8 17,251 -> 17,251, T=16 17,027 -> 17,027 (the static bound, which CP-SAT does not pass
+    # in 60 s, is unchanged: it comes from the core idle bound; QKT's head rises 1,644 -> 2,692
+    # at T=4 and the link bound 16,282 -> 17,116, both below it). With idle_union_inputs on,
+    # also none: T=4 18,047, T=8 17,471, T=16 17,156 with and without it
+    port_heads: bool = False
+    # with idle_bound: the cores' first starts also count each first input once on a link, a
+    # tensor that may be multicast included (it counted nowhere); bounds.first_input_positions.
+    # Attention head M=256 N=64 on quad_bus, latency, 2 workers, 60 s, seed 0, bound (gap)
+    # off -> on: T=4 17,699 (2.4 %) -> 18,047 (0.7 %), T=8 17,251 (2.8 %) -> 17,471 (1.5 %),
+    # T=16 17,027 (4.5 %) -> 17,156 (3.5 %): the static bound, which CP-SAT does not pass in
+    # 60 s. No change on BERT-base mesh4x4 (static bounds 4.5 s -> 6.1 s there)
+    idle_union_inputs: bool = True
     # with symmetry_breaking and static_bounds: order interchangeable cores by first start (and
     # bound each one's first start and load) instead of by first use
     first_start_order: bool = False  # sound, but no measured gain yet (noise on 2 cores)

@@ -259,6 +259,8 @@ _MODEL_SWITCHES = (
     "static_bounds",
     "tile_symmetry",
     "idle_bound",
+    "port_heads",
+    "idle_union_inputs",
     "first_start_order",
     "multicast",
     "shared_bandwidth",

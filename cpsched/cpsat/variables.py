@@ -5,6 +5,7 @@ Only creation happens here; how they relate is in :mod:`cpsched.cpsat.constraint
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -186,9 +187,10 @@ def create_reload_variables(model: cp_model.CpModel, space: Space, v: Variables)
     per option, shared times, and per reader in that memory whether it reads the reload copy."""
     p = space.problem
     h = v.horizon_cycles
-    out_of: dict[tuple[TensorId, MemoryId], list[MemoryId]] = {}
-    for tensor_id, s, d in v.transfer:  # transfers by the copy they leave from
-        out_of.setdefault((tensor_id, s), []).append(d)
+    # the destinations of the transfers out of each (tensor, memory), in transfer order
+    sent_to: dict[tuple[TensorId, MemoryId], list[MemoryId]] = defaultdict(list)
+    for tensor_id, s, d in v.transfer:
+        sent_to[(tensor_id, s)].append(d)
     for (x, m), options in space.reloads.items():
         start = v.reload_start[(x, m)] = model.new_int_var(0, h, f"reload_start[{x},{m}]")
         end = v.reload_end[(x, m)] = model.new_int_var(0, h, f"reload_end[{x},{m}]")
@@ -204,7 +206,7 @@ def create_reload_variables(model: cp_model.CpModel, space: Space, v: Variables)
         v.reloaded[(x, m)] = _literal(model, f"reloaded[{x},{m}]", lits)
         for c in dict.fromkeys(c for c, _ in space.readers_in(x, m)):
             v.reads_reload[(x, m, c)] = model.new_bool_var(f"reads_reload[{x},{m},{c}]")
-        for d in out_of.get((x, m), ()):
+        for d in sent_to.get((x, m), ()):
             if p.memory_by_id[m].backing != d:
                 v.sends_reload[(x, m, d)] = model.new_bool_var(f"sends_reload[{x},{m}->{d}]")
 
