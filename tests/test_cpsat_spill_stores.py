@@ -23,7 +23,7 @@ from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.space import build_space
 from cpsched.heuristics import IN_SPACE, run_heuristics
-from cpsched.model.problem import Problem
+from cpsched.model.problem import MemoryId, Problem, TensorId
 from cpsched.model.schedule import Schedule
 from cpsched.model.space import extend_space, in_space
 from cpsched.pipeline import space_alternates
@@ -114,7 +114,7 @@ def test_a_spill_store_copy_is_a_first_copy_elsewhere() -> None:
     p = handoff()
     space = extend_space(build_space(p), staging=True, spill=True)
     assert ("a", "dram") in space.spill_stores
-    assert {o.src for o in space.transfers[("a", "l1b")]} == {"l1a", "dram"}
+    assert {o.src for o in space.transfers[(TensorId("a"), MemoryId("l1b"))]} == {"l1a", "dram"}
     assert ("a", "l1a") not in space.reloads and ("a", "l1b") not in space.reloads  # no reload
     # q's producer copy in l1b (which may overflow too: W 8 + a 6 + q 1 > 10) as well; not W,
     # whose home is dram
@@ -363,3 +363,52 @@ def test_space_alternates_are_in_space_heuristic_schedules() -> None:
     )
     assert validate(q, plain) == [] and metrics(q, plain).spilled_bytes == 0
     assert space_alternates(q, plain) == []
+
+
+def spill_of_a_moved_copy() -> Problem:
+    """a (4 B) is made by P (c0 or c1, 2 cycles) and read by C1 and C2 on c0; v (8 B, dram) by
+    T on c0; C1, T, C2 in that order (`after`), 2 cycles each. 8 + 4 > 10: l1a cannot hold a
+    while v is there."""
+    tensors = [
+        {"id": "a", "size_bytes": 4, "kind": "activation", "producer": "P"},
+        {"id": "v", "size_bytes": 8, "kind": "weight", "home": "dram"},
+    ]
+    tasks = [
+        job("P", ["c0", "c1"], [], ["a"], 2),
+        job("C1", ["c0"], ["a"], [], 2),
+        job("T", ["c0"], ["v"], [], 2, after=["C1"]),
+        job("C2", ["c0"], ["a"], [], 2, after=["T"]),
+    ]
+    return two_cores(tensors, tasks, "moved-spill")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="in_space keeps a spill out of a first copy moved into a memory m (l1a -> dram) "
+    "when m is also a memory the tensor may originate in (P may run on c0), but the model "
+    "reads that transfer as one from the source copy in m (Space.from_copy_in is False for "
+    "l1a; with_spill adds a spill only where m is not a source memory), which needs the "
+    "producer on m's core: the hint, kept whole by the projection, is 'outside the model' "
+    "(_hint_assignment sets transfer[a,l1a->dram]=1 with on[P,c0]=0). Found by the IN_SPACE "
+    "property on a 2-core random problem (list-depth-first spilled a0_1, made on c1, out of "
+    "l1_0)",
+)
+def test_a_spill_of_a_moved_in_copy_where_the_producer_may_run_is_a_used_hint() -> None:
+    # P on c1 0-2; a l1b -> l1a 2-6 (x), its first copy in l1a; C1 6-8; the spill a l1a ->
+    # dram 8-12 (pa; the copy is released at 12); v dram -> l1a 12-20, T 20-22; the reload
+    # a dram -> l1a 22-26 (v released at 22), C2 26-28. Valid, and every transfer in the space
+    # by in_space's reading (first copy, spill into the backing store, reload from it).
+    p = spill_of_a_moved_copy()
+    hint = schedule_of(
+        "moved-spill",
+        [("P", "c1", 0), ("C1", "c0", 6), ("T", "c0", 20), ("C2", "c0", 26)],
+        [("a", "l1b", "l1a", 2), ("a", "l1a", "dram", 8), ("v", "dram", "l1a", 12),
+         ("a", "dram", "l1a", 22)],
+    )  # fmt: skip
+    assert validate(p, hint) == []
+    assert metrics(p, hint).latency_cycles == 28
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert ("a", "l1a") in space.reloads and ("a", "dram") in space.spill_stores
+    assert in_space(space, hint) == hint
+    r = checked(p, "latency", PARAMS.model_copy(update={"lns_share": 0.0}), hint=hint)
+    assert r.hint is not None and r.hint.used, r.hint
