@@ -21,6 +21,7 @@ from test_run import _broadcast
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat.solver import InvalidScheduleError
 from cpsched.cpsat.space import build_space
 from cpsched.heuristics import IN_SPACE, run_heuristics
 from cpsched.model.problem import MemoryId, Problem, TensorId
@@ -412,3 +413,47 @@ def test_a_spill_of_a_moved_in_copy_where_the_producer_may_run_is_a_used_hint() 
     assert in_space(space, hint) == hint
     r = checked(p, "latency", PARAMS.model_copy(update={"lns_share": 0.0}), hint=hint)
     assert r.hint is not None and r.hint.used, r.hint
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=InvalidScheduleError,
+    reason="staging with no direct route: with_staging stages a into l1b through l1b's backing "
+    "store dram (no route l1a -> l1b, so 'there is none') and drops (a, l1a, l1b) from "
+    "Space.unroutable, but add_transfer_presence only forces a transfer into a needed memory "
+    "through the clause of an option from the source memory; with the staged option alone "
+    "nothing forces it, CP-SAT returns C reading a that never reaches l1b, and solve() raises "
+    "InvalidScheduleError (rule 4). Found by the spill-store brute force "
+    "(tests/test_cpsat_bruteforce.py) on a drawn problem without the l0 - l1 route",
+)
+def test_a_first_copy_with_only_a_staged_route_is_made() -> None:
+    # P (c0) makes a (2 B), C (c1) reads it; l1a and l1b (unbounded, backed by dram) have no
+    # route between them. The only way: a l1a -> dram 1-3, dram -> l1b 3-5 (2 cycles each at
+    # 1 B/cycle), P 0-1, C 5-6 -> 6.
+    link = {"bandwidth_bytes_per_cycle": 1, "latency_cycles": 0, "energy_pj_per_byte": 1.0}
+    p = Problem.model_validate(
+        {
+            "format": "cpsched-problem/2",
+            "name": "staged-only",
+            "memories": [
+                {"id": "dram", "capacity_bytes": None},
+                {"id": "l1a", "capacity_bytes": None, "backing": "dram"},
+                {"id": "l1b", "capacity_bytes": None, "backing": "dram"},
+            ],
+            "cores": [{"id": "c0", "memory": "l1a"}, {"id": "c1", "memory": "l1b"}],
+            "links": [{"id": "pa", **link}, {"id": "pb", **link}],
+            "routes": [
+                {"src": "dram", "dst": "l1a", "links": ["pa"]},
+                {"src": "l1a", "dst": "dram", "links": ["pa"]},
+                {"src": "dram", "dst": "l1b", "links": ["pb"]},
+                {"src": "l1b", "dst": "dram", "links": ["pb"]},
+            ],
+            "tensors": [{"id": "a", "size_bytes": 2, "kind": "activation", "producer": "P"}],
+            "tasks": [job("P", ["c0"], [], ["a"], 1), job("C", ["c1"], ["a"], [], 1)],
+        }
+    )
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert dict(space.staging) == {("a", "l1b"): "dram"}
+    r = checked(p, "latency", PARAMS)
+    assert (r.status, r.objective_value) == ("optimal", 6.0)
+    assert moves(r.schedule) == {("a", "l1a", ("dram",), 1), ("a", "dram", ("l1b",), 3)}
