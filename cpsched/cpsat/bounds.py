@@ -109,6 +109,11 @@ class _Moves:
         for x, b in sorted(space.spill_stores):
             self.stores[x].append(b)
         self._into: dict[tuple[TensorId, MemoryId, MemoryId], int] = {}
+        self._moves: dict[tuple[TensorId, MemoryId, MemoryId], int] = {}
+        self._paths: dict[
+            tuple[TensorId, tuple[MemoryId, ...], MemoryId, bool], list[dict[LinkId, Work]]
+        ] = {}
+        self._works: dict[tuple[TensorId, MemoryId, MemoryId], dict[LinkId, Work]] = {}
         self._stores_of = {x: set(bs) for x, bs in self.stores.items()}
         self._next: dict[MemoryId, list[MemoryId]] = defaultdict(list)
         for a, c in space.problem.route_by_pair:
@@ -138,12 +143,6 @@ class _Moves:
                     self._into[(tensor, src, m)] = d
             self._into.setdefault(key, INFINITY)
         return self._into[key]
-
-        self._moves: dict[tuple[TensorId, MemoryId, MemoryId], int] = {}
-        self._paths: dict[
-            tuple[TensorId, tuple[MemoryId, ...], MemoryId, bool], list[dict[LinkId, Work]]
-        ] = {}
-        self._works: dict[tuple[TensorId, MemoryId, MemoryId], dict[LinkId, Work]] = {}
 
     def transfer(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         """Duration of a transfer over the route from `src` to `dst` (which must exist)."""

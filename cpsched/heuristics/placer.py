@@ -117,8 +117,12 @@ class Placer:
         self.route_multicast = {
             (r.src, r.dst): all(link[lk].multicast for lk in r.links) for r in p.routes
         }
+        # where a memory's copies are spilled and staged: its declared `backing` store, else
+        # dram (with Features.cpsat_space only the declared one, as CP-SAT's space has it)
         self.backing: dict[MemoryId, MemoryId] = {
-            m.id: m.backing or DRAM for m in p.memories if m.id != DRAM
+            m.id: m.backing or DRAM
+            for m in p.memories
+            if m.id != DRAM and (m.backing or not prep.features.cpsat_space)
         }
         self.mem = {
             m.id: MemoryProfile(m.capacity_bytes)
@@ -218,6 +222,8 @@ class Placer:
             return
         flushed, self.pending_stores = self.pending_stores[:n], self.pending_stores[n:]
         for x, m, end in flushed:
+            if self._has_copy(x, DRAM):
+                continue  # already there (spilled to dram): a second copy would be one too many
             self._transfer(x, m, DRAM, end)
         for x, _, _ in flushed:
             self._release_unneeded(x)
@@ -467,8 +473,10 @@ class Placer:
     def _spill(self, tensor: TensorId, m: MemoryId) -> MemoryId | None:
         """Send the copy of `tensor` in `m` to `m`'s backing store (or to dram when that cannot
         take it); return where it went, or None."""
-        targets = [self.backing.get(m, DRAM)]
-        if targets[0] != DRAM:
+        if m not in self.backing:
+            return None  # (Features.cpsat_space: no declared backing store)
+        targets = [self.backing[m]]
+        if targets[0] != DRAM and not self.features.cpsat_space:
             targets.append(DRAM)
         for b in targets:
             if b == m or (m, b) not in self.route_links:

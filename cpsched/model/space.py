@@ -543,14 +543,9 @@ def with_staging(space: Space) -> Space:
         transfers[(x, m)] = (*transfers.get((x, m), ()), _option(p, x, b, m))
     order = {key: i for i, key in enumerate(space.transfers)}
     transfers = dict(sorted(transfers.items(), key=lambda kv: order.get(kv[0], len(order))))
-    unroutable = tuple(
-        (x, s, m)
-        for x, s, m in space.unroutable
-        if (x, m) not in staged or (s, staged[(x, m)]) not in p.route_by_pair
-    )
-    return replace(
-        space, dests=dests, transfers=transfers, unroutable=unroutable, staging=staged, base=space
-    )
+    # a pair with no direct route stays in `unroutable`: its needed copy must then come from a
+    # staged (or spilled) copy, which the model's constraint on those pairs allows and requires
+    return replace(space, dests=dests, transfers=transfers, staging=staged, base=space)
 
 
 def _option(p: Problem, tensor: TensorId, src: MemoryId, dst: MemoryId) -> TransferOption:
@@ -657,6 +652,8 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
                 not x.multicast
                 and (x.tensor, d) in spill_to
                 and any(o.src == x.src for o in space.transfers.get((x.tensor, d), ()))
+                and space.from_copy_in(x.tensor, x.src)  # (the model reads a transfer out of
+                # a memory the tensor may originate in as leaving from the source copy)
                 and (x.tensor, x.src) in seen
                 and p.memory_by_id[x.src].backing == d
                 and (x.tensor, d) not in seen
