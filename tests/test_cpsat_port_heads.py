@@ -9,6 +9,7 @@ import warnings
 from fractions import Fraction
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cpsat_bounds import on_both, two_private_cores
@@ -263,6 +264,7 @@ def test_port_bounds_keep_the_optimum_with_reloads(data: dict[str, Any]) -> None
     _same_optimum(Problem.model_validate(data))
 
 
+@pytest.mark.slow  # 12 s: in the slow run (the other soundness properties run by default)
 @settings(max_examples=20, **_SLOW)  # type: ignore[arg-type]
 @given(tight_format2_problems())
 def test_port_bounds_keep_the_optimum_on_tight_format2_problems(p: Problem) -> None:
