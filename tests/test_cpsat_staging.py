@@ -144,15 +144,16 @@ def small_gap8_head() -> Problem:
 
 
 def test_gap8_head_stages_weights_through_l2_when_that_is_better() -> None:
-    # CP-SAT's proven optima: 11,582 cycles staging two weights dram -> l2 -> l1 (each l1 copy
-    # is then allocated for the short DMA hop only), 12,016 without staging
+    # CP-SAT's proven optima: 11,582 cycles staging weights dram -> l2 -> l1 (each l1 copy is
+    # then allocated for the short DMA hop only; the space holds optima of equal latency that
+    # stage one or two of them, and CP-SAT may return either), 12,016 without staging
     p = small_gap8_head()
     r = checked(p, "latency", PARAMS)
     assert (r.status, r.objective_value, r.bound) == ("optimal", 11582.0, 11582.0)
     assert r.schedule is not None
     hops = {(x.tensor, x.src, x.dsts[0]) for x in r.schedule.transfers}
     staged = {t for t, s, d in hops if (s, d) == ("l2", "l1") and (t, "dram", "l2") in hops}
-    assert len(staged) == 2
+    assert staged
     off = checked(p, "latency", NO_STAGING)
     assert (off.status, off.objective_value) == ("optimal", 12016.0)
     assert off.schedule is not None and all(x.src != "l2" for x in off.schedule.transfers)
