@@ -38,6 +38,8 @@ def retimed(p: Problem, schedule: Schedule, *, fix: bool = False, keep_peaks: bo
     solver.parameters.random_seed = 0
     solver.parameters.max_time_in_seconds = 20
     solver.parameters.fix_variables_to_their_hinted_value = fix
+    # CP-SAT's own Ctrl-C handler would outlive the solve in this test process
+    solver.parameters.catch_sigint_signal = False
     status = solver.solve(r.model)
     assert status in (cp_model.OPTIMAL, cp_model.FEASIBLE), solver.status_name(status)
     return status, r.schedule_from(solver=solver)
