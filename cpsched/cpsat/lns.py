@@ -47,11 +47,10 @@ FIRST_WINDOW = 24  # items (tasks and transfers) free in the first window
 
 @dataclass
 class LnsStats:
-    """What the search did: neighbourhoods tried and kept per kind, and the latency over time."""
+    """What the search did: neighbourhoods tried and kept per kind."""
 
     tried: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     improved: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    history: list[tuple[float, int]] = field(default_factory=list)  # (elapsed s, latency)
     interrupted: bool = False  # Ctrl-C ended the search (the best schedule so far is kept)
 
 
@@ -147,7 +146,6 @@ def improve(
     state = _State(r, r.solution_of(schedule))
     stats = LnsStats()
     start_latency = state.latency
-    stats.history.append((time.monotonic() - started, start_latency))
     try:
         _search(r, state, stats, started, time_limit_s, num_workers, seed, on_improve)
     except KeyboardInterrupt:
@@ -248,10 +246,8 @@ def _keep(
 ) -> None:
     state.values = new
     stats.improved[kind] += 1
-    elapsed = time.monotonic() - started
-    stats.history.append((elapsed, state.latency))
     if on_improve is not None:
-        on_improve(elapsed, state.latency)
+        on_improve(time.monotonic() - started, state.latency)
 
 
 def _as_list(r: Retime, values: dict[cp_model.IntVar, int]) -> list[int]:

@@ -91,7 +91,6 @@ class Retime:
     problem: Problem
     schedule: Schedule
     model: cp_model.CpModel
-    horizon: int
     task_start: dict[TaskId, cp_model.IntVar]
     task_core: dict[TaskId, CoreId]
     task_duration: dict[TaskId, int]
@@ -347,7 +346,6 @@ def build_retime(
         problem=p,
         schedule=schedule,
         model=model,
-        horizon=h,
         task_start=task_start,
         task_core=core,
         task_duration=duration,

@@ -451,9 +451,8 @@ class _Polished:
         """Whether the search found a schedule faster than the hint."""
         return self.outcome.latency_cycles < self.outcome.start_latency_cycles
 
-    def result(
-        self, result: Callable[..., SolveResult], problem: Problem, obj: Objective, **kw: Any
-    ) -> SolveResult:
+    def result(self, result: Callable[..., SolveResult], **kw: Any) -> SolveResult:
+        """The solver's result for this schedule (`result` builds it; `kw`: more fields)."""
         o = self.outcome
         gain = o.start_latency_cycles - o.latency_cycles
         return result(
@@ -605,7 +604,7 @@ def solve(
                     polished = None  # the hint as it is (the caller keeps it)
                 if interrupted_lns:
                     if polished is not None:
-                        return polished.result(result, problem, obj)
+                        return polished.result(result)
                     return result(
                         "unknown",
                         interrupted=True,
@@ -736,7 +735,7 @@ def solve(
         or polished.value
         < metrics(problem, extract_schedule(built, solution)).stage_value(obj.stages[0])
     ):
-        return polished.result(result, problem, obj, stages=stages, **counts)
+        return polished.result(result, stages=stages, **counts)
     if solution is None:
         if stages[0].status == "infeasible":
             # CP-SAT searches a restricted space (docs/results.md): an empty model proves only
