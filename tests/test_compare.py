@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sampling import examples
 from typer.testing import CliRunner
 
 from cpsched.analysis.compare import CompareParams, CompareReport, compare, cores_and_order, retime
@@ -197,7 +198,7 @@ def small_problems(draw: st.DrawFn) -> Problem:
     )
 
 
-@settings(max_examples=15, deadline=None, derandomize=True)
+@settings(max_examples=examples(15), deadline=None, derandomize=True)
 @given(small_problems(), st.booleans(), st.sampled_from([0.05, 5.0]))
 def test_retiming_is_never_worse_than_the_schedule_given(
     p: Problem, keep_order: bool, limit_s: float

@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sampling import examples
 from test_cpsat_bruteforce import problems
 
 from cpsched.check.validate import validate
@@ -137,7 +138,10 @@ def _holds(p: Problem, schedule: Schedule) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(40),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(problems())
 def test_static_bounds_hold_in_valid_schedules(data: dict[str, Any]) -> None:
@@ -223,7 +227,10 @@ def test_canonical_tiles_orders_a_heuristic_schedule() -> None:
 
 
 @settings(
-    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(25),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
     st.lists(st.integers(1, 9), min_size=1, max_size=3),
@@ -278,7 +285,10 @@ def test_first_start_positions_count_turns_on_the_bus() -> None:
 
 
 @settings(
-    max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(20),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
     st.lists(st.integers(1, 9), min_size=1, max_size=3),

@@ -22,6 +22,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sampling import examples
 
 from cpsched.cpsat import SolverParams, solve
 from cpsched.model.problem import Problem
@@ -528,7 +529,10 @@ def _agrees(data: dict[str, Any], metric: str) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(40),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(problems(max_tasks=5))
 def test_latency_optimum_equals_brute_force(data: dict[str, Any]) -> None:
@@ -539,7 +543,10 @@ def test_latency_optimum_equals_brute_force(data: dict[str, Any]) -> None:
 
 
 @settings(
-    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(30),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(problems())
 def test_memory_optimum_equals_brute_force(data: dict[str, Any]) -> None:
@@ -601,7 +608,10 @@ def reload_problems(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(
-    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(40),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(reload_problems())
 def test_latency_optimum_with_reloads_equals_brute_force(data: dict[str, Any]) -> None:
@@ -611,7 +621,10 @@ def test_latency_optimum_with_reloads_equals_brute_force(data: dict[str, Any]) -
 
 
 @settings(
-    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(30),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(reload_problems())
 def test_memory_optimum_with_reloads_equals_brute_force(data: dict[str, Any]) -> None:
@@ -735,7 +748,10 @@ def test_the_brute_force_makes_first_copies_out_of_spill_stores() -> None:
 
 
 @settings(
-    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(30),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(spill_store_problems())
 @example(handoff())

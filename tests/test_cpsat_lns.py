@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from ortools.sat.python import cp_model
+from sampling import examples
 from test_heuristics_format2 import fork, schedules, tight_format2_problems
 from test_run import _broadcast
 
@@ -97,7 +98,7 @@ def test_retiming_keeps_a_spill_and_its_reload() -> None:
         assert structure(out) == structure(schedule), name
 
 
-@settings(max_examples=20, deadline=None, derandomize=True)
+@settings(max_examples=examples(20), deadline=None, derandomize=True)
 @given(tight_format2_problems())
 def test_every_heuristic_schedule_is_a_solution_and_retiming_never_hurts(p: Problem) -> None:
     for name, schedule in schedules(p).items():

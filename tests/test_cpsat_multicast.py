@@ -14,6 +14,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sampling import examples
 from test_cpsat_bruteforce import Activity, Copy, _search, task_activities
 
 from cpsched.check.metrics import metrics
@@ -382,7 +383,10 @@ def multicast_problems(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(
-    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(40),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(multicast_problems())
 def test_latency_optimum_equals_brute_force_with_multicast(data: dict[str, Any]) -> None:

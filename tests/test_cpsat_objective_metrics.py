@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sampling import examples
 from test_cpsat_bruteforce import problems
 
 from cpsched.check.metrics import metrics
@@ -49,7 +50,10 @@ def priced_problems(draw: st.DrawFn) -> dict[str, Any]:
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
 @settings(
-    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(12),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(data=priced_problems())
 def test_reported_objective_is_the_metric_of_the_returned_schedule(

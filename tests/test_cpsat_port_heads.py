@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sampling import examples
 from test_cpsat_bounds import on_both, two_private_cores
 from test_cpsat_bruteforce import problems, reload_problems
 from test_cpsat_multicast import multicast_problems
@@ -240,13 +241,13 @@ def _same_optimum(p: Problem) -> None:
 _SLOW = {"deadline": None, "derandomize": True, "suppress_health_check": [HealthCheck.too_slow]}
 
 
-@settings(max_examples=30, **_SLOW)  # type: ignore[arg-type]
+@settings(max_examples=examples(30), **_SLOW)  # type: ignore[arg-type]
 @given(problems())
 def test_port_bounds_keep_the_optimum(data: dict[str, Any]) -> None:
     _same_optimum(Problem.model_validate(data))
 
 
-@settings(max_examples=25, **_SLOW)  # type: ignore[arg-type]
+@settings(max_examples=examples(25), **_SLOW)  # type: ignore[arg-type]
 @given(multicast_problems(), st.booleans())
 def test_port_bounds_keep_the_optimum_with_multicast_and_shared_links(
     data: dict[str, Any], shared: bool
@@ -258,14 +259,14 @@ def test_port_bounds_keep_the_optimum_with_multicast_and_shared_links(
     _same_optimum(Problem.model_validate(data))
 
 
-@settings(max_examples=20, **_SLOW)  # type: ignore[arg-type]
+@settings(max_examples=examples(20), **_SLOW)  # type: ignore[arg-type]
 @given(reload_problems())
 def test_port_bounds_keep_the_optimum_with_reloads(data: dict[str, Any]) -> None:
     _same_optimum(Problem.model_validate(data))
 
 
 @pytest.mark.slow  # 12 s: in the slow run (the other soundness properties run by default)
-@settings(max_examples=20, **_SLOW)  # type: ignore[arg-type]
+@settings(max_examples=examples(20), **_SLOW)  # type: ignore[arg-type]
 @given(tight_format2_problems())
 def test_port_bounds_keep_the_optimum_on_tight_format2_problems(p: Problem) -> None:
     _same_optimum(p)

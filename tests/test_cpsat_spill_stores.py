@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from sampling import examples
 from test_cpsat_multicast import checked
 from test_heuristics_format2 import fork, tight_format2_problems
 from test_run import _broadcast
@@ -254,7 +255,10 @@ def assert_kept_whole(p: Problem, name: str, s: Schedule) -> None:
 
 
 @settings(
-    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(25),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(tight_format2_problems())
 def test_in_space_heuristic_schedules_are_cpsat_hints(p: Problem) -> None:

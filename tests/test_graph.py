@@ -9,6 +9,7 @@ from typing import Any
 import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sampling import examples
 
 from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.graph import DisjointSets, graph_facts, topological_sort
@@ -154,7 +155,7 @@ def problems(draw: st.DrawFn) -> Problem:
     )
 
 
-@settings(max_examples=80, deadline=None, derandomize=True)
+@settings(max_examples=examples(80), deadline=None, derandomize=True)
 @given(problems())
 def test_task_graph_agrees_with_networkx(p: Problem) -> None:
     # the graph the CP-SAT model and its bounds built before the facts existed
@@ -182,7 +183,7 @@ def test_task_graph_agrees_with_networkx(p: Problem) -> None:
             assert f.precedes(a, b) == closure.has_edge(a, b)
 
 
-@settings(max_examples=80, deadline=None, derandomize=True)
+@settings(max_examples=examples(80), deadline=None, derandomize=True)
 @given(st.integers(1, 7), st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), max_size=14))
 def test_cycles_agree_with_networkx(n: int, pairs: list[tuple[int, int]]) -> None:
     edges = {(a % n, b % n) for a, b in pairs}

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sampling import examples
 
 from cpsched.frontend.costs import load_cost_table
 from cpsched.frontend.hardware import load_hardware_file
@@ -138,7 +139,9 @@ def dump(value: Any, suffix: str) -> str:
 
 
 FUZZ = settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(80),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
@@ -170,7 +173,7 @@ def test_random_changes_to_a_valid_file_load_or_are_input_errors(
     load(tmp_path, kind, dump(value, suffix), suffix)
 
 
-@settings(FUZZ, max_examples=20)  # a YAML nesting 1,000 deep takes ~0.6 s to refuse
+@settings(FUZZ, max_examples=examples(20))  # a YAML nesting 1,000 deep takes ~0.6 s to refuse
 @given(
     kind=st.sampled_from(sorted(LOADERS)),
     depth=st.sampled_from([10, 500, 900, 990, 1000, 1100, 3000]),  # 100,000: test_hardening_inputs

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sampling import examples
 from test_validate_format2 import make_problem
 
 from cpsched.check.metrics import metrics
@@ -187,7 +188,7 @@ def tight_format2_problems(draw: st.DrawFn) -> Problem:
     return p.model_copy(update={"links": links})
 
 
-@settings(max_examples=120, deadline=None, derandomize=True)
+@settings(max_examples=examples(120), deadline=None, derandomize=True)
 @given(tight_format2_problems())
 def test_heuristic_schedules_on_tight_format2_problems_are_valid(p: Problem) -> None:
     for name, schedule in schedules(p).items():
@@ -195,7 +196,7 @@ def test_heuristic_schedules_on_tight_format2_problems_are_valid(p: Problem) -> 
             assert validate(p, schedule) == [], name
 
 
-@settings(max_examples=100, deadline=None, derandomize=True)
+@settings(max_examples=examples(100), deadline=None, derandomize=True)
 @given(tight_format2_problems())
 def test_spilling_never_makes_a_heuristic_fail_where_it_succeeded(p: Problem) -> None:
     with_all = schedules(p)
@@ -235,7 +236,7 @@ def test_bert_base_at_its_own_sequence_length_gets_a_schedule(hardware: str) -> 
         assert validate(built.problem, schedule) == []
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=examples(200), deadline=None, derandomize=True)
 @given(
     st.sampled_from([4, 8, Fraction(15, 2)]),
     st.lists(

@@ -11,6 +11,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sampling import examples
 
 from cpsched.check.infeasibility import find_infeasibility
 from cpsched.check.validate import validate
@@ -106,7 +107,7 @@ def tight_problems(draw: st.DrawFn) -> Problem:
     return Problem.model_validate(data)
 
 
-@settings(max_examples=120, deadline=None, derandomize=True)
+@settings(max_examples=examples(120), deadline=None, derandomize=True)
 @given(tight_problems())
 def test_heuristic_infeasible_implies_a_static_proof(p: Problem) -> None:
     reasons = find_infeasibility(p)

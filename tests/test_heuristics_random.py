@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sampling import examples
 
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
@@ -29,7 +30,7 @@ def problems(
     )
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=examples(150), deadline=None, derandomize=True)
 @given(problems())
 def test_every_heuristic_schedule_is_valid_or_explained(p: Problem) -> None:
     results = run_heuristics(p)
@@ -47,7 +48,7 @@ def test_every_heuristic_schedule_is_valid_or_explained(p: Problem) -> None:
             assert result.objective_value == metrics(p, result.schedule).latency_cycles
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None, derandomize=True)
 @given(problems(), st.sampled_from([None, 2, 3]))
 def test_with_room_to_spare_every_heuristic_finds_a_schedule(
     p: Problem, factor: int | None
@@ -68,7 +69,7 @@ def test_with_room_to_spare_every_heuristic_finds_a_schedule(
 
 # 25 examples: the 26th to 40th include one that CP-SAT does not prove within 20 s since the
 # space holds reloads (it proved before); that one costs the default run 20 s and asserts nothing
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=examples(25), deadline=None, derandomize=True)
 @given(problems(max_cores=3, max_layers=4, max_tiles=3))
 def test_cpsat_optimum_is_never_worse_than_any_heuristic(p: Problem) -> None:
     # Placed as for format 1 (one transfer per link at a time, from the source copy, no

@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sampling import examples
 
 from cpsched.check.validate import validate
 from cpsched.heuristics.synthetic import random_problem
@@ -213,7 +214,7 @@ def test_start_schedule_is_relabelled_into_first_use_order() -> None:
     assert validate(problem, ordered) == []
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=examples(40), deadline=None, derandomize=True)
 @given(st.integers(0, 10_000), st.integers(1, 3), st.booleans())
 def test_every_transfer_option_is_routed_from_a_source_to_a_reader(
     seed: int, n_cores: int, shared: bool

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from sampling import examples
 
 from cpsched.frontend.tiling import (
     TensorPart,
@@ -82,18 +84,23 @@ def _points(tw: TiledWorkload, task: str, op: Operand | tuple[str, ...]) -> set[
     dilations = op.dilations or (1,) * n
     shape = tw.workload.tensor_shape(op.tensor) if op.tensor != "_" else None
     loops = list(tile.ranges)
-    out = set()
-    for point in itertools.product(*(range(*tile.ranges[d]) for d in loops)):
-        at = dict(zip(loops, point, strict=True))
-        index = tuple(
+    # every point of the tile's loop nest at once (numpy), one row per point
+    grid = np.meshgrid(*(np.arange(*tile.ranges[d]) for d in loops), indexing="ij")
+    at = {d: g.ravel() for d, g in zip(loops, grid, strict=True)}
+    if n == 0:
+        return {()} if all(g.size for g in grid) else set()
+    index = np.stack(
+        [
             strides[k] * at[op.dims[k]]
-            + dilations[k] * (at[kernel[k]] if kernel[k] else 0)
+            + (dilations[k] * at[kernel[k]] if kernel[k] else 0)
             + offsets[k]
             for k in range(n)
-        )
-        if shape is None or all(0 <= i < s for i, s in zip(index, shape, strict=True)):
-            out.add(index)
-    return out
+        ],
+        axis=1,
+    )
+    if shape is not None:
+        index = index[np.all((index >= 0) & (index < np.array(shape)), axis=1)]
+    return {tuple(int(v) for v in row) for row in np.unique(index, axis=0)}
 
 
 def _part_points(part: TensorPart) -> set[tuple[int, ...]]:
@@ -169,7 +176,7 @@ def tilings(draw: st.DrawFn) -> tuple[Workload, TilingSpec]:
     return w, TilingSpec(tiles=draw(st.sampled_from(_divisors(m))), layers=layers)
 
 
-@settings(max_examples=120, deadline=None, derandomize=True)
+@settings(max_examples=examples(120), deadline=None, derandomize=True)
 @given(tilings())
 def test_dependencies_and_bytes_match_brute_force(case: tuple[Workload, TilingSpec]) -> None:
     w, spec = case
@@ -301,7 +308,7 @@ def strided_pair(
     )
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=examples(150), deadline=None, derandomize=True)
 @given(
     st.integers(4, 13),
     st.integers(1, 3),

@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sampling import examples
 from tiny_example import TINY_PROBLEM as BASE_PROBLEM
 from tiny_example import TINY_SCHEDULE as BASE_SCHEDULE
 
@@ -180,7 +181,7 @@ def random_case(seed: int, num_tasks: int) -> tuple[Problem, Schedule, dict[str,
     return problem, schedule, last_input
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10**6), num_tasks=st.integers(1, 12))
 def test_random_list_schedules_are_valid_and_capacity_matches_the_peak(
     seed: int, num_tasks: int
@@ -214,7 +215,7 @@ def test_random_list_schedules_are_valid_and_capacity_matches_the_peak(
             first_seen.add(v.memories[0])
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10**6), num_tasks=st.integers(1, 12), pick=st.integers(0, 100))
 def test_a_task_pulled_before_its_last_input_is_caught(
     seed: int, num_tasks: int, pick: int

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sampling import examples
 from test_validate_edges import random_case
 
 from cpsched.check.metrics import metrics
@@ -455,7 +456,7 @@ def test_format1_case_keeps_its_verdict_and_metrics(case: dict[str, Any]) -> Non
 # --- the bandwidth check against a cycle-by-cycle count ---------------------------------------
 
 
-@settings(max_examples=80, deadline=None, derandomize=True)
+@settings(max_examples=examples(80), deadline=None, derandomize=True)
 @given(data=st.data())
 def test_bandwidth_overflows_are_exactly_the_overloaded_cycles(data: st.DataObject) -> None:
     # Random transfers, multicasts and rates over one shared link: the intervals rule 8 reports
@@ -514,7 +515,7 @@ def test_bandwidth_overflows_are_exactly_the_overloaded_cycles(data: st.DataObje
     assert [v.times for v in found] == runs
 
 
-@settings(max_examples=30, deadline=None, derandomize=True)
+@settings(max_examples=examples(30), deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10**6), num_tasks=st.integers(1, 12))
 def test_sharing_a_link_by_bandwidth_only_adds_freedom(seed: int, num_tasks: int) -> None:
     # The random valid list schedules of test_validate_edges (links used one transfer at a
