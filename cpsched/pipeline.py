@@ -11,7 +11,7 @@ rule that a result is never worse than its hint: :func:`keep_hint`, here and now
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -257,19 +257,23 @@ class PhaseEvent:
     detail: str = ""
 
 
-def space_alternates(problem: Problem, hint: Schedule | None) -> list[tuple[str, Schedule]]:
+def space_alternates(problem: Problem, hint: Schedule | None) -> Iterator[tuple[str, Schedule]]:
     """Heuristic schedules made within CP-SAT's search space (`IN_SPACE`: a tensor reloaded
     into a memory at most once, spills and reloads alone), fastest first, for CP-SAT to start
     from when `hint` lies outside its space; none when `hint` spills nothing (it then lies in
-    the space, or outside it for reasons these runs do not change)."""
+    the space, or outside it for reasons these runs do not change).
+
+    Lazy: the heuristics run when the solver first asks for an alternate (the hint lies outside
+    its space), so within its time limit, and not at all when the hint is usable."""
     if hint is None:
-        return []
+        return
     measured = metrics(problem, hint)
     if not (measured.spilled_bytes or measured.reloaded_bytes):
-        return []
+        return
     results = run_heuristics(problem, features=IN_SPACE)
     found = [(r.objective_value, name, r.schedule) for name, r in results.items() if r.schedule]
-    return [(f"{name} (in CP-SAT's space)", s) for _, name, s in sorted(found, key=lambda f: f[:2])]
+    for _, name, schedule in sorted(found, key=lambda f: f[:2]):
+        yield f"{name} (in CP-SAT's space)", schedule
 
 
 class RunOutcome(NamedTuple):

@@ -10,6 +10,7 @@ tests/test_heuristics_format2.py for the IN_SPACE heuristics."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -332,6 +333,25 @@ def test_the_model_starts_from_the_first_alternate_it_holds() -> None:
     assert (none.status, none.objective_value) == ("optimal", 9.0)
 
 
+def test_alternates_are_read_only_when_the_hint_lies_outside_the_space() -> None:
+    # the pipeline's alternates are a generator that runs heuristics: a usable hint (the
+    # unicast one above, in the multicast space) never asks for them
+    p = _broadcast()
+    hint = schedule_of(
+        "broadcast", [("a", "c0", 4), ("b", "c1", 8)],
+        [("X", "dram", "m0", 0), ("X", "dram", "m1", 4)],
+    )  # fmt: skip
+    asked: list[bool] = []
+
+    def alternates() -> Iterator[tuple[str, Schedule]]:
+        asked.append(True)
+        yield ("unused", hint)
+
+    r = checked(p, "latency", PARAMS, hint=hint, alternates=alternates())
+    assert asked == [] and r.hint is not None and r.hint.used
+    assert (r.status, r.objective_value) == ("optimal", 5.0)
+
+
 def test_space_alternates_are_in_space_heuristic_schedules() -> None:
     # the fork of tests/test_heuristics_format2.py: every heuristic spills an output and
     # reloads it, so alternates are made (IN_SPACE, fastest first), each valid and in the space;
@@ -340,7 +360,7 @@ def test_space_alternates_are_in_space_heuristic_schedules() -> None:
     hints = {n: r.schedule for n, r in run_heuristics(p).items() if r.schedule is not None}
     assert hints
     hint = next(iter(hints.values()))
-    alternates = space_alternates(p, hint)
+    alternates = list(space_alternates(p, hint))
     assert alternates
     assert all(name.endswith(" (in CP-SAT's space)") for name, _ in alternates)
     latencies = [metrics(p, s).latency_cycles for _, s in alternates]
@@ -349,7 +369,7 @@ def test_space_alternates_are_in_space_heuristic_schedules() -> None:
     for name, s in alternates:
         assert validate(p, s) == [], name
         assert len(in_space(space, s, multicast=True).transfers) == len(s.transfers), name
-    assert space_alternates(p, None) == []
+    assert list(space_alternates(p, None)) == []
     q = handoff()
     plain = schedule_of(
         "handoff",
@@ -357,7 +377,7 @@ def test_space_alternates_are_in_space_heuristic_schedules() -> None:
         [("W", "dram", "l1b", 0), ("a", "l1a", "l1b", 10)],
     )
     assert validate(q, plain) == [] and metrics(q, plain).spilled_bytes == 0
-    assert space_alternates(q, plain) == []
+    assert list(space_alternates(q, plain)) == []
 
 
 def spill_of_a_moved_copy() -> Problem:

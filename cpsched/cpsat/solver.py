@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
@@ -519,7 +519,7 @@ def solve(
     on_progress: Callable[[Progress], None] | None = None,
     caps: Mapping[Metric, float] | None = None,
     hint_method: str | None = None,
-    alternates: Sequence[tuple[str, Schedule]] = (),
+    alternates: Iterable[tuple[str, Schedule]] = (),
 ) -> SolveResult:
     """Find a proven-optimal (or the best found) schedule of `problem` for `objective` with CP-SAT.
 
@@ -529,7 +529,8 @@ def solve(
     caller's own schedule). When the hint lies outside the model's space, a share of the time
     (`params.lns_share`) goes to a large-neighbourhood search from it (:mod:`cpsched.cpsat.lns`),
     and the model starts from the first of `alternates` (named schedules, e.g. heuristic ones
-    made within the space) that it holds. The solver runs no heuristics itself, and when CP-SAT
+    made within the space; read only then, so a lazy iterable costs nothing otherwise) that it
+    holds. The solver runs no heuristics itself, and when CP-SAT
     ends with no schedule the result has none (status `unknown`), whatever the hint: keeping it
     then is the caller's choice (:func:`cpsched.pipeline.keep_hint`). `caps` are upper bounds on
     metrics, constraints of the model (`{"activation-memory": 65536}`: an epsilon-constraint of
