@@ -28,9 +28,10 @@ from cpsched.cpsat import SolverParams
 from cpsched.frontend.build import build_problem, load_hardware, load_workload
 from cpsched.frontend.catalog import bundled_hardware, bundled_workloads
 from cpsched.frontend.tiling import ExecutionMode, TilingSpec
-from cpsched.heuristics import best_heuristic_schedule
+from cpsched.heuristics import best_heuristic, best_heuristic_schedule, run_heuristics
 from cpsched.model.errors import InputError
 from cpsched.model.problem import Problem
+from cpsched.model.result import SolveResult
 from cpsched.model.schedule import Schedule
 from cpsched.pipeline import solve_from_hint
 
@@ -239,10 +240,16 @@ def _value(problem: Problem, schedule: Schedule, objective: str) -> float:
     return float(max((p.peak_bytes for p in m.peak_memory.values()), default=0))
 
 
-def _hint(problem: Problem, objective: str, lbl: Schedule | None) -> tuple[Schedule | None, str]:
+def _hint(
+    problem: Problem,
+    objective: str,
+    lbl: Schedule | None,
+    heuristics: Mapping[str, SolveResult],
+) -> tuple[Schedule | None, str]:
     """The better (for `objective`) of the heuristics' best schedule and the layer-by-layer one."""
     candidates: list[tuple[float, str, Schedule]] = []
-    heuristic = best_heuristic_schedule(problem)
+    best = best_heuristic(heuristics)
+    heuristic = None if best is None else heuristics[best].schedule
     if heuristic is not None:
         candidates.append((_value(problem, heuristic, objective), "heuristic", heuristic))
     if lbl is not None:
@@ -278,11 +285,12 @@ def run_pair(pair: Pair, config: BenchConfig) -> list[Record]:
             num_workers=config.num_workers,
             seed=config.seed,
         )
+        heuristics = run_heuristics(problem)  # once per mode: every objective's hint comes from it
         for objective in OBJECTIVES:
             hint, source = None, "heuristic"
             if mode == "fused":
-                hint, source = _hint(problem, objective, lbl_schedules.get(objective))
-            result = solve_from_hint(problem, objective, params, hint=hint)
+                hint, source = _hint(problem, objective, lbl_schedules.get(objective), heuristics)
+            result = solve_from_hint(problem, objective, params, hint=hint, heuristics=heuristics)
             if mode == "layer-by-layer":
                 lbl_schedules[objective] = result.schedule
             records.append(
