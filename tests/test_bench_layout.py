@@ -67,6 +67,7 @@ def test_benchmark_scripts_import_cpsched_only() -> None:
         ("bench_heuristics.py", ["speed", "--tasks", "64", "--cores", "4", "--runs", "1"]),
         ("bench_validator.py", ["--tasks", "200"]),
         ("bench_build.py", ["--runs", "1", "--tiles", "2"]),
+        ("bench_subsolvers.py", ["--tiles", "2", "--time-limit", "1", "--subsolvers", "core"]),
     ],
 )
 def test_micro_benchmark_script_runs_at_a_tiny_size(
