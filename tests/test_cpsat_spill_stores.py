@@ -211,6 +211,77 @@ def test_a_hint_with_a_reload_and_a_reader_on_another_core_is_used() -> None:
     assert (r.status, r.objective_value, r.bound) == ("optimal", 24.0, 24.0)
 
 
+def one_bus_pair(tensors: list[dict[str, Any]], tasks: list[dict[str, Any]], name: str) -> Problem:
+    """Cores c0 (on l1a) and c1 (on l1b), each L1 of 10 bytes backed by dram, all three memories
+    on one exclusive multicast bus of 1 byte per cycle (latency 0, 1 pJ per byte): an n-byte
+    transfer takes n cycles on any route, and dram -> [l1a, l1b] is one multicast of the space
+    (l1a leads: the same links, the earlier memory)."""
+    mems = ("dram", "l1a", "l1b")
+    return Problem.model_validate(
+        {
+            "format": "cpsched-problem/2",
+            "name": name,
+            "memories": [
+                {"id": "dram", "capacity_bytes": None},
+                {"id": "l1a", "capacity_bytes": 10, "backing": "dram"},
+                {"id": "l1b", "capacity_bytes": 10, "backing": "dram"},
+            ],
+            "cores": [{"id": "c0", "memory": "l1a"}, {"id": "c1", "memory": "l1b"}],
+            "links": [{"id": "bus", "bandwidth_bytes_per_cycle": 1, "latency_cycles": 0,
+                       "energy_pj_per_byte": 1.0, "sharing": "exclusive", "multicast": True}],
+            "routes": [{"src": a, "dst": b, "links": ["bus"]}
+                       for a in mems for b in mems if a != b],
+            "tensors": tensors,
+            "tasks": tasks,
+        }
+    )  # fmt: skip
+
+
+def multicast_then_reload() -> Problem:
+    """X (4 B, dram) is read by A on c0 and by B and C on c1; W (8 B, dram) by T on c1. B, T, C
+    run in that order (`after`), 2 cycles each, A 2 cycles. 4 + 8 > 10: l1b cannot hold X
+    while W is there, so X comes into l1b twice (a reload)."""
+    tensors = [
+        {"id": "X", "size_bytes": 4, "kind": "input", "home": "dram"},
+        {"id": "W", "size_bytes": 8, "kind": "weight", "home": "dram"},
+    ]
+    tasks = [
+        job("A", ["c0"], ["X"], [], 2),
+        job("B", ["c1"], ["X"], [], 2),
+        job("T", ["c1"], ["W"], [], 2, after=["B"]),
+        job("C", ["c1"], ["X"], [], 2, after=["T"]),
+    ]
+    return one_bus_pair(tensors, tasks, "multicast-reload")
+
+
+def test_a_reload_into_a_multicast_follower_is_a_used_hint() -> None:
+    # Regression (BERT-base on quad_bus, the layer-by-layer schedule within the space, was
+    # "outside the model"): the hint assignment took whether a destination follows a multicast
+    # leader from the last transfer into it, here the reload alone, so it marked l1b's first
+    # copy as using the bus beside its leader's (occupies = 1, follows = 0): infeasible.
+    # By hand: X dram -> [l1a, l1b] 0-4 (one multicast), A 4-6, B 4-6; W dram -> l1b 6-14 (X
+    # released there at 6), T 14-16; X dram -> l1b again 16-20 (W released at 16), C 20-22.
+    # Optimal: X's and W's copies in l1b are never held at once and B, T, C run in order, so W
+    # arrives after B ends (>= 4 + 2) and X for C after T ends: 6 + 8 + 2 + 4 + 2 = 22.
+    p = multicast_then_reload()
+    hint = Schedule.model_validate({
+        "problem": "multicast-reload",
+        "tasks": [{"id": t, "core": k, "start": s} for t, k, s in
+                  [("A", "c0", 4), ("B", "c1", 4), ("T", "c1", 14), ("C", "c1", 20)]],
+        "transfers": [{"tensor": "X", "src": "dram", "dst": ["l1a", "l1b"], "start": 0},
+                      {"tensor": "W", "src": "dram", "dst": "l1b", "start": 6},
+                      {"tensor": "X", "src": "dram", "dst": "l1b", "start": 16}],
+    })  # fmt: skip
+    assert validate(p, hint) == []
+    assert metrics(p, hint).latency_cycles == 22
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert ("X", "l1b") in space.reloads and space.leaders[("X", "dram", "l1b")] == ("l1a",)
+    assert in_space(space, hint, multicast=True) == hint
+    r = checked(p, "latency", PARAMS, hint=hint)
+    assert r.hint is not None and r.hint.used and r.hint.why_not is None, r.hint
+    assert (r.status, r.objective_value, r.bound) == ("optimal", 22.0, 22.0)
+
+
 # --- (c) IN_SPACE heuristics lie in CP-SAT's space --------------------------------------------
 
 

@@ -165,19 +165,22 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
         x = moved.get((tensor, m))
         if x is not None:
             values[start] = x.start
-    # a multicast: its leader (the destination every other may follow) uses the links
+    # a multicast: its leader (the destination every other may follow) uses the links. Only
+    # the first copy's transfer says whether a destination follows: a later reload into it
+    # (always alone) must not overwrite that
     lead_of: dict[tuple[str, str], str | None] = {}
-    for x in schedule.transfers:
-        lead = group_leader(built.space, x.tensor, x.src, x.dsts) if x.multicast else None
-        for d in x.dsts:
-            lead_of[(x.tensor, d)] = None if d == lead else lead
+    for (tensor, d), x in moved.items():
+        lead = group_leader(built.space, tensor, x.src, x.dsts) if x.multicast else None
+        lead_of[(tensor, d)] = None if d == lead else lead
     for (tensor, s, m, lead), f in v.follows.items():
         x = moved.get((tensor, m))
         values[f] = int(x is not None and x.src == s and lead_of.get((tensor, m)) == lead)
     for (tensor, s, m), occupies in v.occupies.items():
         if occupies is not v.transfer[(tensor, s, m)]:
             x = moved.get((tensor, m))
-            values[occupies] = int(x is not None and x.src == s and lead_of[(tensor, m)] is None)
+            values[occupies] = int(
+                x is not None and x.src == s and lead_of.get((tensor, m)) is None
+            )
     for (tensor, s, m), lit in v.reload.items():
         x = again.get((tensor, m))
         values[lit] = int(x is not None and x.src == s)
