@@ -473,6 +473,99 @@ def test_a_spill_of_a_moved_in_copy_where_the_producer_may_run_is_a_used_hint() 
     assert r.hint is not None and r.hint.used, r.hint
 
 
+def reload_from_a_reloadable_source() -> Problem:
+    """P (c0) makes a (4 B), read by C1 on c0 and by R1 and R2 on c1; v (8 B, dram) by T (c0 or
+    c1). R1, T, R2 run in that order (`after`); every task 2 cycles. 4 + 8 > 10 in l1a and in
+    l1b alike (T may run on either core): a may be reloaded into both."""
+    tensors = [
+        {"id": "a", "size_bytes": 4, "kind": "activation", "producer": "P"},
+        {"id": "v", "size_bytes": 8, "kind": "weight", "home": "dram"},
+    ]
+    tasks = [
+        job("P", ["c0"], [], ["a"], 2),
+        job("C1", ["c0"], ["a"], [], 2),
+        job("R1", ["c1"], ["a"], [], 2),
+        job("T", ["c0", "c1"], ["v"], [], 2, after=["R1"]),
+        job("R2", ["c1"], ["a"], [], 2, after=["T"]),
+    ]
+    return two_cores(tensors, tasks, "reloadable-source")
+
+
+def test_a_reload_out_of_a_source_copy_that_may_be_reloaded_itself_is_a_used_hint() -> None:
+    # Regression (a 2-core random problem, list-depth-first within the space): the space let a
+    # reload leave only from a memory where the tensor gets no reload itself, so a reload out
+    # of the producer's copy in l1a (which may be reloaded: T may run on c0) was dropped by the
+    # projection, its reader then read the first copy beside v, and the hint was invalid.
+    # By hand (T on c1): P 0-2, C1 2-4; a l1a -> l1b 2-6 (x), R1 6-8; v dram -> l1b 8-16 (pb,
+    # a released in l1b at 8), T 16-18; a l1a -> l1b again 18-22 (x, out of the source copy,
+    # held since 0), R2 22-24. Latency 24.
+    # The optimum is 18, with T on c0: a leaves l1a after a l1a -> l1b 2-6 (R1 6-8 on c1), v
+    # dram -> l1a 6-14, T 14-16, R2 16-18 (a's first copy in l1b held until then). 18 is a
+    # bound: T on c0 waits for a's l1a copy to go (>= 6, after its transfer to l1b) and for
+    # v (8 cycles): T ends >= 16, R2 >= 18; T on c1 gives 24 (v and a never in l1b at once).
+    p = reload_from_a_reloadable_source()
+    hint = schedule_of(
+        "reloadable-source",
+        [("P", "c0", 0), ("C1", "c0", 2), ("R1", "c1", 6), ("T", "c1", 16), ("R2", "c1", 22)],
+        [("a", "l1a", "l1b", 2), ("v", "dram", "l1b", 8), ("a", "l1a", "l1b", 18)],
+    )  # fmt: skip
+    assert validate(p, hint) == []
+    assert metrics(p, hint).latency_cycles == 24
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert ("a", "l1a") in space.reloads and ("a", "l1b") in space.reloads
+    assert "l1a" in {o.src for o in space.reloads[(TensorId("a"), MemoryId("l1b"))]}
+    assert in_space(space, hint) == hint
+    r = checked(p, "latency", PARAMS.model_copy(update={"lns_share": 0.0}), hint=hint)
+    assert r.hint is not None and r.hint.used and r.hint.why_not is None, r.hint
+    assert (r.status, r.objective_value, r.bound) == ("optimal", 18.0, 18.0)
+
+
+def forward_into_the_source_memory() -> Problem:
+    """P (c0 or c1) makes a (4 B), read by C1 and C2 on c0 and by R on c1; v (8 B, dram) by T on
+    c0. C1, T, C2 run in that order (`after`); every task 2 cycles. 4 + 8 > 10: l1a cannot hold
+    a while v is there; l1b holds at most a (it cannot overflow)."""
+    tensors = [
+        {"id": "a", "size_bytes": 4, "kind": "activation", "producer": "P"},
+        {"id": "v", "size_bytes": 8, "kind": "weight", "home": "dram"},
+    ]
+    tasks = [
+        job("P", ["c0", "c1"], [], ["a"], 2),
+        job("C1", ["c0"], ["a"], [], 2),
+        job("R", ["c1"], ["a"], [], 2),
+        job("T", ["c0"], ["v"], [], 2, after=["C1"]),
+        job("C2", ["c0"], ["a"], [], 2, after=["T"]),
+    ]
+    return two_cores(tensors, tasks, "forward-back")
+
+
+def test_a_reload_out_of_another_cores_copy_is_dropped_by_the_projection() -> None:
+    # Regression: with P on c0, a's copy in l1b is a first copy moved in, but l1b is also a
+    # memory a may originate in (P may run on c1), and the model reads a reload out of l1b as
+    # leaving from the producer's copy there. The projection kept a l1b -> l1a (a second copy
+    # in l1a) as a reload, which the model then found infeasible: "outside the model". Now it
+    # drops it, as outside the space (the documented "reload out of a copy moved into a memory
+    # the tensor may originate in"), and the hint, left invalid (C2 would read the first copy
+    # beside v), is not used.
+    # The hint: P c0 0-2, C1 2-4; a l1a -> l1b 2-6 (x), R 6-8; v dram -> l1a 6-14 (pa, a
+    # released in l1a at 6), T 14-16; a l1b -> l1a 16-20 (x), C2 20-22. Valid, 22.
+    p = forward_into_the_source_memory()
+    hint = schedule_of(
+        "forward-back",
+        [("P", "c0", 0), ("C1", "c0", 2), ("R", "c1", 6), ("T", "c0", 14), ("C2", "c0", 20)],
+        [("a", "l1a", "l1b", 2), ("v", "dram", "l1a", 6), ("a", "l1b", "l1a", 16)],
+    )  # fmt: skip
+    assert validate(p, hint) == []
+    assert metrics(p, hint).latency_cycles == 22
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert "l1b" in {o.src for o in space.reloads[(TensorId("a"), MemoryId("l1a"))]}
+    projected = in_space(space, hint)
+    assert ("a", "l1b", ("l1a",), 16) not in moves(projected)
+    assert validate(p, projected) != []
+    r = checked(p, "latency", PARAMS.model_copy(update={"lns_share": 0.0}), hint=hint)
+    assert r.hint is not None and not r.hint.used
+    assert r.hint.why_not == "invalid or outside the search space", r.hint
+
+
 def test_a_first_copy_with_only_a_staged_route_is_made() -> None:
     # P (c0) makes a (2 B), C (c1) reads it; l1a and l1b (unbounded, backed by dram) have no
     # route between them. The only way: a l1a -> dram 1-3, dram -> l1b 3-5 (2 cycles each at
