@@ -23,6 +23,7 @@ from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.space import build_space
 from cpsched.heuristics import IN_SPACE, run_heuristics
+from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.problem import MemoryId, Problem, TensorId
 from cpsched.model.schedule import Schedule
 from cpsched.model.space import extend_space, in_space
@@ -564,6 +565,30 @@ def test_a_reload_out_of_another_cores_copy_is_dropped_by_the_projection() -> No
     r = checked(p, "latency", PARAMS.model_copy(update={"lns_share": 0.0}), hint=hint)
     assert r.hint is not None and not r.hint.used
     assert r.hint.why_not == "invalid or outside the search space", r.hint
+
+
+def test_in_space_heuristics_send_no_tensor_out_of_another_cores_copy() -> None:
+    # Regression, found by the IN_SPACE property above at more examples: when the producer's
+    # copy of a0_0 in l1_1 was released while a copy moved into l1_0 was left, heft (IN_SPACE)
+    # made that copy the tensor's source and later reloaded a0_0 into l1_1 out of l1_0, which
+    # CP-SAT's space has not (l1_0 is a memory a0_0 may originate in): the projection dropped
+    # it and the hint was invalid. Now an IN_SPACE heuristic spills the producer's copy to the
+    # backing store first (or keeps it), and leaves out a spill nothing read.
+    p = random_problem(3, n_cores=2, n_layers=3, tiles=2, capacity_factor=1, causal_prob=0.5)
+    modes = {"dram_link": ("bandwidth", False), "bus_l1_0": ("bandwidth", True),
+             "bus_l1_1": ("exclusive", False)}  # fmt: skip
+    links = tuple(
+        lk.model_copy(update={"sharing": modes[lk.id][0], "multicast": modes[lk.id][1]})
+        for lk in p.links
+    )
+    p = backed(p.model_copy(update={"links": links}))
+    runs = dict(in_space_runs(p))
+    assert "heft" in runs
+    for name, s in runs.items():
+        assert validate(p, s) == [], name
+        assert_kept_whole(p, name, s)
+        r = solve(p, "latency", FIRST, hint=s)
+        assert r.hint is not None and r.hint.used, (name, r.hint)
 
 
 def test_a_first_copy_with_only_a_staged_route_is_made() -> None:
