@@ -34,6 +34,7 @@ from cpsched.cpsat.callbacks import ProgressCallback
 from cpsched.cpsat.lns import LnsOutcome, improve
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.params import (
+    HINT_COMPLETION_S,
     KEEP_HINT_SPILLS_ABOVE,
     LIGHT_PRESOLVE_ABOVE,
     Progress,
@@ -660,8 +661,11 @@ def solve(
             usable_hint = canonical_first_start(space, built.symmetric_classes, usable_hint)
         elif built.symmetric_classes:
             usable_hint = canonical_hint(space, built.symmetric_classes, usable_hint)
+        # completing stops once the fixed hint is completed (or proven outside); the big models
+        # need more than small ones: BERT-base on mesh4x4 (hint's spills, light presolve) about
+        # 5 s on one worker, where 2 s left every hint there unused
         solution, missing = _complete_hint(
-            built, usable_hint, params, min(2.0, params.time_limit_s / 4), light
+            built, usable_hint, params, min(HINT_COMPLETION_S, params.time_limit_s / 4), light
         )
         assert hint_info is not None
         hint_info = hint_info.model_copy(
