@@ -25,6 +25,7 @@ from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.space import build_space
 from cpsched.heuristics import IN_SPACE, run_heuristics
+from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.problem import MemoryId, Problem, TensorId
 from cpsched.model.schedule import Schedule
 from cpsched.model.space import extend_space, in_space
@@ -211,6 +212,77 @@ def test_a_hint_with_a_reload_and_a_reader_on_another_core_is_used() -> None:
     # and 24 is the optimum: l1a cannot hold w and v at once, so w 6 + T1 2 + v 6 + T2 2 = 16
     # pass before T2 ends, and T3's copy of w is allocated after v's release, 16 + 6 + 2 = 24
     assert (r.status, r.objective_value, r.bound) == ("optimal", 24.0, 24.0)
+
+
+def one_bus_pair(tensors: list[dict[str, Any]], tasks: list[dict[str, Any]], name: str) -> Problem:
+    """Cores c0 (on l1a) and c1 (on l1b), each L1 of 10 bytes backed by dram, all three memories
+    on one exclusive multicast bus of 1 byte per cycle (latency 0, 1 pJ per byte): an n-byte
+    transfer takes n cycles on any route, and dram -> [l1a, l1b] is one multicast of the space
+    (l1a leads: the same links, the earlier memory)."""
+    mems = ("dram", "l1a", "l1b")
+    return Problem.model_validate(
+        {
+            "format": "cpsched-problem/2",
+            "name": name,
+            "memories": [
+                {"id": "dram", "capacity_bytes": None},
+                {"id": "l1a", "capacity_bytes": 10, "backing": "dram"},
+                {"id": "l1b", "capacity_bytes": 10, "backing": "dram"},
+            ],
+            "cores": [{"id": "c0", "memory": "l1a"}, {"id": "c1", "memory": "l1b"}],
+            "links": [{"id": "bus", "bandwidth_bytes_per_cycle": 1, "latency_cycles": 0,
+                       "energy_pj_per_byte": 1.0, "sharing": "exclusive", "multicast": True}],
+            "routes": [{"src": a, "dst": b, "links": ["bus"]}
+                       for a in mems for b in mems if a != b],
+            "tensors": tensors,
+            "tasks": tasks,
+        }
+    )  # fmt: skip
+
+
+def multicast_then_reload() -> Problem:
+    """X (4 B, dram) is read by A on c0 and by B and C on c1; W (8 B, dram) by T on c1. B, T, C
+    run in that order (`after`), 2 cycles each, A 2 cycles. 4 + 8 > 10: l1b cannot hold X
+    while W is there, so X comes into l1b twice (a reload)."""
+    tensors = [
+        {"id": "X", "size_bytes": 4, "kind": "input", "home": "dram"},
+        {"id": "W", "size_bytes": 8, "kind": "weight", "home": "dram"},
+    ]
+    tasks = [
+        job("A", ["c0"], ["X"], [], 2),
+        job("B", ["c1"], ["X"], [], 2),
+        job("T", ["c1"], ["W"], [], 2, after=["B"]),
+        job("C", ["c1"], ["X"], [], 2, after=["T"]),
+    ]
+    return one_bus_pair(tensors, tasks, "multicast-reload")
+
+
+def test_a_reload_into_a_multicast_follower_is_a_used_hint() -> None:
+    # Regression (BERT-base on quad_bus, the layer-by-layer schedule within the space, was
+    # "outside the model"): the hint assignment took whether a destination follows a multicast
+    # leader from the last transfer into it, here the reload alone, so it marked l1b's first
+    # copy as using the bus beside its leader's (occupies = 1, follows = 0): infeasible.
+    # By hand: X dram -> [l1a, l1b] 0-4 (one multicast), A 4-6, B 4-6; W dram -> l1b 6-14 (X
+    # released there at 6), T 14-16; X dram -> l1b again 16-20 (W released at 16), C 20-22.
+    # Optimal: X's and W's copies in l1b are never held at once and B, T, C run in order, so W
+    # arrives after B ends (>= 4 + 2) and X for C after T ends: 6 + 8 + 2 + 4 + 2 = 22.
+    p = multicast_then_reload()
+    hint = Schedule.model_validate({
+        "problem": "multicast-reload",
+        "tasks": [{"id": t, "core": k, "start": s} for t, k, s in
+                  [("A", "c0", 4), ("B", "c1", 4), ("T", "c1", 14), ("C", "c1", 20)]],
+        "transfers": [{"tensor": "X", "src": "dram", "dst": ["l1a", "l1b"], "start": 0},
+                      {"tensor": "W", "src": "dram", "dst": "l1b", "start": 6},
+                      {"tensor": "X", "src": "dram", "dst": "l1b", "start": 16}],
+    })  # fmt: skip
+    assert validate(p, hint) == []
+    assert metrics(p, hint).latency_cycles == 22
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert ("X", "l1b") in space.reloads and space.leaders[("X", "dram", "l1b")] == ("l1a",)
+    assert in_space(space, hint, multicast=True) == hint
+    r = checked(p, "latency", PARAMS, hint=hint)
+    assert r.hint is not None and r.hint.used and r.hint.why_not is None, r.hint
+    assert (r.status, r.objective_value, r.bound) == ("optimal", 22.0, 22.0)
 
 
 # --- (c) IN_SPACE heuristics lie in CP-SAT's space --------------------------------------------
@@ -424,6 +496,123 @@ def test_a_spill_of_a_moved_in_copy_where_the_producer_may_run_is_a_used_hint() 
     assert in_space(space, hint) == hint
     r = checked(p, "latency", PARAMS.model_copy(update={"lns_share": 0.0}), hint=hint)
     assert r.hint is not None and r.hint.used, r.hint
+
+
+def reload_from_a_reloadable_source() -> Problem:
+    """P (c0) makes a (4 B), read by C1 on c0 and by R1 and R2 on c1; v (8 B, dram) by T (c0 or
+    c1). R1, T, R2 run in that order (`after`); every task 2 cycles. 4 + 8 > 10 in l1a and in
+    l1b alike (T may run on either core): a may be reloaded into both."""
+    tensors = [
+        {"id": "a", "size_bytes": 4, "kind": "activation", "producer": "P"},
+        {"id": "v", "size_bytes": 8, "kind": "weight", "home": "dram"},
+    ]
+    tasks = [
+        job("P", ["c0"], [], ["a"], 2),
+        job("C1", ["c0"], ["a"], [], 2),
+        job("R1", ["c1"], ["a"], [], 2),
+        job("T", ["c0", "c1"], ["v"], [], 2, after=["R1"]),
+        job("R2", ["c1"], ["a"], [], 2, after=["T"]),
+    ]
+    return two_cores(tensors, tasks, "reloadable-source")
+
+
+def test_a_reload_out_of_a_source_copy_that_may_be_reloaded_itself_is_a_used_hint() -> None:
+    # Regression (a 2-core random problem, list-depth-first within the space): the space let a
+    # reload leave only from a memory where the tensor gets no reload itself, so a reload out
+    # of the producer's copy in l1a (which may be reloaded: T may run on c0) was dropped by the
+    # projection, its reader then read the first copy beside v, and the hint was invalid.
+    # By hand (T on c1): P 0-2, C1 2-4; a l1a -> l1b 2-6 (x), R1 6-8; v dram -> l1b 8-16 (pb,
+    # a released in l1b at 8), T 16-18; a l1a -> l1b again 18-22 (x, out of the source copy,
+    # held since 0), R2 22-24. Latency 24.
+    # The optimum is 18, with T on c0: a leaves l1a after a l1a -> l1b 2-6 (R1 6-8 on c1), v
+    # dram -> l1a 6-14, T 14-16, R2 16-18 (a's first copy in l1b held until then). 18 is a
+    # bound: T on c0 waits for a's l1a copy to go (>= 6, after its transfer to l1b) and for
+    # v (8 cycles): T ends >= 16, R2 >= 18; T on c1 gives 24 (v and a never in l1b at once).
+    p = reload_from_a_reloadable_source()
+    hint = schedule_of(
+        "reloadable-source",
+        [("P", "c0", 0), ("C1", "c0", 2), ("R1", "c1", 6), ("T", "c1", 16), ("R2", "c1", 22)],
+        [("a", "l1a", "l1b", 2), ("v", "dram", "l1b", 8), ("a", "l1a", "l1b", 18)],
+    )  # fmt: skip
+    assert validate(p, hint) == []
+    assert metrics(p, hint).latency_cycles == 24
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert ("a", "l1a") in space.reloads and ("a", "l1b") in space.reloads
+    assert "l1a" in {o.src for o in space.reloads[(TensorId("a"), MemoryId("l1b"))]}
+    assert in_space(space, hint) == hint
+    r = checked(p, "latency", PARAMS.model_copy(update={"lns_share": 0.0}), hint=hint)
+    assert r.hint is not None and r.hint.used and r.hint.why_not is None, r.hint
+    assert (r.status, r.objective_value, r.bound) == ("optimal", 18.0, 18.0)
+
+
+def forward_into_the_source_memory() -> Problem:
+    """P (c0 or c1) makes a (4 B), read by C1 and C2 on c0 and by R on c1; v (8 B, dram) by T on
+    c0. C1, T, C2 run in that order (`after`); every task 2 cycles. 4 + 8 > 10: l1a cannot hold
+    a while v is there; l1b holds at most a (it cannot overflow)."""
+    tensors = [
+        {"id": "a", "size_bytes": 4, "kind": "activation", "producer": "P"},
+        {"id": "v", "size_bytes": 8, "kind": "weight", "home": "dram"},
+    ]
+    tasks = [
+        job("P", ["c0", "c1"], [], ["a"], 2),
+        job("C1", ["c0"], ["a"], [], 2),
+        job("R", ["c1"], ["a"], [], 2),
+        job("T", ["c0"], ["v"], [], 2, after=["C1"]),
+        job("C2", ["c0"], ["a"], [], 2, after=["T"]),
+    ]
+    return two_cores(tensors, tasks, "forward-back")
+
+
+def test_a_reload_out_of_another_cores_copy_is_dropped_by_the_projection() -> None:
+    # Regression: with P on c0, a's copy in l1b is a first copy moved in, but l1b is also a
+    # memory a may originate in (P may run on c1), and the model reads a reload out of l1b as
+    # leaving from the producer's copy there. The projection kept a l1b -> l1a (a second copy
+    # in l1a) as a reload, which the model then found infeasible: "outside the model". Now it
+    # drops it, as outside the space (the documented "reload out of a copy moved into a memory
+    # the tensor may originate in"), and the hint, left invalid (C2 would read the first copy
+    # beside v), is not used.
+    # The hint: P c0 0-2, C1 2-4; a l1a -> l1b 2-6 (x), R 6-8; v dram -> l1a 6-14 (pa, a
+    # released in l1a at 6), T 14-16; a l1b -> l1a 16-20 (x), C2 20-22. Valid, 22.
+    p = forward_into_the_source_memory()
+    hint = schedule_of(
+        "forward-back",
+        [("P", "c0", 0), ("C1", "c0", 2), ("R", "c1", 6), ("T", "c0", 14), ("C2", "c0", 20)],
+        [("a", "l1a", "l1b", 2), ("v", "dram", "l1a", 6), ("a", "l1b", "l1a", 16)],
+    )  # fmt: skip
+    assert validate(p, hint) == []
+    assert metrics(p, hint).latency_cycles == 22
+    space = extend_space(build_space(p), staging=True, spill=True)
+    assert "l1b" in {o.src for o in space.reloads[(TensorId("a"), MemoryId("l1a"))]}
+    projected = in_space(space, hint)
+    assert ("a", "l1b", ("l1a",), 16) not in moves(projected)
+    assert validate(p, projected) != []
+    r = checked(p, "latency", PARAMS.model_copy(update={"lns_share": 0.0}), hint=hint)
+    assert r.hint is not None and not r.hint.used
+    assert r.hint.why_not == "invalid or outside the search space", r.hint
+
+
+def test_in_space_heuristics_send_no_tensor_out_of_another_cores_copy() -> None:
+    # Regression, found by the IN_SPACE property above at more examples: when the producer's
+    # copy of a0_0 in l1_1 was released while a copy moved into l1_0 was left, heft (IN_SPACE)
+    # made that copy the tensor's source and later reloaded a0_0 into l1_1 out of l1_0, which
+    # CP-SAT's space has not (l1_0 is a memory a0_0 may originate in): the projection dropped
+    # it and the hint was invalid. Now an IN_SPACE heuristic spills the producer's copy to the
+    # backing store first (or keeps it), and leaves out a spill nothing read.
+    p = random_problem(3, n_cores=2, n_layers=3, tiles=2, capacity_factor=1, causal_prob=0.5)
+    modes = {"dram_link": ("bandwidth", False), "bus_l1_0": ("bandwidth", True),
+             "bus_l1_1": ("exclusive", False)}  # fmt: skip
+    links = tuple(
+        lk.model_copy(update={"sharing": modes[lk.id][0], "multicast": modes[lk.id][1]})
+        for lk in p.links
+    )
+    p = backed(p.model_copy(update={"links": links}))
+    runs = dict(in_space_runs(p))
+    assert "heft" in runs
+    for name, s in runs.items():
+        assert validate(p, s) == [], name
+        assert_kept_whole(p, name, s)
+        r = solve(p, "latency", FIRST, hint=s)
+        assert r.hint is not None and r.hint.used, (name, r.hint)
 
 
 def test_a_first_copy_with_only_a_staged_route_is_made() -> None:

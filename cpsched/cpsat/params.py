@@ -98,6 +98,11 @@ LIGHT_PRESOLVE_ABOVE = 10_000
 # spill stores (docs/results.md): BERT-base M=128 on mesh4x4 (all 9,376 possible reloads and
 # 486 spill stores) builds 408k variables in 47 s, beyond what CP-SAT explores in minutes
 KEEP_HINT_SPILLS_ABOVE = 10_000
+# Seconds at most (and a quarter of the time limit at most) for completing a hint into a full
+# assignment of the model: BERT-base M=128 on mesh4x4, its IN_SPACE heft and layer-by-layer
+# schedules (hint's spills only, light presolve), took 4.7-5.4 s on one worker, where the
+# former 2 s left them unused ("not completed into the model in 2 s")
+HINT_COMPLETION_S = 15.0
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from cpsched.cpsat.callbacks import ProgressCallback
 from cpsched.cpsat.lns import LnsOutcome, improve
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.params import (
+    HINT_COMPLETION_S,
     KEEP_HINT_SPILLS_ABOVE,
     LIGHT_PRESOLVE_ABOVE,
     Progress,
@@ -165,19 +166,22 @@ def _hint_assignment(built: BuiltModel, schedule: Schedule) -> dict[cp_model.Int
         x = moved.get((tensor, m))
         if x is not None:
             values[start] = x.start
-    # a multicast: its leader (the destination every other may follow) uses the links
+    # a multicast: its leader (the destination every other may follow) uses the links. Only
+    # the first copy's transfer says whether a destination follows: a later reload into it
+    # (always alone) must not overwrite that
     lead_of: dict[tuple[str, str], str | None] = {}
-    for x in schedule.transfers:
-        lead = group_leader(built.space, x.tensor, x.src, x.dsts) if x.multicast else None
-        for d in x.dsts:
-            lead_of[(x.tensor, d)] = None if d == lead else lead
+    for (tensor, d), x in moved.items():
+        lead = group_leader(built.space, tensor, x.src, x.dsts) if x.multicast else None
+        lead_of[(tensor, d)] = None if d == lead else lead
     for (tensor, s, m, lead), f in v.follows.items():
         x = moved.get((tensor, m))
         values[f] = int(x is not None and x.src == s and lead_of.get((tensor, m)) == lead)
     for (tensor, s, m), occupies in v.occupies.items():
         if occupies is not v.transfer[(tensor, s, m)]:
             x = moved.get((tensor, m))
-            values[occupies] = int(x is not None and x.src == s and lead_of[(tensor, m)] is None)
+            values[occupies] = int(
+                x is not None and x.src == s and lead_of.get((tensor, m)) is None
+            )
     for (tensor, s, m), lit in v.reload.items():
         x = again.get((tensor, m))
         values[lit] = int(x is not None and x.src == s)
@@ -658,8 +662,11 @@ def solve(
             usable_hint = canonical_first_start(space, built.symmetric_classes, usable_hint)
         elif built.symmetric_classes:
             usable_hint = canonical_hint(space, built.symmetric_classes, usable_hint)
+        # completing stops once the fixed hint is completed (or proven outside); the big models
+        # need more than small ones: BERT-base on mesh4x4 (hint's spills, light presolve) about
+        # 5 s on one worker, where 2 s left every hint there unused
         solution, missing = _complete_hint(
-            built, usable_hint, params, min(2.0, params.time_limit_s / 4), light
+            built, usable_hint, params, min(HINT_COMPLETION_S, params.time_limit_s / 4), light
         )
         assert hint_info is not None
         hint_info = hint_info.model_copy(

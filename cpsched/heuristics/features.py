@@ -30,8 +30,10 @@ class Features:
     forward: bool = False
     # Place only what CP-SAT's search space holds (docs/results.md), so that the schedule can be
     # its hint: a tensor comes back into a memory at most once (a reloaded copy is not evicted
-    # again), a reload and a spill travel alone (no multicast), and a spilled copy in an
-    # unbounded store stays while the tensor is still to be read. Off by default (the
+    # again), a reload and a spill travel alone (no multicast), a spilled copy in an
+    # unbounded store stays while the tensor is still to be read, and a tensor is sent only
+    # out of its source copy, its spill or a staged copy (never out of another core's copy; a
+    # spill nothing read is left out). Off by default (the
     # heuristics then reload as often as they like, which is often faster); the pipeline runs
     # them with it (IN_SPACE) when the best schedule lies outside the space. A run that finds
     # nothing this way runs again without it before it gives up spilling.

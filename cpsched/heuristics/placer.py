@@ -144,6 +144,8 @@ class Placer:
         # The copy each tensor keeps while readers remain: its source copy, or where it was
         # spilled to (without spills, always the source copy).
         self.anchor: dict[TensorId, MemoryId] = {}
+        # Where each tensor first appears: its home, or its producer's memory once placed.
+        self.origin: dict[TensorId, MemoryId] = {}
         # A task may list an input twice; it reads (and needs moved) one copy.
         self.inputs: list[tuple[TensorId, ...]] = [tuple(dict.fromkeys(t.inputs)) for t in p.tasks]
         self.readers: dict[TensorId, list[int]] = {
@@ -169,7 +171,7 @@ class Placer:
             if t.producer is None:
                 assert t.home is not None
                 self._open_copy(t.id, t.home, 0, 0)
-                self.anchor[t.id] = t.home
+                self.anchor[t.id] = self.origin[t.id] = t.home
                 if t.store and t.home != DRAM:
                     self._transfer(t.id, t.home, DRAM, 0)
                 self._release_unneeded(t.id)
@@ -207,13 +209,29 @@ class Placer:
         left = self.open_copies[tensor]
         left.remove(m)
         if self.anchor.get(tensor) == m and left:
-            # another copy takes over: a permanent one (dram) or an unbounded one first
+            # another copy takes over: a permanent one (dram) or an unbounded one first (with
+            # Features.cpsat_space the spilled one in m's backing store, see _heirs)
             self.anchor[tensor] = min(
-                left, key=lambda s: (not self._permanent(tensor, s), s in self.mem)
+                self._heirs(tensor, m) or left,
+                key=lambda s: (not self._permanent(tensor, s), s in self.mem),
             )
         prof = self.mem.get(m)
         if prof is not None:
             prof.add_from(release, -self.tensor[tensor].size_bytes)
+
+    def _heirs(self, tensor: TensorId, m: MemoryId) -> list[MemoryId]:
+        """The open copies of `tensor` other than the one in `m` that may become its anchor
+        when `m`'s copy (the anchor) goes. With `Features.cpsat_space` only a copy in `m`'s
+        backing store, and only when `m` is where the tensor first appeared: CP-SAT's space
+        moves a tensor out of its source copy, out of that copy spilled to the source memory's
+        backing store, or out of a staged copy, never out of another core's copy, and never
+        spills a spilled copy again (docs/results.md)."""
+        left = [s for s in self.open_copies.get(tensor, ()) if s != m]
+        if not self.features.cpsat_space:
+            return left
+        if self.origin.get(tensor) != m:
+            return []
+        return [s for s in left if s == self.backing.get(m)]
 
     def flush_stores(self, keep_last: int = 0) -> None:
         """Place the pending stores except the `keep_last` newest ones, and release their copies."""
@@ -255,6 +273,8 @@ class Placer:
             needed = frozenset().union(*possible)
             if self.features.spill:
                 needed |= {self.backing[m] for m in needed if m in self.backing}
+            if self.features.cpsat_space and not self._heirs(tensor, src):
+                src_needed = True  # no copy CP-SAT's space could send it from once it goes
             keep = [m for m in open_ms if (src_needed if m == src else m in needed)]
             if len(keep) == len(open_ms):
                 return
@@ -462,6 +482,10 @@ class Placer:
         """Release the copy of `tensor` in `m`, spilling it first when it is the copy the
         tensor keeps and no other copy is left; False (nothing changed) when it cannot go."""
         others = [s for s in self.open_copies[tensor] if s != m]
+        if self.features.cpsat_space and self.anchor.get(tensor) == m:
+            if self.origin.get(tensor) != m and self.remaining[tensor] > 0:
+                return False  # a spilled copy is not spilled again in CP-SAT's space
+            others = self._heirs(tensor, m)
         if self.remaining[tensor] > 0 and not others:
             target = self._spill(tensor, m)
             if target is None:
@@ -651,7 +675,7 @@ class Placer:
             self._use(x, m, end)
         for x in task.outputs:
             self._open_copy(x, m, start, end)
-            self.anchor[x] = m
+            self.anchor[x] = self.origin[x] = m
             if tensor[x].store and m != DRAM:
                 self.pending_stores.append((x, m, end))
         for x in self.inputs[i]:
@@ -670,6 +694,7 @@ class Placer:
             core = self.core_of[i]
             assert core is not None
             tasks.append(ScheduledTask.model_construct(id=t.id, core=core, start=self.start[i]))
+        placed = self._read_transfers() if self.features.cpsat_space else self.transfers
         transfers = [
             ScheduledTransfer.model_construct(
                 tensor=tr.tensor,
@@ -678,9 +703,44 @@ class Placer:
                 start=tr.start,
                 rate_bytes_per_cycle=None,
             )
-            for tr in sorted(self.transfers, key=lambda tr: (tr.start, tr.tensor, tr.dsts[0]))
+            for tr in sorted(placed, key=lambda tr: (tr.start, tr.tensor, tr.dsts[0]))
         ]
         return Schedule(problem=self.p.name, tasks=tuple(tasks), transfers=tuple(transfers))
+
+    def _read_transfers(self) -> list[_Transfer]:
+        """The placed transfers without those that made a copy nothing reads (one destination,
+        no task reading the tensor in that memory from the transfer's start on, no transfer
+        leaving from there after it, no stored tensor's dram copy), until none is left.
+
+        With `Features.cpsat_space` the producer's copy is spilled to its backing store before
+        it goes while the tensor is still read (CP-SAT's space sends a tensor only out of its
+        source copy, that spill or a staged copy), in case a reader needs it later; when none
+        did, CP-SAT's space leaves the spill out, and so does the schedule (dropping it keeps
+        the schedule valid: it frees link time and memory)."""
+        last_read: dict[tuple[TensorId, MemoryId], int] = {}  # latest start of a task reader
+        for x, readers in self.readers.items():
+            for i in readers:
+                core = self.core_of[i] if i < len(self.core_of) else None
+                if core is not None:
+                    key = (x, self.mem_of[core])
+                    last_read[key] = max(last_read.get(key, -1), self.start[i])
+        placed = self.transfers
+        while True:
+            last_out: dict[tuple[TensorId, MemoryId], int] = {}  # latest start of one out
+            for tr in placed:
+                key = (tr.tensor, tr.src)
+                last_out[key] = max(last_out.get(key, -1), tr.start)
+            kept = [
+                tr
+                for tr in placed
+                if len(tr.dsts) != 1
+                or (tr.dsts[0] == DRAM and self.tensor[tr.tensor].store)
+                or last_read.get((tr.tensor, tr.dsts[0]), -1) >= tr.start
+                or last_out.get((tr.tensor, tr.dsts[0]), -1) >= tr.start
+            ]
+            if len(kept) == len(placed):
+                return kept
+            placed = kept
 
 
 def _short_list(items: Sequence[str], limit: int = 4) -> str:

@@ -408,8 +408,10 @@ def with_spill(space: Space, keep: Keep | None = None) -> Space:
     overflow (:func:`may_overflow`), a tensor a consumer may read there may get one reload copy,
     a second transfer into `m` made after its first copy there is released, from the tensor's
     source memory or from the copy in `m`'s backing store `b`; that copy may come from the source
-    or from a spill, a transfer `m -> b` out of the first copy. The reload's source copy must be
-    the only copy of the tensor in its memory (a memory where the tensor gets no reload itself).
+    or from a spill, a transfer `m -> b` out of the first copy. A reload out of the source
+    memory reads the source copy there (which is held until the reload ends, so that a reload
+    of the tensor into the source memory itself comes after it); one out of `b` needs `b` to be
+    a memory where the tensor gets no reload itself.
     Such a copy in a store (:attr:`Space.spill_stores`) may also make the first copy of the
     tensor in any other memory it has a route to: a reader on another core after the producer's
     copy was spilled, as the heuristics do. With `keep`, only the reloads and spill stores it
@@ -469,11 +471,10 @@ def with_spill(space: Space, keep: Keep | None = None) -> Space:
         return b
 
     for x, m in sorted(candidates, key=lambda k: (k[0], mem_order[k[1]])):
-        options = [
-            _option(p, x, s, m)
-            for s in space.sources[x]
-            if s != m and (s, m) in routes and (x, s) not in candidates
-        ]
+        # out of the source copy, even in a source memory that may itself get a reload: the
+        # reload then reads the first copy there, held until it ends (the heuristics reload
+        # from a source copy that a later reload replaces)
+        options = [_option(p, x, s, m) for s in space.sources[x] if s != m and (s, m) in routes]
         b = p.memory_by_id[m].backing
         if b is not None and (b, m) in routes and add_store(x, m) == b:
             options.append(_option(p, x, b, m))
@@ -630,7 +631,14 @@ def in_space(space: Space, schedule: Schedule, multicast: bool = False) -> Sched
             if (
                 (x.tensor, d) not in reloaded
                 and any(o.src == x.src for o in space.reloads[(x.tensor, d)])
-                and (x.src == source or (x.tensor, x.src) in seen)
+                # out of the source copy, or out of a copy moved into a memory the tensor
+                # cannot originate in (the model reads a reload out of a memory it may
+                # originate in as leaving from the source copy there)
+                and (
+                    x.src == source
+                    or (space.from_copy_in(x.tensor, x.src) and (x.tensor, x.src) in seen)
+                )
+                and (x.tensor, x.src) not in reloaded  # (it would read the reload copy there)
             ):
                 reloaded.add((x.tensor, d))
                 left.add((x.tensor, x.src))
