@@ -318,17 +318,21 @@ def add_memory_capacity(
     the capacity), so the same constraint measures the peak for the memory objectives.
 
     With `prune` (and no `peak_bytes`), a memory whose every possible copy fits at once gets no
-    cumulative: it cannot bind (docs/results.md; measured in the scaling suite's ablation)."""
+    cumulative: it cannot bind (docs/results.md; measured in the scaling suite's ablation). Each
+    tensor counts once there: two copies of one tensor are never held in one memory at a time
+    (the releases and reload orders of :func:`add_releases` keep them apart)."""
     p = space.problem
     per_memory: dict[MemoryId, list[tuple[cp_model.IntervalVar, int]]] = defaultdict(list)
+    tensors: dict[MemoryId, dict[TensorId, int]] = defaultdict(dict)
     for hold in v.holds:
         per_memory[hold.memory].append((hold.interval, hold.size_bytes))
+        tensors[hold.memory][hold.tensor] = hold.size_bytes
     for m in space.bounded:
         capacity = p.memory_by_id[m].capacity_bytes
         assert capacity is not None
         limit: cp_model.LinearExprT = capacity if peak_bytes is None else peak_bytes[m]
         holds = per_memory.get(m, [])
-        if prune and peak_bytes is None and sum(d for _, d in holds) <= capacity:
+        if prune and peak_bytes is None and sum(tensors[m].values()) <= capacity:
             continue  # everything this memory may ever hold fits at once
         if holds:
             model.add_cumulative([i for i, _ in holds], [d for _, d in holds], limit)

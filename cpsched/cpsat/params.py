@@ -68,9 +68,11 @@ class SolverParams(BaseModel):
     # spill and reload (docs/results.md): in a bounded memory that may overflow, a tensor may be
     # brought in a second time after its first copy there is released, from its source or from
     # the memory's backing store (where a spill may have put it); changes nothing where every
-    # memory can hold all it may ever hold. Off: the space the MILP peer searches. It grows the
-    # model (attention head, T=4: quad_bus 2,078 -> 3,850 variables, mesh4x4 10,214 -> 20,086,
-    # gap8 with staging 689 -> 1,088)
+    # memory can hold all it may ever hold (each tensor counted once: one copy of a tensor per
+    # memory at a time). Off: the space the MILP peer searches. It grows the model (attention
+    # head, T=4: quad_bus 2,078 -> 2,078 variables (its L1s hold every tensor at once; 4,546
+    # when each possible copy counted apart), mesh4x4 10,214 -> 26,614, gap8 with staging
+    # 689 -> 1,240)
     spill: bool = True
     # leave out the capacity cumulative of a memory that can hold at once every copy it may
     # ever hold (it cannot bind; bound-wall: T=8 attention head, 9,582 -> 6,578 constraints)

@@ -363,14 +363,16 @@ def extend_space(
 
 def may_overflow(space: Space) -> set[MemoryId]:
     """The bounded memories whose possible copies (:attr:`Space.bounded_copies`) do not all fit
-    at once."""
-    held: dict[MemoryId, int] = {}
+    at once, each tensor counted once: a memory never holds two copies of one tensor at a time
+    (SPEC rule 9), so a tensor that may be produced in it, moved into it or reloaded adds its
+    size once."""
+    held: dict[MemoryId, dict[TensorId, int]] = {}
     for copy in space.bounded_copies:
-        held[copy.memory] = held.get(copy.memory, 0) + copy.size_bytes
+        held.setdefault(copy.memory, {})[copy.tensor] = copy.size_bytes
     return {
         m
-        for m, total in held.items()
-        if total > (space.problem.memory_by_id[m].capacity_bytes or 0)
+        for m, sizes in held.items()
+        if sum(sizes.values()) > (space.problem.memory_by_id[m].capacity_bytes or 0)
     }
 
 
