@@ -40,7 +40,7 @@ from cpsched.cpsat.params import (
     SolverParams,
 )
 from cpsched.cpsat.space import Space, build_space
-from cpsched.cpsat.starvation import StarvationBound, solve_starvation, starvation_relaxation
+from cpsched.cpsat.starvation import StarvationBound, starvation_bound
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.model.objective import Metric, Objective, as_objective
@@ -274,15 +274,13 @@ _MODEL_SWITCHES = (
 def _starvation(built: BuiltModel, horizon: int, params: SolverParams) -> StarvationBound:
     """The starvation bound (:mod:`cpsched.cpsat.starvation`, valid for every schedule) within
     its share of the time limit; the relaxation keeps the model's tile order."""
-    relaxation = starvation_relaxation(
-        built.space, fluid=True, tile_order=[run.leader for run in built.tile_runs]
-    )
-    return solve_starvation(
-        relaxation,
+    return starvation_bound(
+        built.space,
         horizon,
         params.time_limit_s * params.starvation_share,
         params.num_workers,
         params.seed,
+        tile_order=[run.leader for run in built.tile_runs],
     )
 
 

@@ -58,7 +58,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import pairwise
 
@@ -435,3 +435,26 @@ def solve_starvation(
         placement,
         r.fluid,
     )
+
+
+def starvation_bound(
+    space: Space,
+    horizon_cycles: int,
+    time_limit_s: float,
+    num_workers: int = 2,
+    seed: int = 0,
+    tile_order: Sequence[Sequence[TaskId]] = (),
+) -> StarvationBound:
+    """The fluid relaxation of `space` (valid for every schedule), solved with the cores as a
+    cumulative in up to half of `time_limit_s`, then with per-core placement in what is left:
+    the higher of the two bounds (the cumulative proves more on many identical cores, placement
+    sees tasks that only some cores may run)."""
+    started = time.monotonic()
+    r = starvation_relaxation(space, fluid=True, tile_order=tile_order)
+    best = solve_starvation(r, horizon_cycles, time_limit_s / 2, num_workers, seed)
+    left = time_limit_s - (time.monotonic() - started)
+    if left > 0:
+        placed = solve_starvation(r, horizon_cycles, left, num_workers, seed, placement=True)
+        if (placed.value or 0) > (best.value or 0):
+            best = placed
+    return replace(best, seconds=time.monotonic() - started)
