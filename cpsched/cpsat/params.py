@@ -50,6 +50,28 @@ class SolverParams(BaseModel):
     # T=16 17,027 (4.5 %) -> 17,156 (3.5 %): the static bound, which CP-SAT does not pass in
     # 60 s. No change on BERT-base mesh4x4 (static bounds 4.5 s -> 6.1 s there)
     idle_union_inputs: bool = True
+    # a lower bound from a relaxation that sees the cores starve for what the DRAM port delivers
+    # (cpsched.cpsat.starvation: tasks with their precedences on the cores; every home input
+    # crosses the port before its first reader, every store after its producer), solved by
+    # CP-SAT in `starvation_share` of the time limit (half with the cores as a cumulative, the
+    # rest with per-core placement) and valid for every schedule (a link shared by bandwidth
+    # counts a crossing as size / bandwidth, no latency: slower transfers may share it).
+    # Off: it never passes the static bound on the attention head. M=256 N=64 on quad_bus,
+    # latency, 2 workers, seed 0 (2 cores shared with another job: times approximate); static
+    # bound / relaxation's bound in 6 s, cumulative (none proven; placement: 15,702 at T=4,
+    # 8,503 at T=8, 4,902 at T=16) / best relaxation solution found: T=4 18,047 / 17,238 /
+    # 17,942, T=8 17,471 / 16,982 / 17,430, T=16 17,156 / 16,854 / 17,344. So its optimum is
+    # below the static bound at T=4 and 8 (and, counted at full rate, valid only in CP-SAT's
+    # space, at most 18,052 and 17,660). No CP-SAT setting tried raised the T=8 bound past
+    # 17,101 in 15 s (max_lp, lb_tree_search, objective shaving, linearization 2, cumulative
+    # edge finding). Full solve, 60 s, off -> on: bound 18,047 / 17,471 / 17,156 both ways (the
+    # relaxation's 17,238 / 16,982 / 16,854 lies below, so `makespan >= value` is never added);
+    # best 18,288 -> 18,394 and 18,140 (two runs: noise), 17,814 -> 17,950 and 17,814, 17,856
+    # -> 17,856. On random_problem(seed, 3 cores, 4 layers, 3 tiles), seeds 0-7, it passes the
+    # static bound twice (374 vs 365; placement 160 vs 131; optima 394, 199), proven in 0.3 s,
+    # with no clear change in time to prove (noise)
+    starvation_bound: bool = False
+    starvation_share: float = Field(default=0.1, gt=0, le=0.5)
     # with symmetry_breaking and static_bounds: order interchangeable cores by first start (and
     # bound each one's first start and load) instead of by first use
     first_start_order: bool = False  # sound, but no measured gain yet (noise on 2 cores)

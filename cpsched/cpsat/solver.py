@@ -41,6 +41,7 @@ from cpsched.cpsat.params import (
     SolverParams,
 )
 from cpsched.cpsat.space import Space, build_space
+from cpsched.cpsat.starvation import StarvationBound, starvation_bound
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.model.objective import Metric, Objective, as_objective
@@ -272,6 +273,19 @@ _MODEL_SWITCHES = (
     "spill",
     "prune_memory",
 )
+
+
+def _starvation(built: BuiltModel, horizon: int, params: SolverParams) -> StarvationBound:
+    """The starvation bound (:mod:`cpsched.cpsat.starvation`, valid for every schedule) within
+    its share of the time limit; the relaxation keeps the model's tile order."""
+    return starvation_bound(
+        built.space,
+        horizon,
+        params.time_limit_s * params.starvation_share,
+        params.num_workers,
+        params.seed,
+        tile_order=[run.leader for run in built.tile_runs],
+    )
 
 
 def _model_options(params: SolverParams) -> dict[str, bool]:
@@ -649,6 +663,15 @@ def solve(
         fixed_order=fixed_order,
         caps=caps,
     )
+    latency_first = obj.latency_first and obj.stages[0].terms[0].weight == 1
+    starvation: StarvationBound | None = None
+    if params.starvation_bound and latency_first:
+        starvation = _starvation(built, horizon, params)
+        parameters["starvation"] = starvation.record()
+        if starvation.value is not None and starvation.value > built.static_makespan_cycles:
+            # redundant: the bound holds in every schedule of the space
+            assert built.vars.makespan is not None
+            built.model.add(built.vars.makespan >= min(starvation.value, horizon + 1))
     parameters["symmetric_core_classes"] = built.symmetric_classes
     parameters["symmetric_tile_runs"] = [list(run.tiles) for run in built.tile_runs]
     proto = built.model.proto
@@ -736,8 +759,10 @@ def solve(
     # the first stage's bound; the static bound holds even when CP-SAT stopped before it saw it
     # (in presolve)
     bound = None if first.bound is None else first.bound / float(built.stages[0].scale)
-    if obj.latency_first and obj.stages[0].terms[0].weight == 1 and built.static_makespan_cycles:
+    if latency_first and built.static_makespan_cycles:
         bound = max(bound or 0.0, float(built.static_makespan_cycles))
+    if starvation is not None and starvation.value is not None:
+        bound = max(bound or 0.0, float(starvation.value))
     if polished is not None and (
         solution is None
         or polished.value
