@@ -10,6 +10,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sampling import examples
 from test_cpsat_bounds import on_both, two_private_cores
 from test_cpsat_bruteforce import brute_force, problems
 from test_cpsat_multicast import multicast_problems
@@ -148,7 +149,7 @@ _SETTINGS: Any = {
 }
 
 
-@settings(max_examples=15, **_SETTINGS)
+@settings(max_examples=examples(15), **_SETTINGS)
 @given(problems(max_tasks=4))
 def test_relaxation_is_at_most_the_brute_force_optimum(data: dict[str, Any]) -> None:
     p = Problem.model_validate(data)
@@ -162,7 +163,7 @@ def test_relaxation_is_at_most_the_brute_force_optimum(data: dict[str, Any]) -> 
     assert (relax(p, fluid=False).value or 0) <= optimum
 
 
-@settings(max_examples=15, **_SETTINGS)
+@settings(max_examples=examples(15), **_SETTINGS)
 @given(multicast_problems(), st.booleans())
 def test_relaxation_is_at_most_every_schedule(data: dict[str, Any], shared: bool) -> None:
     # multicast links, exclusive or shared by bandwidth: below every heuristic schedule and
