@@ -139,6 +139,25 @@ def test_the_search_finds_the_retimed_optimum_from_a_late_schedule() -> None:
     assert structure(out.schedule) == structure(schedule)
 
 
+def test_the_search_runs_after_the_model_from_both_schedules() -> None:
+    # the model (stopped at its first schedule, not proven; the unicast optimum is 9) and then
+    # the search, from the better start first (CP-SAT's: at best 9) and then from the hint (105,
+    # a multicast the unicast model cannot hold), which re-times to 5
+    p = _broadcast()
+    params = SolverParams(
+        time_limit_s=4, num_workers=2, seed=0, multicast=False, stop_after_first_solution=True
+    )
+    r = solve(p, "latency", params, hint=multicast_at(100))
+    assert (r.status, r.objective_value, r.bound) == ("feasible", 5.0, None)
+    searches = r.parameters["lns"]["searches"]
+    assert [s["from"] for s in searches] == ["CP-SAT's schedule", "the hint"]
+    assert [(s["start_latency_cycles"], s["latency_cycles"]) for s in searches] == [
+        (9, 9),
+        (105, 5),
+    ]
+    assert r.parameters["lns"]["from"] == "the hint"
+
+
 def test_solve_searches_from_a_hint_outside_its_space() -> None:
     # the unicast model cannot hold the multicast hint; the search re-times it from 10 to 0
     p = _broadcast()

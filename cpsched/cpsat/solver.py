@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import pairwise
 from typing import Any
@@ -463,6 +463,7 @@ class _Polished:
     outcome: LnsOutcome
     value: float  # its first-stage objective (latency)
     record: dict[str, Any]
+    from_model: bool = False  # it started from CP-SAT's schedule, not from the hint
 
     @property
     def gained(self) -> bool:
@@ -473,15 +474,20 @@ class _Polished:
         """The solver's result for this schedule (`result` builds it; `kw`: more fields)."""
         o = self.outcome
         gain = o.start_latency_cycles - o.latency_cycles
+        source = (
+            "CP-SAT's schedule (its cores, transfers and copies kept: the bound of its space holds)"
+            if self.from_model
+            else "the hint, a valid schedule outside CP-SAT's search space (CP-SAT's bound "
+            "holds for its space only, so none is given)"
+        )
         return result(
             "feasible",
             objective_value=self.value,
             schedule=o.schedule,
             interrupted=o.stats.interrupted,
             message=("interrupted; " if o.stats.interrupted else "")
-            + "large-neighbourhood search from the hint, a valid schedule outside CP-SAT's "
-            f"search space: latency {o.start_latency_cycles:,} -> {o.latency_cycles:,} cycles "
-            f"({gain:,} fewer); CP-SAT's bound holds for its space only, so none is given",
+            + f"large-neighbourhood search from {source}: latency {o.start_latency_cycles:,} "
+            f"-> {o.latency_cycles:,} cycles ({gain:,} fewer)",
             **kw,
         )
 
@@ -493,9 +499,10 @@ def _lns(
     params: SolverParams,
     started: float,
     on_progress: Callable[[Progress], None] | None,
+    time_limit_s: float,
 ) -> _Polished:
     """Run the large-neighbourhood search (:mod:`cpsched.cpsat.lns`) from `hint` for
-    `params.lns_share` of the time limit, reporting each better schedule as progress."""
+    `time_limit_s`, reporting each better schedule as progress."""
     stage = str(obj.stages[0])
     found = 0
 
@@ -509,7 +516,7 @@ def _lns(
     outcome = improve(
         problem,
         hint,
-        time_limit_s=params.time_limit_s * params.lns_share,
+        time_limit_s=time_limit_s,
         num_workers=params.num_workers,
         seed=params.seed,
         keep_peaks=any(m != "latency" and m != "energy" for m in obj.metrics),
@@ -525,6 +532,52 @@ def _lns(
         "seconds": round(time.monotonic() - started, 3),
     }
     return _Polished(outcome, value, record)
+
+
+def _polish(
+    problem: Problem,
+    obj: Objective,
+    params: SolverParams,
+    started: float,
+    on_progress: Callable[[Progress], None] | None,
+    built: BuiltModel,
+    solution: Sequence[int] | None,
+    hint: Schedule,
+    model_optimal: bool,
+) -> tuple[_Polished | None, bool]:
+    """The large-neighbourhood search after the model, in the time left: from CP-SAT's schedule
+    and from `hint` (a valid schedule outside the model's space, whose structure the model
+    cannot reach), the better one first, each until its re-timing is proven or the time is out;
+    CP-SAT's schedule only when not proven optimal in its space (re-timing it cannot gain then).
+    Returns the best search (None: no time left) and whether Ctrl-C stopped it."""
+    value = metrics(problem, hint).stage_value(obj.stages[0])
+    starts: list[tuple[float, bool, Schedule]] = [(value, False, hint)]
+    if solution is not None and not model_optimal:
+        modelled = extract_schedule(built, solution)
+        _validate(problem, modelled)
+        starts.append((metrics(problem, modelled).stage_value(obj.stages[0]), True, modelled))
+    best: _Polished | None = None
+    searches: list[dict[str, Any]] = []
+    interrupted = False
+    for _, from_model, schedule in sorted(starts, key=lambda s: (s[0], not s[1])):
+        left = params.time_limit_s - (time.monotonic() - started)
+        if left <= 0:
+            break
+        found = _lns(problem, obj, schedule, params, started, on_progress, left)
+        found = replace(
+            found,
+            from_model=from_model,
+            record={**found.record, "from": "CP-SAT's schedule" if from_model else "the hint"},
+        )
+        searches.append(found.record)
+        if best is None or found.value < best.value:
+            best = found
+        interrupted = found.outcome.stats.interrupted
+        if interrupted:
+            break
+    if best is None:
+        return None, False
+    return replace(best, record={**best.record, "searches": searches}), interrupted
 
 
 def solve(
@@ -593,6 +646,7 @@ def solve(
     # the hint, and with it the horizon
     horizon = space.safe_horizon_cycles()
     polished: _Polished | None = None
+    polish_from: Schedule | None = None
     usable_hint: Schedule | None = None
 
     def in_model(schedule: Schedule) -> Schedule | None:
@@ -616,19 +670,7 @@ def solve(
                 why_not="invalid or outside the search space",
             )
             if params.lns_share > 0 and obj.latency_first and _is_valid(problem, hint):
-                polished = _lns(problem, obj, hint, params, started, on_progress)
-                parameters["lns"] = polished.record
-                interrupted_lns = polished.outcome.stats.interrupted
-                if not polished.gained:
-                    polished = None  # the hint as it is (the caller keeps it)
-                if interrupted_lns:
-                    if polished is not None:
-                        return polished.result(result)
-                    return result(
-                        "unknown",
-                        interrupted=True,
-                        message="interrupted before any schedule better than the hint was found",
-                    )
+                polish_from = hint  # the search runs after the model, from the better one
             # the model starts from the first alternate it holds (a heuristic schedule made
             # within its space), while the result stays never worse than the hint
             for name, alternate in alternates:
@@ -646,6 +688,8 @@ def solve(
         params.presolve == "auto" and link_places(space) > LIGHT_PRESOLVE_ABOVE
     )
     parameters.update(horizon_cycles=horizon, presolve_used="light" if light else "full")
+    # the model's share of the limit; the large-neighbourhood search gets the rest
+    model_limit_s = params.time_limit_s * (1 - params.lns_share if polish_from else 1.0)
 
     keep = None
     if usable_hint is not None and params.spill and link_places(space) > KEEP_HINT_SPILLS_ABOVE:
@@ -689,7 +733,7 @@ def solve(
         # need more than small ones: BERT-base on mesh4x4 (hint's spills, light presolve) about
         # 5 s on one worker, where 2 s left every hint there unused
         solution, missing = _complete_hint(
-            built, usable_hint, params, min(HINT_COMPLETION_S, params.time_limit_s / 4), light
+            built, usable_hint, params, min(HINT_COMPLETION_S, model_limit_s / 4), light
         )
         assert hint_info is not None
         hint_info = hint_info.model_copy(
@@ -704,7 +748,7 @@ def solve(
             # literals open: start from the first schedule of the unicast model with one
             # transfer at a time per link and no reload, which lies in the larger spaces too
             solution = _unicast_start(
-                built, obj, horizon, params, fixed_order, caps, light, params.time_limit_s / 4
+                built, obj, horizon, params, fixed_order, caps, light, model_limit_s / 4
             )
             parameters["first_schedule"] = "unicast start order" if solution else "none"
 
@@ -712,7 +756,7 @@ def solve(
     first: _StageRun | None = None
     interrupted = False
     for i, stage in enumerate(built.stages):
-        remaining = params.time_limit_s - (time.monotonic() - started)
+        remaining = model_limit_s - (time.monotonic() - started)
         if remaining <= 0 and i > 0:
             break
         if solution is not None:
@@ -763,12 +807,29 @@ def solve(
         bound = max(bound or 0.0, float(built.static_makespan_cycles))
     if starvation is not None and starvation.value is not None:
         bound = max(bound or 0.0, float(starvation.value))
-    if polished is not None and (
-        solution is None
-        or polished.value
-        < metrics(problem, extract_schedule(built, solution)).stage_value(obj.stages[0])
-    ):
-        return polished.result(result, stages=stages, **counts)
+    all_optimal = len(stages) == len(built.stages) and all(s.status == "optimal" for s in stages)
+    if polish_from is not None and not interrupted:
+        polished, interrupted = _polish(
+            problem, obj, params, started, on_progress, built, solution, polish_from, all_optimal
+        )
+        if polished is not None:
+            parameters["lns"] = polished.record
+            model_value = (
+                None
+                if solution is None
+                else metrics(problem, extract_schedule(built, solution)).stage_value(obj.stages[0])
+            )
+            if polished.gained and (model_value is None or polished.value < model_value):
+                kept = bound if polished.from_model else None
+                if kept is not None and kept > polished.value:
+                    kept = None  # the re-timed schedule left the space: no bound for it
+                return polished.result(
+                    result,
+                    stages=stages,
+                    bound=kept,
+                    gap=None if kept is None else max(0.0, relative_gap(polished.value, kept)),
+                    **counts,
+                )
     if solution is None:
         if stages[0].status == "infeasible":
             # CP-SAT searches a restricted space (docs/results.md): an empty model proves only
@@ -801,7 +862,6 @@ def solve(
     value = metrics(problem, schedule).stage_value(obj.stages[0])
     if bound is not None and bound > value:
         bound = value  # float noise from the integer scale
-    all_optimal = len(stages) == len(built.stages) and all(s.status == "optimal" for s in stages)
     final: Status = "optimal" if all_optimal and not interrupted else "feasible"
     gap = None if bound is None else max(0.0, relative_gap(value, bound))
     return result(
