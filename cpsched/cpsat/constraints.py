@@ -173,8 +173,9 @@ def add_link_exclusivity(
     per_link: dict[LinkId, list[tuple[cp_model.IntervalVar, Fraction]]] = defaultdict(list)
     for option, interval in v.link_users():  # transfers, then reloads
         if option.duration_cycles > 0:
+            route_shares = None if shares is None else shares.shares(option.links)
             for link in option.links:
-                share = Fraction(1) if shares is None else shares.shares(option.links)[link]
+                share = Fraction(1) if route_shares is None else route_shares[link]
                 per_link[link].append((interval, share))
     shared: list[LinkId] = []
     for link, items in per_link.items():
@@ -248,11 +249,10 @@ def add_releases(model: cp_model.CpModel, space: Space, v: Variables) -> None:
                 model.add(hold.release >= v.reload_end[(hold.tensor, m)]).only_enforce_if(lit)
         for c in p.consumers[hold.tensor]:
             choice = v.reads_reload.get((hold.tensor, hold.memory, c))
-            for k in space.cores[c]:
-                if p.memory_of(k) == hold.memory:
-                    cond = _holds_if(reload, v.on[(c, k)], choice)
-                    if cond:
-                        model.add(hold.release >= v.end[c]).only_enforce_if(cond)
+            for k in space.cores_in(c, hold.memory):
+                cond = _holds_if(reload, v.on[(c, k)], choice)
+                if cond:
+                    model.add(hold.release >= v.end[c]).only_enforce_if(cond)
 
 
 def add_reloads(model: cp_model.CpModel, space: Space, v: Variables) -> None:
