@@ -525,7 +525,10 @@ def compute_tails(
                         for kc in space.cores[c]
                     ]
                 for mc, then in after_c:
-                    move = max((moves.move(y, m, mc) for y in tensors), default=0)
+                    if len(tensors) == 1:  # the usual edge: no max over one move
+                        move = moves.move(tensors[0], m, mc)
+                    else:
+                        move = max((moves.move(y, m, mc) for y in tensors), default=0)
                     best = min(best, move + then)
                 q = max(q, best)
             if port_heads and q < INFINITY:
@@ -697,6 +700,11 @@ def _options_by_core(
     return options
 
 
+# an input moved into a core's memory as the core's first task reads it: its least arrival,
+# the works of its last hop and (with `whole_way`) of its whole way
+_FirstInput = tuple[int, dict[LinkId, Work], dict[LinkId, Work] | None]
+
+
 def _first_inputs(
     space: Space,
     moves: _Moves,
@@ -704,14 +712,16 @@ def _first_inputs(
     t: TaskId,
     k: CoreId,
     private: bool,
-    ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]],
+    ready_of: dict[tuple[TensorId, CoreId], _FirstInput | None],
     whole_way: bool = False,
 ) -> tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]]:
     """`t` as the first task of `k`: its least start, and per input that must be moved into
     `k`'s memory (only for a private core), the work it surely takes of each link: of its last
     hop only (a copy staged in the backing store may feed other cores too), and, with
     `whole_way`, of its whole way (what the first crossing of the tensor takes; else empty).
-    `ready_of` keeps the earliest sources of each input not produced on `k` (for one `head`)."""
+    `ready_of` keeps, per input of a task on `k`, what moving it in takes (None: it may be
+    produced in `k`'s memory by another core), for one `head` and `whole_way`: the same for
+    every task that reads it."""
     p = space.problem
     m = p.memory_of(k)
     first = head[(t, k)]
@@ -719,17 +729,27 @@ def _first_inputs(
     whole: dict[TensorId, dict[LinkId, Work]] = {}
     if private:
         for x in dict.fromkeys(p.task_by_id[t].inputs):
-            # never produced by k itself: the producer would come first
-            ready = ready_of.get((x, k))
-            if ready is None:
-                ready = ready_of[(x, k)] = _earliest_sources(space, head, x, not_on=k)
-            if m in ready:
+            if (x, k) in ready_of:
+                entry = ready_of[(x, k)]
+            else:
+                # never produced by k itself: the producer would come first
+                ready = _earliest_sources(space, head, x, not_on=k)
+                entry = None
+                if m not in ready:
+                    arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
+                    entry = (
+                        min(arrival, INFINITY),
+                        moves.common(x, ready, m, last_hop=True),
+                        moves.common(x, ready, m) if whole_way else None,
+                    )
+                ready_of[(x, k)] = entry
+            if entry is None:
                 continue
-            arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
-            first = max(first, min(arrival, INFINITY))
-            last_hop[x] = moves.common(x, ready, m, last_hop=True)
-            if whole_way:
-                whole[x] = moves.common(x, ready, m)
+            arrival, hop_works, way_works = entry
+            first = max(first, arrival)
+            last_hop[x] = hop_works
+            if way_works is not None:
+                whole[x] = way_works
     return first, last_hop, whole
 
 
@@ -744,7 +764,7 @@ def _first_table(
 ) -> FirstInputs:
     """:func:`_first_inputs` of every task on every candidate core."""
     private = _private_cores(space)
-    ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]] = {}
+    ready_of: dict[tuple[TensorId, CoreId], _FirstInput | None] = {}
     return {
         (t, k): _first_inputs(space, moves, head, t, k, k in private, ready_of, whole_way)
         for t, cores in space.cores.items()
@@ -899,14 +919,20 @@ def last_task_options(
     work per link (only for private cores)."""
     p = space.problem
     moves = moves or _Moves(space, shares)
+    # per tensor, the (core, memory) of every candidate core of its readers, each once
+    readers: dict[TensorId, dict[tuple[CoreId, MemoryId], None]] = {}
 
     def last_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
         need: dict[LinkId, Work] = defaultdict(int)
         if private:
             for y in p.task_by_id[t].outputs:
                 dests = {DRAM} if p.tensor_by_id[y].store else set()
-                for c in p.consumers[y]:
-                    dests.update(p.memory_of(kc) for kc in space.cores[c] if kc != k)
+                on = readers.get(y)
+                if on is None:
+                    on = readers[y] = {
+                        (kc, p.memory_of(kc)): None for c in p.consumers[y] for kc in space.cores[c]
+                    }
+                dests.update(mc for kc, mc in on if kc != k)
                 if not dests or m in dests:
                     continue
                 paths = [path for d in dests for path in moves.paths(y, [m], d)]

@@ -171,15 +171,25 @@ def add_link_exclusivity(
     `bandwidth * D`, `D` the least common denominator of those rationals (exact integers).
     Returns the links given a cumulative."""
     per_link: dict[LinkId, list[tuple[cp_model.IntervalVar, Fraction]]] = defaultdict(list)
+    partial: set[LinkId] = set()  # links some transfer takes only a share of
+    # per route, each link's share and whether it is the whole link: once per distinct route
+    route_shares: dict[tuple[LinkId, ...], list[tuple[LinkId, Fraction, bool]]] = {}
     for option, interval in v.link_users():  # transfers, then reloads
         if option.duration_cycles > 0:
-            route_shares = None if shares is None else shares.shares(option.links)
-            for link in option.links:
-                share = Fraction(1) if route_shares is None else route_shares[link]
+            on_route = route_shares.get(option.links)
+            if on_route is None:
+                of_route = None if shares is None else shares.shares(option.links)
+                on_route = route_shares[option.links] = []
+                for link in option.links:
+                    share = Fraction(1) if of_route is None else of_route[link]
+                    on_route.append((link, share, share == 1))
+            for link, share, whole in on_route:
                 per_link[link].append((interval, share))
+                if not whole:
+                    partial.add(link)
     shared: list[LinkId] = []
     for link, items in per_link.items():
-        if all(share == 1 for _, share in items):
+        if link not in partial:  # every transfer takes the whole link
             if len(items) > 1:
                 model.add_no_overlap([i for i, _ in items])
             continue
