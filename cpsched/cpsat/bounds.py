@@ -128,6 +128,7 @@ class _Moves:
         self._moves_of_kind: dict[tuple[object, ...], int] = {}
         self._paths_of_kind: dict[tuple[object, ...], list[dict[LinkId, Work]]] = {}
         self._commons_of_kind: dict[tuple[object, ...], dict[LinkId, Work]] = {}
+        self._outs_of_kind: dict[tuple[object, ...], dict[LinkId, Work]] = {}
         self._routes = space.problem.route_by_pair
         self._stores_of = {x: set(bs) for x, bs in self.stores.items()}
         self._next: dict[MemoryId, list[MemoryId]] = defaultdict(list)
@@ -238,6 +239,22 @@ class _Moves:
             else:
                 out = _common(self.paths(tensor, key[1], dst, last_hop))
             self._commons[key] = out
+        return out
+
+    def common_out(
+        self, tensor: TensorId, src: MemoryId, dsts: set[MemoryId]
+    ) -> dict[LinkId, Work]:
+        """:func:`_common` of the ways of `tensor` from `src` into every memory of `dsts`
+        (shared: never change it)."""
+        if not self._by_kind:
+            return _common([path for d in dsts for path in self.paths(tensor, [src], d)])
+        staging = self.space.staging
+        into = frozenset((d, staging.get((tensor, d))) for d in dsts)
+        kind = (self._size[tensor], self._stores_t.get(tensor, ()), src, into)
+        out = self._outs_of_kind.get(kind)
+        if out is None:
+            out = _common([path for d in dsts for path in self.paths(tensor, [src], d)])
+            self._outs_of_kind[kind] = out
         return out
 
     def _ways(
@@ -892,7 +909,9 @@ def _least_unions(
             visited += 1
             if visited > _MAX_UNIONS:
                 return None
-            covered = sum(c for f, c in fits.items() if any(s <= union for s in f))
+            # the tasks with an option set inside the union (one subset test per set)
+            inside = {s for s in sets if s <= union}
+            covered = sum(c for f, c in fits.items() if not f.isdisjoint(inside))
             for j in range(min(covered, n)):
                 if not done[j]:
                     done[j] = True
@@ -935,8 +954,7 @@ def last_task_options(
                 dests.update(mc for kc, mc in on if kc != k)
                 if not dests or m in dests:
                     continue
-                paths = [path for d in dests for path in moves.paths(y, [m], d)]
-                for lk, d in _common(paths).items():
+                for lk, d in moves.common_out(y, m, dests).items():
                     need[lk] += d
         return (tail[(t, k)], dict(need))
 
