@@ -731,6 +731,7 @@ def _first_inputs(
     private: bool,
     ready_of: dict[tuple[TensorId, CoreId], _FirstInput | None],
     whole_way: bool = False,
+    ends_of: dict[TensorId, list[tuple[CoreId, MemoryId, int]]] | None = None,
 ) -> tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]]:
     """`t` as the first task of `k`: its least start, and per input that must be moved into
     `k`'s memory (only for a private core), the work it surely takes of each link: of its last
@@ -738,7 +739,7 @@ def _first_inputs(
     `whole_way`, of its whole way (what the first crossing of the tensor takes; else empty).
     `ready_of` keeps, per input of a task on `k`, what moving it in takes (None: it may be
     produced in `k`'s memory by another core), for one `head` and `whole_way`: the same for
-    every task that reads it."""
+    every task that reads it; `ends_of`, the producer's earliest end on each core, per input."""
     p = space.problem
     m = p.memory_of(k)
     first = head[(t, k)]
@@ -750,7 +751,7 @@ def _first_inputs(
                 entry = ready_of[(x, k)]
             else:
                 # never produced by k itself: the producer would come first
-                ready = _earliest_sources(space, head, x, not_on=k)
+                ready = _sources_not_on(space, head, x, k, {} if ends_of is None else ends_of)
                 entry = None
                 if m not in ready:
                     arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
@@ -770,6 +771,32 @@ def _first_inputs(
     return first, last_hop, whole
 
 
+def _sources_not_on(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    tensor: TensorId,
+    k: CoreId,
+    ends_of: dict[TensorId, list[tuple[CoreId, MemoryId, int]]],
+) -> dict[MemoryId, int]:
+    """`_earliest_sources(space, head, tensor, not_on=k)`, with the producer's (core, memory,
+    earliest end) on each of its candidate cores kept in `ends_of` for the other cores."""
+    p = space.problem
+    producer = p.tensor_by_id[tensor].producer
+    if producer is None:
+        return _earliest_sources(space, head, tensor, not_on=k)
+    ends = ends_of.get(tensor)
+    if ends is None:
+        ends = ends_of[tensor] = [
+            (kp, p.memory_of(kp), head[(producer, kp)] + space.duration(producer, kp))
+            for kp in space.cores[producer]
+        ]
+    out: dict[MemoryId, int] = {}
+    for kp, mp, e in ends:
+        if kp != k:
+            out[mp] = min(out.get(mp, INFINITY), e)
+    return out
+
+
 FirstInputs = dict[
     tuple[TaskId, CoreId],
     tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]],
@@ -782,8 +809,9 @@ def _first_table(
     """:func:`_first_inputs` of every task on every candidate core."""
     private = _private_cores(space)
     ready_of: dict[tuple[TensorId, CoreId], _FirstInput | None] = {}
+    ends_of: dict[TensorId, list[tuple[CoreId, MemoryId, int]]] = {}
     return {
-        (t, k): _first_inputs(space, moves, head, t, k, k in private, ready_of, whole_way)
+        (t, k): _first_inputs(space, moves, head, t, k, k in private, ready_of, whole_way, ends_of)
         for t, cores in space.cores.items()
         for k in cores
     }
