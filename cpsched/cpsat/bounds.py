@@ -92,6 +92,11 @@ class StaticBounds:
         return max(self.energy_cycles, self.link_cycles, self.core_idle_cycles)
 
 
+def _route_links(space: Space, src: MemoryId, dst: MemoryId) -> tuple[LinkId, ...] | None:
+    route = space.problem.route_by_pair.get((src, dst))
+    return None if route is None else route.links
+
+
 class _Moves:
     """Transfer durations of one space (the problem caches them by size and route), and the
     moves, ways and works they give, each worked out once (the returned values are shared:
@@ -729,17 +734,19 @@ def _first_inputs(
     t: TaskId,
     k: CoreId,
     private: bool,
-    ready_of: dict[tuple[TensorId, CoreId], _FirstInput | None],
+    ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]],
     whole_way: bool = False,
+    moved_of: dict[tuple[TensorId, CoreId], _FirstInput | None] | None = None,
     ends_of: dict[TensorId, list[tuple[CoreId, MemoryId, int]]] | None = None,
 ) -> tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]]:
     """`t` as the first task of `k`: its least start, and per input that must be moved into
     `k`'s memory (only for a private core), the work it surely takes of each link: of its last
     hop only (a copy staged in the backing store may feed other cores too), and, with
     `whole_way`, of its whole way (what the first crossing of the tensor takes; else empty).
-    `ready_of` keeps, per input of a task on `k`, what moving it in takes (None: it may be
-    produced in `k`'s memory by another core), for one `head` and `whole_way`: the same for
-    every task that reads it; `ends_of`, the producer's earliest end on each core, per input."""
+    `ready_of` keeps the earliest sources of each input not produced on `k` (for one `head`);
+    `moved_of`, what moving each input into `k`'s memory takes (None: it may be produced there
+    by another core), the same for every task that reads it (for one `head` and `whole_way`);
+    `ends_of`, the producer's earliest end on each of its cores, per input."""
     p = space.problem
     m = p.memory_of(k)
     first = head[(t, k)]
@@ -747,11 +754,15 @@ def _first_inputs(
     whole: dict[TensorId, dict[LinkId, Work]] = {}
     if private:
         for x in dict.fromkeys(p.task_by_id[t].inputs):
-            if (x, k) in ready_of:
-                entry = ready_of[(x, k)]
+            if moved_of is not None and (x, k) in moved_of:
+                entry = moved_of[(x, k)]
             else:
                 # never produced by k itself: the producer would come first
-                ready = _sources_not_on(space, head, x, k, {} if ends_of is None else ends_of)
+                ready = ready_of.get((x, k))
+                if ready is None:
+                    ready = ready_of[(x, k)] = _sources_not_on(
+                        space, head, x, k, {} if ends_of is None else ends_of
+                    )
                 entry = None
                 if m not in ready:
                     arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
@@ -760,7 +771,8 @@ def _first_inputs(
                         moves.common(x, ready, m, last_hop=True),
                         moves.common(x, ready, m) if whole_way else None,
                     )
-                ready_of[(x, k)] = entry
+                if moved_of is not None:
+                    moved_of[(x, k)] = entry
             if entry is None:
                 continue
             arrival, hop_works, way_works = entry
@@ -808,10 +820,13 @@ def _first_table(
 ) -> FirstInputs:
     """:func:`_first_inputs` of every task on every candidate core."""
     private = _private_cores(space)
-    ready_of: dict[tuple[TensorId, CoreId], _FirstInput | None] = {}
+    ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]] = {}
+    moved_of: dict[tuple[TensorId, CoreId], _FirstInput | None] = {}
     ends_of: dict[TensorId, list[tuple[CoreId, MemoryId, int]]] = {}
     return {
-        (t, k): _first_inputs(space, moves, head, t, k, k in private, ready_of, whole_way, ends_of)
+        (t, k): _first_inputs(
+            space, moves, head, t, k, k in private, ready_of, whole_way, moved_of, ends_of
+        )
         for t, cores in space.cores.items()
         for k in cores
     }
