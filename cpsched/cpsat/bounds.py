@@ -114,11 +114,40 @@ class _Moves:
             tuple[TensorId, tuple[MemoryId, ...], MemoryId, bool], list[dict[LinkId, Work]]
         ] = {}
         self._works: dict[tuple[TensorId, MemoryId, MemoryId], dict[LinkId, Work]] = {}
+        # a route's works depend on the tensor only through its size and the leaders it may
+        # follow: one dict per (size, src, dst, leaders), shared by every tensor that has them
+        self._works_by_size: dict[
+            tuple[int, MemoryId, MemoryId, tuple[MemoryId, ...]], dict[LinkId, Work]
+        ] = {}
+        self._commons: dict[
+            tuple[TensorId, tuple[MemoryId, ...], MemoryId, bool], dict[LinkId, Work]
+        ] = {}
+        # shortest chains of transfers depend on the tensor only through its size
+        self._dists: dict[tuple[int, MemoryId], dict[MemoryId, int]] = {}
+        # moves (and, without multicast, ways and their common works) depend on the tensor only
+        # through its size, its staging store at the destination and its spill stores (its
+        # `_kind`): worked out once per kind, shared by every tensor of that kind
+        self._size = {x.id: x.size_bytes for x in space.problem.tensors}
+        self._stores_t = {x: tuple(bs) for x, bs in self.stores.items()}
+        self._by_kind = not space.leaders  # ways also depend on the leaders a tensor may follow
+        self._moves_of_kind: dict[tuple[object, ...], int] = {}
+        self._paths_of_kind: dict[tuple[object, ...], list[dict[LinkId, Work]]] = {}
+        self._commons_of_kind: dict[tuple[object, ...], dict[LinkId, Work]] = {}
+        self._outs_of_kind: dict[tuple[object, ...], dict[LinkId, Work]] = {}
+        self._routes = space.problem.route_by_pair
         self._stores_of = {x: set(bs) for x, bs in self.stores.items()}
         self._next: dict[MemoryId, list[MemoryId]] = defaultdict(list)
         for a, c in space.problem.route_by_pair:
             if a != c:
                 self._next[a].append(c)
+
+    def _kind(self, tensor: TensorId, dst: MemoryId) -> tuple[object, ...]:
+        """What a move or way of `tensor` into `dst` depends on besides its sources."""
+        return (
+            self._size[tensor],
+            self.space.staging.get((tensor, dst)),
+            self._stores_t.get(tensor, ()),
+        )
 
     def _into_store(self, tensor: TensorId, src: MemoryId, b: MemoryId) -> int:
         """Least time to have `tensor` from `src` in spill store `b` by any chain of transfers
@@ -127,17 +156,20 @@ class _Moves:
         key = (tensor, src, b)
         if key not in self._into:
             p = self.space.problem
-            dist = {src: 0}
-            heap = [(0, src)]
-            while heap:
-                d, a = heapq.heappop(heap)
-                if d > dist.get(a, INFINITY):
-                    continue
-                for c in self._next.get(a, ()):
-                    nd = d + p.transfer_duration_cycles(tensor, a, c)
-                    if nd < dist.get(c, INFINITY):
-                        dist[c] = nd
-                        heapq.heappush(heap, (nd, c))
+            size_key = (p.tensor_by_id[tensor].size_bytes, src)
+            dist = self._dists.get(size_key)
+            if dist is None:
+                dist = self._dists[size_key] = {src: 0}
+                heap = [(0, src)]
+                while heap:
+                    d, a = heapq.heappop(heap)
+                    if d > dist.get(a, INFINITY):
+                        continue
+                    for c in self._next.get(a, ()):
+                        nd = d + p.transfer_duration_cycles(tensor, a, c)
+                        if nd < dist.get(c, INFINITY):
+                            dist[c] = nd
+                            heapq.heappush(heap, (nd, c))
             for m, d in dist.items():
                 if m in self._stores_of.get(tensor, ()):
                     self._into[(tensor, src, m)] = d
@@ -156,18 +188,23 @@ class _Moves:
         key = (tensor, src, dst)
         best = self._moves.get(key)
         if best is None:
-            best = self._moves[key] = self._move(tensor, src, dst)
+            kind = (self._kind(tensor, dst), src, dst)
+            best = self._moves_of_kind.get(kind)
+            if best is None:
+                best = self._moves_of_kind[kind] = self._move(tensor, src, dst)
+            self._moves[key] = best
         return best
 
     def _move(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> int:
         best = INFINITY
-        if _route_links(self.space, src, dst) is not None:
+        routes = self._routes
+        if (src, dst) in routes:
             best = self.transfer(tensor, src, dst)
         b = self.space.staging.get((tensor, dst))
-        if b is not None and b != src and _route_links(self.space, src, b) is not None:
+        if b is not None and b != src and (src, b) in routes:
             best = min(best, self.transfer(tensor, src, b) + self.transfer(tensor, b, dst))
         for b in self.stores.get(tensor, ()):  # through a spilled copy
-            if b not in (src, dst) and _route_links(self.space, b, dst) is not None:
+            if b not in (src, dst) and (b, dst) in routes:
                 best = min(best, self._into_store(tensor, src, b) + self.transfer(tensor, b, dst))
         return best
 
@@ -181,28 +218,70 @@ class _Moves:
         key = (tensor, tuple(srcs), dst, last_hop)
         out = self._paths.get(key)
         if out is None:
-            out = self._paths[key] = self._ways(tensor, key[1], dst, last_hop)
+            if self._by_kind:
+                kind = (self._kind(tensor, dst), *key[1:])
+                out = self._paths_of_kind.get(kind)
+                if out is None:
+                    out = self._paths_of_kind[kind] = self._ways(tensor, key[1], dst, last_hop)
+            else:
+                out = self._ways(tensor, key[1], dst, last_hop)
+            self._paths[key] = out
+        return out
+
+    def common(
+        self, tensor: TensorId, srcs: Iterable[MemoryId], dst: MemoryId, last_hop: bool = False
+    ) -> dict[LinkId, Work]:
+        """:func:`_common` of :meth:`paths` (shared: never change it)."""
+        key = (tensor, tuple(srcs), dst, last_hop)
+        out = self._commons.get(key)
+        if out is None:
+            if self._by_kind:
+                kind = (self._kind(tensor, dst), *key[1:])
+                out = self._commons_of_kind.get(kind)
+                if out is None:
+                    out = _common(self.paths(tensor, key[1], dst, last_hop))
+                    self._commons_of_kind[kind] = out
+            else:
+                out = _common(self.paths(tensor, key[1], dst, last_hop))
+            self._commons[key] = out
+        return out
+
+    def common_out(
+        self, tensor: TensorId, src: MemoryId, dsts: set[MemoryId]
+    ) -> dict[LinkId, Work]:
+        """:func:`_common` of the ways of `tensor` from `src` into every memory of `dsts`
+        (shared: never change it)."""
+        if not self._by_kind:
+            return _common([path for d in dsts for path in self.paths(tensor, [src], d)])
+        staging = self.space.staging
+        into = frozenset((d, staging.get((tensor, d))) for d in dsts)
+        kind = (self._size[tensor], self._stores_t.get(tensor, ()), src, into)
+        out = self._outs_of_kind.get(kind)
+        if out is None:
+            out = _common([path for d in dsts for path in self.paths(tensor, [src], d)])
+            self._outs_of_kind[kind] = out
         return out
 
     def _ways(
         self, tensor: TensorId, srcs: tuple[MemoryId, ...], dst: MemoryId, last_hop: bool
     ) -> list[dict[LinkId, Work]]:
-        space = self.space
-        b = space.staging.get((tensor, dst))
+        routes = self._routes
+        b = self.space.staging.get((tensor, dst))
+        staged = b is not None and (b, dst) in routes
         out: list[dict[LinkId, Work]] = []
         for s in srcs:
             if s == dst:
                 continue
-            if _route_links(space, s, dst) is not None:
+            if (s, dst) in routes:
                 out.append(self.work(tensor, s, dst))
-            first = None if b is None or b == s else _route_links(space, s, b)
-            if b is not None and first is not None and _route_links(space, b, dst) is not None:
+            if staged and b != s and (s, b) in routes:
+                assert b is not None
                 here: dict[LinkId, Work] = {} if last_hop else dict(self.work(tensor, s, b))
                 for lk, w in self.work(tensor, b, dst).items():
                     here[lk] = here.get(lk, 0) + w
                 out.append(here)
         for store in self.stores.get(tensor, ()):  # through a spilled copy: its last hop only
-            if store != dst and _route_links(space, store, dst) is not None:
+            if store != dst and (store, dst) in routes:
                 out.append(dict(self.work(tensor, store, dst)))
         return out
 
@@ -214,7 +293,12 @@ class _Moves:
         key = (tensor, src, dst)
         out = self._works.get(key)
         if out is None:
-            out = self._works[key] = self._least_work(tensor, src, dst)
+            leads = self.space.leaders.get(key, ())
+            size_key = (self.space.problem.tensor_by_id[tensor].size_bytes, src, dst, leads)
+            out = self._works_by_size.get(size_key)
+            if out is None:
+                out = self._works_by_size[size_key] = self._least_work(tensor, src, dst)
+            self._works[key] = out
         return out
 
     def _least_work(self, tensor: TensorId, src: MemoryId, dst: MemoryId) -> dict[LinkId, Work]:
@@ -337,12 +421,36 @@ def compute_heads(
     head: dict[tuple[TaskId, CoreId], int] = {}
     earliest_end: dict[TaskId, int] = {}
     before: dict[TaskId, PortJobs] = {}  # crossings ending `lag` or more before the task starts
+    # per input, its earliest sources (fixed once its producer's heads are); per (input,
+    # memory), what bringing it there takes: the same for every consumer
+    sources_of: dict[TensorId, dict[MemoryId, int]] = {}
+    into: dict[tuple[TensorId, MemoryId], tuple[int, bool, int, list[tuple[LinkId, Work]]]] = {}
+
+    def bring(
+        x: TensorId, by_source: dict[MemoryId, int], m: MemoryId
+    ) -> tuple[int, bool, int, list[tuple[LinkId, Work]]]:
+        """(arrival in m, whether x may be in m already, release, positive common works)."""
+        out = into.get((x, m))
+        if out is None:
+            arrival = min((e + moves.move(x, s, m) for s, e in by_source.items()), default=INFINITY)
+            if m in by_source:
+                out = (arrival, True, 0, [])
+            else:
+                common = moves.common(x, by_source, m)
+                release = min(by_source.values())
+                out = (arrival, False, release, [(lk, d) for lk, d in common.items() if d > 0])
+            into[(x, m)] = out
+        return out
 
     for t in order:
         task = p.task_by_id[t]
         control = [q for q in space.predecessors[t] if q in earliest_end]
         control_head = max((earliest_end[q] for q in control), default=0)
-        srcs = {x: _earliest_sources(space, head, x) for x in task.inputs}
+        srcs: dict[TensorId, dict[MemoryId, int]] = {}
+        for x in task.inputs:
+            if x not in sources_of:
+                sources_of[x] = _earliest_sources(space, head, x)
+            srcs[x] = sources_of[x]
         inherited: PortJobs = {}
         if port_heads:
             for q in control:
@@ -357,20 +465,14 @@ def compute_heads(
                 if not by_source:
                     h = INFINITY  # its producer has no candidate core: infeasible anyway
                     continue
-                arrival = min(
-                    (e + moves.move(x, s, m) for s, e in by_source.items()),
-                    default=INFINITY,
-                )
+                arrival, in_place, release, common = bring(x, by_source, m)
                 h = max(h, arrival)
-                if m in by_source:
+                if in_place:
                     continue  # may be produced (or lie) in this memory: no transfer needed
                 # a transfer into m is needed; it uses a link only if every possible route does
-                release = min(by_source.values())
-                common = _common(moves.paths(x, by_source, m))
-                for lk, d in common.items():
-                    if d > 0:
-                        per_link[lk].append((release, d))
-                        direct.setdefault(lk, {})[x] = (release, d, 0)
+                for lk, d in common:
+                    per_link[lk].append((release, d))
+                    direct.setdefault(lk, {})[x] = (release, d, 0)
             for jobs in per_link.values():
                 if len(jobs) > 1:
                     h = max(h, _serial_bound(jobs))
@@ -415,6 +517,8 @@ def compute_tails(
     facts = graph_facts(p)
     tail: dict[tuple[TaskId, CoreId], int] = {}
     after: dict[TaskId, PortJobs] = {}  # stores starting `release` or more after the task ends
+    # per task whose tails are known: (memory, duration + tail) on each candidate core
+    rest: dict[TaskId, list[tuple[MemoryId, int]]] = {}
     for t in reversed(order):
         task = p.task_by_id[t]
         inherited: PortJobs = {}
@@ -430,16 +534,24 @@ def compute_tails(
                 if p.tensor_by_id[y].store:
                     q = max(q, moves.move(y, m, DRAM))
                     if port_heads and m != DRAM:
-                        for lk, d in _common(moves.paths(y, [m], DRAM)).items():
+                        for lk, d in moves.common(y, [m], DRAM).items():
                             if d > 0:
                                 stores.setdefault(lk, {})[y] = (0, d, 0)
             for c in facts.successors[t]:
                 tensors = facts.data_edges.get((t, c), ())
                 best = INFINITY
-                for kc in space.cores[c]:
-                    mc = p.memory_of(kc)
-                    move = max((moves.move(y, m, mc) for y in tensors), default=0)
-                    best = min(best, move + space.duration(c, kc) + tail[(c, kc)])
+                after_c = rest.get(c)
+                if after_c is None:
+                    after_c = rest[c] = [
+                        (p.memory_of(kc), space.duration(c, kc) + tail[(c, kc)])
+                        for kc in space.cores[c]
+                    ]
+                for mc, then in after_c:
+                    if len(tensors) == 1:  # the usual edge: no max over one move
+                        move = moves.move(tensors[0], m, mc)
+                    else:
+                        move = max((moves.move(y, m, mc) for y in tensors), default=0)
+                    best = min(best, move + then)
                 q = max(q, best)
             if port_heads and q < INFINITY:
                 jobs_k: PortJobs = {}
@@ -610,6 +722,11 @@ def _options_by_core(
     return options
 
 
+# an input moved into a core's memory as the core's first task reads it: its least arrival,
+# the works of its last hop and (with `whole_way`) of its whole way
+_FirstInput = tuple[int, dict[LinkId, Work], dict[LinkId, Work] | None]
+
+
 def _first_inputs(
     space: Space,
     moves: _Moves,
@@ -619,12 +736,17 @@ def _first_inputs(
     private: bool,
     ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]],
     whole_way: bool = False,
+    moved_of: dict[tuple[TensorId, CoreId], _FirstInput | None] | None = None,
+    ends_of: dict[TensorId, list[tuple[CoreId, MemoryId, int]]] | None = None,
 ) -> tuple[int, dict[TensorId, dict[LinkId, Work]], dict[TensorId, dict[LinkId, Work]]]:
     """`t` as the first task of `k`: its least start, and per input that must be moved into
     `k`'s memory (only for a private core), the work it surely takes of each link: of its last
     hop only (a copy staged in the backing store may feed other cores too), and, with
     `whole_way`, of its whole way (what the first crossing of the tensor takes; else empty).
-    `ready_of` keeps the earliest sources of each input not produced on `k` (for one `head`)."""
+    `ready_of` keeps the earliest sources of each input not produced on `k` (for one `head`);
+    `moved_of`, what moving each input into `k`'s memory takes (None: it may be produced there
+    by another core), the same for every task that reads it (for one `head` and `whole_way`);
+    `ends_of`, the producer's earliest end on each of its cores, per input."""
     p = space.problem
     m = p.memory_of(k)
     first = head[(t, k)]
@@ -632,18 +754,59 @@ def _first_inputs(
     whole: dict[TensorId, dict[LinkId, Work]] = {}
     if private:
         for x in dict.fromkeys(p.task_by_id[t].inputs):
-            # never produced by k itself: the producer would come first
-            ready = ready_of.get((x, k))
-            if ready is None:
-                ready = ready_of[(x, k)] = _earliest_sources(space, head, x, not_on=k)
-            if m in ready:
+            if moved_of is not None and (x, k) in moved_of:
+                entry = moved_of[(x, k)]
+            else:
+                # never produced by k itself: the producer would come first
+                ready = ready_of.get((x, k))
+                if ready is None:
+                    ready = ready_of[(x, k)] = _sources_not_on(
+                        space, head, x, k, {} if ends_of is None else ends_of
+                    )
+                entry = None
+                if m not in ready:
+                    arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
+                    entry = (
+                        min(arrival, INFINITY),
+                        moves.common(x, ready, m, last_hop=True),
+                        moves.common(x, ready, m) if whole_way else None,
+                    )
+                if moved_of is not None:
+                    moved_of[(x, k)] = entry
+            if entry is None:
                 continue
-            arrival = min((e + moves.move(x, s, m) for s, e in ready.items()), default=0)
-            first = max(first, min(arrival, INFINITY))
-            last_hop[x] = _common(moves.paths(x, ready, m, last_hop=True))
-            if whole_way:
-                whole[x] = _common(moves.paths(x, ready, m))
+            arrival, hop_works, way_works = entry
+            first = max(first, arrival)
+            last_hop[x] = hop_works
+            if way_works is not None:
+                whole[x] = way_works
     return first, last_hop, whole
+
+
+def _sources_not_on(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    tensor: TensorId,
+    k: CoreId,
+    ends_of: dict[TensorId, list[tuple[CoreId, MemoryId, int]]],
+) -> dict[MemoryId, int]:
+    """`_earliest_sources(space, head, tensor, not_on=k)`, with the producer's (core, memory,
+    earliest end) on each of its candidate cores kept in `ends_of` for the other cores."""
+    p = space.problem
+    producer = p.tensor_by_id[tensor].producer
+    if producer is None:
+        return _earliest_sources(space, head, tensor, not_on=k)
+    ends = ends_of.get(tensor)
+    if ends is None:
+        ends = ends_of[tensor] = [
+            (kp, p.memory_of(kp), head[(producer, kp)] + space.duration(producer, kp))
+            for kp in space.cores[producer]
+        ]
+    out: dict[MemoryId, int] = {}
+    for kp, mp, e in ends:
+        if kp != k:
+            out[mp] = min(out.get(mp, INFINITY), e)
+    return out
 
 
 FirstInputs = dict[
@@ -658,8 +821,12 @@ def _first_table(
     """:func:`_first_inputs` of every task on every candidate core."""
     private = _private_cores(space)
     ready_of: dict[tuple[TensorId, CoreId], dict[MemoryId, int]] = {}
+    moved_of: dict[tuple[TensorId, CoreId], _FirstInput | None] = {}
+    ends_of: dict[TensorId, list[tuple[CoreId, MemoryId, int]]] = {}
     return {
-        (t, k): _first_inputs(space, moves, head, t, k, k in private, ready_of, whole_way)
+        (t, k): _first_inputs(
+            space, moves, head, t, k, k in private, ready_of, whole_way, moved_of, ends_of
+        )
         for t, cores in space.cores.items()
         for k in cores
     }
@@ -721,25 +888,35 @@ def first_input_positions(
         table = _first_table(space, head, moves or _Moves(space, shares), True)
     n = len({k for ks in space.cores.values() for k in ks})
     # per task, its options: (first start, the tensors it needs over each link, with work)
-    per_task: list[list[tuple[int, dict[TensorId, dict[LinkId, Work]]]]] = []
+    # per task, per option: its first start and, per link, the tensors it needs there with
+    # their positive work
+    per_task: list[list[tuple[int, dict[LinkId, dict[TensorId, Work]]]]] = []
+    links_seen: set[LinkId] = set()
     for t, cores in space.cores.items():
         opts = []
         for k in cores:
             first, _, whole = table[(t, k)]
             if first < INFINITY:
-                opts.append((first, whole))
+                by_link: dict[LinkId, dict[TensorId, Work]] = {}
+                for x, ws in whole.items():
+                    links_seen.update(ws)
+                    for link, w in ws.items():
+                        if w > 0:
+                            by_link.setdefault(link, {})[x] = w
+                opts.append((first, by_link))
         if opts:
             per_task.append(opts)
     best = [0] * n
-    links = sorted({lk for opts in per_task for _, w in opts for ws in w.values() for lk in ws})
+    links = sorted(links_seen)
+    no_tensors: dict[TensorId, Work] = {}
     for lk in links:
         # each tensor at its least work on lk; a task's option: (first start, its tensor set)
         least: dict[TensorId, Work] = {}
         tasks: list[list[tuple[int, frozenset[TensorId]]]] = []
         for opts in per_task:
             mine = []
-            for first, whole in opts:
-                on_lk = {x: ws[lk] for x, ws in whole.items() if ws.get(lk, 0) > 0}
+            for first, by_link in opts:
+                on_lk = by_link.get(lk, no_tensors)
                 for x, w in on_lk.items():
                     least[x] = min(least.get(x, w), w)
                 mine.append((first, frozenset(on_lk)))
@@ -775,7 +952,9 @@ def _least_unions(
             visited += 1
             if visited > _MAX_UNIONS:
                 return None
-            covered = sum(c for f, c in fits.items() if any(s <= union for s in f))
+            # the tasks with an option set inside the union (one subset test per set)
+            inside = {s for s in sets if s <= union}
+            covered = sum(c for f, c in fits.items() if not f.isdisjoint(inside))
             for j in range(min(covered, n)):
                 if not done[j]:
                     done[j] = True
@@ -802,18 +981,23 @@ def last_task_options(
     work per link (only for private cores)."""
     p = space.problem
     moves = moves or _Moves(space, shares)
+    # per tensor, the (core, memory) of every candidate core of its readers, each once
+    readers: dict[TensorId, dict[tuple[CoreId, MemoryId], None]] = {}
 
     def last_option(t: TaskId, k: CoreId, m: MemoryId, private: bool) -> Option:
         need: dict[LinkId, Work] = defaultdict(int)
         if private:
             for y in p.task_by_id[t].outputs:
                 dests = {DRAM} if p.tensor_by_id[y].store else set()
-                for c in p.consumers[y]:
-                    dests.update(p.memory_of(kc) for kc in space.cores[c] if kc != k)
+                on = readers.get(y)
+                if on is None:
+                    on = readers[y] = {
+                        (kc, p.memory_of(kc)): None for c in p.consumers[y] for kc in space.cores[c]
+                    }
+                dests.update(mc for kc, mc in on if kc != k)
                 if not dests or m in dests:
                     continue
-                paths = [path for d in dests for path in moves.paths(y, [m], d)]
-                for lk, d in _common(paths).items():
+                for lk, d in moves.common_out(y, m, dests).items():
                     need[lk] += d
         return (tail[(t, k)], dict(need))
 

@@ -171,14 +171,25 @@ def add_link_exclusivity(
     `bandwidth * D`, `D` the least common denominator of those rationals (exact integers).
     Returns the links given a cumulative."""
     per_link: dict[LinkId, list[tuple[cp_model.IntervalVar, Fraction]]] = defaultdict(list)
+    partial: set[LinkId] = set()  # links some transfer takes only a share of
+    # per route, each link's share and whether it is the whole link: once per distinct route
+    route_shares: dict[tuple[LinkId, ...], list[tuple[LinkId, Fraction, bool]]] = {}
     for option, interval in v.link_users():  # transfers, then reloads
         if option.duration_cycles > 0:
-            for link in option.links:
-                share = Fraction(1) if shares is None else shares.shares(option.links)[link]
+            on_route = route_shares.get(option.links)
+            if on_route is None:
+                of_route = None if shares is None else shares.shares(option.links)
+                on_route = route_shares[option.links] = []
+                for link in option.links:
+                    share = Fraction(1) if of_route is None else of_route[link]
+                    on_route.append((link, share, share == 1))
+            for link, share, whole in on_route:
                 per_link[link].append((interval, share))
+                if not whole:
+                    partial.add(link)
     shared: list[LinkId] = []
     for link, items in per_link.items():
-        if all(share == 1 for _, share in items):
+        if link not in partial:  # every transfer takes the whole link
             if len(items) > 1:
                 model.add_no_overlap([i for i, _ in items])
             continue
@@ -248,11 +259,10 @@ def add_releases(model: cp_model.CpModel, space: Space, v: Variables) -> None:
                 model.add(hold.release >= v.reload_end[(hold.tensor, m)]).only_enforce_if(lit)
         for c in p.consumers[hold.tensor]:
             choice = v.reads_reload.get((hold.tensor, hold.memory, c))
-            for k in space.cores[c]:
-                if p.memory_of(k) == hold.memory:
-                    cond = _holds_if(reload, v.on[(c, k)], choice)
-                    if cond:
-                        model.add(hold.release >= v.end[c]).only_enforce_if(cond)
+            for k in space.cores_in(c, hold.memory):
+                cond = _holds_if(reload, v.on[(c, k)], choice)
+                if cond:
+                    model.add(hold.release >= v.end[c]).only_enforce_if(cond)
 
 
 def add_reloads(model: cp_model.CpModel, space: Space, v: Variables) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import gc
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from ortools.sat.python import cp_model
 
@@ -51,6 +54,30 @@ class BuiltModel:
     static_makespan_cycles: int = 0  # the static lower bound on the makespan (0: not computed)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _collector_paused(build: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`build` with Python's cyclic garbage collector (not reference counting) paused while it
+    runs: a model holds hundreds of thousands of live objects, and every full collection walked
+    them all again (1.5 s of 11.5 s building BERT-base on mesh4x4). Restores the collector as it
+    was; whatever cycles the build leaves are collected afterwards."""
+
+    @functools.wraps(build)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return build(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return run
+
+
+@_collector_paused
 def build_model(
     space: Space,
     objective: Objective,

@@ -93,28 +93,42 @@ def add_load_bounds(
         d = space.duration(t, k)
         if d > 0:
             per_core[k].append(d * lit)
-    per_link: dict[LinkId, list[tuple[Fraction, cp_model.IntVar]]] = defaultdict(list)
+    # per link, each transfer's work as (numerator, denominator) and its literal
+    per_link: dict[LinkId, list[tuple[int, int, cp_model.IntVar]]] = defaultdict(list)
+    # the works of a transfer depend only on its route and duration: once per distinct pair
+    works_of: dict[tuple[tuple[LinkId, ...], int], list[tuple[LinkId, int, int]]] = {}
     for key, lit in v.occupies.items():  # a multicast's followers use no link
         option = v.transfer_option[key]
-        for link in option.links:
-            if option.duration_cycles > 0:
+        if option.duration_cycles <= 0:
+            continue
+        route = (option.links, option.duration_cycles)
+        works = works_of.get(route)
+        if works is None:
+            works = works_of[route] = []
+            for link in option.links:
                 work = Fraction(
                     option.duration_cycles
                     if shares is None
                     else shares.work(option.links, link, option.duration_cycles)
                 )
-                per_link[link].append((work, lit))
+                works.append((link, work.numerator, work.denominator))
+        for link, num, den in works:
+            per_link[link].append((num, den, lit))
     for loads in per_core.values():
         if len(loads) > 1:
             model.add(v.makespan >= sum(loads))
     for items in per_link.values():
         if len(items) <= 1:
             continue
-        scale = math.lcm(*(w.denominator for w, _ in items))
+        scale = math.lcm(*{den for _, den, _ in items})
+        lits = [lit for _, _, lit in items]
+        # each work times the scale, exactly (den divides scale); a weighted sum builds the
+        # same linear constraint as sum() of the terms, faster
+        weights = [num * (scale // den) for num, den, _ in items]
         if scale == 1:  # every transfer takes the whole link: its busy time
-            model.add(v.makespan >= sum(int(w) * lit for w, lit in items))
+            model.add(v.makespan >= cp_model.LinearExpr.weighted_sum(lits, weights))
         else:
-            model.add(scale * v.makespan >= sum(int(w * scale) * lit for w, lit in items))
+            model.add(scale * v.makespan >= cp_model.LinearExpr.weighted_sum(lits, weights))
 
 
 def add_peak_floors(

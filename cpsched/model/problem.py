@@ -230,12 +230,20 @@ class Problem(_Data):
         """The memory that `core` reads and writes."""
         return self.core_by_id[core].memory
 
+    @cached_property
+    def _option_by_pair(self) -> dict[tuple[TaskId, CoreId], TaskOption]:
+        out: dict[tuple[TaskId, CoreId], TaskOption] = {}
+        for task in self.tasks:
+            for opt in task.options:
+                out.setdefault((task.id, opt.core), opt)  # the first, as a scan would find
+        return out
+
     def option(self, task: TaskId, core: CoreId) -> TaskOption | None:
         """The option of `task` on `core`, or None when the task cannot run there."""
-        for opt in self.task_by_id[task].options:
-            if opt.core == core:
-                return opt
-        return None
+        opt = self._option_by_pair.get((task, core))
+        if opt is None and task not in self.task_by_id:
+            raise KeyError(task)  # an unknown task, as a scan of its options would fail
+        return opt
 
     def source_memory(self, tensor: TensorId, producer_core: CoreId | None) -> MemoryId:
         """Where a tensor first becomes available: its producer's memory, or its home."""

@@ -40,7 +40,16 @@ from functools import cached_property
 from typing import Literal
 
 from cpsched.model.graph import graph_facts, source_memories
-from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
+from cpsched.model.problem import (
+    DRAM,
+    CoreId,
+    LinkId,
+    MemoryId,
+    Problem,
+    TaskId,
+    TaskOption,
+    TensorId,
+)
 from cpsched.model.schedule import Schedule, ScheduledTask, ScheduledTransfer
 
 _SLOT = "_search_space"  # where the space with nothing pinned is cached in a problem's __dict__
@@ -114,7 +123,16 @@ class Space:
 
     def min_duration(self, task: TaskId) -> int:
         """Shortest duration of `task` over its candidate cores (0 when it has none)."""
-        return min((self.duration(task, k) for k in self.cores[task]), default=0)
+        out = self._min_durations.get(task)
+        if out is None:
+            out = self._min_durations[task] = min(
+                (self.duration(task, k) for k in self.cores[task]), default=0
+            )
+        return out
+
+    @cached_property
+    def _min_durations(self) -> dict[TaskId, int]:
+        return {}  # filled by min_duration, task by task
 
     def safe_horizon_cycles(self) -> int:
         """An end time no schedule of the space needs to pass: every task (at its longest) and
@@ -730,6 +748,15 @@ class Swap:
     memories: dict[MemoryId, MemoryId]
 
 
+def _same_but_core(a: TaskOption | None, b: TaskOption | None) -> bool:
+    """Whether option `b` is option `a` but for its core (`a == b` with `b`'s core set to `a`'s,
+    without making that copy)."""
+    assert b is not None
+    if a is None:
+        return False
+    return type(a) is type(b) and a.__dict__ == {**b.__dict__, "core": a.core}
+
+
 def swap_of(space: Space, a: CoreId, b: CoreId) -> Swap | None:
     """The exchange of cores `a` and `b` when it maps the problem onto itself, else None.
 
@@ -742,7 +769,7 @@ def swap_of(space: Space, a: CoreId, b: CoreId) -> Swap | None:
     for t, cores in space.cores.items():
         if (a in cores) != (b in cores):
             return None
-        if a in cores and p.option(t, a) != p.option(t, b).model_copy(update={"core": a}):  # type: ignore[union-attr]
+        if a in cores and not _same_but_core(p.option(t, a), p.option(t, b)):
             return None
     ma, mb = p.memory_of(a), p.memory_of(b)
     if ma == mb:
