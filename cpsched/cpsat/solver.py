@@ -540,22 +540,19 @@ def _polish(
     params: SolverParams,
     started: float,
     on_progress: Callable[[Progress], None] | None,
-    built: BuiltModel,
-    solution: Sequence[int] | None,
+    modelled: tuple[Schedule, float] | None,
     hint: Schedule,
-    model_optimal: bool,
 ) -> tuple[_Polished | None, bool]:
     """The large-neighbourhood search after the model, in the time left: from CP-SAT's schedule
     and from `hint` (a valid schedule outside the model's space, whose structure the model
     cannot reach), the better one first, each until its re-timing is proven or the time is out;
-    CP-SAT's schedule only when not proven optimal in its space (re-timing it cannot gain then).
-    Returns the best search (None: no time left) and whether Ctrl-C stopped it."""
+    `modelled` is CP-SAT's schedule and its first-stage value, None when there is none or it is
+    proven optimal in its space (re-timing it cannot gain then). Returns the best search (None:
+    no time left) and whether Ctrl-C stopped it."""
     value = metrics(problem, hint).stage_value(obj.stages[0])
     starts: list[tuple[float, bool, Schedule]] = [(value, False, hint)]
-    if solution is not None and not model_optimal:
-        modelled = extract_schedule(built, solution)
-        _validate(problem, modelled)
-        starts.append((metrics(problem, modelled).stage_value(obj.stages[0]), True, modelled))
+    if modelled is not None:
+        starts.append((modelled[1], True, modelled[0]))
     best: _Polished | None = None
     searches: list[dict[str, Any]] = []
     interrupted = False
@@ -645,7 +642,6 @@ def solve(
 
     # the hint, and with it the horizon
     horizon = space.safe_horizon_cycles()
-    polished: _Polished | None = None
     polish_from: Schedule | None = None
     usable_hint: Schedule | None = None
 
@@ -808,18 +804,26 @@ def solve(
     if starvation is not None and starvation.value is not None:
         bound = max(bound or 0.0, float(starvation.value))
     all_optimal = len(stages) == len(built.stages) and all(s.status == "optimal" for s in stages)
+    # CP-SAT's schedule, validated, and its first stage measured on the checking side (the
+    # model's own memory releases may be later than needed away from an optimum)
+    modelled: tuple[Schedule, float] | None = None
+    if solution is not None:
+        extracted = extract_schedule(built, solution)
+        _validate(problem, extracted)
+        modelled = (extracted, metrics(problem, extracted).stage_value(obj.stages[0]))
     if polish_from is not None and not interrupted:
         polished, interrupted = _polish(
-            problem, obj, params, started, on_progress, built, solution, polish_from, all_optimal
+            problem,
+            obj,
+            params,
+            started,
+            on_progress,
+            None if all_optimal else modelled,
+            polish_from,
         )
         if polished is not None:
             parameters["lns"] = polished.record
-            model_value = (
-                None
-                if solution is None
-                else metrics(problem, extract_schedule(built, solution)).stage_value(obj.stages[0])
-            )
-            if polished.gained and (model_value is None or polished.value < model_value):
+            if polished.gained and (modelled is None or polished.value < modelled[1]):
                 kept = bound if polished.from_model else None
                 if kept is not None and kept > polished.value:
                     kept = None  # the re-timed schedule left the space: no bound for it
@@ -830,7 +834,7 @@ def solve(
                     gap=None if kept is None else max(0.0, relative_gap(polished.value, kept)),
                     **counts,
                 )
-    if solution is None:
+    if modelled is None:
         if stages[0].status == "infeasible":
             # CP-SAT searches a restricted space (docs/results.md): an empty model proves only
             # that the space holds no schedule, not that the problem has none (a valid schedule
@@ -855,11 +859,7 @@ def solve(
             if interrupted
             else "no schedule found within the time limit",
         )
-    schedule = extract_schedule(built, solution)
-    _validate(problem, schedule)
-    # the objective of the schedule returned, measured on the checking side: the model's own
-    # memory releases may be later than needed away from an optimum
-    value = metrics(problem, schedule).stage_value(obj.stages[0])
+    schedule, value = modelled
     if bound is not None and bound > value:
         bound = value  # float noise from the integer scale
     final: Status = "optimal" if all_optimal and not interrupted else "feasible"
