@@ -58,10 +58,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, TypeVar
 
 from cpsched.cpsat.space import LinkShares, Space
 from cpsched.model.graph import graph_facts
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, TaskId, TensorId
+
+_T = TypeVar("_T")
 
 INFINITY = 1 << 62  # a head or tail that no placement reaches (the placement is infeasible)
 
@@ -216,34 +219,41 @@ class _Moves:
         (:meth:`work`); with `last_hop`, of a staged way only the transfer out of the staging
         store counts (the one into it may serve other memories too)."""
         key = (tensor, tuple(srcs), dst, last_hop)
-        out = self._paths.get(key)
-        if out is None:
-            if self._by_kind:
-                kind = (self._kind(tensor, dst), *key[1:])
-                out = self._paths_of_kind.get(kind)
-                if out is None:
-                    out = self._paths_of_kind[kind] = self._ways(tensor, key[1], dst, last_hop)
-            else:
-                out = self._ways(tensor, key[1], dst, last_hop)
-            self._paths[key] = out
-        return out
+        return self._memo(
+            self._paths, self._paths_of_kind, key, lambda: self._ways(tensor, key[1], dst, last_hop)
+        )
 
     def common(
         self, tensor: TensorId, srcs: Iterable[MemoryId], dst: MemoryId, last_hop: bool = False
     ) -> dict[LinkId, Work]:
         """:func:`_common` of :meth:`paths` (shared: never change it)."""
         key = (tensor, tuple(srcs), dst, last_hop)
-        out = self._commons.get(key)
+        return self._memo(
+            self._commons,
+            self._commons_of_kind,
+            key,
+            lambda: _common(self.paths(tensor, key[1], dst, last_hop)),
+        )
+
+    def _memo(
+        self,
+        per_key: dict[Any, _T],
+        per_kind: dict[tuple[object, ...], _T],
+        key: tuple[TensorId, tuple[MemoryId, ...], MemoryId, bool],
+        make: Callable[[], _T],
+    ) -> _T:
+        """The value for `key` (tensor, sources, destination, last hop), made once per key and,
+        where tensors of one kind (:meth:`_kind`) share it, once per kind."""
+        out = per_key.get(key)
         if out is None:
             if self._by_kind:
-                kind = (self._kind(tensor, dst), *key[1:])
-                out = self._commons_of_kind.get(kind)
+                kind = (self._kind(key[0], key[2]), *key[1:])
+                out = per_kind.get(kind)
                 if out is None:
-                    out = _common(self.paths(tensor, key[1], dst, last_hop))
-                    self._commons_of_kind[kind] = out
+                    out = per_kind[kind] = make()
             else:
-                out = _common(self.paths(tensor, key[1], dst, last_hop))
-            self._commons[key] = out
+                out = make()
+            per_key[key] = out
         return out
 
     def common_out(
