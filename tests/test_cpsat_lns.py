@@ -142,10 +142,17 @@ def test_the_search_finds_the_retimed_optimum_from_a_late_schedule() -> None:
 def test_the_search_runs_after_the_model_from_both_schedules() -> None:
     # the model (stopped at its first schedule, not proven; the unicast optimum is 9) and then
     # the search, from the better start first (CP-SAT's: at best 9) and then from the hint (105,
-    # a multicast the unicast model cannot hold), which re-times to 5
+    # a multicast the unicast model cannot hold), which re-times to 5. Without the packing
+    # bound, which proves the model's first schedule (9) optimal in its space, and a proven
+    # schedule is not searched again
     p = _broadcast()
     params = SolverParams(
-        time_limit_s=4, num_workers=2, seed=0, multicast=False, stop_after_first_solution=True
+        time_limit_s=4,
+        num_workers=2,
+        seed=0,
+        multicast=False,
+        stop_after_first_solution=True,
+        packing_bound=False,
     )
     r = solve(p, "latency", params, hint=multicast_at(100))
     assert (r.status, r.objective_value, r.bound) == ("feasible", 5.0, None)

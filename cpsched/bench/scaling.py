@@ -54,6 +54,7 @@ SWITCHES: tuple[str, ...] = (
     "idle_union_inputs",
     "prune_memory",
     "starvation_bound",
+    "packing_bound",
 )
 
 

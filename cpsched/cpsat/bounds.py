@@ -80,6 +80,7 @@ class StaticBounds:
     energy_cycles: int  # cumulative over cores with heads and tails
     link_cycles: int  # unavoidable transfers on the busiest link
     core_idle_cycles: int = 0  # cores idle until their first inputs arrive, after their last output
+    idle: IdleProfile | None = None  # what the core idle bound knows of the cores' two ends
 
     def task_head(self, t: TaskId, cores: tuple[CoreId, ...]) -> int:
         """The least head of `t` over its candidate cores."""
@@ -1102,6 +1103,64 @@ def _positions(options: dict[CoreId, list[Option]]) -> list[int]:
     return best
 
 
+@dataclass(frozen=True)
+class IdleProfile:
+    """What the core idle bound knows of the cores' two ends, for `u = 1..n` cores used (index
+    `u - 1`): the least sum of their first starts and of their tails (makespan minus last end),
+    and, position by position, a lower bound on the j-th smallest first start and the j-th
+    smallest tail among the cores used. `work`: the least total work of all tasks."""
+
+    first_sums: tuple[int, ...]
+    last_sums: tuple[int, ...]
+    first_positions: tuple[int, ...]
+    last_positions: tuple[int, ...]
+    work: int
+
+    def makespan_cycles(self) -> int:
+        """The core idle bound: the least over `u` of (first starts + tails + work) / u."""
+        return min(
+            math.ceil((self.first_sums[u] + self.last_sums[u] + self.work) / (u + 1))
+            for u in range(len(self.first_sums))
+        )
+
+
+def idle_profile(
+    space: Space,
+    head: dict[tuple[TaskId, CoreId], int],
+    tail: dict[tuple[TaskId, CoreId], int],
+    shared: frozenset[TensorId] = frozenset(),
+    shares: LinkShares | None = None,
+    union_inputs: bool = False,
+    moves: _Moves | None = None,
+) -> IdleProfile | None:
+    """The cores' first starts and tails as :func:`core_idle_bound` counts them (None: no core).
+    The tails are the first starts of the schedule run backwards: the last outputs take turns
+    on the links after their producers end, as the first inputs do before their readers
+    start."""
+    used_cores = {k for ks in space.cores.values() for k in ks}
+    n = len(used_cores)
+    if n == 0:
+        return None
+    work = sum(space.min_duration(t) for t in space.cores)
+    moves = moves or _Moves(space, shares)
+    table = _first_table(space, head, moves, union_inputs)
+    options = first_task_options(space, head, shared, shares, moves, table)
+    heads = _idle_sums(options, n)
+    positions = _positions(options)
+    if union_inputs:
+        positions = [
+            max(a, b)
+            for a, b in zip(
+                positions, first_input_positions(space, head, shares, moves, table), strict=True
+            )
+        ]
+        heads = [max(h, sum(positions[: u + 1])) for u, h in enumerate(heads)]
+    last = last_task_options(space, tail, shares, moves)
+    return IdleProfile(
+        tuple(heads), tuple(_idle_sums(last, n)), tuple(positions), tuple(_positions(last)), work
+    )
+
+
 def core_idle_bound(
     space: Space,
     head: dict[tuple[TaskId, CoreId], int],
@@ -1117,27 +1176,8 @@ def core_idle_bound(
     where `shares` lets them share a link). `union_inputs`: the first starts are also at least
     those of :func:`first_input_positions`, which counts a tensor of `shared` once rather than
     not at all."""
-    used_cores = {k for ks in space.cores.values() for k in ks}
-    n = len(used_cores)
-    if n == 0:
-        return 0
-    work = sum(space.min_duration(t) for t in space.cores)
-    moves = moves or _Moves(space, shares)
-    table = _first_table(space, head, moves, union_inputs)
-    options = first_task_options(space, head, shared, shares, moves, table)
-    heads = _idle_sums(options, n)
-    if union_inputs:
-        positions = [
-            max(a, b)
-            for a, b in zip(
-                _positions(options),
-                first_input_positions(space, head, shares, moves, table),
-                strict=True,
-            )
-        ]
-        heads = [max(h, sum(positions[: u + 1])) for u, h in enumerate(heads)]
-    tails = _idle_sums(last_task_options(space, tail, shares, moves), n)
-    return min(math.ceil((heads[u] + tails[u] + work) / (u + 1)) for u in range(n))
+    profile = idle_profile(space, head, tail, shared, shares, union_inputs, moves)
+    return 0 if profile is None else profile.makespan_cycles()
 
 
 def static_bounds(
@@ -1162,10 +1202,14 @@ def static_bounds(
     moves = _Moves(space, shares)  # one cache for every bound
     head = compute_heads(space, order, shares, port_heads, moves)
     tail = compute_tails(space, order, shares, port_heads, moves)
+    idle = (
+        idle_profile(space, head, tail, shared, shares, union_inputs, moves) if core_idle else None
+    )
     return StaticBounds(
         head,
         tail,
         energy_bound(space, head, tail),
         link_bound(space, head, tail, shares, moves),
-        core_idle_bound(space, head, tail, shared, shares, union_inputs, moves) if core_idle else 0,
+        0 if idle is None else idle.makespan_cycles(),
+        idle,
     )

@@ -11,7 +11,7 @@ from typing import ParamSpec, TypeVar
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat import constraints as c
-from cpsched.cpsat.bounds import first_start_positions
+from cpsched.cpsat.bounds import StaticBounds, first_start_positions
 from cpsched.cpsat.bounds import static_bounds as compute_static_bounds
 from cpsched.cpsat.objective import (
     MetricExpr,
@@ -52,6 +52,7 @@ class BuiltModel:
     symmetry_by_first_start: bool = False  # classes ordered by first start, not by first use
     shared_links: list[LinkId] = field(default_factory=list)  # links with a cumulative
     static_makespan_cycles: int = 0  # the static lower bound on the makespan (0: not computed)
+    bounds: StaticBounds | None = None  # the static bounds the model holds (None: not computed)
 
 
 _P = ParamSpec("_P")
@@ -184,5 +185,6 @@ def build_model(
         runs,
         symmetry_by_first_start=by_first_start,
         static_makespan_cycles=0 if bounds is None else bounds.makespan_cycles,
+        bounds=bounds,
         shared_links=shared_links,
     )

@@ -72,6 +72,11 @@ class SolverParams(BaseModel):
     # with no clear change in time to prove (noise)
     starvation_bound: bool = False
     starvation_share: float = Field(default=0.1, gt=0, le=0.5)
+    # with idle_bound: a lower bound from the core idle bound with each core's load made of whole
+    # tasks and its first start and tail chosen together (cpsched.cpsat.packing), solved by
+    # CP-SAT in `packing_share` of the time limit, in the same space as the static bounds
+    packing_bound: bool = True
+    packing_share: float = Field(default=0.05, gt=0, le=0.5)
     # with symmetry_breaking and static_bounds: order interchangeable cores by first start (and
     # bound each one's first start and load) instead of by first use
     first_start_order: bool = False  # sound, but no measured gain yet (noise on 2 cores)

@@ -33,6 +33,7 @@ from cpsched.check.metrics import metrics
 from cpsched.cpsat.callbacks import ProgressCallback
 from cpsched.cpsat.lns import LnsOutcome, improve
 from cpsched.cpsat.model import BuiltModel, build_model
+from cpsched.cpsat.packing import PackingBound, packing_relaxation, solve_packing
 from cpsched.cpsat.params import (
     HINT_COMPLETION_S,
     KEEP_HINT_SPILLS_ABOVE,
@@ -285,6 +286,23 @@ def _starvation(built: BuiltModel, horizon: int, params: SolverParams) -> Starva
         params.num_workers,
         params.seed,
         tile_order=[run.leader for run in built.tile_runs],
+    )
+
+
+def _packing(built: BuiltModel, horizon: int, params: SolverParams) -> PackingBound | None:
+    """The packing bound (:mod:`cpsched.cpsat.packing`, valid in the model's space) within its
+    share of the time limit (None: the model has no idle bound to pack)."""
+    if built.bounds is None:
+        return None
+    relaxation = packing_relaxation(built.space, built.bounds, built.symmetric_classes)
+    if relaxation is None:
+        return None
+    return solve_packing(
+        relaxation,
+        horizon,
+        params.time_limit_s * params.packing_share,
+        params.num_workers,
+        params.seed,
     )
 
 
@@ -712,6 +730,15 @@ def solve(
             # redundant: the bound holds in every schedule of the space
             assert built.vars.makespan is not None
             built.model.add(built.vars.makespan >= min(starvation.value, horizon + 1))
+    packing: PackingBound | None = None
+    if params.packing_bound and latency_first:
+        packing = _packing(built, horizon, params)
+        if packing is not None:
+            parameters["packing"] = packing.record()
+            if packing.value is not None and packing.value > built.static_makespan_cycles:
+                # redundant: the bound holds in every schedule of the space
+                assert built.vars.makespan is not None
+                built.model.add(built.vars.makespan >= min(packing.value, horizon + 1))
     parameters["symmetric_core_classes"] = built.symmetric_classes
     parameters["symmetric_tile_runs"] = [list(run.tiles) for run in built.tile_runs]
     proto = built.model.proto
@@ -801,8 +828,9 @@ def solve(
     bound = None if first.bound is None else first.bound / float(built.stages[0].scale)
     if latency_first and built.static_makespan_cycles:
         bound = max(bound or 0.0, float(built.static_makespan_cycles))
-    if starvation is not None and starvation.value is not None:
-        bound = max(bound or 0.0, float(starvation.value))
+    for relaxed in (starvation, packing):
+        if relaxed is not None and relaxed.value is not None:
+            bound = max(bound or 0.0, float(relaxed.value))
     all_optimal = len(stages) == len(built.stages) and all(s.status == "optimal" for s in stages)
     # CP-SAT's schedule, validated, and its first stage measured on the checking side (the
     # model's own memory releases may be later than needed away from an optimum)
