@@ -74,7 +74,12 @@ class SolverParams(BaseModel):
     starvation_share: float = Field(default=0.1, gt=0, le=0.5)
     # with idle_bound: a lower bound from the core idle bound with each core's load made of whole
     # tasks and its first start and tail chosen together (cpsched.cpsat.packing), solved by
-    # CP-SAT in `packing_share` of the time limit, in the same space as the static bounds
+    # CP-SAT in `packing_share` of the time limit, in the same space as the static bounds.
+    # Attention head M=256 N=64 on quad_bus, latency, 2 workers: the bound 18,047 -> 18,052 at
+    # T=4 (the optimum: proven at 4.8-14.4 s with a 40 s limit by 3 of seeds 0-3), 17,471 ->
+    # 17,476 at T=8, 17,156 unchanged at T=16; the relaxation proves in 0.4 / 2 / 0.7 s. On
+    # BERT-base M=128 on mesh4x4 (411 tasks, 6 classes) it is not proven in its 3 s of a 60 s
+    # limit and stays at the static bound
     packing_bound: bool = True
     packing_share: float = Field(default=0.05, gt=0, le=0.5)
     # with symmetry_breaking and static_bounds: order interchangeable cores by first start (and
