@@ -31,6 +31,7 @@ from ortools.sat.python import cp_model
 from cpsched.check.infeasibility import find_infeasibility
 from cpsched.check.metrics import metrics
 from cpsched.cpsat.callbacks import ProgressCallback
+from cpsched.cpsat.conflicts import memory_conflict_bound
 from cpsched.cpsat.lns import LnsOutcome, improve
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.packing import PackingBound, packing_relaxation, solve_packing
@@ -730,6 +731,17 @@ def solve(
             # redundant: the bound holds in every schedule of the space
             assert built.vars.makespan is not None
             built.model.add(built.vars.makespan >= min(starvation.value, horizon + 1))
+    # valid for every schedule, not only the space's: it bounds a schedule from outside it too
+    every_schedule: int | None = None
+    if latency_first:
+        conflicts = memory_conflict_bound(problem)
+        if conflicts.value > 0:
+            parameters["memory_conflicts"] = conflicts.record()
+            every_schedule = conflicts.value
+            parameters["bound_every_schedule"] = every_schedule
+            if conflicts.value > built.static_makespan_cycles:
+                assert built.vars.makespan is not None
+                built.model.add(built.vars.makespan >= min(conflicts.value, horizon + 1))
     packing: PackingBound | None = None
     if params.packing_bound and latency_first:
         packing = _packing(built, horizon, params)
@@ -831,6 +843,8 @@ def solve(
     for relaxed in (starvation, packing):
         if relaxed is not None and relaxed.value is not None:
             bound = max(bound or 0.0, float(relaxed.value))
+    if every_schedule is not None:
+        bound = max(bound or 0.0, float(every_schedule))
     all_optimal = len(stages) == len(built.stages) and all(s.status == "optimal" for s in stages)
     # CP-SAT's schedule, validated, and its first stage measured on the checking side (the
     # model's own memory releases may be later than needed away from an optimum)
@@ -855,6 +869,8 @@ def solve(
                 kept = bound if polished.from_model else None
                 if kept is not None and kept > polished.value:
                     kept = None  # the re-timed schedule left the space: no bound for it
+                if every_schedule is not None:  # holds for a schedule outside the space too
+                    kept = max(kept or 0.0, float(min(every_schedule, polished.value)))
                 return polished.result(
                     result,
                     stages=stages,
