@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from cpsched.heuristics.features import ALL, FORMAT_1, IN_SPACE, Features
 from cpsched.heuristics.heft import heft_schedule
@@ -55,26 +55,42 @@ def run_heuristics(
     bug, which is reported as a RuntimeWarning and as a result with `schedule=None` and status
     `unknown`, so that one broken heuristic never stops a solve.
     """
+    return dict(iter_heuristics(problem, names, features=features))
+
+
+def iter_heuristics(
+    problem: Problem, names: Sequence[str] | None = None, *, features: Features = ALL
+) -> Iterator[tuple[str, SolveResult]]:
+    """:func:`run_heuristics` one heuristic at a time, in the order of `names`: each runs when
+    the caller asks for the next (a caller short of time stops asking). Unknown names fail
+    before any runs."""
     chosen = tuple(HEURISTICS) if names is None else tuple(names)
     unknown = [n for n in chosen if n not in HEURISTICS]
     if unknown:
         raise KeyError(f"unknown heuristic {unknown[0]!r}; known: {', '.join(HEURISTICS)}")
+    return _iter_heuristics(problem, chosen, features)
+
+
+def _iter_heuristics(
+    problem: Problem, chosen: tuple[str, ...], features: Features
+) -> Iterator[tuple[str, SolveResult]]:
     prep = prepare(problem, features)
-    out: dict[str, SolveResult] = {}
     for name in chosen:
         started = time.perf_counter()
         try:
-            out[name] = HEURISTICS[name](problem, prep=prep)
+            yield name, HEURISTICS[name](problem, prep=prep)
         except InvalidHeuristicSchedule as exc:
             warnings.warn(f"heuristic {name} failed: {exc}", RuntimeWarning, stacklevel=2)
-            out[name] = SolveResult(
-                method=name,
-                status="unknown",
-                objective="latency",
-                wall_time_s=time.perf_counter() - started,
-                message=f"internal error, no schedule: {exc}",
+            yield (
+                name,
+                SolveResult(
+                    method=name,
+                    status="unknown",
+                    objective="latency",
+                    wall_time_s=time.perf_counter() - started,
+                    message=f"internal error, no schedule: {exc}",
+                ),
             )
-    return out
 
 
 def run_heuristic(problem: Problem, name: str) -> SolveResult:
@@ -109,6 +125,7 @@ __all__ = [
     "Prepared",
     "best_heuristic",
     "best_heuristic_schedule",
+    "iter_heuristics",
     "prepare",
     "run_heuristic",
     "run_heuristics",
