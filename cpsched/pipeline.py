@@ -435,9 +435,9 @@ def keep_hint(
     schedule of `problem` within `caps` and CP-SAT ended with no schedule and no proof (status
     `unknown`: time limit, Ctrl-C, or its restricted space holds none), or with a worse one (the
     hint lies outside CP-SAT's space: staging, multicast, a reload), the hint takes the result's
-    place (`feasible`, measured in the result's objective, `hint.kept`; `optimal` when the
-    solver's bound for every schedule, `parameters.bound_every_schedule`, meets it). Any other
-    result comes back unchanged.
+    place (`feasible`, measured in the result's objective, `hint.kept`; `optimal` when latency
+    is the whole objective and the solver's bound for every schedule,
+    `parameters.bound_every_schedule`, meets it). Any other result comes back unchanged.
 
     `hint_method` names the heuristic that made the hint (None: the caller's own schedule);
     it becomes the result's method.
@@ -477,10 +477,14 @@ def keep_hint(
         if bound is None and result.stages and not space_empty and not outside:
             bound = result.stages[0].bound
         bound = None if bound is None else min(float(bound), values[0])
-    # a bound the solver proved for every valid schedule (docs/results.md) holds for the hint too
+    # a bound the solver proved for every valid schedule (docs/results.md) holds for the hint
+    # too; met, it proves the hint optimal when latency is the whole objective (a later stage
+    # of a lexicographic one would still be open)
+    proven = False
     every = result.parameters.get("bound_every_schedule")
     if every is not None and objective.latency_first and objective.stages[0].terms[0].weight == 1:
         bound = max(bound or 0.0, min(float(every), values[0]))
+        proven = float(every) >= values[0] and len(objective.stages) == 1
     kept = (
         f"the best heuristic schedule ({hint_method}) is kept"
         if hint_method is not None
@@ -495,8 +499,7 @@ def keep_hint(
     return result.model_copy(
         update={
             "method": hint_method or result.method,
-            # a bound for every schedule may prove the hint optimal
-            "status": "optimal" if bound is not None and bound >= values[0] else "feasible",
+            "status": "optimal" if proven else "feasible",
             "objective_value": values[0],
             "bound": bound,
             "gap": None if bound is None else max(0.0, relative_gap(values[0], bound)),

@@ -1,6 +1,6 @@
 """The memory-conflict bound (cpsched/cpsat/conflicts.py): tasks whose data does not fit their
-shared memory together run one at a time. Exact on hand-worked cases, never above a valid
-schedule or the brute-force optimum, and kept for a hint outside CP-SAT's space."""
+shared memory together run one at a time. Exact on hand-worked cases, never above the
+brute-force optimum or a heuristic schedule, and kept for a hint outside CP-SAT's space."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.conflicts import ConflictBound, memory_conflict_bound
 from cpsched.heuristics import run_heuristics
-from cpsched.heuristics.synthetic import random_problem
 from cpsched.model.problem import Problem
 from cpsched.model.result import HintInfo, SolveResult
 from cpsched.model.schedule import Schedule
@@ -168,6 +167,11 @@ def test_the_bound_holds_for_a_kept_hint_outside_the_space() -> None:
     kept = keep_hint(p, unknown, later)
     assert (kept.status, kept.objective_value, kept.bound) == ("feasible", 35.0, 30.0)
     assert kept.gap == pytest.approx(5 / 35)
+    # latency first, energy second: the bound proves the first stage only, and the second is
+    # still open (the hint's energy may not be the least at latency 30)
+    lexicographic = unknown.model_copy(update={"objective": "latency,energy"})
+    kept = keep_hint(p, lexicographic, serial)
+    assert (kept.status, kept.objective_value, kept.bound) == ("feasible", 30.0, 30.0)
 
 
 _SLOW = {"deadline": None, "derandomize": True, "suppress_health_check": [HealthCheck.too_slow]}
@@ -191,16 +195,6 @@ def test_the_bound_is_at_most_the_optimum_on_a_crowded_scratchpad(data: dict[str
     if r.status == "optimal":
         assert brute_force(data, "latency", upper=r.objective_value) == r.objective_value
         assert bound <= r.objective_value  # type: ignore[operator]
-    for result in run_heuristics(p).values():
-        if result.schedule is not None and validate(p, result.schedule) == []:
-            assert bound <= metrics(p, result.schedule).latency_cycles
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_the_bound_is_at_most_every_heuristic_schedule_on_a_shared_memory(seed: int) -> None:
-    # tight shared memories (every task fits alone, 1-3x the hungriest together)
-    p = random_problem(seed, n_cores=3, n_layers=3, tiles=2, shared_memory=True)
-    bound = memory_conflict_bound(p).value
     for result in run_heuristics(p).values():
         if result.schedule is not None and validate(p, result.schedule) == []:
             assert bound <= metrics(p, result.schedule).latency_cycles

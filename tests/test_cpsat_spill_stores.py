@@ -24,6 +24,7 @@ from test_run import _broadcast
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
+from cpsched.cpsat import solver as solver_module
 from cpsched.cpsat.params import ALTERNATES_SHARE
 from cpsched.cpsat.space import build_space
 from cpsched.heuristics import IN_SPACE, run_heuristics
@@ -426,10 +427,28 @@ def test_alternates_are_read_only_when_the_hint_lies_outside_the_space() -> None
     assert (r.status, r.objective_value) == ("optimal", 5.0)
 
 
-def test_no_alternate_is_asked_for_once_its_share_of_the_limit_is_gone() -> None:
-    # the multicast hint lies outside the unicast space; the first alternate takes longer than
-    # ALTERNATES_SHARE of the limit to make (a heuristic run on a big model), so the second,
-    # which the model would hold, is never asked for; the model still finds the optimum 9
+class _Clock:
+    """The solver's `time` module with a clock that a test moves forward by hand."""
+
+    def __init__(self) -> None:
+        self.ahead_s = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.ahead_s
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def test_no_alternate_is_asked_for_once_its_share_of_the_limit_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the multicast hint lies outside the unicast space; making the first alternate takes
+    # ALTERNATES_SHARE of the limit (a heuristic run on a big model: the solver's clock is
+    # moved on by that much), so the second, which the model would hold, is never asked for;
+    # the model still finds the optimum 9
+    clock = _Clock()
+    monkeypatch.setattr(solver_module, "time", clock)
     p = _broadcast()
     unicast = PARAMS.model_copy(update={"multicast": False, "lns_share": 0.0, "time_limit_s": 2.0})
     hint = Schedule.model_validate({
@@ -445,7 +464,7 @@ def test_no_alternate_is_asked_for_once_its_share_of_the_limit_is_gone() -> None
 
     def alternates() -> Iterator[tuple[str, Schedule]]:
         asked.append("slow")
-        time.sleep(2.0 * ALTERNATES_SHARE + 0.1)
+        clock.ahead_s += 2.0 * ALTERNATES_SHARE
         yield ("slow, outside too", hint)
         asked.append("in the space")
         yield ("in the space", alternate)

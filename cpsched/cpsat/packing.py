@@ -127,6 +127,7 @@ def _at_least_least(
     value: cp_model.IntVar,
     used: cp_model.IntVar,
     floors: list[tuple[int, cp_model.IntVar]],
+    name: str,
 ) -> None:
     """`value >= the least floor among those present` (each `(floor, present literal)`), when
     `used`: going up the distinct floors, `value` reaches each unless a smaller one is
@@ -140,72 +141,112 @@ def _at_least_least(
             if not smaller:
                 m.add(value >= f).only_enforce_if(used)
             else:
-                below = m.new_bool_var("")
+                below = m.new_bool_var(f"{name}_below[{f}]")
                 m.add_bool_or(smaller).only_enforce_if(below)
                 m.add_bool_and([~lit for lit in smaller]).only_enforce_if(~below)
                 m.add(value >= f).only_enforce_if([used, ~below])
         smaller.extend(by_floor[f])
 
 
-def _build(r: Packing, horizon: int) -> tuple[cp_model.CpModel, cp_model.IntVar]:
-    """The CP-SAT model of the relaxation and its makespan variable."""
-    m = cp_model.CpModel()
-    makespan = m.new_int_var(min(r.floor, horizon), horizon, "makespan")
-    load: dict[CoreId, list[cp_model.LinearExprT]] = defaultdict(list)
-    present: dict[CoreId, list[tuple[int, int, int, cp_model.IntVar]]] = defaultdict(list)
+@dataclass
+class _Vars:
+    """The relaxation's variables: per core its load terms, the classes present on it (with
+    their duration, head and tail), its first start, tail and whether it is used."""
+
+    makespan: cp_model.IntVar
+    load: dict[CoreId, list[cp_model.LinearExprT]]
+    present: dict[CoreId, list[tuple[int, int, int, cp_model.IntVar]]]
+    first: dict[CoreId, cp_model.IntVar]
+    gap: dict[CoreId, cp_model.IntVar]
+    used: dict[CoreId, cp_model.IntVar]
+
+
+def _add_counts(m: cp_model.CpModel, r: Packing, v: _Vars) -> None:
+    """Each class's tasks spread over its candidate cores: a count per core, and whether any."""
     for i, cls in enumerate(r.classes):
         counts = []
         for k, d in cls.duration.items():
-            n = m.new_int_var(0, cls.count, f"n[{i},{k}]")
+            n = m.new_int_var(0, cls.count, f"count[{i},{k}]")
             counts.append(n)
-            load[k].append(d * n)
+            v.load[k].append(d * n)
             lit = m.new_bool_var(f"any[{i},{k}]")
             m.add(n >= 1).only_enforce_if(lit)
             m.add(n == 0).only_enforce_if(~lit)
-            present[k].append((d, cls.head[k], cls.tail[k], lit))
+            v.present[k].append((d, cls.head[k], cls.tail[k], lit))
         m.add(sum(counts) == cls.count)
-    first: dict[CoreId, cp_model.IntVar] = {}
-    gap: dict[CoreId, cp_model.IntVar] = {}
-    used: dict[CoreId, cp_model.IntVar] = {}
+
+
+def _add_core_ends(m: cp_model.CpModel, r: Packing, v: _Vars) -> None:
+    """Per used core: first start, load and tail within the makespan, each present class
+    fitting between its head and the core's tail (and the core's first start and its tail),
+    the first start at least the least head present, the tail at least the least tail."""
     for k in r.cores:
-        first[k] = m.new_int_var(0, horizon, f"first[{k}]")
-        gap[k] = m.new_int_var(0, horizon, f"tail[{k}]")
-        used[k] = m.new_bool_var(f"used[{k}]")
-        lits = [lit for _, _, _, lit in present[k]]
-        m.add_bool_or(lits).only_enforce_if(used[k])
+        lits = [lit for _, _, _, lit in v.present[k]]
+        m.add_bool_or(lits).only_enforce_if(v.used[k])
         for lit in lits:
-            m.add_implication(lit, used[k])
-        m.add(first[k] == 0).only_enforce_if(~used[k])
-        m.add(gap[k] == 0).only_enforce_if(~used[k])
-        m.add(first[k] + cp_model.LinearExpr.sum(load[k]) + gap[k] <= makespan)
-        for d, h, q, lit in present[k]:
-            m.add(h + d + gap[k] <= makespan).only_enforce_if(lit)
-            m.add(first[k] + d + q <= makespan).only_enforce_if(lit)
-        _at_least_least(m, first[k], used[k], [(h, lit) for _, h, _, lit in present[k]])
-        _at_least_least(m, gap[k], used[k], [(q, lit) for _, _, q, lit in present[k]])
-    # the j-th smallest first start (tail) among the cores used: at most j cores below it
-    for values, positions in ((first, r.first_positions), (gap, r.last_positions)):
+            m.add_implication(lit, v.used[k])
+        m.add(v.first[k] == 0).only_enforce_if(~v.used[k])
+        m.add(v.gap[k] == 0).only_enforce_if(~v.used[k])
+        m.add(v.first[k] + cp_model.LinearExpr.sum(v.load[k]) + v.gap[k] <= v.makespan)
+        for d, h, q, lit in v.present[k]:
+            m.add(h + d + v.gap[k] <= v.makespan).only_enforce_if(lit)
+            m.add(v.first[k] + d + q <= v.makespan).only_enforce_if(lit)
+        heads = [(h, lit) for _, h, _, lit in v.present[k]]
+        _at_least_least(m, v.first[k], v.used[k], heads, f"first[{k}]")
+        tails = [(q, lit) for _, _, q, lit in v.present[k]]
+        _at_least_least(m, v.gap[k], v.used[k], tails, f"tail[{k}]")
+
+
+def _add_positions(m: cp_model.CpModel, r: Packing, v: _Vars) -> None:
+    """The j-th smallest first start (tail) among the cores used is at least the idle bound's
+    j-th position: at most j cores used lie below it."""
+    for kind, values, positions in (
+        ("first", v.first, r.first_positions),
+        ("tail", v.gap, r.last_positions),
+    ):
         for j, floor in enumerate(positions):
             if floor <= 0:
                 continue
             below = []
             for k in r.cores:
-                lit = m.new_bool_var("")
-                m.add(values[k] >= floor).only_enforce_if([used[k], ~lit])
+                lit = m.new_bool_var(f"{kind}_below_position[{k},{j}]")
+                m.add(values[k] >= floor).only_enforce_if([v.used[k], ~lit])
                 below.append(lit)
             m.add(sum(below) <= j)
-    n_used = sum(used.values())
+
+
+def _add_sums(m: cp_model.CpModel, r: Packing, v: _Vars) -> None:
+    """With `u` cores used, the first starts (tails) sum to at least the idle bound's least
+    sum for `u`."""
+    n_used = sum(v.used.values())
     for u in range(1, len(r.cores) + 1):
         exactly = m.new_bool_var(f"uses[{u}]")
         m.add(n_used == u).only_enforce_if(exactly)
         m.add(n_used != u).only_enforce_if(~exactly)
-        m.add(sum(first.values()) >= r.first_sums[u - 1]).only_enforce_if(exactly)
-        m.add(sum(gap.values()) >= r.last_sums[u - 1]).only_enforce_if(exactly)
+        m.add(sum(v.first.values()) >= r.first_sums[u - 1]).only_enforce_if(exactly)
+        m.add(sum(v.gap.values()) >= r.last_sums[u - 1]).only_enforce_if(exactly)
+
+
+def _build(r: Packing, horizon: int) -> tuple[cp_model.CpModel, cp_model.IntVar]:
+    """The CP-SAT model of the relaxation and its makespan variable."""
+    m = cp_model.CpModel()
+    v = _Vars(
+        makespan=m.new_int_var(min(r.floor, horizon), horizon, "makespan"),
+        load=defaultdict(list),
+        present=defaultdict(list),
+        first={k: m.new_int_var(0, horizon, f"first[{k}]") for k in r.cores},
+        gap={k: m.new_int_var(0, horizon, f"tail[{k}]") for k in r.cores},
+        used={k: m.new_bool_var(f"used[{k}]") for k in r.cores},
+    )
+    _add_counts(m, r, v)
+    _add_core_ends(m, r, v)
+    _add_positions(m, r, v)
+    _add_sums(m, r, v)
     for cores in r.interchangeable:  # cores no task may use are left out of the relaxation
-        for left, right in pairwise(k for k in cores if k in first):
-            m.add(first[left] <= first[right])
-    m.minimize(makespan)
-    return m, makespan
+        for left, right in pairwise(k for k in cores if k in v.first):
+            m.add(v.first[left] <= v.first[right])
+    m.minimize(v.makespan)
+    return m, v.makespan
 
 
 def solve_packing(

@@ -498,7 +498,7 @@ class _Polished:
             "CP-SAT's schedule (its cores, transfers and copies kept: the bound of its space holds)"
             if self.from_model
             else "the hint, a valid schedule outside CP-SAT's search space (CP-SAT's bound "
-            "holds for its space only, so none is given)"
+            "holds for its space only; a bound is given only if one holds for every schedule)"
         )
         return result(
             "feasible",
