@@ -377,6 +377,23 @@ def test_in_space_heuristics_spill_only_where_cpsats_space_does() -> None:
 # --- (d) alternates ---------------------------------------------------------------------------
 
 
+def _broadcast_hint() -> Schedule:
+    """The broadcast's multicast schedule: X dram -> [m0, m1] 0-4, a and b 4-5 (latency 5)."""
+    return Schedule.model_validate({
+        "problem": "broadcast",
+        "tasks": [{"id": "a", "core": "c0", "start": 4}, {"id": "b", "core": "c1", "start": 4}],
+        "transfers": [{"tensor": "X", "src": "dram", "dst": ["m0", "m1"], "start": 0}],
+    })  # fmt: skip
+
+
+def _unicast_broadcast() -> Schedule:
+    """The broadcast in unicast: X dram -> m0 0-4, dram -> m1 4-8, a 4-5, b 8-9 (latency 9)."""
+    return schedule_of(
+        "broadcast", [("a", "c0", 4), ("b", "c1", 8)],
+        [("X", "dram", "m0", 0), ("X", "dram", "m1", 4)],
+    )  # fmt: skip
+
+
 def test_the_model_starts_from_the_first_alternate_it_holds() -> None:
     # The broadcast of tests/test_run.py in the unicast space (multicast=False): the multicast
     # hint (X dram -> [m0, m1] 0-4, a and b 4-5: 5) lies outside it, and so does the first
@@ -384,15 +401,7 @@ def test_the_model_starts_from_the_first_alternate_it_holds() -> None:
     # cycles each), a 4-5, b 8-9, lies inside: the model starts from it, and proves 9.
     p = _broadcast()
     unicast = PARAMS.model_copy(update={"multicast": False, "lns_share": 0.0})
-    hint = Schedule.model_validate({
-        "problem": "broadcast",
-        "tasks": [{"id": "a", "core": "c0", "start": 4}, {"id": "b", "core": "c1", "start": 4}],
-        "transfers": [{"tensor": "X", "src": "dram", "dst": ["m0", "m1"], "start": 0}],
-    })  # fmt: skip
-    alternate = schedule_of(
-        "broadcast", [("a", "c0", 4), ("b", "c1", 8)],
-        [("X", "dram", "m0", 0), ("X", "dram", "m1", 4)],
-    )  # fmt: skip
+    hint, alternate = _broadcast_hint(), _unicast_broadcast()
     assert validate(p, hint) == [] and validate(p, alternate) == []
     r = checked(p, "latency", unicast, hint=hint,
                 alternates=[("outside too", hint), ("unicast by hand", alternate)])  # fmt: skip
@@ -451,15 +460,7 @@ def test_no_alternate_is_asked_for_once_its_share_of_the_limit_is_gone(
     monkeypatch.setattr(solver_module, "time", clock)
     p = _broadcast()
     unicast = PARAMS.model_copy(update={"multicast": False, "lns_share": 0.0, "time_limit_s": 2.0})
-    hint = Schedule.model_validate({
-        "problem": "broadcast",
-        "tasks": [{"id": "a", "core": "c0", "start": 4}, {"id": "b", "core": "c1", "start": 4}],
-        "transfers": [{"tensor": "X", "src": "dram", "dst": ["m0", "m1"], "start": 0}],
-    })  # fmt: skip
-    alternate = schedule_of(
-        "broadcast", [("a", "c0", 4), ("b", "c1", 8)],
-        [("X", "dram", "m0", 0), ("X", "dram", "m1", 4)],
-    )  # fmt: skip
+    hint, alternate = _broadcast_hint(), _unicast_broadcast()
     asked: list[str] = []
 
     def alternates() -> Iterator[tuple[str, Schedule]]:

@@ -1133,10 +1133,14 @@ def idle_profile(
     union_inputs: bool = False,
     moves: _Moves | None = None,
 ) -> IdleProfile | None:
-    """The cores' first starts and tails as :func:`core_idle_bound` counts them (None: no core).
-    The tails are the first starts of the schedule run backwards: the last outputs take turns
-    on the links after their producers end, as the first inputs do before their readers
-    start."""
+    """The cores' first starts and tails as the core idle bound counts them (None: no core):
+    with `u` cores used, `u * makespan >= first starts + (makespan - last ends) + work`, where
+    the cores' first inputs (and last outputs) take turns on the links (by their work where
+    `shares` lets them share a link; :meth:`IdleProfile.makespan_cycles`). The tails are the
+    first starts of the schedule run backwards: the last outputs take turns on the links after
+    their producers end, as the first inputs do before their readers start. `union_inputs`:
+    the first starts are also at least those of :func:`first_input_positions`, which counts a
+    tensor of `shared` once rather than not at all."""
     used_cores = {k for ks in space.cores.values() for k in ks}
     n = len(used_cores)
     if n == 0:
@@ -1159,25 +1163,6 @@ def idle_profile(
     return IdleProfile(
         tuple(heads), tuple(_idle_sums(last, n)), tuple(positions), tuple(_positions(last)), work
     )
-
-
-def core_idle_bound(
-    space: Space,
-    head: dict[tuple[TaskId, CoreId], int],
-    tail: dict[tuple[TaskId, CoreId], int],
-    shared: frozenset[TensorId] = frozenset(),
-    shares: LinkShares | None = None,
-    union_inputs: bool = False,
-    moves: _Moves | None = None,
-) -> int:
-    """Makespan bound from the idle time of the cores before their first and after their last
-    task: with `u` cores used, `u * makespan >= first starts + (makespan - last ends) + work`,
-    where the cores' first inputs (and last outputs) take turns on the links (by their work
-    where `shares` lets them share a link). `union_inputs`: the first starts are also at least
-    those of :func:`first_input_positions`, which counts a tensor of `shared` once rather than
-    not at all."""
-    profile = idle_profile(space, head, tail, shared, shares, union_inputs, moves)
-    return 0 if profile is None else profile.makespan_cycles()
 
 
 def static_bounds(

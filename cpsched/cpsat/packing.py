@@ -1,6 +1,6 @@
 """A lower bound on the makespan: the core idle bound with each core's work made of whole tasks.
 
-The core idle bound (:func:`cpsched.cpsat.bounds.core_idle_bound`) adds the cores' least first
+The core idle bound (:class:`cpsched.cpsat.bounds.IdleProfile`) adds the cores' least first
 starts, their least tails (makespan minus last end) and the total work, and divides by the
 number of cores, as if work could be cut anywhere. But a core's work is a sum of whole task
 durations, and which core starts first and which ends last is one choice: on the attention head
@@ -32,7 +32,6 @@ take their first starts in order. Groups, precedences, links and memories are le
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from itertools import pairwise
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.bounds import StaticBounds
+from cpsched.cpsat.relax import solve_for_bound
 from cpsched.cpsat.space import Space
 from cpsched.model.problem import CoreId, TaskId
 
@@ -257,18 +257,7 @@ def solve_packing(
     within `horizon_cycles`; None when it finds none there)."""
     started = time.monotonic()
     model, _ = _build(r, horizon_cycles)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
-    solver.parameters.num_workers = num_workers
-    solver.parameters.random_seed = seed
-    solver.parameters.catch_sigint_signal = False
-    status = solver.solve(model)
-    value: int | None = None
-    proven = False
-    if status == cp_model.OPTIMAL:
-        value, proven = round(solver.objective_value), True
-    elif status == cp_model.FEASIBLE:
-        value = math.ceil(solver.best_objective_bound - 1e-6)
+    value, proven = solve_for_bound(model, time_limit_s, num_workers, seed)
     return PackingBound(value, proven, time.monotonic() - started, len(r.classes))
 
 

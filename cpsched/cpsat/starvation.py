@@ -54,7 +54,6 @@ and CP-SAT proves less than that in seconds; so the switch is off.
 from __future__ import annotations
 
 import heapq
-import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -64,6 +63,7 @@ from itertools import pairwise
 
 from ortools.sat.python import cp_model
 
+from cpsched.cpsat.relax import solve_for_bound
 from cpsched.cpsat.space import LinkShares, Space
 from cpsched.model.graph import graph_facts
 from cpsched.model.problem import DRAM, CoreId, LinkId, MemoryId, Problem, TaskId, TensorId
@@ -414,18 +414,7 @@ def solve_starvation(
     relaxes, given one exists within `horizon_cycles`)."""
     started = time.monotonic()
     model, _ = _build(r, horizon_cycles, placement)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
-    solver.parameters.num_workers = num_workers
-    solver.parameters.random_seed = seed
-    solver.parameters.catch_sigint_signal = False
-    status = solver.solve(model)
-    value: int | None = None
-    proven = False
-    if status == cp_model.OPTIMAL:
-        value, proven = round(solver.objective_value), True
-    elif status == cp_model.FEASIBLE:
-        value = math.ceil(solver.best_objective_bound - 1e-6)
+    value, proven = solve_for_bound(model, time_limit_s, num_workers, seed)
     return StarvationBound(
         value,
         proven,
