@@ -137,9 +137,9 @@ KEEP_HINT_SPILLS_ABOVE = 10_000
 # schedules (hint's spills only, light presolve), took 4.7-5.4 s on one worker, where the
 # former 2 s left them unused ("not completed into the model in 2 s")
 HINT_COMPLETION_S = 15.0
-# the share of the time limit after which a solve asks for no more alternates (heuristic
-# schedules within the space, each maybe a heuristic run: on BERT-base on gap8 the four take
-# 25 s and none lies in the space)
+# the share of the time limit within which the pipeline makes alternates (heuristic schedules
+# within the space: cpsched.pipeline.space_alternates) for a solve: on BERT-base on gap8 the
+# four heuristics take 25 s and none lies in the space
 ALTERNATES_SHARE = 0.25
 
 

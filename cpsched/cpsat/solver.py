@@ -36,7 +36,6 @@ from cpsched.cpsat.lns import LnsOutcome, improve
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.packing import PackingBound, packing_relaxation, solve_packing
 from cpsched.cpsat.params import (
-    ALTERNATES_SHARE,
     HINT_COMPLETION_S,
     KEEP_HINT_SPILLS_ABOVE,
     LIGHT_PRESOLVE_ABOVE,
@@ -689,16 +688,9 @@ def solve(
                 polish_from = hint  # the search runs after the model, from the better one
             # the model starts from the first alternate it holds (a heuristic schedule made
             # within its space), while the result stays never worse than the hint
-            # (each alternate may cost a heuristic run: none is asked for once a share of the
-            # limit is gone)
             read = 0
-            pending = iter(alternates)
-            while time.monotonic() - started < params.time_limit_s * ALTERNATES_SHARE:
-                name_alternate = next(pending, None)
-                if name_alternate is None:
-                    break
+            for name, alternate in alternates:
                 read += 1
-                name, alternate = name_alternate
                 usable_hint = in_model(alternate)
                 if usable_hint is not None:
                     parameters["hint_alternate"] = name
