@@ -495,7 +495,7 @@ def keep_hint(
     # of a lexicographic one would still be open)
     proven = False
     every = result.parameters.get("bound_every_schedule")
-    if every is not None and objective.latency_first and objective.stages[0].terms[0].weight == 1:
+    if every is not None and objective.cycles_first:
         bound = max(bound or 0.0, min(float(every), values[0]))
         proven = float(every) >= values[0] and len(objective.stages) == 1
     kept = (

@@ -57,7 +57,7 @@ def _greedy_clique(tasks: list[_Task], capacity: int, sizes: dict[TensorId, int]
     holding: dict[TensorId, list[_Task]] = defaultdict(list)  # members that read or write each
     least = None  # the least size among members
     for t in tasks:
-        sharing = {id(u): u for x in t.data for u in holding.get(x, ())}
+        sharing = {u.id: u for x in t.data for u in holding.get(x, ())}
         fits = any(
             t.size + u.size - sum(sizes[x] for x in t.data & u.data) <= capacity
             for u in sharing.values()
@@ -65,7 +65,7 @@ def _greedy_clique(tasks: list[_Task], capacity: int, sizes: dict[TensorId, int]
         if not fits and least is not None and t.size + least.size <= capacity:
             # the smallest member may share a tensor with t (then it was checked above); if
             # not, look at every member that shares none
-            fits = any(t.size + u.size <= capacity for u in members if id(u) not in sharing)
+            fits = any(t.size + u.size <= capacity for u in members if u.id not in sharing)
         if fits:
             continue
         members.append(t)

@@ -725,7 +725,7 @@ def solve(
         fixed_order=fixed_order,
         caps=caps,
     )
-    latency_first = obj.latency_first and obj.stages[0].terms[0].weight == 1
+    latency_first = obj.cycles_first
     starvation: StarvationBound | None = None
     if params.starvation_bound and latency_first:
         starvation = _starvation(built, horizon, params)

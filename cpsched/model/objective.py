@@ -90,6 +90,12 @@ class Objective:
         first = self.stages[0].terms
         return len(first) == 1 and first[0].metric == "latency"
 
+    @property
+    def cycles_first(self) -> bool:
+        """True when the first stage is latency alone with weight 1: its value is the makespan
+        in cycles, so a lower bound on the makespan bounds it."""
+        return self.latency_first and self.stages[0].terms[0].weight == 1
+
 
 def _decimal(w: Fraction) -> str:
     text = f"{float(w):.12g}"
