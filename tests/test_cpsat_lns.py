@@ -13,7 +13,7 @@ from test_heuristics_format2 import fork, schedules, tight_format2_problems
 from test_run import _broadcast
 
 from cpsched.check.metrics import metrics
-from cpsched.check.validate import validate
+from cpsched.check.validate import derive_copies, timed_schedule, validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.lns import improve
 from cpsched.cpsat.retime import build_retime
@@ -115,6 +115,25 @@ def test_every_heuristic_schedule_is_a_solution_and_retiming_never_hurts(p: Prob
         old = peaks(p, schedule)
         for memory, (total, acts) in peaks(p, out).items():
             assert total <= old[memory][0] and acts <= old[memory][1], (name, memory)
+
+
+@settings(max_examples=examples(20), deadline=None, derandomize=True)
+@given(tight_format2_problems())
+def test_each_release_is_where_the_validator_puts_it(p: Problem) -> None:
+    # a neighbourhood fixes the releases of copies whose maker and readers stay (lns._solve):
+    # at the value Release.value derives from the starts, which must be the validator's own
+    for name, schedule in schedules(p).items():
+        if schedule is None:
+            continue
+        r = build_retime(p, schedule)
+        starts = r.solution_of(schedule)
+        copies = derive_copies(p, timed_schedule(p, schedule)).by_key
+        for release in r.releases:
+            copy = copies[(release.tensor, release.memory)][release.k]
+            assert release.never == copy.never_released, (name, release.tensor)
+            if not release.never:
+                assert release.value(starts, r.horizon) == copy.release, (name, release.tensor)
+        assert len(r.releases) == sum(len(c) for c in copies.values()), name
 
 
 def test_without_kept_peaks_memories_are_bounded_by_capacity_only() -> None:

@@ -84,6 +84,36 @@ class _Copy:
     readers: list[str] = field(default_factory=list)  # the items that read it
 
 
+@dataclass(frozen=True)
+class Release:
+    """The release variable of the `k`-th copy of `tensor` in `memory` (in order of
+    availability) and what bounds it below: the end of the item that makes the copy (None: a
+    home copy, available at 0) and the ends of its readers, each an item's start and length;
+    `never`: the copy is held to the horizon (its release is fixed there)."""
+
+    tensor: TensorId
+    memory: MemoryId
+    k: int
+    var: cp_model.IntVar
+    maker: tuple[cp_model.IntVar, int] | None
+    readers: tuple[tuple[cp_model.IntVar, int], ...]
+    never: bool
+
+    def value(self, starts: dict[cp_model.IntVar, int], horizon: int) -> int:
+        """The earliest release that `starts` allow (the validator's own release)."""
+        if self.never:
+            return horizon
+        ends = [starts[v] + d for v, d in self.readers]
+        if self.maker is not None:
+            ends.append(starts[self.maker[0]] + self.maker[1])
+        return max(ends, default=0)
+
+    def items(self) -> list[cp_model.IntVar]:
+        """The start variables of the maker and the readers."""
+        out = [v for v, _ in self.readers]
+        return out if self.maker is None else [self.maker[0], *out]
+
+
 @dataclass
 class Retime:
     """The retiming model of one schedule, and the variables a caller needs."""
@@ -99,6 +129,8 @@ class Retime:
     makespan: cp_model.IntVar
     # the intervals on one core or one exclusive link, by resource, in the given schedule's order
     chains: dict[str, list[tuple[cp_model.IntVar, int]]]
+    releases: list[Release]
+    horizon: int
 
     def schedule_from(
         self, values: Sequence[int] | None = None, solver: cp_model.CpSolver | None = None
@@ -295,6 +327,7 @@ def build_retime(
     # rules 3-5 and 9: readers read their copy; copies in order; holds within capacity
     holds: dict[MemoryId, list[tuple[cp_model.IntervalVar, int, bool]]] = defaultdict(list)
     given: dict[MemoryId, list[tuple[int, int, int, bool]]] = defaultdict(list)
+    every_release: list[Release] = []
     for (x, mem), chain in copies.items():
         tensor = p.tensor_by_id[x]
         releases: list[cp_model.IntVar] = []
@@ -319,6 +352,17 @@ def build_retime(
                 for reader in c.readers:
                     model.add(release >= end_of(reader))
             releases.append(release)
+            every_release.append(
+                Release(
+                    x,
+                    mem,
+                    k,
+                    release,
+                    None if c.maker is None else (start_of[c.maker], length[c.maker]),
+                    tuple((start_of[rd], length[rd]) for rd in c.readers),
+                    never,
+                )
+            )
             capacity = p.memory_by_id[mem].capacity_bytes
             if capacity is not None and c.size > 0:
                 held = model.new_int_var(0, h, f"held[{x},{mem},{k}]")
@@ -353,6 +397,8 @@ def build_retime(
         moves=moves,
         makespan=makespan,
         chains=chains,
+        releases=every_release,
+        horizon=h,
     )
 
 
