@@ -137,6 +137,9 @@ KEEP_HINT_SPILLS_ABOVE = 10_000
 # schedules (hint's spills only, light presolve), took 4.7-5.4 s on one worker, where the
 # former 2 s left them unused ("not completed into the model in 2 s")
 HINT_COMPLETION_S = 15.0
+# Seconds at most (and packing_share of the time limit at most) for the load relaxation of the
+# bound for every schedule (cpsched.cpsat.work)
+WORK_BOUND_S = 1.0
 # the share of the time limit within which the pipeline makes alternates (heuristic schedules
 # within the space: cpsched.pipeline.space_alternates) for a solve: on BERT-base on gap8 the
 # four heuristics take 25 s and none lies in the space

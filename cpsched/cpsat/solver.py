@@ -39,6 +39,7 @@ from cpsched.cpsat.params import (
     HINT_COMPLETION_S,
     KEEP_HINT_SPILLS_ABOVE,
     LIGHT_PRESOLVE_ABOVE,
+    WORK_BOUND_S,
     Progress,
     SolverParams,
 )
@@ -46,6 +47,7 @@ from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.starvation import StarvationBound, starvation_bound
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
+from cpsched.cpsat.work import work_bound
 from cpsched.model.objective import Metric, Objective, as_objective
 from cpsched.model.problem import CoreId, MemoryId, Problem, TaskId, TensorId
 from cpsched.model.result import (
@@ -740,11 +742,21 @@ def solve(
         conflicts = memory_conflict_bound(problem)
         if conflicts.value > 0:
             parameters["memory_conflicts"] = conflicts.record()
-            every_schedule = conflicts.value
+        work = work_bound(
+            problem,
+            min(WORK_BOUND_S, params.time_limit_s * params.packing_share),
+            params.num_workers,
+            params.seed,
+        )
+        parameters["work_bound"] = work.record()
+        every_schedule = max(conflicts.value, work.value)
+        if every_schedule > 0:
             parameters["bound_every_schedule"] = every_schedule
-            if conflicts.value > built.static_makespan_cycles:
+            if every_schedule > built.static_makespan_cycles:
                 assert built.vars.makespan is not None
-                built.model.add(built.vars.makespan >= min(conflicts.value, horizon + 1))
+                built.model.add(built.vars.makespan >= min(every_schedule, horizon + 1))
+        else:
+            every_schedule = None
     packing: PackingBound | None = None
     if params.packing_bound and latency_first:
         packing = _packing(built, horizon, params)
