@@ -19,6 +19,7 @@ from cpsched.cpsat.lns import improve
 from cpsched.cpsat.retime import build_retime
 from cpsched.model.problem import Problem
 from cpsched.model.schedule import Schedule
+from cpsched.pipeline import solve_from_hint
 
 
 def shifted(schedule: Schedule, by: int) -> Schedule:
@@ -198,3 +199,14 @@ def test_solve_searches_from_a_hint_outside_its_space() -> None:
     assert r.parameters["lns"]["latency_cycles"] == 5
     off = solve(p, "latency", params.model_copy(update={"lns_share": 0}), hint=multicast_at(10))
     assert off.objective_value == 9.0 and "lns" not in off.parameters  # the unicast optimum
+
+
+def test_the_unicast_start_is_skipped_once_building_took_the_models_share() -> None:
+    # a limit far below any model build: the unicast start is skipped (it would take the
+    # search's time), and the pipeline still returns the hint, never worse
+    p = _broadcast()
+    params = SolverParams(time_limit_s=1e-6, num_workers=2, seed=0, multicast=False)
+    r = solve_from_hint(p, "latency", params, hint=multicast_at(10))
+    assert r.parameters["first_schedule"] == "none: the model's share of the time was gone"
+    assert r.schedule is not None and validate(p, r.schedule) == []
+    assert r.objective_value is not None and r.objective_value <= 15

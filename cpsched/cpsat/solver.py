@@ -791,7 +791,12 @@ def solve(
         )
     if solution is None and params.start_order:
         add_start_order(built.model, space, built.vars)
-        if built.vars.follows or built.shared_links or built.vars.reload:
+        if polish_from is not None and time.monotonic() - started >= model_limit_s:
+            # building took the model's share: the search from the hint gets the rest (BERT-base
+            # on gap8 with 20 s: the alternates and the build end at 14 s, and the unicast start
+            # took the search's 6 s)
+            parameters["first_schedule"] = "none: the model's share of the time was gone"
+        elif built.vars.follows or built.shared_links or built.vars.reload:
             # the start order alone found no schedule of the attention head at T=4 on quad_bus in
             # 10 s with multicast (the follow literals left open), nor in 20 s unicast with the
             # bus's cumulative, and one in about 1 s with neither; the same with the reload
