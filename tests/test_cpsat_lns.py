@@ -6,6 +6,8 @@ memory peaks; and `solve` runs the search when its hint lies outside CP-SAT's sp
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from ortools.sat.python import cp_model
 from sampling import examples
@@ -203,10 +205,133 @@ def test_solve_searches_from_a_hint_outside_its_space() -> None:
 
 def test_the_unicast_start_is_skipped_once_building_took_the_models_share() -> None:
     # a limit far below any model build: the unicast start is skipped (it would take the
-    # search's time), and the pipeline still returns the hint, never worse
+    # search's time; here none is left for it either), and the pipeline still returns a valid
+    # schedule no worse than the hint
     p = _broadcast()
     params = SolverParams(time_limit_s=1e-6, num_workers=2, seed=0, multicast=False)
     r = solve_from_hint(p, "latency", params, hint=multicast_at(10))
     assert r.parameters["first_schedule"] == "none: the model's share of the time was gone"
     assert r.schedule is not None and validate(p, r.schedule) == []
     assert r.objective_value is not None and r.objective_value <= 15
+
+
+def _problem(data: dict) -> Problem:
+    return Problem.model_validate({"format": "cpsched-problem/2", **data})
+
+
+def _link(name: str, latency: int = 0) -> dict:
+    return {"id": name, "bandwidth_bytes_per_cycle": 8, "latency_cycles": latency}
+
+
+def _task(tid: str, core: str, duration: int, **kw: Any) -> dict:
+    return {"id": tid, "options": [{"core": core, "duration_cycles": duration}], **kw}
+
+
+def test_the_search_cuts_latency_even_when_every_other_start_moves_later() -> None:
+    # c0 runs S0-S2 (1 cycle each) and then X (100), whose output D reads on c1: 104. Running X
+    # first ends at 103 but moves every S 100 cycles later: a weighted sum of latency and
+    # starts preferred 104; latency first, the search finds 103, the re-timed optimum
+    p = _problem(
+        {
+            "name": "lex",
+            "memories": [
+                {"id": "dram", "capacity_bytes": None},
+                {"id": "l", "capacity_bytes": None},
+            ],
+            "cores": [{"id": "c0", "memory": "l"}, {"id": "c1", "memory": "l"}],
+            "links": [_link("bus")],
+            "routes": [{"src": "dram", "dst": "l", "links": ["bus"]}],
+            "tensors": [{"id": "y", "size_bytes": 8, "kind": "activation", "producer": "X"}],
+            "tasks": [
+                _task("X", "c0", 100, outputs=["y"]),
+                _task("D", "c1", 1, inputs=["y"]),
+                *(_task(f"S{i}", "c0", 1) for i in range(3)),
+            ],
+        }
+    )
+    tasks = [{"id": f"S{i}", "core": "c0", "start": i} for i in range(3)]
+    tasks += [{"id": "X", "core": "c0", "start": 3}, {"id": "D", "core": "c1", "start": 103}]
+    late = Schedule.model_validate({"problem": "lex", "tasks": tasks})
+    assert validate(p, late) == [] and metrics(p, late).latency_cycles == 104
+    out = improve(p, late, time_limit_s=5, seed=0)
+    assert validate(p, out.schedule) == []
+    assert out.latency_cycles == metrics(p, out.schedule).latency_cycles == 103
+
+
+def test_copies_available_at_one_cycle_keep_the_validators_order() -> None:
+    # two 0-byte copies of x reach m2 at cycle 10: from dram over a 5-cycle link (start 5) and
+    # from m1 in no time (start 10). The validator orders them by allocation (5 first) and R,
+    # starting at 10, reads the second; the model must agree, or it holds the incumbent
+    # infeasible (it once required the first transfer's start to be at least 10)
+    p = _problem(
+        {
+            "name": "tie",
+            "memories": [
+                {"id": "dram", "capacity_bytes": None},
+                {"id": "m1", "capacity_bytes": 100},
+                {"id": "m2", "capacity_bytes": 100},
+            ],
+            "cores": [{"id": "c2", "memory": "m2"}],
+            "links": [_link("slow", 5), _link("fast"), _link("f2")],
+            "routes": [
+                {"src": "dram", "dst": "m2", "links": ["slow"]},
+                {"src": "dram", "dst": "m1", "links": ["fast"]},
+                {"src": "m1", "dst": "m2", "links": ["f2"]},
+            ],
+            "tensors": [{"id": "x", "size_bytes": 0, "kind": "input", "home": "dram"}],
+            "tasks": [_task("R", "c2", 3, inputs=["x"])],
+        }
+    )
+    schedule = Schedule.model_validate(
+        {
+            "problem": "tie",
+            "tasks": [{"id": "R", "core": "c2", "start": 10}],
+            "transfers": [
+                {"tensor": "x", "src": "m1", "dst": "m2", "start": 10},
+                {"tensor": "x", "src": "dram", "dst": "m2", "start": 5},
+                {"tensor": "x", "src": "dram", "dst": "m1", "start": 0},
+            ],
+        }
+    )
+    assert validate(p, schedule) == []
+    _, same = retimed(p, schedule, fix=True)
+    assert same == schedule
+    copies = derive_copies(p, timed_schedule(p, schedule)).by_key
+    r = build_retime(p, schedule)
+    for release in r.releases:
+        copy = copies[(release.tensor, release.memory)][release.k]
+        assert release.never == copy.never_released
+        if not release.never:
+            assert release.value(r.solution_of(schedule), r.horizon) == copy.release
+
+
+def test_a_copy_moved_into_dram_of_a_tensor_homed_elsewhere_is_released() -> None:
+    # w lives in m1; a copy moved into dram is released after its last reader, as the
+    # validator says (only a home copy in dram, or a stored tensor's, is never released)
+    mems = ["dram", "m1", "m2"]
+    p = _problem(
+        {
+            "name": "nv",
+            "memories": [{"id": m, "capacity_bytes": None if m == "dram" else 100} for m in mems],
+            "cores": [{"id": "c2", "memory": "m2"}],
+            "links": [_link("bus")],
+            "routes": [
+                {"src": a, "dst": b, "links": ["bus"]} for a in mems for b in mems if a != b
+            ],
+            "tensors": [{"id": "w", "size_bytes": 8, "kind": "weight", "home": "m1"}],
+            "tasks": [_task("R", "c2", 3, inputs=["w"])],
+        }
+    )
+    schedule = Schedule.model_validate(
+        {
+            "problem": "nv",
+            "tasks": [{"id": "R", "core": "c2", "start": 2}],
+            "transfers": [
+                {"tensor": "w", "src": "m1", "dst": "dram", "start": 0},
+                {"tensor": "w", "src": "dram", "dst": "m2", "start": 1},
+            ],
+        }
+    )
+    assert validate(p, schedule) == []
+    r = build_retime(p, schedule)
+    assert not any(release.never for release in r.releases)

@@ -15,7 +15,7 @@ from test_heuristics_format2 import schedules, tight_format2_problems
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat.work import critical_path, work_bound
-from cpsched.model.problem import Problem
+from cpsched.model.problem import Barrier, Problem
 
 
 def test_three_equal_tasks_on_two_cores_load_one_with_twenty() -> None:
@@ -38,6 +38,13 @@ def test_a_chain_is_its_durations_end_to_end() -> None:
     p = two_private_cores(tasks, tensors)
     assert critical_path(p) == 12
     assert work_bound(p, 5.0).value == 12
+
+
+def test_a_barrier_chains_every_task_before_it_to_every_task_after_it() -> None:
+    # a (5) and b (2) before the barrier, c (4) and d (1) after it: 5 + 4
+    p = two_private_cores([on_both("a", 5), on_both("b", 2), on_both("c", 4), on_both("d", 1)], [])
+    p = p.model_copy(update={"barriers": (Barrier(before=("a", "b"), after=("c", "d")),)})
+    assert critical_path(p) == 9
 
 
 def test_unequal_cores_take_the_least_most_loaded_placement() -> None:

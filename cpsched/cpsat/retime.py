@@ -12,8 +12,10 @@ long as the docs/validity.md rules hold for the structure kept:
 - a reader (a task reading an input, a transfer reading its source) reads the same copy as in
   the given schedule: it starts once that copy is available and before the memory's next copy
   of the tensor is;
-- the copies of a tensor in a memory keep their order, each allocated no earlier than the
-  previous one's release (two copies are never held at once); a copy is held from its
+- the copies of a tensor in a memory keep their order (the validator's: by availability,
+  then allocation, then the schedule's order), each allocated no earlier than the previous
+  one's release (two copies are never held at once; a copy made in no time that nobody reads
+  holds nothing); a copy is held from its
   allocation to its release, which is at least its availability and every reader's end (the
   `dram` copies of stored and home tensors are held to the end);
 - rules 2, 6 and 8 as in the full model (cores and exclusive links one at a time, dependencies
@@ -80,6 +82,7 @@ class _Copy:
     maker: str | None  # the item (:func:`task_item`, :func:`move_item`) that makes it; None: home
     alloc_at: int  # in the given schedule
     avail_at: int
+    position: int  # the transfer's index in the schedule; -1 for a home or producer's copy
     release_at: int = 0  # in the given schedule: availability, or the last reader's end
     readers: list[str] = field(default_factory=list)  # the items that read it
 
@@ -188,7 +191,7 @@ def _copies(
     copies: dict[tuple[TensorId, MemoryId], list[_Copy]] = defaultdict(list)
     for t in p.tensors:
         if t.producer is None and t.home is not None:
-            copies[(t.id, t.home)].append(_Copy(t.id, t.home, t.size_bytes, None, 0, 0))
+            copies[(t.id, t.home)].append(_Copy(t.id, t.home, t.size_bytes, None, 0, 0, -1))
     starts = {st.id: st for st in schedule.tasks}
     for task in p.tasks:
         st = starts[task.id]
@@ -196,16 +199,22 @@ def _copies(
         for x in task.outputs:
             size = p.tensor_by_id[x].size_bytes
             end = st.start + durations[task.id]
-            copies[(x, memory)].append(_Copy(x, memory, size, task_item(task.id), st.start, end))
+            copies[(x, memory)].append(
+                _Copy(x, memory, size, task_item(task.id), st.start, end, -1)
+            )
     for m in moves:
         tr = m.transfer
         size = p.tensor_by_id[tr.tensor].size_bytes
         for d in tr.dsts:
             copies[(tr.tensor, d)].append(
-                _Copy(tr.tensor, d, size, move_item(m.index), tr.start, tr.start + m.duration)
+                _Copy(
+                    tr.tensor, d, size, move_item(m.index), tr.start, tr.start + m.duration, m.index
+                )
             )
     for chain in copies.values():
-        chain.sort(key=lambda c: c.avail_at)
+        # the validator's order (docs/validity.md, rule 3): copies available at one cycle in
+        # the order of allocation, then of the schedule's transfers
+        chain.sort(key=lambda c: (c.avail_at, c.alloc_at, c.position))
         for c in chain:
             c.release_at = c.avail_at
 
@@ -330,12 +339,16 @@ def build_retime(
     every_release: list[Release] = []
     for (x, mem), chain in copies.items():
         tensor = p.tensor_by_id[x]
-        releases: list[cp_model.IntVar] = []
+        held_before: cp_model.IntVar | None = None  # the release of the last copy that holds
         for k, c in enumerate(chain):
             alloc: cp_model.LinearExprT = 0 if c.maker is None else start_of[c.maker]
             avail: cp_model.LinearExprT = 0 if c.maker is None else end_of(c.maker)
-            if k > 0:  # two copies are never held at once
-                model.add(alloc >= releases[-1])
+            # the copy in dram of a stored tensor, and a home copy in dram, are never released
+            never = mem == DRAM and (tensor.store or c.maker is None)
+            # made in no time and read by nobody: held on an empty interval, which holds nothing
+            empty = not never and not c.readers and (c.maker is None or length[c.maker] == 0)
+            if held_before is not None and not empty:  # two copies are never held at once
+                model.add(alloc >= held_before)
             for reader in c.readers:
                 model.add(start_of[reader] >= avail)
             if k + 1 < len(chain):  # a reader starts before the next copy is available
@@ -343,7 +356,6 @@ def build_retime(
                 assert nxt is not None  # a home copy is the first
                 for reader in c.readers:
                     model.add(start_of[reader] + 1 <= end_of(nxt))
-            never = mem == DRAM and (tensor.store or tensor.producer is None)
             release = model.new_int_var(0, h, f"release[{x},{mem},{k}]")
             if never:
                 model.add(release == h)
@@ -351,7 +363,8 @@ def build_retime(
                 model.add(release >= avail)
                 for reader in c.readers:
                     model.add(release >= end_of(reader))
-            releases.append(release)
+            if not empty:
+                held_before = release
             every_release.append(
                 Release(
                     x,

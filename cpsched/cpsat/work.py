@@ -14,8 +14,8 @@ has ended (rules 3 and 6). So the makespan is at least
   not prove the optimum, its proven bound on it is taken (still valid).
 
 Groups (tasks on one core) are left out: a relaxation. The static and packing bounds
-(:mod:`cpsched.cpsat.bounds`, :mod:`cpsched.cpsat.packing`) are higher, but hold in CP-SAT's
-search space only; this one holds for a hint outside that space and for any schedule a user
+(:mod:`cpsched.cpsat.bounds`, :mod:`cpsched.cpsat.packing`) are usually higher, but hold in
+CP-SAT's search space only; this one holds for a hint outside that space and for any schedule a user
 brings, as the memory-conflict bound (:mod:`cpsched.cpsat.conflicts`) does. On BERT-base at
 M = 128 on `quad_bus`, where the best schedule is a re-timed heuristic one outside the space,
 it is the only bound there is.
@@ -70,7 +70,7 @@ def least_duration(problem: Problem) -> dict[TaskId, int]:
 def critical_path(problem: Problem) -> int:
     """The longest chain of dependencies, each task at its least duration."""
     least = least_duration(problem)
-    graph: nx.DiGraph = nx.DiGraph()
+    graph: nx.DiGraph = nx.DiGraph()  # tasks, and a node per barrier
     graph.add_nodes_from(least)
     producer = {x.id: x.producer for x in problem.tensors}
     for task in problem.tasks:
@@ -80,16 +80,16 @@ def critical_path(problem: Problem) -> int:
                 graph.add_edge(p, task.id)
         for a in task.after:
             graph.add_edge(a, task.id)
-    for b in problem.barriers:
-        for a in b.before:
-            for c in b.after:
-                graph.add_edge(a, c)
+    for i, b in enumerate(problem.barriers):  # one node of no duration per barrier
+        node = ("barrier", i)
+        graph.add_edges_from((a, node) for a in b.before)
+        graph.add_edges_from((node, c) for c in b.after)
     # a cycle of dependencies is feasible only among tasks of no duration (they start at once),
     # so each strongly connected component counts as one task of their summed durations
     dag = nx.condensation(graph)
     ends: dict[int, int] = {}
     for c in nx.topological_sort(dag):
-        own = sum(least[t] for t in dag.nodes[c]["members"])
+        own = sum(least.get(t, 0) for t in dag.nodes[c]["members"])
         ends[c] = max((ends[p] for p in dag.predecessors(c)), default=0) + own
     return max(ends.values(), default=0)
 
