@@ -22,11 +22,10 @@ A copy's release that depends only on items that stay (or only on items of the b
 where the validator puts it (or moves with the block), so each neighbourhood is small after
 presolve however large the schedule. Within a neighbourhood, CP-SAT minimizes the latency
 first and then, that latency held, the starts (two solves: a left shift, which opens room for
-the next neighbourhood). A
-neighbourhood's schedule is kept when its latency is lower, or equal with an earlier sum of
-starts. The window size adapts: it doubles after a neighbourhood that CP-SAT proved optimal,
-and halves after one that ran out of time; once a window holds the whole schedule and is
-proven, the search ends (the re-timed optimum).
+the next neighbourhood). A neighbourhood's schedule is kept when its latency is lower, or
+equal with an earlier sum of starts. The window size adapts: it doubles after a
+neighbourhood whose latency CP-SAT proved optimal, and halves after one that ran out of time;
+once a window holds the whole schedule and is proven, the search ends (the re-timed optimum).
 """
 
 from __future__ import annotations
@@ -44,7 +43,8 @@ from cpsched.model.problem import Problem
 from cpsched.model.schedule import Schedule
 
 # CP-SAT's time per neighbourhood (the last one gets what is left). BERT-base M=128 on quad_bus
-# from heft's schedule (1,854,158 cycles), 30 s: 1,836,032 with 1 s, 1,837,686 with 4 s
+# from heft's schedule (1,854,158 cycles), 30 s, one weighted solve per neighbourhood:
+# 1,836,032 with 1 s, 1,837,686 with 4 s; with the two solves and 1 s, 1,835,832
 NEIGHBOURHOOD_S = 1.0
 FIRST_WINDOW = 24  # items (tasks and transfers) free in the first window
 

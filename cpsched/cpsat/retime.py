@@ -15,9 +15,9 @@ long as the docs/validity.md rules hold for the structure kept:
 - the copies of a tensor in a memory keep their order (the validator's: by availability,
   then allocation, then the schedule's order), each allocated no earlier than the previous
   one's release (two copies are never held at once; a copy made in no time that nobody reads
-  holds nothing); a copy is held from its
-  allocation to its release, which is at least its availability and every reader's end (the
-  `dram` copies of stored and home tensors are held to the end);
+  holds nothing); a copy is held from its allocation to its release, which is at least its
+  availability and every reader's end (the `dram` copies of stored and home tensors are held
+  to the end);
 - rules 2, 6 and 8 as in the full model (cores and exclusive links one at a time, dependencies
   and barriers, bandwidth links a cumulative of exact integer rates), and rule 9's capacity as a
   cumulative of the holds per bounded memory.
@@ -89,8 +89,8 @@ class _Copy:
 
 @dataclass(frozen=True)
 class Release:
-    """The release variable of the `k`-th copy of `tensor` in `memory` (in order of
-    availability) and what bounds it below: the end of the item that makes the copy (None: a
+    """The release variable of the `k`-th copy of `tensor` in `memory` (in the validator's
+    order) and what bounds it below: the end of the item that makes the copy (None: a
     home copy, available at 0) and the ends of its readers, each an item's start and length;
     `never`: the copy is held to the horizon (its release is fixed there)."""
 
