@@ -139,3 +139,19 @@ def test_unparsable_workload_file(tmp_path: Path) -> None:
     assert r.stderr.startswith(f"error: {broken}: not valid YAML: while parsing a flow sequence")
     assert "line 1, column 7" in r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_named_after_a_bundled_model_does_not_shadow_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a run folder from `cpsched solve --out gap8` sits in the working directory: --hardware
+    # gap8 is still the bundled hardware (a folder is never a hardware file)
+    from cpsched.frontend.catalog import hardware_path
+    from cpsched.pipeline import BuildOptions, build_from_options
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gap8").mkdir()
+    (tmp_path / "attention_head").mkdir()
+    assert hardware_path("gap8") == models_dir() / "hardware" / "gap8.yaml"
+    p = build_from_options(BuildOptions(workload="attention_head", hardware="gap8", tiles=2))
+    assert {c.id for c in p.cores} == {f"pe{i}" for i in range(8)}
