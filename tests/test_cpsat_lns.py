@@ -62,6 +62,20 @@ def peaks(p: Problem, schedule: Schedule) -> dict[str, tuple[int, int]]:
     }
 
 
+def assert_releases_are_the_validators(p: Problem, schedule: Schedule, name: str = "") -> None:
+    """The retiming model's copies are the validator's, in its order, each released (or never
+    released) where the validator says."""
+    r = build_retime(p, schedule)
+    starts = r.solution_of(schedule)
+    copies = derive_copies(p, timed_schedule(p, schedule)).by_key
+    for release in r.releases:
+        copy = copies[(release.tensor, release.memory)][release.k]
+        assert release.never == copy.never_released, (name, release.tensor)
+        if not release.never:
+            assert release.value(starts, r.horizon) == copy.release, (name, release.tensor)
+    assert len(r.releases) == sum(len(c) for c in copies.values()), name
+
+
 def multicast_at(start: int) -> Schedule:
     return Schedule.model_validate(
         {
@@ -126,17 +140,8 @@ def test_each_release_is_where_the_validator_puts_it(p: Problem) -> None:
     # a neighbourhood fixes the releases of copies whose maker and readers stay (lns._solve):
     # at the value Release.value derives from the starts, which must be the validator's own
     for name, schedule in schedules(p).items():
-        if schedule is None:
-            continue
-        r = build_retime(p, schedule)
-        starts = r.solution_of(schedule)
-        copies = derive_copies(p, timed_schedule(p, schedule)).by_key
-        for release in r.releases:
-            copy = copies[(release.tensor, release.memory)][release.k]
-            assert release.never == copy.never_released, (name, release.tensor)
-            if not release.never:
-                assert release.value(starts, r.horizon) == copy.release, (name, release.tensor)
-        assert len(r.releases) == sum(len(c) for c in copies.values()), name
+        if schedule is not None:
+            assert_releases_are_the_validators(p, schedule, name)
 
 
 def test_without_kept_peaks_memories_are_bounded_by_capacity_only() -> None:
@@ -296,13 +301,7 @@ def test_copies_available_at_one_cycle_keep_the_validators_order() -> None:
     assert validate(p, schedule) == []
     _, same = retimed(p, schedule, fix=True)
     assert same == schedule
-    copies = derive_copies(p, timed_schedule(p, schedule)).by_key
-    r = build_retime(p, schedule)
-    for release in r.releases:
-        copy = copies[(release.tensor, release.memory)][release.k]
-        assert release.never == copy.never_released
-        if not release.never:
-            assert release.value(r.solution_of(schedule), r.horizon) == copy.release
+    assert_releases_are_the_validators(p, schedule)
 
 
 def test_a_copy_moved_into_dram_of_a_tensor_homed_elsewhere_is_released() -> None:
@@ -333,5 +332,5 @@ def test_a_copy_moved_into_dram_of_a_tensor_homed_elsewhere_is_released() -> Non
         }
     )
     assert validate(p, schedule) == []
-    r = build_retime(p, schedule)
-    assert not any(release.never for release in r.releases)
+    assert not any(release.never for release in build_retime(p, schedule).releases)
+    assert_releases_are_the_validators(p, schedule)
