@@ -23,7 +23,6 @@ from cpsched.check.validate import validate
 from cpsched.cpsat.params import ALTERNATES_SHARE, Progress, SolverParams
 from cpsched.frontend.autotile import AutoTiling, choose_tiling, layer_misfits
 from cpsched.frontend.build import build_problem, load_allocation, load_hardware, load_workload
-from cpsched.frontend.catalog import bundled_hardware, bundled_workloads
 from cpsched.frontend.costs import load_cost_table
 from cpsched.frontend.tiling import TilingSpec, parse_splits, tile_workload
 from cpsched.frontend.workload.precision import Precision
@@ -118,13 +117,6 @@ def build_job(options: BuildOptions) -> Built:
         fixed = load_allocation(options.allocation)
     if options.costs is not None and not Path(options.costs).is_file():
         raise input_error("--costs", "", f"file {options.costs!r} not found")
-    for option, value, names in (
-        ("--workload", options.workload, bundled_workloads()),
-        ("--hardware", options.hardware, bundled_hardware()),
-    ):
-        # a bundled name is that model, even beside a folder of that name (a run's --out)
-        if Path(value).is_dir() and value not in names:
-            raise input_error(option, "", f"{value!r} is a folder; expected a name or a file")
     workload = load_workload(options.workload, options.overrides, options.precision)
     for count, dim, option in (
         (options.tiles, "token_dim", "--tiles"),

@@ -1,11 +1,14 @@
 """The bound for every schedule from the tasks' durations (cpsched/cpsat/work.py): exact on
-hand-worked cases, never above the brute-force optimum, and never above any valid schedule,
-inside CP-SAT's space or not (every heuristic's, which reload and stage as they like)."""
+hand-worked cases, never above the brute-force optimum (nor is the memory-conflict bound),
+and never above any valid schedule, inside CP-SAT's space or not (every heuristic's, which
+reload and stage as they like)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from sampling import examples
 from test_cpsat_bounds import on_both, two_private_cores
@@ -14,6 +17,7 @@ from test_heuristics_format2 import schedules, tight_format2_problems
 
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
+from cpsched.cpsat.conflicts import memory_conflict_bound
 from cpsched.cpsat.work import critical_path, work_bound
 from cpsched.model.problem import Barrier, Problem
 
@@ -77,12 +81,19 @@ def test_instant_tasks_after_each_other_in_a_cycle_add_nothing() -> None:
 _SLOW = {"deadline": None, "derandomize": True, "suppress_health_check": [HealthCheck.too_slow]}
 
 
+@pytest.mark.parametrize(
+    "bound",
+    [lambda p: work_bound(p, 5.0).value, lambda p: memory_conflict_bound(p).value],
+    ids=["work", "memory-conflict"],
+)
 @settings(max_examples=examples(40), **_SLOW)  # type: ignore[arg-type]
 @given(problems(max_tasks=5))
-def test_the_bound_is_at_most_the_brute_force_optimum(data: dict[str, Any]) -> None:
+def test_each_bound_for_every_schedule_is_at_most_the_brute_force_optimum(
+    bound: Callable[[Problem], int], data: dict[str, Any]
+) -> None:
     optimum = brute_force(data, "latency")
     if optimum is not None:
-        assert work_bound(Problem.model_validate(data), 5.0).value <= optimum
+        assert bound(Problem.model_validate(data)) <= optimum
 
 
 @settings(max_examples=examples(30), **_SLOW)  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ import networkx as nx
 from ortools.sat.python import cp_model
 
 from cpsched.cpsat.relax import solve_for_bound
+from cpsched.model.graph import graph_facts
 from cpsched.model.problem import CoreId, Problem, TaskId
 
 
@@ -69,27 +70,18 @@ def least_duration(problem: Problem) -> dict[TaskId, int]:
 
 def critical_path(problem: Problem) -> int:
     """The longest chain of dependencies, each task at its least duration."""
+    facts = graph_facts(problem)  # the node graph: tasks, then a node of no duration per barrier
     least = least_duration(problem)
-    graph: nx.DiGraph = nx.DiGraph()  # tasks, and a node per barrier
-    graph.add_nodes_from(least)
-    producer = {x.id: x.producer for x in problem.tensors}
-    for task in problem.tasks:
-        for x in task.inputs:
-            p = producer.get(x)
-            if p is not None:
-                graph.add_edge(p, task.id)
-        for a in task.after:
-            graph.add_edge(a, task.id)
-    for i, b in enumerate(problem.barriers):  # one node of no duration per barrier
-        node = ("barrier", i)
-        graph.add_edges_from((a, node) for a in b.before)
-        graph.add_edges_from((node, c) for c in b.after)
+    weight = [least[t] for t in facts.task_ids] + [0] * (facts.n_nodes - facts.n_tasks)
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from(range(facts.n_nodes))
+    graph.add_edges_from((u, v) for v, us in enumerate(facts.node_preds) for u in us)
     # a cycle of dependencies is feasible only among tasks of no duration (they start at once),
     # so each strongly connected component counts as one task of their summed durations
     dag = nx.condensation(graph)
     ends: dict[int, int] = {}
     for c in nx.topological_sort(dag):
-        own = sum(least.get(t, 0) for t in dag.nodes[c]["members"])
+        own = sum(weight[v] for v in dag.nodes[c]["members"])
         ends[c] = max((ends[p] for p in dag.predecessors(c)), default=0) + own
     return max(ends.values(), default=0)
 

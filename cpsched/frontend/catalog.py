@@ -44,6 +44,8 @@ def _find(name_or_path: str, folder: str, names: list[str], option: str, what: s
         raise input_error(option, "", f"{shown!r}: {is_file}")
     if name_or_path in names and not is_file:  # a folder of that name is not a model file
         return models_dir() / folder / f"{name_or_path}.yaml"
+    if path.is_dir():
+        raise input_error(option, "", f"{name_or_path!r} is a folder; expected a name or a file")
     if path.suffix or "/" in name_or_path or is_file or path.is_dir():
         if not is_file:
             raise input_error(
