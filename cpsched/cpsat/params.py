@@ -119,6 +119,10 @@ class SolverParams(BaseModel):
     # tensor into one memory, common in heuristic schedules of real sizes): the search keeps
     # the hint's cores and transfers and re-times it, the full model gets the rest. 0: off
     lns_share: float = Field(default=0.5, ge=0, le=1)
+    # before that search, re-sequence its start schedules for reuse (cpsched.heuristics.reuse:
+    # the same cores, each memory's tasks in an order that moves less data) and start from the
+    # result where it is faster. BERT-base M=128, latency, 60 s: see docs/results.md
+    resequence: bool = True
     # CP-SAT's presolve: "full" (its default), "light" (no probing, one pass) or "auto" (light
     # for models whose transfers take more than LIGHT_PRESOLVE_ABOVE link places: on the mesh,
     # full presolve alone outlasts a time limit of seconds and the solve ends with no bound)

@@ -32,7 +32,7 @@ from cpsched.check.infeasibility import find_infeasibility
 from cpsched.check.metrics import metrics
 from cpsched.cpsat.callbacks import ProgressCallback
 from cpsched.cpsat.conflicts import memory_conflict_bound
-from cpsched.cpsat.lns import LnsOutcome, improve
+from cpsched.cpsat.lns import LnsOutcome, Resequenced, improve, resequence
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.packing import PackingBound, packing_relaxation, solve_packing
 from cpsched.cpsat.params import (
@@ -485,30 +485,50 @@ class _Polished:
     value: float  # its first-stage objective (latency)
     record: dict[str, Any]
     from_model: bool = False  # it started from CP-SAT's schedule, not from the hint
+    # the re-sequencing for reuse the search started from, when it gained
+    resequenced: Resequenced | None = None
+
+    @property
+    def first_latency_cycles(self) -> int:
+        """The latency of the schedule the search came from (before any re-sequencing)."""
+        if self.resequenced is not None:
+            return self.resequenced.start_latency_cycles
+        return self.outcome.start_latency_cycles
 
     @property
     def gained(self) -> bool:
-        """Whether the search found a schedule faster than the hint."""
-        return self.outcome.latency_cycles < self.outcome.start_latency_cycles
+        """Whether the re-sequencing and the search found a schedule faster than their start."""
+        return self.outcome.latency_cycles < self.first_latency_cycles
 
     def result(self, result: Callable[..., SolveResult], **kw: Any) -> SolveResult:
         """The solver's result for this schedule (`result` builds it; `kw`: more fields)."""
         o = self.outcome
-        gain = o.start_latency_cycles - o.latency_cycles
+        gain = self.first_latency_cycles - o.latency_cycles
         source = (
-            "CP-SAT's schedule (its cores, transfers and copies kept: the bound of its space holds)"
+            "CP-SAT's schedule (its cores kept; its bound holds for its space only)"
+            if self.from_model and self.resequenced is not None
+            else "CP-SAT's schedule (its cores, transfers and copies kept: the bound of its space "
+            "holds)"
             if self.from_model
             else "the hint, a valid schedule outside CP-SAT's search space (CP-SAT's bound "
             "holds for its space only; a bound is given only if one holds for every schedule)"
         )
+        steps = f"large-neighbourhood search from {source}: latency "
+        if self.resequenced is not None:
+            steps += (
+                f"{self.resequenced.start_latency_cycles:,} -> re-sequenced for reuse "
+                f"{self.resequenced.latency_cycles:,} -> "
+            )
+        else:
+            steps += f"{o.start_latency_cycles:,} -> "
         return result(
             "feasible",
             objective_value=self.value,
             schedule=o.schedule,
             interrupted=o.stats.interrupted,
             message=("interrupted; " if o.stats.interrupted else "")
-            + f"large-neighbourhood search from {source}: latency {o.start_latency_cycles:,} "
-            f"-> {o.latency_cycles:,} cycles ({gain:,} fewer)",
+            + steps
+            + f"{o.latency_cycles:,} cycles ({gain:,} fewer)",
             **kw,
         )
 
@@ -540,7 +560,7 @@ def _lns(
         time_limit_s=time_limit_s,
         num_workers=params.num_workers,
         seed=params.seed,
-        keep_peaks=any(m != "latency" and m != "energy" for m in obj.metrics),
+        keep_peaks=_keeps_peaks(obj),
         on_improve=report,
     )
     _validate(problem, outcome.schedule)
@@ -555,6 +575,18 @@ def _lns(
     return _Polished(outcome, value, record)
 
 
+def _within_caps(problem: Problem, schedule: Schedule, caps: Mapping[Metric, float] | None) -> bool:
+    """Whether `schedule` meets every cap in `caps`."""
+    measured = metrics(problem, schedule)
+    return all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
+
+
+def _keeps_peaks(obj: Objective) -> bool:
+    """Whether the search from a schedule must keep its memory peaks (objectives that count
+    memory: a lower latency must not cost a later stage)."""
+    return any(m != "latency" and m != "energy" for m in obj.metrics)
+
+
 def _polish(
     problem: Problem,
     obj: Objective,
@@ -563,39 +595,76 @@ def _polish(
     on_progress: Callable[[Progress], None] | None,
     modelled: tuple[Schedule, float] | None,
     hint: Schedule,
+    caps: Mapping[Metric, float] | None,
+    may_reorder: bool,
 ) -> tuple[_Polished | None, bool]:
     """The large-neighbourhood search after the model, in the time left: from CP-SAT's schedule
     and from `hint` (a valid schedule outside the model's space, whose structure the model
-    cannot reach), the better one first, each until its re-timing is proven or the time is out;
-    `modelled` is CP-SAT's schedule and its first-stage value, None when there is none or it is
-    proven optimal in its space (re-timing it cannot gain then). Returns the best search (None:
-    no time left) and whether Ctrl-C stopped it."""
-    value = metrics(problem, hint).stage_value(obj.stages[0])
-    starts: list[tuple[float, bool, Schedule]] = [(value, False, hint)]
+    cannot reach), each first re-sequenced for reuse where that is faster (with `may_reorder`
+    and `params.resequence`), then the better one first, each until its re-timing is proven or
+    the time is out; `modelled` is CP-SAT's schedule and its first-stage value, None when there
+    is none or it is proven optimal in its space (re-timing it cannot gain then). Returns the
+    best search (None: no time left) and whether Ctrl-C stopped it."""
+    stage = obj.stages[0]
+    value = metrics(problem, hint).stage_value(stage)
+    starts: list[tuple[float, bool, Schedule, Resequenced | None]] = [(value, False, hint, None)]
     if modelled is not None:
-        starts.append((modelled[1], True, modelled[0]))
+        starts.append((modelled[1], True, modelled[0], None))
+    resequenced: list[dict[str, Any]] = []
+    best_value = min(s[0] for s in starts)
+    if params.resequence and may_reorder:
+        for k, (_, from_model, schedule, _) in enumerate(list(starts)):
+            left = params.time_limit_s - (time.monotonic() - started)
+            if left <= 0:
+                break
+            # a share of what is left: the rounds take 0.1-2 s on BERT-base M=128
+            again = resequence(
+                problem, schedule, keep_peaks=_keeps_peaks(obj), caps=caps, time_limit_s=left / 4
+            )
+            resequenced.append(
+                {
+                    "from": "CP-SAT's schedule" if from_model else "the hint",
+                    "start_latency_cycles": again.start_latency_cycles,
+                    "rounds": again.rounds,
+                }
+            )
+            if again.gained:
+                gained = metrics(problem, again.schedule).stage_value(stage)
+                starts[k] = (gained, from_model, again.schedule, again)
+                if on_progress is not None and gained < best_value:
+                    elapsed = time.monotonic() - started
+                    on_progress(Progress(elapsed, gained, None, None, str(stage), 1))
+                best_value = min(best_value, gained)
     best: _Polished | None = None
     searches: list[dict[str, Any]] = []
     interrupted = False
-    for _, from_model, schedule in sorted(starts, key=lambda s: (s[0], not s[1])):
+    for _, from_model, schedule, found in sorted(starts, key=lambda s: (s[0], not s[1])):
         left = params.time_limit_s - (time.monotonic() - started)
         if left <= 0:
             break
-        found = _lns(problem, obj, schedule, params, started, on_progress, left)
-        found = replace(
-            found,
+        polished = _lns(problem, obj, schedule, params, started, on_progress, left)
+        polished = replace(
+            polished,
             from_model=from_model,
-            record={**found.record, "from": "CP-SAT's schedule" if from_model else "the hint"},
+            resequenced=found,
+            record={
+                **polished.record,
+                "from": "CP-SAT's schedule" if from_model else "the hint",
+                "resequenced": found is not None,
+            },
         )
-        searches.append(found.record)
-        if best is None or found.value < best.value:
-            best = found
-        interrupted = found.outcome.stats.interrupted
+        searches.append(polished.record)
+        if best is None or polished.value < best.value:
+            best = polished
+        interrupted = polished.outcome.stats.interrupted
         if interrupted:
             break
     if best is None:
         return None, False
-    return replace(best, record={**best.record, "searches": searches}), interrupted
+    record = {**best.record, "searches": searches}
+    if resequenced:
+        record["resequencing"] = resequenced
+    return replace(best, record=record), interrupted
 
 
 def solve(
@@ -686,7 +755,13 @@ def solve(
                 used=False,
                 why_not="invalid or outside the search space",
             )
-            if params.lns_share > 0 and obj.latency_first and _is_valid(problem, hint):
+            if (
+                params.lns_share > 0
+                and obj.latency_first
+                and _is_valid(problem, hint)
+                and _within_caps(problem, hint, caps)
+            ):
+                # a hint over a cap would lead the search to schedules over it
                 polish_from = hint  # the search runs after the model, from the better one
             # the model starts from the first alternate it holds (a heuristic schedule made
             # within its space), while the result stays never worse than the hint
@@ -882,11 +957,14 @@ def solve(
             on_progress,
             None if all_optimal else modelled,
             polish_from,
+            caps,
+            fixed_order is None,  # re-sequencing would break a fixed order
         )
         if polished is not None:
             parameters["lns"] = polished.record
             if polished.gained and (modelled is None or polished.value < modelled[1]):
-                kept = bound if polished.from_model else None
+                # re-timing keeps CP-SAT's schedule in its space; re-sequencing does not
+                kept = bound if polished.from_model and polished.resequenced is None else None
                 if kept is not None and kept > polished.value:
                     kept = None  # the re-timed schedule left the space: no bound for it
                 if every_schedule is not None:  # holds for a schedule outside the space too
