@@ -180,7 +180,7 @@ def test_the_search_runs_after_the_model_from_both_schedules() -> None:
         multicast=False,
         stop_after_first_solution=True,
         packing_bound=False,
-        resequence=False,  # the re-sequencing alone finds 5 from both (tested apart)
+        resequence=False,  # it finds 5 from both (test_reuse.py)
     )
     r = solve(p, "latency", params, hint=multicast_at(100))
     # the only bound that holds outside the space: a 1-cycle task (cpsched.cpsat.work)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from sampling import examples
+from test_cpsat_bounds import on_both, two_private_cores
 from test_cpsat_lns import multicast_at
 from test_heuristics_format2 import schedules, tight_format2_problems
 from test_run import _broadcast
@@ -119,12 +120,41 @@ def test_resequence_keeps_no_schedule_over_a_cap() -> None:
     assert not capped.gained and capped.schedule == incumbent
 
 
+def test_resequence_raises_no_peak_where_the_objective_counts_memory() -> None:
+    # with 200 bytes, X2 loads while A1 runs (W1 + X1 + X2 = 200): W1 0-10, X1 10-15, X2
+    # 15-20, A1 15-25, B1 25-35; W2 35-45 (W1 released at 35), B2 45-55; A2 55-65 (W2 and X1
+    # still held). 65 cycles with a peak of 200 bytes, where the start holds 150 at most: kept
+    # only when peaks may rise
+    data = one_at_a_time().model_dump(mode="json")
+    data["memories"][1]["capacity_bytes"] = 200
+    p = Problem.model_validate(data)
+    incumbent = output_stationary()
+    assert validate(p, incumbent) == [] and metrics(p, incumbent).peak_bytes() == {"m": 150}
+    free = resequence(p, incumbent, keep_peaks=False)
+    assert free.latency_cycles == 65 and metrics(p, free.schedule).peak_bytes() == {"m": 200}
+    kept = resequence(p, incumbent, keep_peaks=True)
+    assert not kept.gained and kept.schedule == incumbent
+
+
 @settings(max_examples=examples(20), deadline=None, derandomize=True)
 @given(tight_format2_problems())
 def test_every_resequenced_schedule_is_valid_and_keeps_its_cores(p: Problem) -> None:
     for name, schedule in schedules(p).items():
         if schedule is None:
             continue
+        prep = prepare(p)
+        order = reuse_order(prep, schedule)
+        assert order is not None and sorted(order) == list(range(prep.n_tasks)), name
+        at = {i: k for k, i in enumerate(order)}
+        for i in order:  # every task after its predecessors (through barriers too)
+            stack, seen = list(prep.preds[i]), set()
+            while stack:
+                v = stack.pop()
+                if v < prep.n_tasks:
+                    assert at[v] < at[i], (name, v, i)
+                elif v not in seen:
+                    seen.add(v)
+                    stack.extend(prep.preds[v])
         out = resequence_for_reuse(p, schedule)  # raises on an invalid schedule
         if out is None:
             continue
@@ -170,3 +200,48 @@ def test_a_hint_over_a_cap_is_not_searched_from() -> None:
     params = SolverParams(time_limit_s=2, num_workers=2, seed=0, multicast=False)
     r = solve(p, "latency,memory", params, hint=hint, caps={"memory": 39})
     assert "lns" not in r.parameters and r.schedule is None
+
+
+def test_a_resequenced_schedule_of_cpsat_keeps_only_the_bound_for_every_schedule() -> None:
+    # the model (unicast, stopped at its first schedule: 9) and the hint (105) both re-sequence
+    # to the multicast at 0 (5); CP-SAT's goes first on the tie and wins. It has left the
+    # model's space, so the model's bound (for its space only) is not reported: only the work
+    # bound, which holds for every schedule (a 1-cycle task)
+    p = _broadcast()
+    params = SolverParams(
+        time_limit_s=4,
+        num_workers=2,
+        seed=0,
+        multicast=False,
+        stop_after_first_solution=True,
+        packing_bound=False,
+    )
+    r = solve(p, "latency", params, hint=multicast_at(100))
+    assert (r.status, r.objective_value, r.bound) == ("feasible", 5.0, 1.0)
+    assert r.parameters["lns"]["from"] == "CP-SAT's schedule"
+    assert r.parameters["lns"]["resequenced"] is True
+    assert "its bound holds for its space only): latency 9 -> re-sequenced" in r.message
+
+
+def test_a_cycle_of_instant_tasks_is_left_as_it_is() -> None:
+    # a and b (0 cycles) wait for each other, valid at one cycle; no order holds both, so there
+    # is no re-sequencing (it once raised StopIteration in the middle of a solve)
+    p = two_private_cores(
+        [on_both("a", 0, after=["b"]), on_both("b", 0, after=["a"]), on_both("c", 7, after=["a"])],
+        [],
+    )
+    schedule = Schedule.model_validate(
+        {
+            "problem": p.name,
+            "tasks": [
+                {"id": "a", "core": "c0", "start": 0},
+                {"id": "b", "core": "c1", "start": 0},
+                {"id": "c", "core": "c0", "start": 0},
+            ],
+        }
+    )
+    assert validate(p, schedule) == []
+    assert reuse_order(prepare(p), schedule) is None
+    assert resequence_for_reuse(p, schedule) is None
+    found = resequence(p, schedule)
+    assert not found.gained and found.rounds == [None]

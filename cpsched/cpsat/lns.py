@@ -4,9 +4,8 @@ For schedules of real sizes (hundreds to thousands of tasks and transfers) the f
 (:mod:`cpsched.cpsat.model`) is slow to search, and a heuristic schedule may lie outside its
 restricted space (several reloads of a tensor into one memory). This search works on the
 retiming model of the incumbent (:mod:`cpsched.cpsat.retime`: cores, transfers and copies
-kept, every start free), so it starts from any valid schedule and every schedule it accepts is
-at least as good in every metric (latency never higher, memory peaks never higher, energy the
-same).
+kept, every start free), so it starts from any valid schedule and every schedule it accepts
+has a latency no higher and the same energy, and (with `keep_peaks`) no memory peak higher.
 
 It alternates neighbourhoods that follow the schedule's structure, each solved by CP-SAT with
 the incumbent as hint and about a second of time:
@@ -107,8 +106,9 @@ def resequence(
 ) -> Resequenced:
     """Re-sequence `schedule` (valid for `problem`) for reuse on the same cores
     (:mod:`cpsched.heuristics.reuse`) up to `rounds` times, each round from the one before,
-    within about `time_limit_s`; keep the lowest latency among them that raises no memory peak
-    (with `keep_peaks`, as the search keeps them) and meets every cap in `caps`.
+    starting no round after `time_limit_s` (the first always runs); keep the lowest latency
+    among them that raises no memory peak (with `keep_peaks`, as the search keeps them) and
+    meets every cap in `caps`.
 
     A re-sequenced schedule changes the transfers, so its energy may differ (it moves fewer
     bytes where it gains). Every schedule returned is valid."""

@@ -10,10 +10,10 @@ stage gets the remaining time divided by the number of stages left. The result's
 `objective_value`, `bound` and `gap` are those of the first stage; `stages` lists every stage,
 and the status is `optimal` only when every stage was proven optimal.
 
-The solver runs no heuristics: a caller passes its hint (the pipeline passes the best heuristic
-schedule) and decides what to do when CP-SAT finds nothing (:func:`cpsched.pipeline.keep_hint`
-keeps a valid hint). The reported objective is the returned schedule's, measured by
-:mod:`cpsched.check.metrics`.
+The solver makes no schedule from scratch with a heuristic: a caller passes its hint (the
+pipeline passes the best heuristic schedule) and decides what to do when CP-SAT finds nothing
+(:func:`cpsched.pipeline.keep_hint` keeps a valid hint). The reported objective is the
+returned schedule's, measured by :mod:`cpsched.check.metrics`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from cpsched.check.infeasibility import find_infeasibility
 from cpsched.check.metrics import metrics
 from cpsched.cpsat.callbacks import ProgressCallback
 from cpsched.cpsat.conflicts import memory_conflict_bound
-from cpsched.cpsat.lns import LnsOutcome, Resequenced, improve, resequence
+from cpsched.cpsat.lns import LnsOutcome, LnsStats, Resequenced, improve, resequence
 from cpsched.cpsat.model import BuiltModel, build_model
 from cpsched.cpsat.packing import PackingBound, packing_relaxation, solve_packing
 from cpsched.cpsat.params import (
@@ -541,6 +541,7 @@ def _lns(
     started: float,
     on_progress: Callable[[Progress], None] | None,
     time_limit_s: float,
+    keep_peaks: bool,
 ) -> _Polished:
     """Run the large-neighbourhood search (:mod:`cpsched.cpsat.lns`) from `hint` for
     `time_limit_s`, reporting each better schedule as progress."""
@@ -560,7 +561,7 @@ def _lns(
         time_limit_s=time_limit_s,
         num_workers=params.num_workers,
         seed=params.seed,
-        keep_peaks=_keeps_peaks(obj),
+        keep_peaks=keep_peaks,
         on_improve=report,
     )
     _validate(problem, outcome.schedule)
@@ -581,10 +582,20 @@ def _within_caps(problem: Problem, schedule: Schedule, caps: Mapping[Metric, flo
     return all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
 
 
-def _keeps_peaks(obj: Objective) -> bool:
-    """Whether the search from a schedule must keep its memory peaks (objectives that count
-    memory: a lower latency must not cost a later stage)."""
-    return any(m != "latency" and m != "energy" for m in obj.metrics)
+def _keeps_peaks(obj: Objective, caps: Mapping[Metric, float] | None) -> bool:
+    """Whether the search from a schedule must keep its memory peaks: for objectives and caps
+    that count memory (a lower latency must not cost a later stage or break a cap)."""
+    counted = [*obj.metrics, *(caps or {})]
+    return any(m != "latency" and m != "energy" for m in counted)
+
+
+def _unsearched(problem: Problem, obj: Objective, ahead: Resequenced) -> _Polished:
+    """A re-sequenced start as the search's result when no search ran from it (no time left,
+    or Ctrl-C)."""
+    outcome = LnsOutcome(ahead.schedule, ahead.latency_cycles, ahead.latency_cycles, LnsStats())
+    value = metrics(problem, ahead.schedule).stage_value(obj.stages[0])
+    record = {"start_latency_cycles": ahead.latency_cycles, "latency_cycles": ahead.latency_cycles}
+    return _Polished(outcome, value, record, resequenced=ahead)
 
 
 def _polish(
@@ -604,63 +615,71 @@ def _polish(
     and `params.resequence`), then the better one first, each until its re-timing is proven or
     the time is out; `modelled` is CP-SAT's schedule and its first-stage value, None when there
     is none or it is proven optimal in its space (re-timing it cannot gain then). Returns the
-    best search (None: no time left) and whether Ctrl-C stopped it."""
+    best search, or the best re-sequenced start when no search ran from it (None: neither),
+    and whether Ctrl-C stopped it."""
     stage = obj.stages[0]
+    keep_peaks = _keeps_peaks(obj, caps)
     value = metrics(problem, hint).stage_value(stage)
     starts: list[tuple[float, bool, Schedule, Resequenced | None]] = [(value, False, hint, None)]
     if modelled is not None:
         starts.append((modelled[1], True, modelled[0], None))
     resequenced: list[dict[str, Any]] = []
     best_value = min(s[0] for s in starts)
+    interrupted = False
     if params.resequence and may_reorder:
-        for k, (_, from_model, schedule, _) in enumerate(list(starts)):
-            left = params.time_limit_s - (time.monotonic() - started)
-            if left <= 0:
-                break
-            # a share of what is left: the rounds take 0.1-2 s on BERT-base M=128
-            again = resequence(
-                problem, schedule, keep_peaks=_keeps_peaks(obj), caps=caps, time_limit_s=left / 4
-            )
-            resequenced.append(
-                {
-                    "from": "CP-SAT's schedule" if from_model else "the hint",
-                    "start_latency_cycles": again.start_latency_cycles,
-                    "rounds": again.rounds,
-                }
-            )
-            if again.gained:
-                gained = metrics(problem, again.schedule).stage_value(stage)
-                starts[k] = (gained, from_model, again.schedule, again)
-                if on_progress is not None and gained < best_value:
-                    elapsed = time.monotonic() - started
-                    on_progress(Progress(elapsed, gained, None, None, str(stage), 1))
-                best_value = min(best_value, gained)
+        try:
+            for k, (_, from_model, schedule, _) in enumerate(list(starts)):
+                left = params.time_limit_s - (time.monotonic() - started)
+                if left <= 0:
+                    break
+                # a share of what is left for the rounds after the first (a round takes
+                # 0.1-2 s on BERT-base M=128; the first always runs)
+                again = resequence(
+                    problem, schedule, keep_peaks=keep_peaks, caps=caps, time_limit_s=left / 4
+                )
+                resequenced.append(
+                    {
+                        "from": "CP-SAT's schedule" if from_model else "the hint",
+                        "start_latency_cycles": again.start_latency_cycles,
+                        "rounds": again.rounds,
+                    }
+                )
+                if again.gained:
+                    gained = metrics(problem, again.schedule).stage_value(stage)
+                    starts[k] = (gained, from_model, again.schedule, again)
+                    if on_progress is not None and gained < best_value:
+                        elapsed = time.monotonic() - started
+                        on_progress(Progress(elapsed, gained, None, None, str(stage), 1))
+                    best_value = min(best_value, gained)
+        except KeyboardInterrupt:
+            interrupted = True  # the starts re-sequenced so far are kept
     best: _Polished | None = None
     searches: list[dict[str, Any]] = []
-    interrupted = False
-    for _, from_model, schedule, found in sorted(starts, key=lambda s: (s[0], not s[1])):
+    for _, from_model, schedule, ahead in sorted(starts, key=lambda s: (s[0], not s[1])):
         left = params.time_limit_s - (time.monotonic() - started)
-        if left <= 0:
-            break
-        polished = _lns(problem, obj, schedule, params, started, on_progress, left)
+        if left <= 0 or interrupted:
+            if ahead is not None:  # a gain already found is never dropped
+                polished = replace(_unsearched(problem, obj, ahead), from_model=from_model)
+                polished.outcome.stats.interrupted = interrupted
+            else:
+                continue
+        else:
+            polished = _lns(problem, obj, schedule, params, started, on_progress, left, keep_peaks)
+            polished = replace(polished, from_model=from_model, resequenced=ahead)
+            interrupted = polished.outcome.stats.interrupted
         polished = replace(
             polished,
-            from_model=from_model,
-            resequenced=found,
             record={
                 **polished.record,
                 "from": "CP-SAT's schedule" if from_model else "the hint",
-                "resequenced": found is not None,
+                "resequenced": ahead is not None,
             },
         )
         searches.append(polished.record)
         if best is None or polished.value < best.value:
             best = polished
-        interrupted = polished.outcome.stats.interrupted
-        if interrupted:
-            break
     if best is None:
-        return None, False
+        return None, interrupted
     record = {**best.record, "searches": searches}
     if resequenced:
         record["resequencing"] = resequenced
@@ -685,17 +704,18 @@ def solve(
     on a core (re-timing a given schedule). `hint` seeds the search and, for a latency-first
     objective, narrows the horizon; `hint_method` names the heuristic that made it (None: the
     caller's own schedule). When the hint lies outside the model's space, a share of the time
-    (`params.lns_share`) goes to a large-neighbourhood search from it (:mod:`cpsched.cpsat.lns`),
-    and the model starts from the first of `alternates` (named schedules, e.g. heuristic ones
-    made within the space; read only then, so a lazy iterable costs nothing otherwise) that it
-    holds. The solver runs no heuristics itself, and when CP-SAT
+    (`params.lns_share`) goes to a large-neighbourhood search from it and from CP-SAT's schedule
+    (:mod:`cpsched.cpsat.lns`; each first re-sequenced for reuse by the list scheduler where
+    that is faster), and the model starts from the first of `alternates` (named schedules, e.g.
+    heuristic ones made within the space; read only then, so a lazy iterable costs nothing
+    otherwise) that it holds. The solver runs no heuristic from scratch itself, and when CP-SAT
     ends with no schedule the result has none (status `unknown`), whatever the hint: keeping it
     then is the caller's choice (:func:`cpsched.pipeline.keep_hint`). `caps` are upper bounds on
     metrics, constraints of the model (`{"activation-memory": 65536}`: an epsilon-constraint of
-    a Pareto sweep). Ctrl-C stops the search and returns the best schedule so far as
-    `feasible`, `interrupted`. Every returned schedule has passed the validator, and
-    `objective_value` is its first stage measured by :mod:`cpsched.check.metrics`. Raises
-    ModelInvalidError when CP-SAT rejects the model (a bug).
+    a Pareto sweep). Ctrl-C stops the search and returns the best schedule so far as `feasible`,
+    `interrupted`. Every returned schedule has passed the validator, and `objective_value` is
+    its first stage measured by :mod:`cpsched.check.metrics`. Raises ModelInvalidError when
+    CP-SAT rejects the model (a bug).
     """
     started = time.monotonic()
     obj = as_objective(objective)
@@ -760,8 +780,10 @@ def solve(
                 and obj.latency_first
                 and _is_valid(problem, hint)
                 and _within_caps(problem, hint, caps)
+                and _respects_fixed(hint, fixed_cores, fixed_order)
             ):
-                # a hint over a cap would lead the search to schedules over it
+                # the search keeps the hint's cores and order and lowers no metric but
+                # latency: a hint over a cap, or off the fixed cores, would lead it off them too
                 polish_from = hint  # the search runs after the model, from the better one
             # the model starts from the first alternate it holds (a heuristic schedule made
             # within its space), while the result stays never worse than the hint

@@ -12,9 +12,9 @@ ready), and fills each place with the ready task of that memory that has the few
 its predecessor in the memory does not hold (ties: the earlier in the schedule). The list
 scheduler's placement (:mod:`cpsched.heuristics.loop`) then times that order, with its
 transfers, copies and spills; the result is validated. Whether it is better is the caller's
-question: it often is not where a memory holds many tasks' data (measured on BERT-base M=128:
--0.9 % latency on gap8, -11 % from layer-by-layer's schedule on hetero_quad, +1.3 % from
-heft's on quad_bus).
+question: it often is not where a memory holds many tasks' data (measured on BERT-base M=128,
+one round: -0.9 % latency on gap8, -11.3 % from layer-by-layer's schedule on hetero_quad
+(1,942,168 -> 1,723,660), +1.7 % from heft's on quad_bus (1,854,158 -> 1,886,578)).
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from cpsched.model.problem import CoreId, MemoryId, Problem
 from cpsched.model.schedule import Schedule
 
 
-def reuse_order(prep: Prepared, schedule: Schedule) -> list[int]:
-    """The tasks of `schedule` (indices of `prep`) in the re-sequenced order (module doc)."""
+def reuse_order(prep: Prepared, schedule: Schedule) -> list[int] | None:
+    """The tasks of `schedule` (indices of `prep`) in the re-sequenced order (module doc), or
+    None when the task graph has a cycle (of zero-duration tasks, which a valid schedule may
+    run at one cycle) and no order holds every task."""
     p = prep.problem
     n = prep.n_tasks
     core_of = {a.id: a.core for a in schedule.tasks}
@@ -56,10 +58,13 @@ def reuse_order(prep: Prepared, schedule: Schedule) -> list[int]:
     last: dict[MemoryId, int] = {}
     order: list[int] = []
     for k in range(n):
-        wanted = memory[listed[k]]
-        pool = ready.get(wanted) or next(s for s in ready.values() if s)
+        wanted = ready.get(memory[listed[k]])
+        # none of that memory's tasks is ready: the best ready task of any memory
+        pool = list(wanted) if wanted else [j for s in ready.values() for j in s]
+        if not pool:
+            return None
         i = min(pool, key=lambda j: (new_bytes(last.get(memory[j]), j), position[j]))
-        pool.discard(i)
+        ready[memory[i]].discard(i)
         order.append(i)
         last[memory[i]] = i
         stack = [i]
@@ -79,9 +84,14 @@ def resequence_for_reuse(
 ) -> Schedule | None:
     """`schedule` (valid for `problem`) with its tasks re-sequenced for reuse on the same cores
     and timed by the list scheduler (module doc), or None when the list scheduler gets stuck in
-    that order. The result is valid; raises InvalidHeuristicSchedule if it is not (a bug)."""
+    that order (or cannot order the tasks). The result is valid; raises InvalidHeuristicSchedule
+    if it is not (a bug)."""
     prep = prep or prepare(problem)
+    if prep.reasons or prep.cannot_place:
+        return None
     order = reuse_order(prep, schedule)
+    if order is None:
+        return None
     priority: list[Key] = [(0.0,)] * prep.n_tasks
     for k, i in enumerate(order):
         priority[i] = (float(k),)
