@@ -166,22 +166,26 @@ def test_the_search_finds_the_retimed_optimum_from_a_late_schedule() -> None:
     assert structure(out.schedule) == structure(schedule)
 
 
+# the unicast model stopped at its first schedule (9 on _broadcast(), not proven): without the
+# packing bound, which proves that schedule optimal in its space, and a proven schedule is not
+# searched again
+FIRST_UNICAST = SolverParams(
+    time_limit_s=4,
+    num_workers=2,
+    seed=0,
+    multicast=False,
+    stop_after_first_solution=True,
+    packing_bound=False,
+)
+
+
 def test_the_search_runs_after_the_model_from_both_schedules() -> None:
     # the model (stopped at its first schedule, not proven; the unicast optimum is 9) and then
     # the search, from the better start first (CP-SAT's: at best 9) and then from the hint (105,
-    # a multicast the unicast model cannot hold), which re-times to 5. Without the packing
-    # bound, which proves the model's first schedule (9) optimal in its space, and a proven
-    # schedule is not searched again
+    # a multicast the unicast model cannot hold), which re-times to 5
     p = _broadcast()
-    params = SolverParams(
-        time_limit_s=4,
-        num_workers=2,
-        seed=0,
-        multicast=False,
-        stop_after_first_solution=True,
-        packing_bound=False,
-        resequence=False,  # it finds 5 from both (test_reuse.py)
-    )
+    # re-sequenced, both start at 5 (test_reuse.py)
+    params = FIRST_UNICAST.model_copy(update={"resequence": False})
     r = solve(p, "latency", params, hint=multicast_at(100))
     # the only bound that holds outside the space: a 1-cycle task (cpsched.cpsat.work)
     assert (r.status, r.objective_value, r.bound) == ("feasible", 5.0, 1.0)

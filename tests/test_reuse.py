@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from sampling import examples
 from test_cpsat_bounds import on_both, two_private_cores
-from test_cpsat_lns import multicast_at
+from test_cpsat_lns import FIRST_UNICAST, multicast_at
 from test_heuristics_format2 import schedules, tight_format2_problems
 from test_run import _broadcast
 
@@ -208,15 +208,7 @@ def test_a_resequenced_schedule_of_cpsat_keeps_only_the_bound_for_every_schedule
     # model's space, so the model's bound (for its space only) is not reported: only the work
     # bound, which holds for every schedule (a 1-cycle task)
     p = _broadcast()
-    params = SolverParams(
-        time_limit_s=4,
-        num_workers=2,
-        seed=0,
-        multicast=False,
-        stop_after_first_solution=True,
-        packing_bound=False,
-    )
-    r = solve(p, "latency", params, hint=multicast_at(100))
+    r = solve(p, "latency", FIRST_UNICAST, hint=multicast_at(100))
     assert (r.status, r.objective_value, r.bound) == ("feasible", 5.0, 1.0)
     assert r.parameters["lns"]["from"] == "CP-SAT's schedule"
     assert r.parameters["lns"]["resequenced"] is True
