@@ -14,6 +14,7 @@ from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat import SolverParams, solve
 from cpsched.cpsat.lns import resequence
+from cpsched.cpsat.regroup import balanced_cores, weight_groups
 from cpsched.heuristics.prepare import prepare
 from cpsched.heuristics.reuse import resequence_for_reuse, reuse_order
 from cpsched.model.problem import Problem
@@ -162,6 +163,14 @@ def test_every_resequenced_schedule_is_valid_and_keeps_its_cores(p: Problem) -> 
         assert {t.id: t.core for t in out.tasks} == {t.id: t.core for t in schedule.tasks}
         kept = resequence(p, schedule)
         assert validate(p, kept.schedule) == [], name
+        cores = balanced_cores(prep, schedule, time_limit_s=1)
+        if cores is not None:  # a weight group on one core it may use, unless it has none
+            for group in weight_groups(prep):
+                on = {cores[prep.task_ids[i]] for i in group}
+                common = set.intersection(*(set(prep.allowed[i]) for i in group))
+                assert (len(on) == 1 and on <= common) or not common, (name, group)
+            moved = resequence(p, schedule, cores=cores)
+            assert validate(p, moved.schedule) == [], name
         assert kept.latency_cycles <= metrics(p, schedule).latency_cycles, name
         old, new = metrics(p, schedule), metrics(p, kept.schedule)
         for memory, peak in new.peak_bytes().items():
@@ -237,3 +246,79 @@ def test_a_cycle_of_instant_tasks_is_left_as_it_is() -> None:
     assert resequence_for_reuse(p, schedule) is None
     found = resequence(p, schedule)
     assert not found.gained and found.rounds == [None]
+
+
+def two_weights() -> Problem:
+    # Two cores with memories of their own behind one 10-byte-per-cycle DRAM port; weights W
+    # and V (100 bytes: 10 cycles over the port) in dram. A1 and A2 read W, B1 and B2 read V,
+    # 10 cycles each on either core.
+    return Problem.model_validate(
+        {
+            "format": "cpsched-problem/2",
+            "name": "weights",
+            "memories": [
+                {"id": "dram", "capacity_bytes": None},
+                {"id": "m0", "capacity_bytes": None},
+                {"id": "m1", "capacity_bytes": None},
+            ],
+            "cores": [{"id": "c0", "memory": "m0"}, {"id": "c1", "memory": "m1"}],
+            "links": [{"id": "port", "bandwidth_bytes_per_cycle": 10}],
+            "routes": [
+                {"src": "dram", "dst": "m0", "links": ["port"]},
+                {"src": "dram", "dst": "m1", "links": ["port"]},
+            ],
+            "tensors": [
+                {"id": w, "size_bytes": 100, "kind": "weight", "home": "dram"} for w in ("W", "V")
+            ],
+            "tasks": [
+                {
+                    "id": t,
+                    "inputs": [w],
+                    "options": [{"core": c, "duration_cycles": 10} for c in ("c0", "c1")],
+                }
+                for t, w in (("A1", "W"), ("A2", "W"), ("B1", "V"), ("B2", "V"))
+            ],
+        }
+    )
+
+
+def each_weight_on_both_cores() -> Schedule:
+    # A1 and B1 on c0, A2 and B2 on c1: each weight crosses the port twice. W to m0 0-10, to
+    # m1 10-20, V to m0 20-30, to m1 30-40; A1 10-20, A2 20-30, B1 30-40, B2 40-50: 50 cycles
+    moves = [("W", "m0", 0), ("W", "m1", 10), ("V", "m0", 20), ("V", "m1", 30)]
+    return Schedule.model_validate(
+        {
+            "problem": "weights",
+            "tasks": [
+                {"id": t, "core": c, "start": s}
+                for t, c, s in (
+                    ("A1", "c0", 10),
+                    ("A2", "c1", 20),
+                    ("B1", "c0", 30),
+                    ("B2", "c1", 40),
+                )
+            ],
+            "transfers": [{"tensor": x, "src": "dram", "dst": m, "start": s} for x, m, s in moves],
+        }
+    )
+
+
+def test_balanced_weight_groups_load_each_weight_once() -> None:
+    # the weight groups are {A1, A2} and {B1, B2}; balanced, one core takes each (20 cycles of
+    # work each). Re-sequenced on those cores: W to one core 0-10 and V to the other 10-20; the
+    # A tasks run 10-30 and the B tasks 20-40: 40 cycles, each weight moved once. On the
+    # schedule's own cores re-sequencing gains nothing (each core's two tasks share nothing)
+    p = two_weights()
+    incumbent = each_weight_on_both_cores()
+    assert validate(p, incumbent) == [] and metrics(p, incumbent).latency_cycles == 50
+    prep = prepare(p)
+    groups = sorted(sorted(prep.task_ids[i] for i in g) for g in weight_groups(prep))
+    assert groups == [["A1", "A2"], ["B1", "B2"]]
+    cores = balanced_cores(prep, incumbent, time_limit_s=5)
+    assert cores is not None
+    assert cores["A1"] == cores["A2"] != cores["B1"] == cores["B2"]
+    assert not resequence(p, incumbent).gained
+    found = resequence(p, incumbent, cores=cores)
+    assert found.regrouped and found.latency_cycles == 40
+    assert validate(p, found.schedule) == [] and moved_bytes(p, found.schedule) == 200
+    assert {t.id: t.core for t in found.schedule.tasks} == cores

@@ -48,7 +48,7 @@ from cpsched.cpsat.retime import Retime, build_retime
 from cpsched.heuristics.prepare import prepare
 from cpsched.heuristics.reuse import resequence_for_reuse
 from cpsched.model.objective import Metric
-from cpsched.model.problem import Problem
+from cpsched.model.problem import CoreId, Problem, TaskId
 from cpsched.model.schedule import Schedule
 
 # CP-SAT's time per neighbourhood (the last one gets what is left). BERT-base M=128 on quad_bus
@@ -89,6 +89,14 @@ class Resequenced:
     latency_cycles: int
     start_latency_cycles: int
     rounds: list[int | None]  # each round's latency (None: the list scheduler got stuck)
+    regrouped: bool = False  # on cores balanced by weight groups (cpsched.cpsat.regroup)
+
+    @property
+    def how(self) -> str:
+        """What was done, for messages."""
+        if self.regrouped:
+            return "cores balanced by weight groups and re-sequenced for reuse"
+        return "re-sequenced for reuse"
 
     @property
     def gained(self) -> bool:
@@ -103,9 +111,11 @@ def resequence(
     caps: Mapping[Metric, float] | None = None,
     rounds: int = RESEQUENCE_ROUNDS,
     time_limit_s: float = float("inf"),
+    cores: Mapping[TaskId, CoreId] | None = None,
 ) -> Resequenced:
-    """Re-sequence `schedule` (valid for `problem`) for reuse on the same cores
-    (:mod:`cpsched.heuristics.reuse`) up to `rounds` times, each round from the one before,
+    """Re-sequence `schedule` (valid for `problem`) for reuse on the same cores, or on `cores`
+    when given (:mod:`cpsched.heuristics.reuse`), up to `rounds` times, each round from the one
+    before,
     starting no round after `time_limit_s` (the first always runs); keep the lowest latency
     among them that raises no memory peak (with `keep_peaks`, as the search keeps them) and
     meets every cap in `caps`.
@@ -133,7 +143,7 @@ def resequence(
     for _ in range(rounds):
         if time.monotonic() - started >= time_limit_s:
             break
-        found = resequence_for_reuse(problem, current, prep)
+        found = resequence_for_reuse(problem, current, prep, cores if current is schedule else None)
         if found is None:
             latencies.append(None)
             break
@@ -144,7 +154,9 @@ def resequence(
         if found == current:
             break  # a fixed point
         current = found
-    return Resequenced(best, best_latency, first.latency_cycles, latencies)
+    return Resequenced(
+        best, best_latency, first.latency_cycles, latencies, regrouped=cores is not None
+    )
 
 
 def _latency(r: Retime, values: dict[cp_model.IntVar, int]) -> int:

@@ -123,6 +123,10 @@ class SolverParams(BaseModel):
     # the same cores, each memory's tasks in an order that moves less data) and start from the
     # result where it is faster. BERT-base M=128, latency, 60 s: see docs/results.md
     resequence: bool = True
+    # and offer the best start on cores balanced by weight groups (cpsched.cpsat.regroup: a
+    # weight read from one core), re-sequenced, where cores have memories of their own and no
+    # core is fixed; kept where faster (BERT-base M=128 on mesh4x4: docs/results.md)
+    regroup: bool = True
     # CP-SAT's presolve: "full" (its default), "light" (no probing, one pass) or "auto" (light
     # for models whose transfers take more than LIGHT_PRESOLVE_ABOVE link places: on the mesh,
     # full presolve alone outlasts a time limit of seconds and the solve ends with no bound)
@@ -141,6 +145,9 @@ KEEP_HINT_SPILLS_ABOVE = 10_000
 # schedules (hint's spills only, light presolve), took 4.7-5.4 s on one worker, where the
 # former 2 s left them unused ("not completed into the model in 2 s")
 HINT_COMPLETION_S = 15.0
+# Seconds at most (and an eighth of the time left at most) for balancing the weight groups on the
+# cores (cpsched.cpsat.regroup): BERT-base M=128 on mesh4x4, 123 groups on 16 cores
+REGROUP_S = 1.0
 # Seconds at most (and packing_share of the time limit at most) for the load relaxation of the
 # bound for every schedule (cpsched.cpsat.work)
 WORK_BOUND_S = 1.0

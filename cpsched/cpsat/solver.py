@@ -39,16 +39,19 @@ from cpsched.cpsat.params import (
     HINT_COMPLETION_S,
     KEEP_HINT_SPILLS_ABOVE,
     LIGHT_PRESOLVE_ABOVE,
+    REGROUP_S,
     WORK_BOUND_S,
     Progress,
     SolverParams,
 )
+from cpsched.cpsat.regroup import balanced_cores
 from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.starvation import StarvationBound, starvation_bound
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.cpsat.work import work_bound
-from cpsched.model.objective import Metric, Objective, as_objective
+from cpsched.heuristics.prepare import prepare
+from cpsched.model.objective import Metric, Objective, Stage, as_objective
 from cpsched.model.problem import CoreId, MemoryId, Problem, TaskId, TensorId
 from cpsched.model.result import (
     HintInfo,
@@ -504,9 +507,12 @@ class _Polished:
         """The solver's result for this schedule (`result` builds it; `kw`: more fields)."""
         o = self.outcome
         gain = self.first_latency_cycles - o.latency_cycles
+        ahead = self.resequenced
         source = (
-            "CP-SAT's schedule (its cores kept; its bound holds for its space only)"
-            if self.from_model and self.resequenced is not None
+            "CP-SAT's schedule (its bound holds for its space only)"
+            if self.from_model and ahead is not None and ahead.regrouped
+            else "CP-SAT's schedule (its cores kept; its bound holds for its space only)"
+            if self.from_model and ahead is not None
             else "CP-SAT's schedule (its cores, transfers and copies kept: the bound of its space "
             "holds)"
             if self.from_model
@@ -516,7 +522,7 @@ class _Polished:
         steps = f"large-neighbourhood search from {source}: latency "
         if self.resequenced is not None:
             steps += (
-                f"{self.resequenced.start_latency_cycles:,} -> re-sequenced for reuse "
+                f"{self.resequenced.start_latency_cycles:,} -> {self.resequenced.how} "
                 f"{self.resequenced.latency_cycles:,} -> "
             )
         else:
@@ -582,6 +588,52 @@ def _within_caps(problem: Problem, schedule: Schedule, caps: Mapping[Metric, flo
     return all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
 
 
+_Start = tuple[float, bool, Schedule, "Resequenced | None"]
+
+
+def _regroup(
+    problem: Problem,
+    stage: Stage,
+    params: SolverParams,
+    started: float,
+    starts: list[_Start],
+    keep_peaks: bool,
+    caps: Mapping[Metric, float] | None,
+) -> tuple[dict[str, Any], _Start | None] | None:
+    """The best of `starts` on cores balanced by weight groups (:mod:`cpsched.cpsat.regroup`)
+    and re-sequenced for reuse: its record, and the new start where it is faster (None: no
+    time, or no balance found)."""
+    left = params.time_limit_s - (time.monotonic() - started)
+    if left <= 0:
+        return None
+    _, from_model, schedule, ahead = min(starts, key=lambda s: (s[0], not s[1]))
+    prep = prepare(problem)
+    cores = balanced_cores(
+        prep,
+        schedule,
+        time_limit_s=min(REGROUP_S, left / 8),
+        num_workers=params.num_workers,
+        seed=params.seed,
+    )
+    if cores is None or cores == {a.id: a.core for a in schedule.tasks}:
+        return None
+    again = resequence(
+        problem, schedule, keep_peaks=keep_peaks, caps=caps, time_limit_s=left / 4, cores=cores
+    )
+    record = {
+        "from": "CP-SAT's schedule" if from_model else "the hint",
+        "start_latency_cycles": again.start_latency_cycles,
+        "rounds": again.rounds,
+        "regrouped": True,
+    }
+    if not again.gained:
+        return record, None
+    if ahead is not None:  # the start was re-sequenced already: count from where it began
+        again = replace(again, start_latency_cycles=ahead.start_latency_cycles)
+    value = metrics(problem, again.schedule).stage_value(stage)
+    return record, (value, from_model, again.schedule, again)
+
+
 def _keeps_peaks(obj: Objective, caps: Mapping[Metric, float] | None) -> bool:
     """Whether the search from a schedule must keep its memory peaks: for objectives and caps
     that count memory (a lower latency must not cost a later stage or break a cap)."""
@@ -608,13 +660,16 @@ def _polish(
     hint: Schedule,
     caps: Mapping[Metric, float] | None,
     may_reorder: bool,
+    may_move: bool,
 ) -> tuple[_Polished | None, bool]:
     """The large-neighbourhood search after the model, in the time left: from CP-SAT's schedule
     and from `hint` (a valid schedule outside the model's space, whose structure the model
     cannot reach), each first re-sequenced for reuse where that is faster (with `may_reorder`
     and `params.resequence`), then the better one first, each until its re-timing is proven or
     the time is out; `modelled` is CP-SAT's schedule and its first-stage value, None when there
-    is none or it is proven optimal in its space (re-timing it cannot gain then). Returns the
+    is none or it is proven optimal in its space (re-timing it cannot gain then). With
+    `may_move` and `params.regroup`, the best start on cores balanced by weight groups, also
+    re-sequenced, is one more start where faster. Returns the
     best search, or the best re-sequenced start when no search ran from it (None: neither),
     and whether Ctrl-C stopped it."""
     stage = obj.stages[0]
@@ -657,6 +712,21 @@ def _polish(
                     best_value = min(best_value, gained)
         except KeyboardInterrupt:
             interrupted = True  # the starts re-sequenced so far are kept
+    memories = {c.memory for c in problem.cores}
+    if params.regroup and may_move and len(memories) > 1 and not interrupted:
+        try:
+            regrouped = _regroup(problem, stage, params, started, starts, keep_peaks, caps)
+        except KeyboardInterrupt:
+            interrupted, regrouped = True, None
+        if regrouped is not None:
+            record_of, start = regrouped
+            resequenced.append(record_of)
+            if start is not None:
+                starts.append(start)
+                if on_progress is not None and start[0] < best_value:
+                    elapsed = time.monotonic() - started
+                    on_progress(Progress(elapsed, start[0], None, None, str(stage), 1))
+                best_value = min(best_value, start[0])
     best: _Polished | None = None
     searches: list[dict[str, Any]] = []
     for _, from_model, schedule, ahead in sorted(starts, key=lambda s: (s[0], not s[1])):
@@ -985,6 +1055,7 @@ def solve(
             polish_from,
             caps,
             fixed_order is None,  # re-sequencing would break a fixed order
+            fixed_cores is None and fixed_order is None,  # balancing moves tasks
         )
         if polished is not None:
             parameters["lns"] = polished.record

@@ -19,21 +19,26 @@ one round: -0.9 % latency on gap8, -11.3 % from layer-by-layer's schedule on het
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cpsched.check.validate import validate  # the validator shares no code with the heuristics
 from cpsched.heuristics.loop import Key, run_list_schedule
 from cpsched.heuristics.prepare import Prepared, prepare
 from cpsched.heuristics.result import InvalidHeuristicSchedule
-from cpsched.model.problem import CoreId, MemoryId, Problem
+from cpsched.model.problem import CoreId, MemoryId, Problem, TaskId
 from cpsched.model.schedule import Schedule
 
 
-def reuse_order(prep: Prepared, schedule: Schedule) -> list[int] | None:
-    """The tasks of `schedule` (indices of `prep`) in the re-sequenced order (module doc), or
-    None when the task graph has a cycle (of zero-duration tasks, which a valid schedule may
-    run at one cycle) and no order holds every task."""
+def reuse_order(
+    prep: Prepared, schedule: Schedule, cores: Mapping[TaskId, CoreId] | None = None
+) -> list[int] | None:
+    """The tasks of `schedule` (indices of `prep`) in the re-sequenced order (module doc), on
+    their cores in `schedule` or, when given, on `cores`; None when the task graph has a
+    cycle (of zero-duration tasks, which a valid schedule may run at one cycle) and no order
+    holds every task."""
     p = prep.problem
     n = prep.n_tasks
-    core_of = {a.id: a.core for a in schedule.tasks}
+    core_of = dict(cores) if cores is not None else {a.id: a.core for a in schedule.tasks}
     mem_of = {c.id: c.memory for c in p.cores}
     memory: list[MemoryId] = [mem_of[core_of[t]] for t in prep.task_ids]
     start = {a.id: a.start for a in schedule.tasks}
@@ -80,22 +85,25 @@ def reuse_order(prep: Prepared, schedule: Schedule) -> list[int] | None:
 
 
 def resequence_for_reuse(
-    problem: Problem, schedule: Schedule, prep: Prepared | None = None
+    problem: Problem,
+    schedule: Schedule,
+    prep: Prepared | None = None,
+    cores: Mapping[TaskId, CoreId] | None = None,
 ) -> Schedule | None:
     """`schedule` (valid for `problem`) with its tasks re-sequenced for reuse on the same cores
-    and timed by the list scheduler (module doc), or None when the list scheduler gets stuck in
-    that order (or cannot order the tasks). The result is valid; raises InvalidHeuristicSchedule
-    if it is not (a bug)."""
+    (or on `cores`, each task's core, e.g. rebalanced) and timed by the list scheduler (module
+    doc), or None when the list scheduler gets stuck in that order (or cannot order the
+    tasks). The result is valid; raises InvalidHeuristicSchedule if it is not (a bug)."""
     prep = prep or prepare(problem)
     if prep.reasons or prep.cannot_place:
         return None
-    order = reuse_order(prep, schedule)
+    order = reuse_order(prep, schedule, cores)
     if order is None:
         return None
     priority: list[Key] = [(0.0,)] * prep.n_tasks
     for k, i in enumerate(order):
         priority[i] = (float(k),)
-    core_of = {a.id: a.core for a in schedule.tasks}
+    core_of = dict(cores) if cores is not None else {a.id: a.core for a in schedule.tasks}
     fixed: dict[int, CoreId] = {i: core_of[t] for i, t in enumerate(prep.task_ids)}
     outcome = run_list_schedule(prep, priority, prep.group_of, insertion=False, fixed=fixed)
     if outcome.schedule is None:
