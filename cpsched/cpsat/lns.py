@@ -44,6 +44,7 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from cpsched.check.metrics import Metrics, metrics
+from cpsched.cpsat.relax import inner_solver
 from cpsched.cpsat.retime import Retime, build_retime
 from cpsched.heuristics.prepare import prepare
 from cpsched.heuristics.reuse import resequence_for_reuse
@@ -246,12 +247,7 @@ def _solve(
 
 
 def _solver(workers: int, limit_s: float, seed: int) -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = workers
-    solver.parameters.max_time_in_seconds = max(0.05, limit_s)
-    solver.parameters.random_seed = seed
-    solver.parameters.catch_sigint_signal = False
-    return solver
+    return inner_solver(workers, max(0.05, limit_s), seed)
 
 
 def improve(

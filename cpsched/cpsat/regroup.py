@@ -20,6 +20,7 @@ from collections import defaultdict
 
 from ortools.sat.python import cp_model
 
+from cpsched.cpsat.relax import inner_solver
 from cpsched.heuristics.prepare import Prepared
 from cpsched.model.graph import DisjointSets
 from cpsched.model.problem import CoreId, TaskId
@@ -84,11 +85,7 @@ def balanced_cores(
     for c in cores:
         model.add(sum(load[c]) <= most)
     model.minimize(most)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = num_workers
-    solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
-    solver.parameters.random_seed = seed
-    solver.parameters.catch_sigint_signal = False
+    solver = inner_solver(num_workers, time_limit_s, seed)
     if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     out = dict(core_of)
