@@ -85,7 +85,7 @@ def balanced_cores(
     for c in cores:
         model.add(sum(load[c]) <= most)
     model.minimize(most)
-    solver = inner_solver(num_workers, time_limit_s, seed)
+    solver = inner_solver(num_workers, max(0.05, time_limit_s), seed)
     if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     out = dict(core_of)

@@ -713,7 +713,7 @@ def _polish(
         except KeyboardInterrupt:
             interrupted = True  # the starts re-sequenced so far are kept
     memories = {c.memory for c in problem.cores}
-    if params.regroup and may_move and len(memories) > 1 and not interrupted:
+    if params.resequence and params.regroup and may_move and len(memories) > 1 and not interrupted:
         try:
             regrouped = _regroup(problem, stage, params, started, starts, keep_peaks, caps)
         except KeyboardInterrupt:
@@ -747,6 +747,7 @@ def _polish(
                 **polished.record,
                 "from": "CP-SAT's schedule" if from_model else "the hint",
                 "resequenced": ahead is not None,
+                "regrouped": ahead is not None and ahead.regrouped,
             },
         )
         searches.append(polished.record)
