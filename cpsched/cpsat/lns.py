@@ -46,7 +46,7 @@ from ortools.sat.python import cp_model
 from cpsched.check.metrics import Metrics, metrics
 from cpsched.cpsat.relax import inner_solver
 from cpsched.cpsat.retime import Retime, build_retime
-from cpsched.heuristics.prepare import prepare
+from cpsched.heuristics.prepare import Prepared, prepare
 from cpsched.heuristics.reuse import resequence_for_reuse
 from cpsched.model.objective import Metric
 from cpsched.model.problem import CoreId, Problem, TaskId
@@ -113,13 +113,14 @@ def resequence(
     rounds: int = RESEQUENCE_ROUNDS,
     time_limit_s: float = float("inf"),
     cores: Mapping[TaskId, CoreId] | None = None,
+    prep: Prepared | None = None,
 ) -> Resequenced:
     """Re-sequence `schedule` (valid for `problem`) for reuse on the same cores, or on `cores`
     when given (:mod:`cpsched.heuristics.reuse`), up to `rounds` times, each round from the one
     before,
     starting no round after `time_limit_s` (the first always runs); keep the lowest latency
     among them that raises no memory peak (with `keep_peaks`, as the search keeps them) and
-    meets every cap in `caps`.
+    meets every cap in `caps`. `prep`: the problem's analysis, when the caller has it.
 
     A re-sequenced schedule changes the transfers, so its energy may differ (it moves fewer
     bytes where it gains). Every schedule returned is valid."""
@@ -139,7 +140,7 @@ def resequence(
 
     best, best_latency = schedule, first.latency_cycles
     latencies: list[int | None] = []
-    prep = prepare(problem)
+    prep = prep or prepare(problem)
     current = schedule
     for _ in range(rounds):
         if time.monotonic() - started >= time_limit_s:

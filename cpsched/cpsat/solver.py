@@ -50,7 +50,7 @@ from cpsched.cpsat.starvation import StarvationBound, starvation_bound
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
 from cpsched.cpsat.tiles import canonical_tiles
 from cpsched.cpsat.work import work_bound
-from cpsched.heuristics.prepare import prepare
+from cpsched.heuristics.prepare import Prepared, prepare
 from cpsched.model.objective import Metric, Objective, Stage, as_objective
 from cpsched.model.problem import CoreId, MemoryId, Problem, TaskId, TensorId
 from cpsched.model.result import (
@@ -593,6 +593,7 @@ _Start = tuple[float, bool, Schedule, "Resequenced | None"]
 
 def _regroup(
     problem: Problem,
+    prep: Prepared,
     stage: Stage,
     params: SolverParams,
     started: float,
@@ -607,7 +608,6 @@ def _regroup(
     if left <= 0:
         return None
     _, from_model, schedule, ahead = min(starts, key=lambda s: (s[0], not s[1]))
-    prep = prepare(problem)
     cores = balanced_cores(
         prep,
         schedule,
@@ -618,7 +618,13 @@ def _regroup(
     if cores is None or cores == {a.id: a.core for a in schedule.tasks}:
         return None
     again = resequence(
-        problem, schedule, keep_peaks=keep_peaks, caps=caps, time_limit_s=left / 4, cores=cores
+        problem,
+        schedule,
+        keep_peaks=keep_peaks,
+        caps=caps,
+        time_limit_s=left / 4,
+        cores=cores,
+        prep=prep,
     )
     record = {
         "from": "CP-SAT's schedule" if from_model else "the hint",
@@ -684,8 +690,10 @@ def _polish(
         starts.append((modelled[1], True, modelled[0], None))
     resequenced: list[dict[str, Any]] = []
     best_value = min(s[0] for s in starts)
+    # one analysis of the problem for every round of re-sequencing
+    prep = prepare(problem) if params.resequence and may_reorder else None
     interrupted = False
-    if params.resequence and may_reorder:
+    if prep is not None:
         try:
             for k, (_, from_model, schedule, _) in enumerate(list(starts)):
                 left = params.time_limit_s - (time.monotonic() - started)
@@ -694,7 +702,12 @@ def _polish(
                 # a share of what is left for the rounds after the first (a round takes
                 # 0.1-2 s on BERT-base M=128; the first always runs)
                 again = resequence(
-                    problem, schedule, keep_peaks=keep_peaks, caps=caps, time_limit_s=left / 4
+                    problem,
+                    schedule,
+                    keep_peaks=keep_peaks,
+                    caps=caps,
+                    time_limit_s=left / 4,
+                    prep=prep,
                 )
                 resequenced.append(
                     {
@@ -713,9 +726,9 @@ def _polish(
         except KeyboardInterrupt:
             interrupted = True  # the starts re-sequenced so far are kept
     memories = {c.memory for c in problem.cores}
-    if params.resequence and params.regroup and may_move and len(memories) > 1 and not interrupted:
+    if prep is not None and params.regroup and may_move and len(memories) > 1 and not interrupted:
         try:
-            regrouped = _regroup(problem, stage, params, started, starts, keep_peaks, caps)
+            regrouped = _regroup(problem, prep, stage, params, started, starts, keep_peaks, caps)
         except KeyboardInterrupt:
             interrupted, regrouped = True, None
         if regrouped is not None:
