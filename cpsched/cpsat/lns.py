@@ -29,8 +29,9 @@ once a window holds the whole schedule and is proven, the search ends (the re-ti
 Re-timing cannot change the order of the tasks, which decides what each memory must load.
 Before the search, :func:`resequence` offers each start schedule re-sequenced for reuse on the
 same cores (:mod:`cpsched.heuristics.reuse`: a greedy order that loads the fewest new bytes,
-timed by the list scheduler; not solved by CP-SAT), and the search starts from it where it is
-faster.
+timed by the list scheduler; not solved by CP-SAT), or with the tasks that read one weight run
+together on new cores (:mod:`cpsched.heuristics.share`), and the search starts from it where
+it is faster.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from cpsched.cpsat.relax import inner_solver
 from cpsched.cpsat.retime import Retime, build_retime
 from cpsched.heuristics.prepare import Prepared, prepare
 from cpsched.heuristics.reuse import resequence_for_reuse
+from cpsched.heuristics.share import share_weights
 from cpsched.model.objective import Metric
 from cpsched.model.problem import CoreId, Problem, TaskId
 from cpsched.model.schedule import Schedule
@@ -91,10 +93,13 @@ class Resequenced:
     start_latency_cycles: int
     rounds: list[int | None]  # each round's latency (None: the list scheduler got stuck)
     regrouped: bool = False  # on cores balanced by weight groups (cpsched.cpsat.regroup)
+    shared: bool = False  # weight mates together, on new cores (cpsched.heuristics.share)
 
     @property
     def how(self) -> str:
         """What was done, for messages."""
+        if self.shared:
+            return "re-sequenced to share weights"
         if self.regrouped:
             return "cores balanced by weight groups and re-sequenced for reuse"
         return "re-sequenced for reuse"
@@ -114,10 +119,12 @@ def resequence(
     time_limit_s: float = float("inf"),
     cores: Mapping[TaskId, CoreId] | None = None,
     prep: Prepared | None = None,
+    share: bool = False,
 ) -> Resequenced:
     """Re-sequence `schedule` (valid for `problem`) for reuse on the same cores, or on `cores`
-    when given (:mod:`cpsched.heuristics.reuse`), up to `rounds` times, each round from the one
-    before,
+    when given (:mod:`cpsched.heuristics.reuse`), or with `share` so that tasks reading one
+    weight run together, on the cores the list scheduler picks
+    (:mod:`cpsched.heuristics.share`), up to `rounds` times, each round from the one before,
     starting no round after `time_limit_s` (the first always runs); keep the lowest latency
     among them that raises no memory peak (with `keep_peaks`, as the search keeps them) and
     meets every cap in `caps`. `prep`: the problem's analysis, when the caller has it.
@@ -145,7 +152,13 @@ def resequence(
     for _ in range(rounds):
         if time.monotonic() - started >= time_limit_s:
             break
-        found = resequence_for_reuse(problem, current, prep, cores if current is schedule else None)
+        found = (
+            share_weights(problem, current, prep)
+            if share
+            else resequence_for_reuse(
+                problem, current, prep, cores if current is schedule else None
+            )
+        )
         if found is None:
             latencies.append(None)
             break
@@ -157,7 +170,12 @@ def resequence(
             break  # a fixed point
         current = found
     return Resequenced(
-        best, best_latency, first.latency_cycles, latencies, regrouped=cores is not None
+        best,
+        best_latency,
+        first.latency_cycles,
+        latencies,
+        regrouped=cores is not None and not share,
+        shared=share,
     )
 
 

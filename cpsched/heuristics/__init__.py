@@ -9,6 +9,9 @@ The rooms: `prepare` (what every heuristic knows about a problem, on the graph f
 :mod:`cpsched.model.graph`), `placer` (resources and the placement of one task), `cores` (which
 core a task takes), `loop` (the list-scheduling loop and its retries), `result` (validation and
 the SolveResult); the heuristics themselves in `list_scheduler`, `heft` and `layer_by_layer`.
+Two re-sequencings of a given schedule, which CP-SAT's search offers as starts: `reuse` (the
+same cores, an order that loads fewer bytes) and `share` (the tasks reading one weight
+together, on new cores).
 """
 
 from __future__ import annotations
