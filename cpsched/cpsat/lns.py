@@ -29,9 +29,9 @@ once a window holds the whole schedule and is proven, the search ends (the re-ti
 Re-timing cannot change the order of the tasks, which decides what each memory must load.
 Before the search, :func:`resequence` offers each start schedule re-sequenced for reuse on the
 same cores (:mod:`cpsched.heuristics.reuse`: a greedy order that loads the fewest new bytes,
-timed by the list scheduler; not solved by CP-SAT), or with the tasks that read one weight run
-together on new cores (:mod:`cpsched.heuristics.share`), and the search starts from it where
-it is faster.
+timed by the list scheduler; not solved by CP-SAT), and with the tasks that read one weight
+run together on new cores (:mod:`cpsched.heuristics.share`), and the search starts from them
+where they are faster.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ class LnsOutcome:
 
 @dataclass(frozen=True)
 class Resequenced:
-    """The best of a few re-sequencings for reuse (the start schedule when none was better)."""
+    """The best of a few re-sequencings, for reuse or to share weights (the start schedule
+    when none was better)."""
 
     schedule: Schedule
     latency_cycles: int
@@ -121,16 +122,18 @@ def resequence(
     prep: Prepared | None = None,
     share: bool = False,
 ) -> Resequenced:
-    """Re-sequence `schedule` (valid for `problem`) for reuse on the same cores, or on `cores`
-    when given (:mod:`cpsched.heuristics.reuse`), or with `share` so that tasks reading one
-    weight run together, on the cores the list scheduler picks
-    (:mod:`cpsched.heuristics.share`), up to `rounds` times, each round from the one before,
-    starting no round after `time_limit_s` (the first always runs); keep the lowest latency
-    among them that raises no memory peak (with `keep_peaks`, as the search keeps them) and
-    meets every cap in `caps`. `prep`: the problem's analysis, when the caller has it.
+    """Re-sequence `schedule` (valid for `problem`) for reuse on the same cores, or on `cores` when
+    given (:mod:`cpsched.heuristics.reuse`), or with `share` so that tasks reading one weight run
+    together, on the cores the list scheduler picks (:mod:`cpsched.heuristics.share`; `cores` must
+    then be None), up to `rounds` times, each round from the one before, starting no round after
+    `time_limit_s` (the first always runs); keep the lowest latency among them that raises no memory
+    peak (with `keep_peaks`, as the search keeps them) and meets every cap in `caps`. `prep`: the
+    problem's analysis, when the caller has it.
 
     A re-sequenced schedule changes the transfers, so its energy may differ (it moves fewer
     bytes where it gains). Every schedule returned is valid."""
+    if share and cores is not None:
+        raise ValueError("resequence: cores are the list scheduler's when weights are shared")
     started = time.monotonic()
     first = metrics(problem, schedule)
 

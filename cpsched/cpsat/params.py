@@ -127,10 +127,10 @@ class SolverParams(BaseModel):
     # weight read from one core), re-sequenced, where cores have memories of their own and no
     # core is fixed; kept where faster (BERT-base M=128 on mesh4x4: docs/results.md)
     regroup: bool = True
-    # offer the best start re-sequenced so that the tasks reading one weight run together
+    # offer each start re-sequenced so that the tasks reading one weight run together
     # (cpsched.heuristics.share: one multicast or one load of the weight where a list scheduler
-    # fetched it once per task), on the cores the list scheduler picks; only where no core is
-    # fixed and some weight has several readers, kept where faster (BERT-base M=128:
+    # fetched it once per task), on the cores the list scheduler picks; only where no core or
+    # order is fixed and some weight has several readers, kept where faster (BERT-base M=128:
     # docs/results.md)
     share_weights: bool = True
     # CP-SAT's presolve: "full" (its default), "light" (no probing, one pass) or "auto" (light

@@ -489,7 +489,8 @@ class _Polished:
     value: float  # its first-stage objective (latency)
     record: dict[str, Any]
     from_model: bool = False  # it started from CP-SAT's schedule, not from the hint
-    # the re-sequencing for reuse the search started from, when it gained
+    # the re-sequencing the search started from (for reuse, balanced cores or weights
+    # shared), when it gained
     resequenced: Resequenced | None = None
 
     @property
@@ -673,6 +674,7 @@ def _share(
     )
     record = {
         "from": "CP-SAT's schedule" if from_model else "the hint",
+        "resequenced": ahead is not None,  # for reuse first: the latency is after that
         "start_latency_cycles": again.start_latency_cycles,
         "rounds": again.rounds,
         "shared": True,
@@ -773,8 +775,8 @@ def _polish(
         except KeyboardInterrupt:
             interrupted = True  # the starts re-sequenced so far are kept
     if params.share_weights and may_move and weight_mates(problem) and not interrupted:
-        shared_from = prep or prepare(problem)
         try:
+            shared_from = prep or prepare(problem)
             for begin in sorted(starts, key=lambda s: (s[0], not s[1])):
                 shared = _share(
                     problem, shared_from, stage, params, started, begin, keep_peaks, caps
@@ -855,22 +857,22 @@ def solve(
 ) -> SolveResult:
     """Find a proven-optimal (or the best found) schedule of `problem` for `objective` with CP-SAT.
 
-    `fixed_cores` pins tasks to cores and `fixed_order` also fixes the order of the listed tasks
-    on a core (re-timing a given schedule). `hint` seeds the search and, for a latency-first
-    objective, narrows the horizon; `hint_method` names the heuristic that made it (None: the
-    caller's own schedule). When the hint lies outside the model's space, a share of the time
+    `fixed_cores` pins tasks to cores and `fixed_order` also fixes the order of the listed tasks on
+    a core (re-timing a given schedule). `hint` seeds the search and, for a latency-first objective,
+    narrows the horizon; `hint_method` names the heuristic that made it (None: the caller's own
+    schedule). When the hint lies outside the model's space, a share of the time
     (`params.lns_share`) goes to a large-neighbourhood search from it and from CP-SAT's schedule
-    (:mod:`cpsched.cpsat.lns`; each first re-sequenced for reuse by the list scheduler where
-    that is faster), and the model starts from the first of `alternates` (named schedules, e.g.
-    heuristic ones made within the space; read only then, so a lazy iterable costs nothing
-    otherwise) that it holds. The solver runs no heuristic from scratch itself, and when CP-SAT
-    ends with no schedule the result has none (status `unknown`), whatever the hint: keeping it
-    then is the caller's choice (:func:`cpsched.pipeline.keep_hint`). `caps` are upper bounds on
-    metrics, constraints of the model (`{"activation-memory": 65536}`: an epsilon-constraint of
-    a Pareto sweep). Ctrl-C stops the search and returns the best schedule so far as `feasible`,
-    `interrupted`. Every returned schedule has passed the validator, and `objective_value` is
-    its first stage measured by :mod:`cpsched.check.metrics`. Raises ModelInvalidError when
-    CP-SAT rejects the model (a bug).
+    (:mod:`cpsched.cpsat.lns`; each first re-sequenced by the list scheduler, for reuse and with the
+    tasks reading one weight together, where that is faster), and the model starts from the first of
+    `alternates` (named schedules, e.g. heuristic ones made within the space; read only then, so a
+    lazy iterable costs nothing otherwise) that it holds. The solver runs no heuristic from scratch
+    itself, and when CP-SAT ends with no schedule the result has none (status `unknown`), whatever
+    the hint: keeping it then is the caller's choice (:func:`cpsched.pipeline.keep_hint`). `caps`
+    are upper bounds on metrics, constraints of the model (`{"activation-memory": 65536}`: an
+    epsilon-constraint of a Pareto sweep). Ctrl-C stops the search and returns the best schedule so
+    far as `feasible`, `interrupted`. Every returned schedule has passed the validator, and
+    `objective_value` is its first stage measured by :mod:`cpsched.check.metrics`. Raises
+    ModelInvalidError when CP-SAT rejects the model (a bug).
     """
     started = time.monotonic()
     obj = as_objective(objective)

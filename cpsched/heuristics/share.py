@@ -16,10 +16,11 @@ a transfer already placed when that delivers no later), or run in a row on one c
 it. The result is validated; whether it is better is the caller's question.
 
 Measured on BERT-base M=128 (the tiling `cpsched solve` chooses), from heft's schedule, one
-round then the best of four (each from the one before): `quad_bus` 1,854,158 -> 1,590,182 ->
-1,553,822 cycles (weights over the port 15.7 -> 12.1 MB in the first); `hetero_quad` 1,945,990
--> 1,539,678; `mesh4x4` 1,334,716 -> 1,101,431 -> 1,098,745; `gap8` 241,778,292 ->
-239,606,232. The cores move too, so fixed cores rule it out.
+round, then the best of four rounds each from the one before (a `/tmp` script): `quad_bus`
+1,854,158 -> 1,590,182 -> 1,553,822 cycles (weight transfers from DRAM 15.7 -> 12.1 MB in the
+first); `hetero_quad` 1,945,990 -> 1,539,678 (the first is a fixed point); `mesh4x4`
+1,334,716 -> 1,101,431 -> 1,098,745; `gap8` 241,778,292 -> 239,606,408 -> 239,606,232. The
+cores move too, so fixed cores rule it out.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def mates_order(prep: Prepared, schedule: Schedule) -> list[int]:
     seen: set[int] = set()
     order: list[int] = []
     for i in listed:
-        for j in (i, *(j for x in read[i] for j in readers[x])):
+        # a weight's readers are listed once, with its first reader
+        for j in (i, *(j for x in read[i] for j in readers.pop(x, ()))):
             if j not in seen:
                 seen.add(j)
                 order.append(j)
