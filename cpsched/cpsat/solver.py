@@ -632,11 +632,25 @@ def _regroup(
         cores=cores,
         prep=prep,
     )
+    return _offered(problem, stage, again, from_model, ahead, "regrouped")
+
+
+def _offered(
+    problem: Problem,
+    stage: Stage,
+    again: Resequenced,
+    from_model: bool,
+    ahead: Resequenced | None,
+    step: str,
+) -> tuple[dict[str, Any], _Start | None]:
+    """The record of `again` (a start re-sequenced by `step`, "regrouped" or "shared", from
+    the start re-sequenced as `ahead`, when it was), and the new start where it is faster."""
     record = {
         "from": "CP-SAT's schedule" if from_model else "the hint",
+        "resequenced": ahead is not None,  # before this step: the latency is after that
         "start_latency_cycles": again.start_latency_cycles,
         "rounds": again.rounds,
-        "regrouped": True,
+        step: True,
     }
     if not again.gained:
         return record, None
@@ -672,19 +686,7 @@ def _share(
         prep=prep,
         share=True,
     )
-    record = {
-        "from": "CP-SAT's schedule" if from_model else "the hint",
-        "resequenced": ahead is not None,  # for reuse first: the latency is after that
-        "start_latency_cycles": again.start_latency_cycles,
-        "rounds": again.rounds,
-        "shared": True,
-    }
-    if not again.gained:
-        return record, None
-    if ahead is not None:  # the start was re-sequenced already: count from where it began
-        again = replace(again, start_latency_cycles=ahead.start_latency_cycles)
-    value = metrics(problem, again.schedule).stage_value(stage)
-    return record, (value, from_model, again.schedule, again)
+    return _offered(problem, stage, again, from_model, ahead, "shared")
 
 
 def _keeps_peaks(obj: Objective, caps: Mapping[Metric, float] | None) -> bool:
@@ -774,40 +776,38 @@ def _polish(
                     best_value = min(best_value, gained)
         except KeyboardInterrupt:
             interrupted = True  # the starts re-sequenced so far are kept
+
+    def offer(step: tuple[dict[str, Any], _Start | None] | None) -> bool:
+        """Record a step's outcome and keep its start where faster (False: no time was left)."""
+        nonlocal best_value
+        if step is None:
+            return False
+        record_of, found = step
+        resequenced.append(record_of)
+        if found is not None:
+            starts.append(found)
+            if on_progress is not None and found[0] < best_value:
+                elapsed = time.monotonic() - started
+                on_progress(Progress(elapsed, found[0], None, None, str(stage), 1))
+            best_value = min(best_value, found[0])
+        return True
+
     if params.share_weights and may_move and weight_mates(problem) and not interrupted:
         try:
             shared_from = prep or prepare(problem)
             for begin in sorted(starts, key=lambda s: (s[0], not s[1])):
-                shared = _share(
-                    problem, shared_from, stage, params, started, begin, keep_peaks, caps
-                )
-                if shared is None:
+                if not offer(
+                    _share(problem, shared_from, stage, params, started, begin, keep_peaks, caps)
+                ):
                     break
-                record_of, found = shared
-                resequenced.append(record_of)
-                if found is not None:
-                    starts.append(found)
-                    if on_progress is not None and found[0] < best_value:
-                        elapsed = time.monotonic() - started
-                        on_progress(Progress(elapsed, found[0], None, None, str(stage), 1))
-                    best_value = min(best_value, found[0])
         except KeyboardInterrupt:
             interrupted = True  # the starts shared so far are kept
     memories = {c.memory for c in problem.cores}
     if prep is not None and params.regroup and may_move and len(memories) > 1 and not interrupted:
         try:
-            regrouped = _regroup(problem, prep, stage, params, started, starts, keep_peaks, caps)
+            offer(_regroup(problem, prep, stage, params, started, starts, keep_peaks, caps))
         except KeyboardInterrupt:
-            interrupted, regrouped = True, None
-        if regrouped is not None:
-            record_of, start = regrouped
-            resequenced.append(record_of)
-            if start is not None:
-                starts.append(start)
-                if on_progress is not None and start[0] < best_value:
-                    elapsed = time.monotonic() - started
-                    on_progress(Progress(elapsed, start[0], None, None, str(stage), 1))
-                best_value = min(best_value, start[0])
+            interrupted = True
     best: _Polished | None = None
     searches: list[dict[str, Any]] = []
     for _, from_model, schedule, ahead in sorted(starts, key=lambda s: (s[0], not s[1])):

@@ -19,7 +19,7 @@ one round: -0.9 % latency on gap8, -11.3 % from layer-by-layer's schedule on het
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from cpsched.check.validate import validate  # the validator shares no code with the heuristics
 from cpsched.heuristics.loop import Key, run_list_schedule
@@ -100,21 +100,37 @@ def resequence_for_reuse(
     order = reuse_order(prep, schedule, cores)
     if order is None:
         return None
+    core_of = dict(cores) if cores is not None else {a.id: a.core for a in schedule.tasks}
+    fixed: dict[int, CoreId] = {i: core_of[t] for i, t in enumerate(prep.task_ids)}
+    return schedule_in_order(problem, prep, order, fixed, "re-sequencing for reuse")
+
+
+def schedule_in_order(
+    problem: Problem,
+    prep: Prepared,
+    order: Sequence[int],
+    fixed: Mapping[int, CoreId] | None,
+    what: str,
+) -> Schedule | None:
+    """The list scheduler's schedule of `problem` with the tasks (indices of `prep`) taken in
+    `order` when ready, on the `fixed` cores or (None) where each finishes first, explicit
+    groups together; None when it gets stuck. Raises InvalidHeuristicSchedule, naming `what`
+    made the order, when the validator rejects the schedule (a bug)."""
     priority: list[Key] = [(0.0,)] * prep.n_tasks
     for k, i in enumerate(order):
         priority[i] = (float(k),)
-    core_of = dict(cores) if cores is not None else {a.id: a.core for a in schedule.tasks}
-    fixed: dict[int, CoreId] = {i: core_of[t] for i, t in enumerate(prep.task_ids)}
-    outcome = run_list_schedule(prep, priority, prep.group_of, insertion=False, fixed=fixed)
+    outcome = run_list_schedule(
+        prep, priority, prep.group_of, insertion=False, fixed=None if fixed is None else dict(fixed)
+    )
     if outcome.schedule is None:
         return None
     violations = validate(problem, outcome.schedule)
     if violations:
         raise InvalidHeuristicSchedule(
-            f"re-sequencing for reuse built an invalid schedule for {problem.name!r}: "
+            f"{what} built an invalid schedule for {problem.name!r}: "
             + "; ".join(v.message for v in violations[:5])
         )
     return outcome.schedule
 
 
-__all__ = ["resequence_for_reuse", "reuse_order"]
+__all__ = ["resequence_for_reuse", "reuse_order", "schedule_in_order"]

@@ -27,10 +27,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from cpsched.check.validate import validate  # the validator shares no code with the heuristics
-from cpsched.heuristics.loop import Key, run_list_schedule
 from cpsched.heuristics.prepare import Prepared, prepare
-from cpsched.heuristics.result import InvalidHeuristicSchedule
+from cpsched.heuristics.reuse import schedule_in_order
 from cpsched.model.problem import Problem, TaskId, TensorId
 from cpsched.model.schedule import Schedule
 
@@ -70,19 +68,8 @@ def share_weights(
     prep = prep or prepare(problem)
     if prep.reasons or prep.cannot_place:
         return None
-    priority: list[Key] = [(0.0,)] * prep.n_tasks
-    for k, i in enumerate(mates_order(prep, schedule)):
-        priority[i] = (float(k),)
-    outcome = run_list_schedule(prep, priority, prep.group_of, insertion=False)
-    if outcome.schedule is None:
-        return None
-    violations = validate(problem, outcome.schedule)
-    if violations:
-        raise InvalidHeuristicSchedule(
-            f"re-sequencing to share weights built an invalid schedule for {problem.name!r}: "
-            + "; ".join(v.message for v in violations[:5])
-        )
-    return outcome.schedule
+    order = mates_order(prep, schedule)
+    return schedule_in_order(problem, prep, order, None, "re-sequencing to share weights")
 
 
 def weight_mates(problem: Problem) -> dict[TensorId, list[TaskId]]:
