@@ -613,7 +613,8 @@ def _regroup(
     # BERT-base M=128 on mesh4x4, 60 s, balanced from CP-SAT's schedule re-sequenced 1,005,452,
     # from the shared start 1,065,438)
     unshared = [s for s in starts if s[3] is None or not s[3].shared]
-    _, from_model, schedule, ahead = min(unshared, key=lambda s: (s[0], not s[1]))
+    start = min(unshared, key=lambda s: (s[0], not s[1]))
+    schedule = start[2]
     cores = balanced_cores(
         prep,
         schedule,
@@ -623,6 +624,24 @@ def _regroup(
     )
     if cores is None or cores == {a.id: a.core for a in schedule.tasks}:
         return None
+    return _offered(problem, prep, stage, start, keep_peaks, caps, left, "regrouped", cores)
+
+
+def _offered(
+    problem: Problem,
+    prep: Prepared,
+    stage: Stage,
+    start: _Start,
+    keep_peaks: bool,
+    caps: Mapping[Metric, float] | None,
+    left: float,
+    step: str,
+    cores: Mapping[TaskId, CoreId] | None = None,
+) -> tuple[dict[str, Any], _Start | None]:
+    """`start` re-sequenced by `step` ("regrouped": for reuse on `cores`; "shared": weights
+    shared) in up to a quarter of the `left` seconds: its record, and the new start where it
+    is faster (counted from before any re-sequencing of `start`)."""
+    _, from_model, schedule, ahead = start
     again = resequence(
         problem,
         schedule,
@@ -631,20 +650,8 @@ def _regroup(
         time_limit_s=left / 4,
         cores=cores,
         prep=prep,
+        share=step == "shared",
     )
-    return _offered(problem, stage, again, from_model, ahead, "regrouped")
-
-
-def _offered(
-    problem: Problem,
-    stage: Stage,
-    again: Resequenced,
-    from_model: bool,
-    ahead: Resequenced | None,
-    step: str,
-) -> tuple[dict[str, Any], _Start | None]:
-    """The record of `again` (a start re-sequenced by `step`, "regrouped" or "shared", from
-    the start re-sequenced as `ahead`, when it was), and the new start where it is faster."""
     record = {
         "from": "CP-SAT's schedule" if from_model else "the hint",
         "resequenced": ahead is not None,  # before this step: the latency is after that
@@ -676,17 +683,7 @@ def _share(
     left = params.time_limit_s - (time.monotonic() - started)
     if left <= 0:
         return None
-    _, from_model, schedule, ahead = start
-    again = resequence(
-        problem,
-        schedule,
-        keep_peaks=keep_peaks,
-        caps=caps,
-        time_limit_s=left / 4,
-        prep=prep,
-        share=True,
-    )
-    return _offered(problem, stage, again, from_model, ahead, "shared")
+    return _offered(problem, prep, stage, start, keep_peaks, caps, left, "shared")
 
 
 def _keeps_peaks(obj: Objective, caps: Mapping[Metric, float] | None) -> bool:
