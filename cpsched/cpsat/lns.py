@@ -72,6 +72,9 @@ class LnsStats:
     tried: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     improved: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     interrupted: bool = False  # Ctrl-C ended the search (the best schedule so far is kept)
+    # seconds to build the re-timing model, plus the longest neighbourhood: what one more
+    # search from a schedule of this size costs at least
+    least_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,7 @@ def improve(
     started = time.monotonic()
     r = build_retime(problem, schedule, keep_peaks=keep_peaks)
     state = _State(r, r.solution_of(schedule))
-    stats = LnsStats()
+    stats = LnsStats(least_s=time.monotonic() - started)
     start_latency = state.latency
     try:
         _search(r, state, stats, started, time_limit_s, num_workers, seed, on_improve)
@@ -344,6 +347,7 @@ def _search(
     # 1 s limit; the search ended 0.7-1 s late when the last one started with what was left).
     # After the first, none starts unless that long is left.
     longest = 0.0
+    setup = stats.least_s
     while True:
         left = time_limit_s - (time.monotonic() - started)
         if left <= 0.05 or (round_no > 0 and left < longest):
@@ -371,6 +375,7 @@ def _search(
             r, values, chosen, shift, min(NEIGHBOURHOOD_S, left), num_workers, seed + round_no
         )
         longest = max(longest, time.monotonic() - before)
+        stats.least_s = setup + longest
         round_no += 1
         if status == cp_model.OPTIMAL and len(chosen) == len(items):
             if new is not None and _latency(r, new) < state.latency:
