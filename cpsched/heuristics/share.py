@@ -1,8 +1,8 @@
 """Re-sequencing a valid schedule so that the tasks reading one weight run together.
 
 Where a weight is cut into slices and the tokens into tiles, each slice is read by one task per
-token tile (its *weight mates*: BERT-base M=128 on `quad_bus`, 40 slices of 177 KiB, each read
-by the 2 tiles of its layer). List schedulers order by depth or rank, so mates run far apart,
+token tile (its *weight mates*: BERT-base M=128 on `quad_bus`, 40 slices of 144-192 KiB, 24
+read by 2 tasks and 16 by 4). List schedulers order by depth or rank, so mates run far apart,
 often on different cores, and each fetches the slice over the DRAM port on its own: heft's
 schedule there moves 15.7 MB of weights for 7.1 MB of distinct weights, and the port is the
 most used resource (67 % of the time).
