@@ -187,3 +187,26 @@ def test_every_shared_schedule_is_valid_and_kept_only_where_faster(p: Problem) -
         assert kept.gained == (kept.schedule != schedule), name
         for memory, peak in after.peak_bytes().items():
             assert peak <= before.peak_bytes()[memory], (name, memory)
+
+
+def test_a_hint_in_the_space_is_shared_before_the_model() -> None:
+    # the multicast model holds the 60-cycle hint, so no search runs after the model; shared
+    # first, the model starts from the 50-cycle schedule (in its space too) and proves it
+    p = two_cores()
+    params = FIRST_UNICAST.model_copy(
+        update={"multicast": True, "stop_after_first_solution": False, "time_limit_s": 10}
+    )
+    r = solve(p, "latency", params, hint=mates_apart())
+    assert r.schedule is not None and validate(p, r.schedule) == []
+    shared = r.parameters["shared_hint"]
+    assert (shared["start_latency_cycles"], shared["rounds"][0], shared["in_space"]) == (
+        60,
+        50,
+        True,
+    )
+    assert r.hint is not None and r.hint.used
+    assert (r.status, r.objective_value) == ("optimal", 50.0) and "lns" not in r.parameters
+    off = solve(
+        p, "latency", params.model_copy(update={"share_weights": False}), hint=mates_apart()
+    )
+    assert "shared_hint" not in off.parameters

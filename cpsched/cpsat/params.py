@@ -154,6 +154,10 @@ HINT_COMPLETION_S = 15.0
 # Seconds at most (and an eighth of the time left at most) for balancing the weight groups on the
 # cores (cpsched.cpsat.regroup): BERT-base M=128 on mesh4x4, 123 groups on 16 cores
 REGROUP_S = 1.0
+# the share of the time limit for sharing the weights of a hint that lies in the model's space,
+# before the model (cpsched.cpsat.solver; the first round always runs: 0.1-0.5 s on BERT-base
+# M=128 on quad_bus at T=4-16)
+SHARE_HINT_SHARE = 0.05
 # Seconds at most (and packing_share of the time limit at most) for the load relaxation of the
 # bound for every schedule (cpsched.cpsat.work)
 WORK_BOUND_S = 1.0

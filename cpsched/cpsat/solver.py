@@ -40,6 +40,7 @@ from cpsched.cpsat.params import (
     KEEP_HINT_SPILLS_ABOVE,
     LIGHT_PRESOLVE_ABOVE,
     REGROUP_S,
+    SHARE_HINT_SHARE,
     WORK_BOUND_S,
     Progress,
     SolverParams,
@@ -713,6 +714,7 @@ def _polish(
     caps: Mapping[Metric, float] | None,
     may_reorder: bool,
     may_move: bool,
+    hint_ahead: Resequenced | None = None,
 ) -> tuple[_Polished | None, bool]:
     """The large-neighbourhood search after the model, in the time left: from CP-SAT's schedule
     and from `hint` (a valid schedule outside the model's space, whose structure the model
@@ -723,9 +725,9 @@ def _polish(
     `may_move` and `params.share_weights`, each start re-sequenced so that the tasks reading one
     weight run together, on new cores, is one more start where faster; with `may_move` and
     `params.regroup` (and `params.resequence`), so is the best start on cores balanced by
-    weight groups, also re-sequenced. Returns the
-    best search, or the best re-sequenced start when no search ran from it (None: neither),
-    and whether Ctrl-C stopped it."""
+    weight groups, also re-sequenced. `hint_ahead`: how `hint` was re-sequenced before the
+    model, if it was. Returns the best search, or the best re-sequenced start when no search
+    ran from it (None: neither), and whether Ctrl-C stopped it."""
     stage = obj.stages[0]
     keep_peaks = _keeps_peaks(obj, caps)
     measuring = time.monotonic()
@@ -733,9 +735,13 @@ def _polish(
     # time kept for validating and measuring a search's result after it (about twice one
     # measurement: 0.5 s on BERT-base on gap8)
     reserve = 2 * (time.monotonic() - measuring)
-    starts: list[tuple[float, bool, Schedule, Resequenced | None]] = [(value, False, hint, None)]
+    starts: list[_Start] = [(value, False, hint, hint_ahead)]
     if modelled is not None:
         starts.append((modelled[1], True, modelled[0], None))
+    # weights are shared from the starts as they came, not as re-sequenced for reuse below: that
+    # order is a worse base (BERT-base M=128, T=8 on quad_bus, 30 s: 3,029,458 -> 2,142,908
+    # from layer-by-layer's re-sequenced, 1,528,496 from it as it came)
+    originals = list(starts)
     resequenced: list[dict[str, Any]] = []
     best_value = min(s[0] for s in starts)
     # one analysis of the problem for every round of re-sequencing
@@ -743,7 +749,7 @@ def _polish(
     interrupted = False
     if prep is not None:
         try:
-            for k, (_, from_model, schedule, _) in enumerate(list(starts)):
+            for k, (_, from_model, schedule, ahead) in enumerate(list(starts)):
                 left = params.time_limit_s - (time.monotonic() - started)
                 if left <= 0:
                     break
@@ -765,6 +771,8 @@ def _polish(
                     }
                 )
                 if again.gained:
+                    if ahead is not None:  # count from before the hint's own re-sequencing
+                        again = replace(again, start_latency_cycles=ahead.start_latency_cycles)
                     gained = metrics(problem, again.schedule).stage_value(stage)
                     starts[k] = (gained, from_model, again.schedule, again)
                     if on_progress is not None and gained < best_value:
@@ -792,7 +800,7 @@ def _polish(
     if params.share_weights and may_move and weight_mates(problem) and not interrupted:
         try:
             shared_from = prep or prepare(problem)
-            for begin in sorted(starts, key=lambda s: (s[0], not s[1])):
+            for begin in sorted(originals, key=lambda s: (s[0], not s[1])):
                 if not offer(
                     _share(problem, shared_from, stage, params, started, begin, keep_peaks, caps)
                 ):
@@ -867,7 +875,9 @@ def solve(
     (:mod:`cpsched.cpsat.lns`; each first re-sequenced by the list scheduler, for reuse and with the
     tasks reading one weight together, where that is faster), and the model starts from the first of
     `alternates` (named schedules, e.g. heuristic ones made within the space; read only then, so a
-    lazy iterable costs nothing otherwise) that it holds. The solver runs no heuristic from scratch
+    lazy iterable costs nothing otherwise) that it holds. A hint in the space whose weights, shared
+    (:mod:`cpsched.heuristics.share`), make it faster is replaced by that schedule: as the model's
+    start when the model holds it, else as the search's. The solver runs no heuristic from scratch
     itself, and when CP-SAT ends with no schedule the result has none (status `unknown`), whatever
     the hint: keeping it then is the caller's choice (:func:`cpsched.pipeline.keep_hint`). `caps`
     are upper bounds on metrics, constraints of the model (`{"activation-memory": 65536}`: an
@@ -912,6 +922,7 @@ def solve(
     # the hint, and with it the horizon
     horizon = space.safe_horizon_cycles()
     polish_from: Schedule | None = None
+    polish_ahead: Resequenced | None = None  # how polish_from was re-sequenced, if it was
     usable_hint: Schedule | None = None
 
     def in_model(schedule: Schedule) -> Schedule | None:
@@ -955,6 +966,38 @@ def solve(
                     hint_info = HintInfo(source="heuristic", method=name, used=False)
                     break
             parameters["alternates_read"] = read
+        elif (
+            params.share_weights
+            and params.lns_share > 0
+            and obj.latency_first
+            and fixed_cores is None
+            and fixed_order is None
+            and weight_mates(problem)
+        ):
+            # a hint in the space gets no search after the model; where sharing its weights
+            # makes it faster (BERT-base M=128, T=8 on quad_bus: layer-by-layer's 3,029,458 ->
+            # 1,528,496 in 1 s, where the model's 30 s reached 2,142,788), the model starts from
+            # that schedule when it holds it, and the search after the model does otherwise
+            shared = resequence(
+                problem,
+                hint,
+                keep_peaks=_keeps_peaks(obj, caps),
+                caps=caps,
+                time_limit_s=params.time_limit_s * SHARE_HINT_SHARE,
+                share=True,
+            )
+            record: dict[str, Any] = {
+                "start_latency_cycles": shared.start_latency_cycles,
+                "rounds": shared.rounds,
+            }
+            if shared.gained:
+                inside = in_model(shared.schedule)
+                record["in_space"] = inside is not None
+                if inside is not None:
+                    usable_hint = inside
+                else:
+                    polish_from, polish_ahead = shared.schedule, shared
+            parameters["shared_hint"] = record
         if usable_hint is not None:
             measured = metrics(problem, usable_hint)
             within_caps = all(measured.metric(k) <= cap for k, cap in (caps or {}).items())
@@ -1141,6 +1184,7 @@ def solve(
             caps,
             fixed_order is None,  # re-sequencing would break a fixed order
             fixed_cores is None and fixed_order is None,  # balancing moves tasks
+            polish_ahead,
         )
         if polished is not None:
             parameters["lns"] = polished.record
