@@ -715,6 +715,7 @@ def _polish(
     may_reorder: bool,
     may_move: bool,
     hint_ahead: Resequenced | None = None,
+    analysed: Prepared | None = None,
 ) -> tuple[_Polished | None, bool]:
     """The large-neighbourhood search after the model, in the time left: from CP-SAT's schedule
     and from `hint` (a valid schedule outside the model's space, whose structure the model
@@ -726,8 +727,9 @@ def _polish(
     weight run together, on new cores, is one more start where faster; with `may_move` and
     `params.regroup` (and `params.resequence`), so is the best start on cores balanced by
     weight groups, also re-sequenced. `hint_ahead`: how `hint` was re-sequenced before the
-    model, if it was. Returns the best search, or the best re-sequenced start when no search
-    ran from it (None: neither), and whether Ctrl-C stopped it."""
+    model, if it was; `analysed`: the problem's analysis, when the caller has it. Returns the
+    best search, or the best re-sequenced start when no search ran from it (None: neither),
+    and whether Ctrl-C stopped it."""
     stage = obj.stages[0]
     keep_peaks = _keeps_peaks(obj, caps)
     measuring = time.monotonic()
@@ -745,7 +747,7 @@ def _polish(
     resequenced: list[dict[str, Any]] = []
     best_value = min(s[0] for s in starts)
     # one analysis of the problem for every round of re-sequencing
-    prep = prepare(problem) if params.resequence and may_reorder else None
+    prep = (analysed or prepare(problem)) if params.resequence and may_reorder else None
     interrupted = False
     if prep is not None:
         try:
@@ -799,7 +801,7 @@ def _polish(
 
     if params.share_weights and may_move and weight_mates(problem) and not interrupted:
         try:
-            shared_from = prep or prepare(problem)
+            shared_from = prep or analysed or prepare(problem)
             # then, time left, from the starts re-sequenced for reuse: the better base on Llama
             # on gap8 (4 s: 10,840,830 from them, 15,058,696 from the starts as they came)
             reused = [s for s in starts if s[3] is not None and not s[3].shared]
@@ -929,6 +931,7 @@ def solve(
     horizon = space.safe_horizon_cycles()
     polish_from: Schedule | None = None
     polish_ahead: Resequenced | None = None  # how polish_from was re-sequenced, if it was
+    analysed: Prepared | None = None  # the problem's analysis, once made
     usable_hint: Schedule | None = None
 
     def in_model(schedule: Schedule) -> Schedule | None:
@@ -984,12 +987,14 @@ def solve(
             # makes it faster (BERT-base M=128, T=8 on quad_bus: layer-by-layer's 3,029,458 ->
             # 1,528,496 in 1 s, where the model's 30 s reached 2,142,788), the model starts from
             # that schedule when it holds it, and the search after the model does otherwise
+            analysed = prepare(problem)  # kept for the search after the model
             shared = resequence(
                 problem,
                 hint,
                 keep_peaks=_keeps_peaks(obj, caps),
                 caps=caps,
                 time_limit_s=params.time_limit_s * SHARE_HINT_SHARE,
+                prep=analysed,
                 share=True,
             )
             record: dict[str, Any] = {
@@ -1191,6 +1196,7 @@ def solve(
             fixed_order is None,  # re-sequencing would break a fixed order
             fixed_cores is None and fixed_order is None,  # balancing moves tasks
             polish_ahead,
+            analysed,
         )
         if polished is not None:
             parameters["lns"] = polished.record
