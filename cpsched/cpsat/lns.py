@@ -98,10 +98,13 @@ class Resequenced:
     rounds: list[int | None]  # each round's latency (None: the list scheduler got stuck)
     regrouped: bool = False  # on cores balanced by weight groups (cpsched.cpsat.regroup)
     shared: bool = False  # weight mates together, on new cores (cpsched.heuristics.share)
+    stationary: bool = False  # shared, on cores balanced by activation groups (the same)
 
     @property
     def how(self) -> str:
         """What was done, for messages."""
+        if self.stationary:
+            return "activations kept where they are made, weights shared"
         if self.shared:
             return "re-sequenced to share weights"
         if self.regrouped:
@@ -127,16 +130,14 @@ def resequence(
 ) -> Resequenced:
     """Re-sequence `schedule` (valid for `problem`) for reuse on the same cores, or on `cores` when
     given (:mod:`cpsched.heuristics.reuse`), or with `share` so that tasks reading one weight run
-    together, on the cores the list scheduler picks (:mod:`cpsched.heuristics.share`; `cores` must
-    then be None), up to `rounds` times, each round from the one before, starting no round after
-    `time_limit_s` (the first always runs); keep the lowest latency among them that raises no memory
-    peak (with `keep_peaks`, as the search keeps them) and meets every cap in `caps`. `prep`: the
-    problem's analysis, when the caller has it.
+    together, on the cores the list scheduler picks or on `cores` when given
+    (:mod:`cpsched.heuristics.share`), up to `rounds` times, each round from the one before,
+    starting no round after `time_limit_s` (the first always runs); keep the lowest latency among
+    them that raises no memory peak (with `keep_peaks`, as the search keeps them) and meets every
+    cap in `caps`. `prep`: the problem's analysis, when the caller has it.
 
     A re-sequenced schedule changes the transfers, so its energy may differ (it moves fewer
     bytes where it gains). Every schedule returned is valid."""
-    if share and cores is not None:
-        raise ValueError("resequence: cores are the list scheduler's when weights are shared")
     started = time.monotonic()
     first = metrics(problem, schedule)
 
@@ -159,7 +160,7 @@ def resequence(
         if time.monotonic() - started >= time_limit_s:
             break
         found = (
-            share_weights(problem, current, prep)
+            share_weights(problem, current, prep, cores)
             if share
             else resequence_for_reuse(
                 problem, current, prep, cores if current is schedule else None
@@ -182,6 +183,7 @@ def resequence(
         latencies,
         regrouped=cores is not None and not share,
         shared=share,
+        stationary=cores is not None and share,
     )
 
 

@@ -133,6 +133,10 @@ class SolverParams(BaseModel):
     # order is fixed and some weight has several readers, kept where faster (BERT-base M=128:
     # docs/results.md)
     share_weights: bool = True
+    # and offer the best start with its weights shared on cores balanced so that each task runs
+    # where its largest input is made (cpsched.cpsat.regroup.activation_groups), where cores have
+    # memories of their own; kept where faster (BERT-base M=128: docs/results.md)
+    stationary: bool = True
     # CP-SAT's presolve: "full" (its default), "light" (no probing, one pass) or "auto" (light
     # for models whose transfers take more than LIGHT_PRESOLVE_ABOVE link places: on the mesh,
     # full presolve alone outlasts a time limit of seconds and the solve ends with no bound)

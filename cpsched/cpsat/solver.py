@@ -45,7 +45,7 @@ from cpsched.cpsat.params import (
     Progress,
     SolverParams,
 )
-from cpsched.cpsat.regroup import balanced_cores
+from cpsched.cpsat.regroup import activation_groups, balanced_cores
 from cpsched.cpsat.space import Space, build_space
 from cpsched.cpsat.starvation import StarvationBound, starvation_bound
 from cpsched.cpsat.strengthen import add_start_order, canonical_first_start, canonical_hint
@@ -628,6 +628,40 @@ def _regroup(
     return _offered(problem, prep, stage, start, keep_peaks, caps, left, "regrouped", cores)
 
 
+def _stationary(
+    problem: Problem,
+    prep: Prepared,
+    stage: Stage,
+    params: SolverParams,
+    started: float,
+    starts: list[_Start],
+    keep_peaks: bool,
+    caps: Mapping[Metric, float] | None,
+) -> tuple[dict[str, Any], _Start | None] | None:
+    """The best of `starts` with its weights shared (:func:`_share`) on cores balanced by
+    activation groups (:func:`cpsched.cpsat.regroup.activation_groups`: each task with the
+    producer of its largest input): its record, and the new start where it is faster (None: no
+    time, or no balance found)."""
+    left = params.time_limit_s - (time.monotonic() - started)
+    if left <= 0:
+        return None
+    # from the best start, shared ones too: BERT-base M=128 (T=4) on quad_bus, from heft's
+    # schedule 1,889,558 -> 1,642,766, from it shared and re-timed (1,551,288) 1,320,996
+    start = min(starts, key=lambda s: (s[0], not s[1]))
+    schedule = start[2]
+    cores = balanced_cores(
+        prep,
+        schedule,
+        time_limit_s=min(REGROUP_S, left / 8),
+        num_workers=params.num_workers,
+        seed=params.seed,
+        groups=activation_groups(prep),
+    )
+    if cores is None:
+        return None
+    return _offered(problem, prep, stage, start, keep_peaks, caps, left, "stationary", cores)
+
+
 def _offered(
     problem: Problem,
     prep: Prepared,
@@ -640,8 +674,9 @@ def _offered(
     cores: Mapping[TaskId, CoreId] | None = None,
 ) -> tuple[dict[str, Any], _Start | None]:
     """`start` re-sequenced by `step` ("regrouped": for reuse on `cores`; "shared": weights
-    shared) in up to a quarter of the `left` seconds: its record, and the new start where it
-    is faster (counted from before any re-sequencing of `start`)."""
+    shared; "stationary": weights shared on `cores`) in up to a quarter of the `left` seconds:
+    its record, and the new start where it is faster (counted from before any re-sequencing of
+    `start`)."""
     _, from_model, schedule, ahead = start
     again = resequence(
         problem,
@@ -651,7 +686,7 @@ def _offered(
         time_limit_s=left / 4,
         cores=cores,
         prep=prep,
-        share=step == "shared",
+        share=step in ("shared", "stationary"),
     )
     record = {
         "from": "CP-SAT's schedule" if from_model else "the hint",
@@ -726,7 +761,9 @@ def _polish(
     `may_move` and `params.share_weights`, each start re-sequenced so that the tasks reading one
     weight run together, on new cores, is one more start where faster; with `may_move` and
     `params.regroup` (and `params.resequence`), so is the best start on cores balanced by
-    weight groups, also re-sequenced. `hint_ahead`: how `hint` was re-sequenced before the
+    weight groups, also re-sequenced, and with `params.stationary` the best start with its
+    weights shared on cores balanced so that each task runs where its largest input is made
+    (where cores have memories of their own). `hint_ahead`: how `hint` was re-sequenced before the
     model, if it was; `analysed`: the problem's analysis, when the caller has it. Returns the
     best search, or the best re-sequenced start when no search ran from it (None: neither),
     and whether Ctrl-C stopped it."""
@@ -821,6 +858,23 @@ def _polish(
             offer(_regroup(problem, prep, stage, params, started, starts, keep_peaks, caps))
         except KeyboardInterrupt:
             interrupted = True
+    if (
+        params.stationary
+        and params.share_weights
+        and may_move
+        and len(memories) > 1
+        and weight_mates(problem)
+        and not interrupted
+    ):
+        try:
+            stationary_from = prep or analysed or prepare(problem)
+            offer(
+                _stationary(
+                    problem, stationary_from, stage, params, started, starts, keep_peaks, caps
+                )
+            )
+        except KeyboardInterrupt:
+            interrupted = True
     best: _Polished | None = None
     searches: list[dict[str, Any]] = []
     # what the last search cost at least (building its model and its longest neighbourhood): no
@@ -848,6 +902,7 @@ def _polish(
                 "resequenced": ahead is not None,
                 "regrouped": ahead is not None and ahead.regrouped,
                 "shared": ahead is not None and ahead.shared,
+                "stationary": ahead is not None and ahead.stationary,
             },
         )
         searches.append(polished.record)
