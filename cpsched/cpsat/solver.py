@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal
 
 from ortools.sat.python import cp_model
 
@@ -594,7 +594,7 @@ def _within_caps(problem: Problem, schedule: Schedule, caps: Mapping[Metric, flo
 _Start = tuple[float, bool, Schedule, "Resequenced | None"]
 
 
-def _regroup(
+def _balanced(
     problem: Problem,
     prep: Prepared,
     stage: Stage,
@@ -603,18 +603,24 @@ def _regroup(
     starts: list[_Start],
     keep_peaks: bool,
     caps: Mapping[Metric, float] | None,
+    step: Literal["regrouped", "stationary"],
 ) -> tuple[dict[str, Any], _Start | None] | None:
-    """The best of `starts` not shared (:func:`_share`) on cores balanced by weight groups
-    (:mod:`cpsched.cpsat.regroup`) and re-sequenced for reuse: its record, and the new start
-    where it is faster (None: no time, or no balance found)."""
+    """A start on balanced cores (:mod:`cpsched.cpsat.regroup`): "regrouped", the best of
+    `starts` not shared (:func:`_share`) on cores balanced by weight groups, re-sequenced for
+    reuse; "stationary", the best of all with its weights shared on cores balanced by activation
+    groups (each task with the producer of its largest input). Its record, and the new start
+    where it is faster (None: no time, or no balance found, or the same cores for reuse)."""
     left = params.time_limit_s - (time.monotonic() - started)
     if left <= 0:
         return None
-    # from the best start on its own cores (a shared start's cores are the list scheduler's:
-    # BERT-base M=128 on mesh4x4, 60 s, balanced from CP-SAT's schedule re-sequenced 1,005,452,
-    # from the shared start 1,065,438)
-    unshared = [s for s in starts if s[3] is None or not s[3].shared]
-    start = min(unshared, key=lambda s: (s[0], not s[1]))
+    # for reuse, from the best start on its own cores (a shared start's cores are the list
+    # scheduler's: BERT-base M=128 on mesh4x4, 60 s, balanced from CP-SAT's schedule
+    # re-sequenced 1,005,452, from the shared start 1,065,438); for sharing from the best, shared
+    # ones too: BERT-base M=128 (T=4, 72-KiB W2 slices) on quad_bus, from heft's schedule
+    # 1,889,558 -> 1,642,766, from it shared and re-timed (1,551,288) 1,320,996
+    regrouped = step == "regrouped"
+    candidates = [s for s in starts if not (regrouped and s[3] is not None and s[3].shared)]
+    start = min(candidates, key=lambda s: (s[0], not s[1]))
     schedule = start[2]
     cores = balanced_cores(
         prep,
@@ -622,44 +628,11 @@ def _regroup(
         time_limit_s=min(REGROUP_S, left / 8),
         num_workers=params.num_workers,
         seed=params.seed,
+        groups=None if regrouped else activation_groups(prep),
     )
-    if cores is None or cores == {a.id: a.core for a in schedule.tasks}:
+    if cores is None or (regrouped and cores == {a.id: a.core for a in schedule.tasks}):
         return None
-    return _offered(problem, prep, stage, start, keep_peaks, caps, left, "regrouped", cores)
-
-
-def _stationary(
-    problem: Problem,
-    prep: Prepared,
-    stage: Stage,
-    params: SolverParams,
-    started: float,
-    starts: list[_Start],
-    keep_peaks: bool,
-    caps: Mapping[Metric, float] | None,
-) -> tuple[dict[str, Any], _Start | None] | None:
-    """The best of `starts` with its weights shared (:func:`_share`) on cores balanced by
-    activation groups (:func:`cpsched.cpsat.regroup.activation_groups`: each task with the
-    producer of its largest input): its record, and the new start where it is faster (None: no
-    time, or no balance found)."""
-    left = params.time_limit_s - (time.monotonic() - started)
-    if left <= 0:
-        return None
-    # from the best start, shared ones too: BERT-base M=128 (T=4) on quad_bus, from heft's
-    # schedule 1,889,558 -> 1,642,766, from it shared and re-timed (1,551,288) 1,320,996
-    start = min(starts, key=lambda s: (s[0], not s[1]))
-    schedule = start[2]
-    cores = balanced_cores(
-        prep,
-        schedule,
-        time_limit_s=min(REGROUP_S, left / 8),
-        num_workers=params.num_workers,
-        seed=params.seed,
-        groups=activation_groups(prep),
-    )
-    if cores is None:
-        return None
-    return _offered(problem, prep, stage, start, keep_peaks, caps, left, "stationary", cores)
+    return _offered(problem, prep, stage, start, keep_peaks, caps, left, step, cores)
 
 
 def _offered(
@@ -855,7 +828,11 @@ def _polish(
     memories = {c.memory for c in problem.cores}
     if prep is not None and params.regroup and may_move and len(memories) > 1 and not interrupted:
         try:
-            offer(_regroup(problem, prep, stage, params, started, starts, keep_peaks, caps))
+            offer(
+                _balanced(
+                    problem, prep, stage, params, started, starts, keep_peaks, caps, "regrouped"
+                )
+            )
         except KeyboardInterrupt:
             interrupted = True
     if (
@@ -869,8 +846,16 @@ def _polish(
         try:
             stationary_from = prep or analysed or prepare(problem)
             offer(
-                _stationary(
-                    problem, stationary_from, stage, params, started, starts, keep_peaks, caps
+                _balanced(
+                    problem,
+                    stationary_from,
+                    stage,
+                    params,
+                    started,
+                    starts,
+                    keep_peaks,
+                    caps,
+                    "stationary",
                 )
             )
         except KeyboardInterrupt:
