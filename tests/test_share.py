@@ -279,8 +279,8 @@ def token_tiles() -> Problem:
     )
 
 
-def names(prep_groups: list[list[int]], task_ids: tuple[str, ...]) -> list[list[str]]:
-    return sorted(sorted(task_ids[i] for i in g) for g in prep_groups)
+def names(groups: list[list[int]], task_ids: tuple[str, ...]) -> list[list[str]]:
+    return sorted(sorted(task_ids[i] for i in g) for g in groups)
 
 
 def test_activation_groups_follow_each_tasks_largest_input() -> None:
@@ -309,6 +309,9 @@ def test_weights_shared_on_given_cores_keep_each_activation_where_it_is_made() -
     p = token_tiles()
     heft = run_heuristics(p)["heft"].schedule
     assert heft is not None
+    prep = prepare(p)
+    order = [prep.task_ids[i] for i in mates_order(prep, heft)]
+    assert order == ["G0", "G1", "F00", "F10", "F01", "F11"]
     cores = {
         t: "c0" if t in ("G0", "F00", "F01") else "c1"
         for t in ("G0", "G1", "F00", "F01", "F10", "F11")
@@ -337,7 +340,6 @@ def test_weights_shared_on_given_cores_keep_each_activation_where_it_is_made() -
     ]
     assert metrics(p, out).latency_cycles == 59
     # the balanced activation groups are those cores, up to which core is which
-    prep = prepare(p)
     balanced = balanced_cores(prep, heft, time_limit_s=5, groups=activation_groups(prep))
     assert balanced is not None
     assert {frozenset(t for t in cores if balanced[t] == c) for c in ("c0", "c1")} == {
@@ -357,6 +359,7 @@ def test_solve_offers_the_stationary_start() -> None:
     # schedule (which worker ends first, under load), so the step's outcome is not asserted.
     p = token_tiles()
     heft = run_heuristics(p)["heft"].schedule
+    assert heft is not None and any(not isinstance(t.dst, str) for t in heft.transfers)
     params = FIRST_UNICAST.model_copy(update={"resequence": False})
     r = solve(p, "latency", params, hint=heft)
     assert r.schedule is not None and validate(p, r.schedule) == []
@@ -379,7 +382,7 @@ def test_every_stationary_schedule_is_valid_on_its_cores_and_kept_only_where_fas
         if cores is None:
             continue
         for group in activation_groups(prep):
-            allowed = [{o.core for o in p.task_by_id[prep.task_ids[i]].options} for i in group]
+            allowed = [set(prep.allowed[i]) for i in group]
             if set.intersection(*allowed):  # a group with a common core runs whole on one
                 assert len({cores[prep.task_ids[i]] for i in group}) == 1, name
         out = share_weights(p, schedule, prep, cores)  # raises on an invalid schedule
@@ -387,8 +390,10 @@ def test_every_stationary_schedule_is_valid_on_its_cores_and_kept_only_where_fas
             assert validate(p, out) == [], name
             assert {t.id: t.core for t in out.tasks} == cores, name
         kept = resequence(p, schedule, share=True, cores=cores, prep=prep)
+        assert kept.stationary and kept.shared, name
         assert validate(p, kept.schedule) == [], name
         before, after = metrics(p, schedule), metrics(p, kept.schedule)
         assert kept.schedule == schedule or after.latency_cycles < before.latency_cycles, name
+        assert kept.gained == (kept.schedule != schedule), name
         for memory, peak in after.peak_bytes().items():
             assert peak <= before.peak_bytes()[memory], (name, memory)

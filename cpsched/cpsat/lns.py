@@ -97,8 +97,12 @@ class Resequenced:
     start_latency_cycles: int
     rounds: list[int | None]  # each round's latency (None: the list scheduler got stuck)
     regrouped: bool = False  # on cores balanced by weight groups (cpsched.cpsat.regroup)
-    shared: bool = False  # weight mates together, on new cores (cpsched.heuristics.share)
-    stationary: bool = False  # shared, on cores balanced by activation groups (the same)
+    # weight mates together (cpsched.heuristics.share), on the list scheduler's cores or on
+    # given ones
+    shared: bool = False
+    # shared on given cores (the solver gives cores balanced by activation groups,
+    # cpsched.cpsat.regroup; `how` names that)
+    stationary: bool = False
 
     @property
     def how(self) -> str:

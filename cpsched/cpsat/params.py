@@ -155,8 +155,9 @@ KEEP_HINT_SPILLS_ABOVE = 10_000
 # schedules (hint's spills only, light presolve), took 4.7-5.4 s on one worker, where the
 # former 2 s left them unused ("not completed into the model in 2 s")
 HINT_COMPLETION_S = 15.0
-# Seconds at most (and an eighth of the time left at most) for balancing the weight groups on the
-# cores (cpsched.cpsat.regroup): BERT-base M=128 on mesh4x4, 123 groups on 16 cores
+# Seconds at most (and an eighth of the time left at most) for balancing the weight groups, or
+# the activation groups, on the cores (cpsched.cpsat.regroup): BERT-base M=128 on mesh4x4, 123
+# weight groups on 16 cores
 REGROUP_S = 1.0
 # the share of the time limit for sharing the weights of a hint that lies in the model's space,
 # before the model (cpsched.cpsat.solver; the first round always runs: 0.1-0.5 s on BERT-base

@@ -19,7 +19,8 @@ M=128 (T=4) on `quad_bus`, the four FF2 tasks of a W2 slice read the four token 
 outputs (96 KiB each, 72 KiB per slice): placed where each finishes first, they fetch a GELU
 output and evict it again, task after task; balanced by activation groups, each core keeps one
 token tile's GELU output and the slices come to all four at once, one multicast each. It too
-is kept only where faster (that schedule: 1,551,288 -> 1,320,996 cycles, a `/tmp` script).
+is kept only where faster (the 60-s solve of that tiling: its best start, weights shared,
+1,551,428 -> 1,316,496 cycles).
 """
 
 from __future__ import annotations

@@ -616,8 +616,8 @@ def _balanced(
     # for reuse, from the best start on its own cores (a shared start's cores are the list
     # scheduler's: BERT-base M=128 on mesh4x4, 60 s, balanced from CP-SAT's schedule
     # re-sequenced 1,005,452, from the shared start 1,065,438); for sharing from the best, shared
-    # ones too: BERT-base M=128 (T=4, 72-KiB W2 slices) on quad_bus, from heft's schedule
-    # 1,889,558 -> 1,642,766, from it shared and re-timed (1,551,288) 1,320,996
+    # ones too: BERT-base M=128 (T=4, 72-KiB W2 slices) on quad_bus, 60 s, from the shared start
+    # 1,551,428 -> 1,316,496 (a /tmp script from heft's schedule as it came: 1,642,766)
     regrouped = step == "regrouped"
     candidates = [s for s in starts if not (regrouped and s[3] is not None and s[3].shared)]
     start = min(candidates, key=lambda s: (s[0], not s[1]))
@@ -643,7 +643,7 @@ def _offered(
     keep_peaks: bool,
     caps: Mapping[Metric, float] | None,
     left: float,
-    step: str,
+    step: Literal["regrouped", "shared", "stationary"],
     cores: Mapping[TaskId, CoreId] | None = None,
 ) -> tuple[dict[str, Any], _Start | None]:
     """`start` re-sequenced by `step` ("regrouped": for reuse on `cores`; "shared": weights
@@ -734,12 +734,13 @@ def _polish(
     `may_move` and `params.share_weights`, each start re-sequenced so that the tasks reading one
     weight run together, on new cores, is one more start where faster; with `may_move` and
     `params.regroup` (and `params.resequence`), so is the best start on cores balanced by
-    weight groups, also re-sequenced, and with `params.stationary` the best start with its
-    weights shared on cores balanced so that each task runs where its largest input is made
-    (where cores have memories of their own). `hint_ahead`: how `hint` was re-sequenced before the
-    model, if it was; `analysed`: the problem's analysis, when the caller has it. Returns the
-    best search, or the best re-sequenced start when no search ran from it (None: neither),
-    and whether Ctrl-C stopped it."""
+    weight groups, also re-sequenced. With `may_move`, `params.share_weights` and
+    `params.stationary`, where some weight has several readers and the cores have more than one
+    memory, so is the best start of all, weights shared, on cores balanced by activation groups
+    (each task where its largest input is made). `hint_ahead`: how `hint` was re-sequenced
+    before the model, if it was; `analysed`: the problem's analysis, when the caller has it.
+    Returns the best search, or the best re-sequenced start when no search ran from it (None:
+    neither), and whether Ctrl-C stopped it."""
     stage = obj.stages[0]
     keep_peaks = _keeps_peaks(obj, caps)
     measuring = time.monotonic()
@@ -809,9 +810,11 @@ def _polish(
             best_value = min(best_value, found[0])
         return True
 
-    if params.share_weights and may_move and weight_mates(problem) and not interrupted:
+    mates = params.share_weights and may_move and bool(weight_mates(problem))
+    shared_from = prep or analysed  # the problem's analysis for sharing, made once if needed
+    if mates and not interrupted:
         try:
-            shared_from = prep or analysed or prepare(problem)
+            shared_from = shared_from or prepare(problem)
             # then, time left, from the starts re-sequenced for reuse: the better base on Llama
             # on gap8 (4 s: 10,840,830 from them, 15,058,696 from the starts as they came)
             reused = [s for s in starts if s[3] is not None and not s[3].shared]
@@ -835,20 +838,13 @@ def _polish(
             )
         except KeyboardInterrupt:
             interrupted = True
-    if (
-        params.stationary
-        and params.share_weights
-        and may_move
-        and len(memories) > 1
-        and weight_mates(problem)
-        and not interrupted
-    ):
+    if params.stationary and mates and len(memories) > 1 and not interrupted:
         try:
-            stationary_from = prep or analysed or prepare(problem)
+            shared_from = shared_from or prepare(problem)
             offer(
                 _balanced(
                     problem,
-                    stationary_from,
+                    shared_from,
                     stage,
                     params,
                     started,

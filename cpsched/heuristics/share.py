@@ -22,7 +22,7 @@ round, then the best of four rounds each from the one before (a `/tmp` script): 
 1,854,158 -> 1,590,182 -> 1,553,822 cycles (weight transfers from DRAM 15.7 -> 12.1 MB in the
 first); `hetero_quad` 1,945,990 -> 1,539,678 (the first is a fixed point); `mesh4x4`
 1,334,716 -> 1,101,431 -> 1,098,745; `gap8` 241,778,292 -> 239,606,408 -> 239,606,232. The
-cores move too, so fixed cores rule it out.
+cores move (unless given), so a solve with fixed cores does not share.
 """
 
 from __future__ import annotations
