@@ -14,7 +14,7 @@ from test_reuse import one_at_a_time
 from cpsched.check.metrics import metrics
 from cpsched.check.validate import validate
 from cpsched.cpsat import solve
-from cpsched.cpsat.lns import resequence
+from cpsched.cpsat.lns import Resequenced, resequence
 from cpsched.cpsat.regroup import activation_groups, balanced_cores, weight_groups
 from cpsched.heuristics.prepare import prepare
 from cpsched.heuristics.share import mates_order, share_weights, weight_mates
@@ -68,6 +68,19 @@ def mates_apart(w2_multicast: bool = False) -> Schedule:
 
 def moved_bytes(p: Problem, schedule: Schedule) -> int:
     return sum(metrics(p, schedule).link_traffic_bytes.values())
+
+
+def assert_kept_only_where_faster(
+    p: Problem, schedule: Schedule, kept: Resequenced, name: str
+) -> None:
+    """`kept` (re-sequenced from `schedule`) is valid, differs from it only where faster, says
+    so, and raises no memory peak."""
+    assert validate(p, kept.schedule) == [], name
+    before, after = metrics(p, schedule), metrics(p, kept.schedule)
+    assert kept.schedule == schedule or after.latency_cycles < before.latency_cycles, name
+    assert kept.gained == (kept.schedule != schedule), name
+    for memory, peak in after.peak_bytes().items():
+        assert peak <= before.peak_bytes()[memory], (name, memory)
 
 
 def test_weight_mates_follow_the_task_that_first_reads_their_weight() -> None:
@@ -186,12 +199,7 @@ def test_every_shared_schedule_is_valid_and_kept_only_where_faster(p: Problem) -
         if out is not None:
             assert validate(p, out) == [], name
         kept = resequence(p, schedule, share=True, prep=prep)
-        assert validate(p, kept.schedule) == [], name
-        before, after = metrics(p, schedule), metrics(p, kept.schedule)
-        assert kept.schedule == schedule or after.latency_cycles < before.latency_cycles, name
-        assert kept.gained == (kept.schedule != schedule), name
-        for memory, peak in after.peak_bytes().items():
-            assert peak <= before.peak_bytes()[memory], (name, memory)
+        assert_kept_only_where_faster(p, schedule, kept, name)
 
 
 def test_a_hint_in_the_space_is_shared_before_the_model() -> None:
@@ -391,9 +399,4 @@ def test_every_stationary_schedule_is_valid_on_its_cores_and_kept_only_where_fas
             assert {t.id: t.core for t in out.tasks} == cores, name
         kept = resequence(p, schedule, share=True, cores=cores, prep=prep)
         assert kept.stationary and kept.shared, name
-        assert validate(p, kept.schedule) == [], name
-        before, after = metrics(p, schedule), metrics(p, kept.schedule)
-        assert kept.schedule == schedule or after.latency_cycles < before.latency_cycles, name
-        assert kept.gained == (kept.schedule != schedule), name
-        for memory, peak in after.peak_bytes().items():
-            assert peak <= before.peak_bytes()[memory], (name, memory)
+        assert_kept_only_where_faster(p, schedule, kept, name)
