@@ -100,28 +100,26 @@ def resequence_for_reuse(
     order = reuse_order(prep, schedule, cores)
     if order is None:
         return None
-    core_of = dict(cores) if cores is not None else {a.id: a.core for a in schedule.tasks}
-    fixed: dict[int, CoreId] = {i: core_of[t] for i, t in enumerate(prep.task_ids)}
-    return schedule_in_order(problem, prep, order, fixed, "re-sequencing for reuse")
+    core_of = cores if cores is not None else {a.id: a.core for a in schedule.tasks}
+    return schedule_in_order(problem, prep, order, core_of, "re-sequencing for reuse")
 
 
 def schedule_in_order(
     problem: Problem,
     prep: Prepared,
     order: Sequence[int],
-    fixed: Mapping[int, CoreId] | None,
+    cores: Mapping[TaskId, CoreId] | None,
     what: str,
 ) -> Schedule | None:
     """The list scheduler's schedule of `problem` with the tasks (indices of `prep`) taken in
-    `order` when ready, on the `fixed` cores or (None) where each finishes first, explicit
-    groups together; None when it gets stuck. Raises InvalidHeuristicSchedule, naming `what`
-    made the order, when the validator rejects the schedule (a bug)."""
+    `order` when ready, each on its core of `cores` or (None) where each finishes first,
+    explicit groups together; None when it gets stuck. Raises InvalidHeuristicSchedule, naming
+    `what` made the order, when the validator rejects the schedule (a bug)."""
     priority: list[Key] = [(0.0,)] * prep.n_tasks
     for k, i in enumerate(order):
         priority[i] = (float(k),)
-    outcome = run_list_schedule(
-        prep, priority, prep.group_of, insertion=False, fixed=None if fixed is None else dict(fixed)
-    )
+    fixed = None if cores is None else {i: cores[t] for i, t in enumerate(prep.task_ids)}
+    outcome = run_list_schedule(prep, priority, prep.group_of, insertion=False, fixed=fixed)
     if outcome.schedule is None:
         return None
     violations = validate(problem, outcome.schedule)

@@ -75,8 +75,7 @@ def share_weights(
     if prep.reasons or prep.cannot_place:
         return None
     order = mates_order(prep, schedule)
-    fixed = None if cores is None else {i: cores[t] for i, t in enumerate(prep.task_ids)}
-    return schedule_in_order(problem, prep, order, fixed, "re-sequencing to share weights")
+    return schedule_in_order(problem, prep, order, cores, "re-sequencing to share weights")
 
 
 def weight_mates(problem: Problem) -> dict[TensorId, list[TaskId]]:
